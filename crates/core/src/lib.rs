@@ -1,1 +1,19 @@
-pub fn _x(){}
+//! The decisions of ecs-scaler, as pure functions of plain data.
+//!
+//! Nothing here does I/O or knows the AWS SDK: the Lambdas, the CLI and the simulator all feed snapshots in
+//! and get decisions out, so the rule is written exactly once.
+
+pub mod config;
+pub mod metrics;
+pub mod scale;
+
+pub use config::{ClusterSettings, Resource, Thresholds};
+pub use metrics::{Datapoint, Observation};
+pub use scale::{ClusterReading, Decision, Placement, Reason, ScaleRule, ScaleStatus};
+
+impl ClusterSettings {
+    /// The ScaleStatus rule with this cluster's thresholds.
+    pub fn rule(&self) -> ScaleRule {
+        ScaleRule { cpu: self.cpu.values(), memory: self.memory.values() }
+    }
+}

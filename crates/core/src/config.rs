@@ -1,0 +1,648 @@
+//! Configuration layering for scale-status.
+//!
+//! Four layers, later wins, field by field: built-in [`defaults`](Layer::defaults), environment variables
+//! ([`EnvConfig`]), the schedule's constant input ([`ScheduleInput`]) and tags on the ECS cluster
+//! ([`Layer::from_tags`]). A layer that could not parse a value carries the error *as its value*, so a bad
+//! `CPU_MIN` only hurts clusters that do not override it, and every error names the cluster, key and value.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+/// CloudWatch namespace the ScaleStatus and drain metrics go to.
+pub const DEFAULT_NAMESPACE: &str = "Curalate/AutoScaling";
+/// Default reservation thresholds, in percent. Tuned with the simulator (see the README): scale down only
+/// when the cluster is well below `max`, and let the scale-down guard stop flapping near it.
+pub const DEFAULT_CPU: Thresholds = Thresholds { min: 60.0, max: 85.0 };
+pub const DEFAULT_MEMORY: Thresholds = Thresholds { min: 60.0, max: 85.0 };
+/// Datapoints older than this are stale; "unable to place a task" events older than this are ignored.
+pub const DEFAULT_LOOKBACK_SECONDS: u32 = 600;
+/// A reservation datapoint older than this does not count. ECS publishes every minute; CloudWatch can lag.
+pub const DEFAULT_STALE_AFTER_SECONDS: u32 = 300;
+
+pub const TAG_ENABLED: &str = "ecs-scaler:enabled";
+pub const TAG_CPU_MIN: &str = "ecs-scaler:cpu-min";
+pub const TAG_CPU_MAX: &str = "ecs-scaler:cpu-max";
+pub const TAG_MEMORY_MIN: &str = "ecs-scaler:memory-min";
+pub const TAG_MEMORY_MAX: &str = "ecs-scaler:memory-max";
+
+/// A min/max pair of reservation percentages.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The two reservation metrics a cluster is scaled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    Cpu,
+    Memory,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 2] = [Resource::Cpu, Resource::Memory];
+
+    /// The `AWS/ECS` metric name for this resource.
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            Resource::Cpu => "CPUReservation",
+            Resource::Memory => "MemoryReservation",
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::Cpu => "cpu",
+            Resource::Memory => "memory",
+        })
+    }
+}
+
+/// Where a setting came from, for error messages and the CLI's "thresholds and their source".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    Env(&'static str),
+    /// A JSON path into the schedule's constant input, e.g. `clusters[prod].cpu.min`.
+    Event(String),
+    Tag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::Env(key) => write!(f, "env {key}"),
+            Origin::Event(path) => write!(f, "event {path}"),
+            Origin::Tag(key) => write!(f, "tag {key}"),
+        }
+    }
+}
+
+impl Serialize for Origin {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A value and the layer it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+impl<T> Sourced<T> {
+    pub fn new(value: T, origin: Origin) -> Self {
+        Self { value, origin }
+    }
+}
+
+/// A configuration mistake. Every variant names the key (through its [`Origin`]) and the offending value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}={value:?} is not a number")]
+    NotANumber { origin: Origin, value: String },
+    #[error("{origin}={value} is outside 0-100")]
+    OutOfRange { origin: Origin, value: f64 },
+    #[error("{origin}={value:?} is not true or false")]
+    NotABool { origin: Origin, value: String },
+    #[error("{origin}={value:?} is not a whole number of seconds between {min} and {max}")]
+    BadSeconds { origin: Origin, value: String, min: u32, max: u32 },
+    #[error(
+        "{resource} min {min} ({min_origin}) must be below max {max} ({max_origin})",
+        min = min.value,
+        min_origin = min.origin,
+        max = max.value,
+        max_origin = max.origin
+    )]
+    MinNotBelowMax { resource: Resource, min: Sourced<f64>, max: Sourced<f64> },
+    #[error(
+        "{origin}={value:?} is not a valid CloudWatch namespace (1-255 printable characters, not starting with \"AWS/\")"
+    )]
+    BadNamespace { origin: Origin, value: String },
+    #[error("the ECS cluster does not exist ({reason})")]
+    UnknownCluster { reason: String },
+    #[error("the ECS cluster is {status}, not ACTIVE")]
+    InactiveCluster { status: String },
+    #[error("the schedule input is not valid: {0}")]
+    BadEvent(String),
+}
+
+/// A [`ConfigError`] attributed to one cluster: `cluster "prod": tag ecs-scaler:cpu-min="x" is not a number`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cluster {cluster:?}: {error}")]
+pub struct ClusterConfigError {
+    pub cluster: String,
+    pub error: ConfigError,
+}
+
+/// One layer's say on a setting: `None` when the layer is silent, `Some(Err)` when it spoke nonsense.
+pub type Setting<T> = Option<Result<Sourced<T>, ConfigError>>;
+
+/// What one configuration layer says about a cluster's knobs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layer {
+    pub cpu_min: Setting<f64>,
+    pub cpu_max: Setting<f64>,
+    pub memory_min: Setting<f64>,
+    pub memory_max: Setting<f64>,
+    pub placement_check: Setting<bool>,
+}
+
+impl Layer {
+    /// `later` overrides `self`, knob by knob.
+    pub fn then(self, later: Layer) -> Layer {
+        Layer {
+            cpu_min: later.cpu_min.or(self.cpu_min),
+            cpu_max: later.cpu_max.or(self.cpu_max),
+            memory_min: later.memory_min.or(self.memory_min),
+            memory_max: later.memory_max.or(self.memory_max),
+            placement_check: later.placement_check.or(self.placement_check),
+        }
+    }
+
+    /// The `ecs-scaler:*` threshold tags of an ECS cluster. Unrelated tags are ignored.
+    pub fn from_tags(tags: &HashMap<String, String>) -> Self {
+        let tag = |key: &'static str| tags.get(key).map(|raw| parse_percent(raw, Origin::Tag(key)));
+        Self {
+            cpu_min: tag(TAG_CPU_MIN),
+            cpu_max: tag(TAG_CPU_MAX),
+            memory_min: tag(TAG_MEMORY_MIN),
+            memory_max: tag(TAG_MEMORY_MAX),
+            placement_check: None,
+        }
+    }
+
+    /// Merge the layers' final word into validated settings for `cluster`; knobs no layer set take the
+    /// built-in defaults.
+    pub fn resolve(self, cluster: &str) -> Result<ClusterSettings, ClusterConfigError> {
+        let fail = |error| ClusterConfigError { cluster: cluster.to_owned(), error };
+        let or_default = |setting: Setting<f64>, default: f64| {
+            setting.unwrap_or_else(|| Ok(Sourced::new(default, Origin::Default))).map_err(fail)
+        };
+        let cpu =
+            pair(Resource::Cpu, or_default(self.cpu_min, DEFAULT_CPU.min)?, or_default(self.cpu_max, DEFAULT_CPU.max)?);
+        let memory = pair(
+            Resource::Memory,
+            or_default(self.memory_min, DEFAULT_MEMORY.min)?,
+            or_default(self.memory_max, DEFAULT_MEMORY.max)?,
+        );
+        let placement_check = self.placement_check.unwrap_or_else(|| Ok(Sourced::new(true, Origin::Default)));
+        Ok(ClusterSettings {
+            name: cluster.to_owned(),
+            cpu: cpu.map_err(fail)?,
+            memory: memory.map_err(fail)?,
+            placement_check: placement_check.map_err(fail)?,
+        })
+    }
+}
+
+fn pair(resource: Resource, min: Sourced<f64>, max: Sourced<f64>) -> Result<SourcedThresholds, ConfigError> {
+    if min.value < max.value {
+        Ok(SourcedThresholds { min, max })
+    } else {
+        Err(ConfigError::MinNotBelowMax { resource, min, max })
+    }
+}
+
+/// Thresholds whose ends remember where they came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourcedThresholds {
+    pub min: Sourced<f64>,
+    pub max: Sourced<f64>,
+}
+
+impl SourcedThresholds {
+    pub fn values(&self) -> Thresholds {
+        Thresholds { min: self.min.value, max: self.max.value }
+    }
+}
+
+/// The validated, fully layered settings of one managed cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterSettings {
+    pub name: String,
+    pub cpu: SourcedThresholds,
+    pub memory: SourcedThresholds,
+    pub placement_check: Sourced<bool>,
+}
+
+impl ClusterSettings {
+    pub fn thresholds(&self, resource: Resource) -> Thresholds {
+        match resource {
+            Resource::Cpu => self.cpu.values(),
+            Resource::Memory => self.memory.values(),
+        }
+    }
+}
+
+/// Parse a reservation percentage: a finite number within 0–100.
+pub fn parse_percent(raw: &str, origin: Origin) -> Result<Sourced<f64>, ConfigError> {
+    let value: f64 =
+        raw.trim().parse().map_err(|_| ConfigError::NotANumber { origin: origin.clone(), value: raw.to_owned() })?;
+    check_percent(value, origin)
+}
+
+fn check_percent(value: f64, origin: Origin) -> Result<Sourced<f64>, ConfigError> {
+    if value.is_finite() && (0.0..=100.0).contains(&value) {
+        Ok(Sourced::new(value, origin))
+    } else if value.is_finite() {
+        Err(ConfigError::OutOfRange { origin, value })
+    } else {
+        Err(ConfigError::NotANumber { origin, value: value.to_string() })
+    }
+}
+
+/// Parse `true`/`false` (any case, surrounding blanks ignored).
+pub fn parse_bool(raw: &str, origin: Origin) -> Result<Sourced<bool>, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(Sourced::new(true, origin)),
+        "false" => Ok(Sourced::new(false, origin)),
+        _ => Err(ConfigError::NotABool { origin, value: raw.to_owned() }),
+    }
+}
+
+/// Parse a whole number of seconds within `min..=max`.
+pub fn parse_seconds(raw: &str, origin: Origin, min: u32, max: u32) -> Result<u32, ConfigError> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|seconds| (min..=max).contains(seconds))
+        .ok_or_else(|| ConfigError::BadSeconds { origin, value: raw.to_owned(), min, max })
+}
+
+fn check_namespace(value: &str, origin: Origin) -> Result<Sourced<String>, ConfigError> {
+    let printable = value.chars().all(|c| c.is_ascii() && !c.is_ascii_control());
+    if !value.is_empty() && value.len() <= 255 && printable && !value.starts_with("AWS/") {
+        Ok(Sourced::new(value.to_owned(), origin))
+    } else {
+        Err(ConfigError::BadNamespace { origin, value: value.to_owned() })
+    }
+}
+
+/// `arn:aws:ecs:us-east-1:123456789012:cluster/prod` → `prod`; a plain name is returned as is.
+pub fn cluster_name(name_or_arn: &str) -> &str {
+    match name_or_arn.strip_prefix("arn:") {
+        Some(rest) => rest.rsplit_once(":cluster/").map_or(name_or_arn, |(_, name)| name),
+        None => name_or_arn,
+    }
+}
+
+/// The environment variables of scale-status, read once per process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvConfig {
+    pub namespace: Option<Result<Sourced<String>, ConfigError>>,
+    pub clusters: Vec<String>,
+    pub layer: Layer,
+    pub lookback_seconds: Result<u32, ConfigError>,
+    pub stale_after_seconds: Result<u32, ConfigError>,
+}
+
+impl EnvConfig {
+    /// Build from `(name, value)` pairs, e.g. `std::env::vars()`. Empty values count as unset, because
+    /// Terraform and the console both like to set variables to "".
+    pub fn from_vars<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(_, value)| !value.as_ref().trim().is_empty())
+            .map(|(key, value)| (key.as_ref().to_owned(), value.as_ref().to_owned()))
+            .collect();
+        let get = |key: &str| vars.get(key).map(String::as_str);
+        let percent = |key: &'static str| get(key).map(|raw| parse_percent(raw, Origin::Env(key)));
+        let seconds = |key: &'static str, default: u32| {
+            get(key).map_or(Ok(default), |raw| parse_seconds(raw, Origin::Env(key), 60, 86_400))
+        };
+        Self {
+            namespace: get("SCALE_NAMESPACE").map(|raw| check_namespace(raw.trim(), Origin::Env("SCALE_NAMESPACE"))),
+            clusters: get("CLUSTERS").map(split_cluster_list).unwrap_or_default(),
+            layer: Layer {
+                cpu_min: percent("CPU_MIN"),
+                cpu_max: percent("CPU_MAX"),
+                memory_min: percent("MEMORY_MIN"),
+                memory_max: percent("MEMORY_MAX"),
+                placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
+            },
+            lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
+            stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
+        }
+    }
+}
+
+/// `"a, b,,arn:…:cluster/c"` → `["a", "b", "c"]`, first occurrence wins.
+fn split_cluster_list(raw: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|name| !name.is_empty()).map(cluster_name) {
+        if !names.iter().any(|seen| seen == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// The constant input of the schedule rule. Every field is optional; unknown fields are rejected so a typo
+/// (`"cluster"` for `"clusters"`) is an error rather than silently ignored config.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    pub clusters: Option<Vec<EventCluster>>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventCluster {
+    pub name: String,
+    pub cpu: Option<EventThresholds>,
+    pub memory: Option<EventThresholds>,
+}
+
+/// Kept as raw JSON so a bad value (`"min": "40"`) is an error for that cluster only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventThresholds {
+    pub min: Option<Value>,
+    pub max: Option<Value>,
+}
+
+impl EventCluster {
+    fn layer(&self) -> Layer {
+        let name = cluster_name(&self.name);
+        let knob = |thresholds: &Option<EventThresholds>, resource: Resource, end: &str| {
+            let raw = thresholds.as_ref().and_then(|t| if end == "min" { t.min.as_ref() } else { t.max.as_ref() })?;
+            let origin = Origin::Event(format!("clusters[{name}].{resource}.{end}"));
+            Some(match raw.as_f64() {
+                Some(value) => check_percent(value, origin),
+                None => Err(ConfigError::NotANumber { origin, value: raw.to_string() }),
+            })
+        };
+        Layer {
+            cpu_min: knob(&self.cpu, Resource::Cpu, "min"),
+            cpu_max: knob(&self.cpu, Resource::Cpu, "max"),
+            memory_min: knob(&self.memory, Resource::Memory, "min"),
+            memory_max: knob(&self.memory, Resource::Memory, "max"),
+            placement_check: None,
+        }
+    }
+}
+
+/// Which clusters to manage and how, after the environment and event layers; tags come per cluster later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickConfig {
+    pub namespace: Sourced<String>,
+    /// Clusters named by `CLUSTERS` or the event (event replaces env), each with its layers so far.
+    pub listed: BTreeMap<String, Layer>,
+    /// Layers for clusters found only through the `ecs-scaler:enabled=true` tag.
+    pub base: Layer,
+    pub lookback_seconds: u32,
+    pub stale_after_seconds: u32,
+}
+
+impl TickConfig {
+    /// Layer defaults, environment and the event. Errors here concern every cluster (a bad namespace, say),
+    /// so they fail the whole tick; per-cluster mistakes stay inside the layers until [`TickConfig::settings`].
+    pub fn build(env: &EnvConfig, input: &ScheduleInput) -> Result<Self, ConfigError> {
+        let namespace = match (&input.namespace, &env.namespace) {
+            (Some(raw), _) => check_namespace(raw, Origin::Event("namespace".into()))?,
+            (None, Some(from_env)) => from_env.clone()?,
+            (None, None) => Sourced::new(DEFAULT_NAMESPACE.to_owned(), Origin::Default),
+        };
+        let base = env.layer.clone();
+        let listed = match &input.clusters {
+            Some(clusters) => clusters
+                .iter()
+                .map(|cluster| (cluster_name(&cluster.name).to_owned(), base.clone().then(cluster.layer())))
+                .collect(),
+            None => env.clusters.iter().map(|name| (name.clone(), base.clone())).collect(),
+        };
+        Ok(Self {
+            namespace,
+            listed,
+            base,
+            lookback_seconds: env.lookback_seconds.clone()?,
+            stale_after_seconds: env.stale_after_seconds.clone()?,
+        })
+    }
+
+    /// Whether a cluster with these tags is managed: listed, or tagged `ecs-scaler:enabled=true`.
+    /// `ecs-scaler:enabled=false` pauses even a listed cluster.
+    pub fn manages(&self, cluster: &str, tags: &HashMap<String, String>) -> Management {
+        match tags.get(TAG_ENABLED).map(|raw| parse_bool(raw, Origin::Tag(TAG_ENABLED))) {
+            Some(Ok(enabled)) if !enabled.value => Management::Paused,
+            Some(Ok(_)) => Management::Managed,
+            Some(Err(error)) => Management::Invalid(ClusterConfigError { cluster: cluster.to_owned(), error }),
+            None if self.listed.contains_key(cluster) => Management::Managed,
+            None => Management::Ignored,
+        }
+    }
+
+    /// The final settings of a managed cluster, with its tags as the last layer.
+    pub fn settings(
+        &self,
+        cluster: &str,
+        tags: &HashMap<String, String>,
+    ) -> Result<ClusterSettings, ClusterConfigError> {
+        let layers = self.listed.get(cluster).unwrap_or(&self.base).clone();
+        layers.then(Layer::from_tags(tags)).resolve(cluster)
+    }
+}
+
+/// The answer of [`TickConfig::manages`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Management {
+    Managed,
+    /// Tagged `ecs-scaler:enabled=false`.
+    Paused,
+    /// Not listed and not tagged.
+    Ignored,
+    /// The enabled tag is neither true nor false.
+    Invalid(ClusterConfigError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> EnvConfig {
+        EnvConfig::from_vars(pairs.iter().copied())
+    }
+
+    fn input(json: &str) -> ScheduleInput {
+        serde_json::from_str(json).expect("valid test input")
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_configured() {
+        let config = TickConfig::build(&env(&[("CLUSTERS", "prod")]), &ScheduleInput::default()).unwrap();
+        let settings = config.settings("prod", &HashMap::new()).unwrap();
+        assert_eq!(settings.cpu.values(), DEFAULT_CPU);
+        assert_eq!(settings.memory.values(), DEFAULT_MEMORY);
+        assert_eq!(settings.cpu.min.origin, Origin::Default);
+        assert!(settings.placement_check.value);
+        assert_eq!(config.namespace.value, DEFAULT_NAMESPACE);
+    }
+
+    #[test]
+    fn later_layers_win_knob_by_knob() {
+        let env = env(&[("CLUSTERS", "prod"), ("CPU_MIN", "30"), ("CPU_MAX", "70"), ("MEMORY_MAX", "90")]);
+        let input = input(r#"{"clusters":[{"name":"prod","cpu":{"max":80}}]}"#);
+        let config = TickConfig::build(&env, &input).unwrap();
+        let settings = config.settings("prod", &tags(&[(TAG_CPU_MIN, "35")])).unwrap();
+        assert_eq!(settings.cpu.min, Sourced::new(35.0, Origin::Tag(TAG_CPU_MIN)));
+        assert_eq!(settings.cpu.max, Sourced::new(80.0, Origin::Event("clusters[prod].cpu.max".into())));
+        assert_eq!(settings.memory.min, Sourced::new(DEFAULT_MEMORY.min, Origin::Default));
+        assert_eq!(settings.memory.max, Sourced::new(90.0, Origin::Env("MEMORY_MAX")));
+    }
+
+    #[test]
+    fn event_cluster_list_replaces_the_environment_list() {
+        let config = TickConfig::build(&env(&[("CLUSTERS", "a,b")]), &input(r#"{"clusters":[{"name":"c"}]}"#)).unwrap();
+        assert_eq!(config.listed.keys().collect::<Vec<_>>(), ["c"]);
+    }
+
+    #[test]
+    fn cluster_list_is_trimmed_deduplicated_and_accepts_arns() {
+        let env = env(&[("CLUSTERS", " a, b,,arn:aws:ecs:us-east-1:123456789012:cluster/c ,a")]);
+        assert_eq!(env.clusters, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn empty_environment_values_count_as_unset() {
+        let env = env(&[("CPU_MIN", ""), ("SCALE_NAMESPACE", "  ")]);
+        assert_eq!(env.layer.cpu_min, None);
+        assert_eq!(env.namespace, None);
+    }
+
+    #[test]
+    fn a_tag_that_is_not_a_number_names_cluster_key_and_value() {
+        let config = TickConfig::build(&env(&[("CLUSTERS", "prod")]), &ScheduleInput::default()).unwrap();
+        let error = config.settings("prod", &tags(&[(TAG_CPU_MAX, "eighty")])).unwrap_err();
+        assert_eq!(error.to_string(), r#"cluster "prod": tag ecs-scaler:cpu-max="eighty" is not a number"#);
+    }
+
+    #[test]
+    fn min_not_below_max_names_both_origins() {
+        let config =
+            TickConfig::build(&env(&[("CLUSTERS", "prod"), ("CPU_MAX", "50")]), &ScheduleInput::default()).unwrap();
+        let error = config.settings("prod", &tags(&[(TAG_CPU_MIN, "50")])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"cluster "prod": cpu min 50 (tag ecs-scaler:cpu-min) must be below max 50 (env CPU_MAX)"#
+        );
+    }
+
+    #[test]
+    fn values_outside_0_to_100_are_rejected_wherever_they_come_from() {
+        let env = env(&[("CLUSTERS", "prod"), ("MEMORY_MAX", "101")]);
+        let config = TickConfig::build(&env, &ScheduleInput::default()).unwrap();
+        let error = config.settings("prod", &HashMap::new()).unwrap_err();
+        assert_eq!(error.to_string(), r#"cluster "prod": env MEMORY_MAX=101 is outside 0-100"#);
+
+        let input = input(r#"{"clusters":[{"name":"x","cpu":{"min":-1}}]}"#);
+        let error = TickConfig::build(&EnvConfig::from_vars(Vec::<(String, String)>::new()), &input)
+            .unwrap()
+            .settings("x", &HashMap::new())
+            .unwrap_err();
+        assert_eq!(error.to_string(), r#"cluster "x": event clusters[x].cpu.min=-1 is outside 0-100"#);
+    }
+
+    #[test]
+    fn a_bad_event_value_hurts_only_its_cluster() {
+        let input = input(r#"{"clusters":[{"name":"bad","memory":{"min":"40"}},{"name":"good"}]}"#);
+        let config = TickConfig::build(&env(&[]), &input).unwrap();
+        let error = config.settings("bad", &HashMap::new()).unwrap_err();
+        assert_eq!(error.to_string(), r#"cluster "bad": event clusters[bad].memory.min="\"40\"" is not a number"#);
+        assert!(config.settings("good", &HashMap::new()).is_ok());
+    }
+
+    #[test]
+    fn a_bad_environment_value_is_forgiven_where_a_later_layer_overrides_it() {
+        let config =
+            TickConfig::build(&env(&[("CLUSTERS", "a,b"), ("CPU_MIN", "low")]), &ScheduleInput::default()).unwrap();
+        assert!(config.settings("a", &tags(&[(TAG_CPU_MIN, "20")])).is_ok());
+        let error = config.settings("b", &HashMap::new()).unwrap_err();
+        assert_eq!(error.to_string(), r#"cluster "b": env CPU_MIN="low" is not a number"#);
+    }
+
+    #[test]
+    fn placement_check_can_be_switched_off_and_must_be_a_bool() {
+        let off =
+            TickConfig::build(&env(&[("CLUSTERS", "a"), ("PLACEMENT_CHECK", "FALSE")]), &ScheduleInput::default())
+                .unwrap()
+                .settings("a", &HashMap::new())
+                .unwrap();
+        assert!(!off.placement_check.value);
+        let error =
+            TickConfig::build(&env(&[("CLUSTERS", "a"), ("PLACEMENT_CHECK", "yes")]), &ScheduleInput::default())
+                .unwrap()
+                .settings("a", &HashMap::new())
+                .unwrap_err();
+        assert_eq!(error.to_string(), r#"cluster "a": env PLACEMENT_CHECK="yes" is not true or false"#);
+    }
+
+    #[test]
+    fn namespace_comes_from_event_then_env_then_default() {
+        let env_ns = env(&[("SCALE_NAMESPACE", "Team/Scaling")]);
+        assert_eq!(TickConfig::build(&env_ns, &ScheduleInput::default()).unwrap().namespace.value, "Team/Scaling");
+        let config = TickConfig::build(&env_ns, &input(r#"{"namespace":"Other"}"#)).unwrap();
+        assert_eq!(config.namespace, Sourced::new("Other".to_owned(), Origin::Event("namespace".into())));
+    }
+
+    #[test]
+    fn a_bad_namespace_fails_the_whole_tick() {
+        let error = TickConfig::build(&env(&[("SCALE_NAMESPACE", "AWS/ECS")]), &ScheduleInput::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"env SCALE_NAMESPACE="AWS/ECS" is not a valid CloudWatch namespace (1-255 printable characters, not starting with "AWS/")"#
+        );
+    }
+
+    #[test]
+    fn unknown_event_fields_are_rejected() {
+        let error = serde_json::from_str::<ScheduleInput>(r#"{"cluster":[]}"#).unwrap_err();
+        assert!(error.to_string().contains("unknown field `cluster`"), "{error}");
+    }
+
+    #[test]
+    fn bad_lookback_seconds_fail_the_tick() {
+        let error = TickConfig::build(&env(&[("LOOKBACK_SECONDS", "5")]), &ScheduleInput::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"env LOOKBACK_SECONDS="5" is not a whole number of seconds between 60 and 86400"#
+        );
+    }
+
+    #[test]
+    fn enabled_tag_adds_pauses_or_is_rejected() {
+        let config = TickConfig::build(&env(&[("CLUSTERS", "listed")]), &ScheduleInput::default()).unwrap();
+        assert_eq!(config.manages("listed", &HashMap::new()), Management::Managed);
+        assert_eq!(config.manages("other", &HashMap::new()), Management::Ignored);
+        assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "true")])), Management::Managed);
+        assert_eq!(config.manages("listed", &tags(&[(TAG_ENABLED, "false")])), Management::Paused);
+        let Management::Invalid(error) = config.manages("other", &tags(&[(TAG_ENABLED, "on")])) else {
+            panic!("expected an invalid enabled tag");
+        };
+        assert_eq!(error.to_string(), r#"cluster "other": tag ecs-scaler:enabled="on" is not true or false"#);
+    }
+
+    #[test]
+    fn cluster_names_are_taken_from_arns() {
+        assert_eq!(cluster_name("arn:aws:ecs:eu-west-1:123456789012:cluster/prod-1"), "prod-1");
+        assert_eq!(cluster_name("prod"), "prod");
+    }
+}
