@@ -3,10 +3,13 @@
 //! Nothing here does I/O or knows the AWS SDK: the Lambdas, the CLI and the simulator all feed snapshots in
 //! and get decisions out, so the rule is written exactly once.
 
+pub mod cluster;
 pub mod config;
+pub mod lifecycle;
 pub mod metrics;
 pub mod scale;
 
+pub use cluster::{ClusterFacts, ContainerInstance, Scheduling, Service, ServiceEvent, Task, TaskHealth};
 pub use config::{ClusterSettings, Resource, Thresholds};
 pub use metrics::{Datapoint, Observation};
 pub use scale::{ClusterReading, Decision, Placement, Reason, ScaleRule, ScaleStatus};

@@ -5,6 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Serialize, Serializer};
 
+use crate::cluster::Service;
 use crate::config::{Resource, Thresholds};
 use crate::metrics::Observation;
 
@@ -221,31 +222,20 @@ impl ScaleRule {
     }
 }
 
-/// One ECS service's placement facts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServicePlacement {
-    pub name: String,
-    pub desired: i32,
-    pub running: i32,
-    pub pending: i32,
-    /// Service events as `(created_at, message)`.
-    pub events: Vec<(DateTime<Utc>, String)>,
-}
-
 /// The message ECS writes when the scheduler finds no container instance with room for a task.
 const UNABLE_TO_PLACE: &str = "unable to place a task";
 
 /// Services that are short of tasks *because* ECS could not place them: running + pending < desired, and an
 /// "unable to place a task" event inside the look-back window. Either alone is not enough: a deployment is
 /// short for a moment, and an old event may be long resolved.
-pub fn unplaced_services(services: &[ServicePlacement], now: DateTime<Utc>, window: Duration) -> Vec<String> {
+pub fn unplaced_services(services: &[Service], now: DateTime<Utc>, window: Duration) -> Vec<String> {
     services
         .iter()
         .filter(|s| s.running + s.pending < s.desired)
         .filter(|s| {
-            s.events
-                .iter()
-                .any(|(at, message)| now - *at <= window && message.to_ascii_lowercase().contains(UNABLE_TO_PLACE))
+            s.events.iter().any(|event| {
+                now - event.created_at <= window && event.message.to_ascii_lowercase().contains(UNABLE_TO_PLACE)
+            })
         })
         .map(|s| s.name.clone())
         .collect()
@@ -254,6 +244,7 @@ pub fn unplaced_services(services: &[ServicePlacement], now: DateTime<Utc>, wind
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::ServiceEvent;
     use chrono::TimeZone;
     use proptest::prelude::*;
 
@@ -386,13 +377,22 @@ mod tests {
         assert_eq!(serde_json::to_string(&ScaleStatus::Up).unwrap(), "2");
     }
 
-    fn service(desired: i32, running: i32, pending: i32, events: &[(i64, &str)]) -> ServicePlacement {
-        ServicePlacement {
+    fn service(desired: i32, running: i32, pending: i32, events: &[(i64, &str)]) -> Service {
+        Service {
             name: "svc".into(),
+            scheduling: crate::cluster::Scheduling::Replica,
             desired,
             running,
             pending,
-            events: events.iter().map(|(ago, msg)| (now() - Duration::seconds(*ago), msg.to_string())).collect(),
+            min_healthy_percent: Some(100),
+            tags: Default::default(),
+            events: events
+                .iter()
+                .map(|(ago, msg)| ServiceEvent {
+                    created_at: now() - Duration::seconds(*ago),
+                    message: msg.to_string(),
+                })
+                .collect(),
         }
     }
 

@@ -1,0 +1,436 @@
+//! ECS: every read is a paginated List followed by batched Describes, so calls grow with pages, not with
+//! services or tasks.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{
+    Attribute, ClusterField, ContainerInstanceStatus, HealthStatus, SchedulingStrategy, ServiceField, TargetType,
+};
+use ecs_scaler_core::{ClusterFacts, ContainerInstance, Scheduling, Service, ServiceEvent, Task, TaskHealth};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::{AwsError, EcsApi, MissingCluster};
+
+/// DescribeClusters, DescribeTasks and DescribeContainerInstances take 100 names each.
+const DESCRIBE_BATCH: usize = 100;
+/// DescribeServices takes 10 services.
+const DESCRIBE_SERVICES_BATCH: usize = 10;
+/// UpdateContainerInstancesState takes 10 container instances.
+const UPDATE_STATE_BATCH: usize = 10;
+/// Describe calls of one read in flight at once: enough to hide latency, few enough not to trip throttling.
+const CONCURRENT_DESCRIBES: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct Ecs {
+    client: Client,
+}
+
+impl Ecs {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// Run `describe` over `names` in batches of `size`, a few at a time, and flatten the results in order.
+/// Batches are passed by value: borrowed ones trip the compiler's `Send` inference for async closures.
+async fn in_batches<T, F, Fut>(names: &[String], size: usize, describe: F) -> Result<Vec<T>, AwsError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let requests = names.chunks(size).map(<[String]>::to_vec).map(describe);
+    let batches: Vec<Vec<T>> = futures::stream::iter(requests).buffered(CONCURRENT_DESCRIBES).try_collect().await?;
+    Ok(batches.into_iter().flatten().collect())
+}
+
+fn required<'a>(value: Option<&'a str>, operation: &'static str, what: &str) -> Result<&'a str, AwsError> {
+    value.ok_or_else(|| AwsError::malformed(operation, format!("response has no {what}")))
+}
+
+fn tag_map(tags: &[aws_sdk_ecs::types::Tag]) -> HashMap<String, String> {
+    tags.iter().filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned()))).collect()
+}
+
+impl EcsApi for Ecs {
+    async fn cluster_arns(&self) -> Result<Vec<String>, AwsError> {
+        self.client
+            .list_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::sdk("ListClusters", e))
+    }
+
+    async fn describe_clusters(&self, names: &[String]) -> Result<(Vec<ClusterFacts>, Vec<MissingCluster>), AwsError> {
+        let outputs = in_batches(names, DESCRIBE_BATCH, |batch| async move {
+            let output = self
+                .client
+                .describe_clusters()
+                .set_clusters(Some(batch))
+                .include(ClusterField::Tags)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("DescribeClusters", e))?;
+            Ok(vec![output])
+        })
+        .await?;
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for output in outputs {
+            for cluster in output.clusters() {
+                found.push(ClusterFacts {
+                    name: required(cluster.cluster_name(), "DescribeClusters", "clusterName")?.to_owned(),
+                    arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
+                    status: cluster.status().unwrap_or("UNKNOWN").to_owned(),
+                    registered_instances: u32::try_from(cluster.registered_container_instances_count()).unwrap_or(0),
+                    tags: tag_map(cluster.tags()),
+                });
+            }
+            for failure in output.failures() {
+                let name = failure.arn().map(ecs_scaler_core::config::cluster_name).unwrap_or_default().to_owned();
+                let reason = [failure.reason(), failure.detail()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+                missing.push(MissingCluster { name, reason });
+            }
+        }
+        Ok((found, missing))
+    }
+
+    async fn services(&self, cluster: &str) -> Result<Vec<Service>, AwsError> {
+        let arns: Vec<String> = self
+            .client
+            .list_services()
+            .cluster(cluster)
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::sdk("ListServices", e))?;
+        in_batches(&arns, DESCRIBE_SERVICES_BATCH, |batch| async move {
+            let output = self
+                .client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(batch))
+                .include(ServiceField::Tags)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("DescribeServices", e))?;
+            // A service deleted between the List and the Describe comes back as a failure; it no longer matters.
+            output.services().iter().map(service).collect()
+        })
+        .await
+    }
+
+    async fn tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
+        let arns: Vec<String> = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::sdk("ListTasks", e))?;
+        in_batches(&arns, DESCRIBE_BATCH, |batch| async move {
+            let output = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch))
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("DescribeTasks", e))?;
+            output.tasks().iter().map(task).collect()
+        })
+        .await
+    }
+
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {
+        let arns: Vec<String> = self
+            .client
+            .list_container_instances()
+            .cluster(cluster)
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::sdk("ListContainerInstances", e))?;
+        in_batches(&arns, DESCRIBE_BATCH, |batch| async move {
+            let output = self
+                .client
+                .describe_container_instances()
+                .cluster(cluster)
+                .set_container_instances(Some(batch))
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("DescribeContainerInstances", e))?;
+            output.container_instances().iter().map(|ci| container_instance(ci, "DescribeContainerInstances")).collect()
+        })
+        .await
+    }
+
+    async fn drain(
+        &self,
+        cluster: &str,
+        container_instance_arns: &[String],
+    ) -> Result<Vec<ContainerInstance>, AwsError> {
+        const OPERATION: &str = "UpdateContainerInstancesState";
+        in_batches(container_instance_arns, UPDATE_STATE_BATCH, |batch| async move {
+            let output = self
+                .client
+                .update_container_instances_state()
+                .cluster(cluster)
+                .set_container_instances(Some(batch))
+                .status(ContainerInstanceStatus::Draining)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk(OPERATION, e))?;
+            if let Some(failure) = output.failures().first() {
+                let message = format!(
+                    "{}: {} {}",
+                    failure.arn().unwrap_or("container instance"),
+                    failure.reason().unwrap_or("failed"),
+                    failure.detail().unwrap_or_default()
+                );
+                return Err(AwsError::malformed(OPERATION, message.trim_end()));
+            }
+            output.container_instances().iter().map(|ci| container_instance(ci, OPERATION)).collect()
+        })
+        .await
+    }
+
+    async fn put_attribute(
+        &self,
+        cluster: &str,
+        container_instance_arn: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        let attribute = Attribute::builder()
+            .name(name)
+            .value(value)
+            .target_type(TargetType::ContainerInstance)
+            .target_id(container_instance_arn)
+            .build()
+            .map_err(|e| AwsError::malformed("PutAttributes", e.to_string()))?;
+        self.client
+            .put_attributes()
+            .cluster(cluster)
+            .attributes(attribute)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutAttributes", e))?;
+        Ok(())
+    }
+}
+
+fn service(s: &aws_sdk_ecs::types::Service) -> Result<Service, AwsError> {
+    Ok(Service {
+        name: required(s.service_name(), "DescribeServices", "serviceName")?.to_owned(),
+        scheduling: match s.scheduling_strategy() {
+            Some(SchedulingStrategy::Daemon) => Scheduling::Daemon,
+            _ => Scheduling::Replica,
+        },
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        min_healthy_percent: s.deployment_configuration().and_then(|d| d.minimum_healthy_percent()),
+        tags: tag_map(s.tags()),
+        events: s
+            .events()
+            .iter()
+            .filter_map(|e| {
+                Some(ServiceEvent {
+                    created_at: crate::to_chrono(e.created_at()?)?,
+                    message: e.message().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect(),
+    })
+}
+
+fn task(t: &aws_sdk_ecs::types::Task) -> Result<Task, AwsError> {
+    Ok(Task {
+        arn: required(t.task_arn(), "DescribeTasks", "taskArn")?.to_owned(),
+        container_instance_arn: t.container_instance_arn().map(str::to_owned),
+        group: t.group().map(str::to_owned),
+        last_status: t.last_status().unwrap_or("UNKNOWN").to_owned(),
+        health: match t.health_status() {
+            Some(HealthStatus::Healthy) => TaskHealth::Healthy,
+            Some(HealthStatus::Unhealthy) => TaskHealth::Unhealthy,
+            _ => TaskHealth::Unknown,
+        },
+    })
+}
+
+fn container_instance(
+    ci: &aws_sdk_ecs::types::ContainerInstance,
+    operation: &'static str,
+) -> Result<ContainerInstance, AwsError> {
+    Ok(ContainerInstance {
+        arn: required(ci.container_instance_arn(), operation, "containerInstanceArn")?.to_owned(),
+        ec2_instance_id: ci.ec2_instance_id().map(str::to_owned),
+        status: ci.status().unwrap_or("UNKNOWN").to_owned(),
+        attributes: ci
+            .attributes()
+            .iter()
+            .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::describe_tasks::{DescribeTasksError, DescribeTasksOutput};
+    use aws_sdk_ecs::operation::list_services::ListServicesOutput;
+    use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+    use aws_sdk_ecs::types::{Cluster, DeploymentConfiguration, Failure, Tag};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn arns(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| format!("arn:aws:ecs:us-east-1:123456789012:{prefix}/{i}")).collect()
+    }
+
+    #[tokio::test]
+    async fn services_page_through_list_and_describe_ten_at_a_time() {
+        let page1 = mock!(Client::list_services).match_requests(|r| r.next_token().is_none()).then_output(|| {
+            ListServicesOutput::builder().set_service_arns(Some(arns("service/c", 0..100))).next_token("t").build()
+        });
+        let page2 = mock!(Client::list_services)
+            .match_requests(|r| r.next_token() == Some("t"))
+            .then_output(|| ListServicesOutput::builder().set_service_arns(Some(arns("service/c", 100..125))).build());
+        let describe = mock!(Client::describe_services)
+            .match_requests(|r| r.services().len() <= 10 && r.include() == [ServiceField::Tags])
+            .then_compute_output(|r| {
+                let services = r
+                    .services()
+                    .iter()
+                    .map(|arn| {
+                        aws_sdk_ecs::types::Service::builder()
+                            .service_name(arn.rsplit('/').next().unwrap())
+                            .desired_count(2)
+                            .scheduling_strategy(SchedulingStrategy::Replica)
+                            .deployment_configuration(
+                                DeploymentConfiguration::builder().minimum_healthy_percent(50).build(),
+                            )
+                            .tags(Tag::builder().key("team").value("core").build())
+                            .build()
+                    })
+                    .collect();
+                DescribeServicesOutput::builder().set_services(Some(services)).build()
+            });
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&page1, &page2, &describe]);
+        let services = Ecs::new(client).services("c").await.unwrap();
+        assert_eq!(services.len(), 125);
+        assert_eq!((page1.num_calls(), page2.num_calls(), describe.num_calls()), (1, 1, 13));
+        assert_eq!(services[0].name, "0");
+        assert_eq!(services[124].name, "124", "order is kept across concurrent batches");
+        assert_eq!(services[7].min_healthy_percent, Some(50));
+        assert_eq!(services[7].tags["team"], "core");
+    }
+
+    #[tokio::test]
+    async fn describe_clusters_batches_by_100_and_reports_missing_ones() {
+        let rule = mock!(Client::describe_clusters)
+            .match_requests(|r| r.clusters().len() <= 100 && r.include() == [ClusterField::Tags])
+            .then_compute_output(|r| {
+                let mut output = DescribeClustersOutput::builder();
+                for name in r.clusters() {
+                    if name == "ghost" {
+                        output = output.failures(
+                            Failure::builder()
+                                .arn(format!("arn:aws:ecs:us-east-1:1:cluster/{name}"))
+                                .reason("MISSING")
+                                .build(),
+                        );
+                    } else {
+                        output = output.clusters(
+                            Cluster::builder()
+                                .cluster_name(name)
+                                .status("ACTIVE")
+                                .registered_container_instances_count(3)
+                                .tags(Tag::builder().key("ecs-scaler:enabled").value("true").build())
+                                .build(),
+                        );
+                    }
+                }
+                output.build()
+            });
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
+        let mut names: Vec<String> = (0..150).map(|i| format!("c{i}")).collect();
+        names.push("ghost".into());
+        let (found, missing) = Ecs::new(client).describe_clusters(&names).await.unwrap();
+        assert_eq!(rule.num_calls(), 2);
+        assert_eq!(found.len(), 150);
+        assert_eq!(found[0].registered_instances, 3);
+        assert_eq!(found[0].tags["ecs-scaler:enabled"], "true");
+        assert_eq!(missing, [MissingCluster { name: "ghost".into(), reason: "MISSING".into() }]);
+    }
+
+    #[tokio::test]
+    async fn tasks_fail_with_the_operation_named_after_retries_run_out() {
+        let list = mock!(Client::list_tasks)
+            .then_output(|| ListTasksOutput::builder().set_task_arns(Some(arns("task/c", 0..3))).build());
+        let describe = mock!(Client::describe_tasks)
+            .sequence()
+            .error(|| {
+                DescribeTasksError::generic(
+                    aws_sdk_ecs::error::ErrorMetadata::builder()
+                        .code("ThrottlingException")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            })
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe], |c| c
+            .retry_config(crate::retry_config()));
+        let error = Ecs::new(client).tasks("c").await.unwrap_err();
+        assert_eq!(describe.num_calls(), 4);
+        assert_eq!(error.operation, "DescribeTasks");
+        assert_eq!(error.code.as_deref(), Some("ThrottlingException"));
+    }
+
+    #[tokio::test]
+    async fn tasks_recover_from_two_server_errors() {
+        let list = mock!(Client::list_tasks)
+            .then_output(|| ListTasksOutput::builder().set_task_arns(Some(arns("task/c", 0..100))).build());
+        let describe = mock!(Client::describe_tasks)
+            .sequence()
+            .http_status(500, None)
+            .times(2)
+            .output(|| {
+                let tasks = arns("task/c", 0..100)
+                    .into_iter()
+                    .map(|arn| {
+                        aws_sdk_ecs::types::Task::builder()
+                            .task_arn(arn)
+                            .group("service:web")
+                            .last_status("RUNNING")
+                            .build()
+                    })
+                    .collect();
+                DescribeTasksOutput::builder().set_tasks(Some(tasks)).build()
+            })
+            .build();
+        let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&list, &describe], |c| c
+            .retry_config(crate::retry_config()));
+        let tasks = Ecs::new(client).tasks("c").await.unwrap();
+        assert_eq!(tasks.len(), 100);
+        assert_eq!(describe.num_calls(), 3, "two 500s retried, then success");
+        assert_eq!(tasks[0].service_name(), Some("web"));
+    }
+}
