@@ -1,0 +1,206 @@
+variable "name" {
+  description = "Name of the Lambda function; also names its role, log group, SNS topic, schedule and alarm."
+  type        = string
+  default     = "ecs-scaler-drain-hook"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,54}$", var.name))
+    error_message = "name must be 1-54 letters, digits, hyphens or underscores (room is left for the suffixes of the role and rule names)."
+  }
+}
+
+variable "zip_path" {
+  description = "Path of the Lambda package (bootstrap.zip built by `make build`, at target/lambda/drain-hook/bootstrap.zip)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = endswith(var.zip_path, ".zip")
+    error_message = "zip_path must point at a .zip file."
+  }
+}
+
+variable "cluster_names" {
+  description = "ECS clusters whose instances this function drains. The IAM policy is scoped to them and to ASGs tagged ecs-scaler:cluster with one of these names."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.cluster_names) > 0 && alltrue([for name in var.cluster_names : can(regex("^[a-zA-Z0-9_-]{1,255}$", name))])
+    error_message = "cluster_names needs at least one ECS cluster name (letters, digits, hyphens, underscores)."
+  }
+}
+
+variable "fallback_cluster" {
+  description = "CLUSTER: the cluster assumed when a lifecycle notification carries no cluster in its metadata. Must be one of cluster_names; null leaves it unset."
+  type        = string
+  default     = null
+}
+
+variable "asg_names" {
+  description = "ASG_NAMES: Auto Scaling groups the reconcile scans. Empty lets the function find them by their ecs-scaler:cluster tag."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "lifecycle_hook_name" {
+  description = "LIFECYCLE_HOOK_NAME: only handle lifecycle actions of this hook; null handles any termination hook that notifies this topic."
+  type        = string
+  default     = null
+}
+
+variable "namespace" {
+  description = "SCALE_NAMESPACE: CloudWatch namespace for DrainingInstances, DrainSeconds and DrainTimeouts."
+  type        = string
+  default     = "Curalate/AutoScaling"
+  nullable    = false
+
+  validation {
+    condition     = length(var.namespace) > 0 && length(var.namespace) <= 255 && !startswith(var.namespace, "AWS/")
+    error_message = "namespace must be 1-255 characters and must not start with AWS/."
+  }
+}
+
+variable "poll_seconds" {
+  description = "POLL_SECONDS: how often an invocation re-checks a draining instance (and heartbeats its lifecycle action)."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.poll_seconds >= 1 && var.poll_seconds <= 60 && floor(var.poll_seconds) == var.poll_seconds
+    error_message = "poll_seconds must be a whole number between 1 and 60."
+  }
+}
+
+variable "max_drain_seconds" {
+  description = "MAX_DRAIN_SECONDS: after this long the drain gives up on an instance and completes with drain_timeout_result."
+  type        = number
+  default     = 3600
+  nullable    = false
+
+  validation {
+    # Auto Scaling ends a lifecycle action after 48 hours whatever the heartbeats.
+    condition     = var.max_drain_seconds >= 60 && var.max_drain_seconds <= 172800 && floor(var.max_drain_seconds) == var.max_drain_seconds
+    error_message = "max_drain_seconds must be a whole number between 60 and 172800 (48 hours, the Auto Scaling limit)."
+  }
+}
+
+variable "drain_timeout_result" {
+  description = "DRAIN_TIMEOUT_RESULT: lifecycle action result after max_drain_seconds, CONTINUE (terminate anyway) or ABANDON."
+  type        = string
+  default     = "CONTINUE"
+  nullable    = false
+
+  validation {
+    condition     = contains(["CONTINUE", "ABANDON"], var.drain_timeout_result)
+    error_message = "drain_timeout_result must be CONTINUE or ABANDON."
+  }
+}
+
+variable "log_level" {
+  description = "RUST_LOG filter for the function's logs, e.g. info or drain_hook=debug,info."
+  type        = string
+  default     = "info"
+  nullable    = false
+}
+
+variable "timeout" {
+  description = "Lambda timeout in seconds. Each invocation polls every poll_seconds until shortly before this deadline, then leaves the instance to the next reconcile."
+  type        = number
+  default     = 120
+  nullable    = false
+
+  validation {
+    condition     = var.timeout >= 30 && var.timeout <= 900
+    error_message = "timeout must be between 30 and 900 seconds."
+  }
+}
+
+variable "memory_size" {
+  description = "Lambda memory in MB."
+  type        = number
+  default     = 128
+  nullable    = false
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "reconcile_schedule_expression" {
+  description = "EventBridge schedule of the reconcile, which picks up instances whose notification was lost and completes finished drains."
+  type        = string
+  default     = "rate(1 minute)"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule_expression))
+    error_message = "reconcile_schedule_expression must be a rate(...) or cron(...) expression."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency for the function; -1 leaves it unreserved (new accounts cannot reserve any)."
+  type        = number
+  default     = -1
+  nullable    = false
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= -1
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or >= 0."
+  }
+}
+
+variable "sns_kms_key_arn" {
+  description = "Customer managed KMS key ARN for the topic. null uses the AWS managed key alias/aws/sns. With a customer key, its key policy must let this module's Auto Scaling role use it (the role's IAM policy already allows it)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sns_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.sns_kms_key_arn))
+    error_message = "sns_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's log group in days; 0 keeps logs forever."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of the values CloudWatch Logs allows (0 = forever, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key ARN to encrypt the log group with; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "errors_alarm_enabled" {
+  description = "Create an alarm on the function's Errors metric."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. SNS topics) notified when the Errors alarm fires and when it recovers."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}

@@ -1,0 +1,223 @@
+data "aws_region" "current" {}
+
+locals {
+  colours = {
+    blue  = var.blue
+    green = var.green
+  }
+
+  # A colour with max_size = 0 is idle: it has its group, launch template and lifecycle hook (so it can be
+  # brought up by changing sizes alone), but no scaling policies or alarms, which could only ever act on nothing.
+  active_colours = { for colour, spec in local.colours : colour => spec if spec.max_size > 0 }
+  alarm_colours  = var.autoscale_enabled ? local.active_colours : {}
+
+  base_tags = merge(
+    var.tags,
+    var.environment == null ? {} : { Environment = var.environment },
+    var.team == null ? {} : { Team = var.team },
+    { "ecs-scaler:cluster" = var.cluster_name },
+  )
+
+  ecs_config = merge(
+    {
+      ECS_CLUSTER                           = var.cluster_name
+      ECS_IMAGE_CLEANUP_INTERVAL            = var.ecs_agent_config.image_cleanup_interval
+      ECS_IMAGE_MINIMUM_CLEANUP_AGE         = var.ecs_agent_config.image_minimum_cleanup_age
+      ECS_NUM_IMAGES_DELETE_PER_CYCLE       = tostring(var.ecs_agent_config.num_images_delete_per_cycle)
+      ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION = var.ecs_agent_config.engine_task_cleanup_wait_duration
+    },
+    var.ecs_config_extra,
+  )
+
+  user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
+    ecs_config = local.ecs_config
+  })
+
+  instance_profile_is_arn = startswith(var.iam_instance_profile, "arn:")
+}
+
+resource "aws_launch_template" "this" {
+  for_each = local.colours
+
+  name                   = "${var.cluster_name}-${each.key}"
+  description            = "ECS container instances of ${var.cluster_name} (${each.key})"
+  image_id               = each.value.image_id
+  instance_type          = each.value.instance_type
+  key_name               = var.key_name
+  vpc_security_group_ids = var.security_group_ids
+  user_data              = base64encode(local.user_data)
+  update_default_version = true
+
+  iam_instance_profile {
+    name = local.instance_profile_is_arn ? null : var.iam_instance_profile
+    arn  = local.instance_profile_is_arn ? var.iam_instance_profile : null
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = var.metadata_http_put_response_hop_limit
+    instance_metadata_tags      = "disabled"
+  }
+
+  block_device_mappings {
+    device_name = var.root_device_name
+
+    ebs {
+      volume_size           = var.root_volume_size
+      volume_type           = var.root_volume_type
+      encrypted             = true
+      kms_key_id            = var.root_volume_kms_key_id
+      delete_on_termination = true
+    }
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
+  }
+
+  tags = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
+}
+
+resource "aws_autoscaling_group" "this" {
+  for_each = local.colours
+
+  name                = "${var.cluster_name}-${each.key}"
+  vpc_zone_identifier = length(var.subnet_ids) > 0 ? var.subnet_ids : null
+  availability_zones  = length(var.subnet_ids) > 0 ? null : var.availability_zones
+
+  min_size = each.value.min_size
+  max_size = each.value.max_size
+  # Only used when the group is created; see lifecycle below.
+  desired_capacity = coalesce(each.value.desired_capacity, each.value.min_size)
+
+  health_check_type = "EC2"
+  # Instances leave only through the termination lifecycle hook; never skip it.
+  force_delete = false
+
+  launch_template {
+    id      = aws_launch_template.this[each.key].id
+    version = aws_launch_template.this[each.key].latest_version
+  }
+
+  enabled_metrics = [
+    "GroupDesiredCapacity",
+    "GroupInServiceInstances",
+    "GroupMaxSize",
+    "GroupMinSize",
+    "GroupPendingInstances",
+    "GroupStandbyInstances",
+    "GroupTerminatingInstances",
+    "GroupTotalInstances",
+  ]
+  metrics_granularity = "1Minute"
+
+  dynamic "tag" {
+    for_each = merge(local.base_tags, {
+      Name                = "${var.cluster_name}-${each.key}"
+      "ecs-scaler:colour" = each.key
+    })
+
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    # The ScaleStatus alarms own the desired capacity once the group exists: an apply must not undo what they
+    # did. Sizes are driven through min_size/max_size instead; Auto Scaling itself raises desired capacity to a
+    # new min_size and lowers it to a new max_size, which is what bringing a colour up or down needs.
+    ignore_changes = [desired_capacity]
+
+    precondition {
+      condition     = var.region == null || var.region == data.aws_region.current.id
+      error_message = "var.region (${coalesce(var.region, "unset")}) does not match the provider's region (${data.aws_region.current.id})."
+    }
+    precondition {
+      condition     = length(var.subnet_ids) > 0 || length(var.availability_zones) > 0
+      error_message = "Set subnet_ids (or, for the default VPC, availability_zones)."
+    }
+  }
+}
+
+resource "aws_autoscaling_lifecycle_hook" "drain" {
+  for_each = local.colours
+
+  name                    = var.lifecycle_hook_name
+  autoscaling_group_name  = aws_autoscaling_group.this[each.key].name
+  lifecycle_transition    = "autoscaling:EC2_INSTANCE_TERMINATING"
+  notification_target_arn = var.drain_hook_notification_target_arn
+  role_arn                = var.drain_hook_role_arn
+  notification_metadata   = jsonencode({ cluster = var.cluster_name })
+  # If the drain Lambda stops heartbeating (it is gone, or broken), the instance still terminates.
+  default_result    = "CONTINUE"
+  heartbeat_timeout = var.lifecycle_hook_heartbeat_timeout
+}
+
+resource "aws_autoscaling_policy" "scale_up" {
+  for_each = local.active_colours
+
+  name                   = "${var.cluster_name}-${each.key}-scale-up"
+  autoscaling_group_name = aws_autoscaling_group.this[each.key].name
+  policy_type            = "SimpleScaling"
+  adjustment_type        = "ChangeInCapacity"
+  scaling_adjustment     = var.scale_up.adjustment
+  cooldown               = var.scale_up.cooldown
+}
+
+resource "aws_autoscaling_policy" "scale_down" {
+  for_each = local.active_colours
+
+  name                   = "${var.cluster_name}-${each.key}-scale-down"
+  autoscaling_group_name = aws_autoscaling_group.this[each.key].name
+  policy_type            = "SimpleScaling"
+  adjustment_type        = "ChangeInCapacity"
+  # Always exactly one instance, deliberately not configurable: the controller's scale-down guard checks that
+  # the cluster still fits without one instance, which says nothing about removing two at once.
+  scaling_adjustment = -1
+  cooldown           = var.scale_down.cooldown
+}
+
+# The scale-status Lambda publishes ScaleStatus 0 (scale down), 1 (stay) or 2 (scale up) every minute.
+# Missing data is treated as missing, not as breaching or OK: the controller deliberately emits nothing when it
+# is unsure (stale reservation metrics, a cluster it cannot read), and silence must never move capacity.
+resource "aws_cloudwatch_metric_alarm" "high" {
+  for_each = local.alarm_colours
+
+  alarm_name          = "${var.cluster_name}_ScaleStatus_high_${each.key}"
+  alarm_description   = "ScaleStatus of ${var.cluster_name} says scale up: add ${var.scale_up.adjustment} ${each.key} instance(s)."
+  namespace           = var.metric_namespace
+  metric_name         = "ScaleStatus"
+  dimensions          = { ClusterName = var.cluster_name }
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_high.threshold
+  statistic           = var.alarm_high.statistic
+  period              = var.alarm_high.period
+  evaluation_periods  = var.alarm_high.evaluation_periods
+  datapoints_to_alarm = var.alarm_high.datapoints_to_alarm
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_autoscaling_policy.scale_up[each.key].arn]
+  tags                = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
+}
+
+resource "aws_cloudwatch_metric_alarm" "low" {
+  for_each = local.alarm_colours
+
+  alarm_name          = "${var.cluster_name}_ScaleStatus_low_${each.key}"
+  alarm_description   = "ScaleStatus of ${var.cluster_name} says scale down: remove one ${each.key} instance."
+  namespace           = var.metric_namespace
+  metric_name         = "ScaleStatus"
+  dimensions          = { ClusterName = var.cluster_name }
+  comparison_operator = "LessThanThreshold"
+  threshold           = var.alarm_low.threshold
+  statistic           = var.alarm_low.statistic
+  period              = var.alarm_low.period
+  evaluation_periods  = var.alarm_low.evaluation_periods
+  datapoints_to_alarm = var.alarm_low.datapoints_to_alarm
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_autoscaling_policy.scale_down[each.key].arn]
+  tags                = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
+}

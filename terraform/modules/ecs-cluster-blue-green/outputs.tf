@@ -1,0 +1,49 @@
+output "autoscaling_group_names" {
+  description = "ASG names by colour ({ blue = ..., green = ... })."
+  value       = { for colour, group in aws_autoscaling_group.this : colour => group.name }
+}
+
+output "autoscaling_group_arns" {
+  description = "ASG ARNs by colour."
+  value       = { for colour, group in aws_autoscaling_group.this : colour => group.arn }
+}
+
+output "launch_template_ids" {
+  description = "Launch template ids by colour."
+  value       = { for colour, template in aws_launch_template.this : colour => template.id }
+}
+
+output "launch_template_latest_versions" {
+  description = "Latest launch template version by colour."
+  value       = { for colour, template in aws_launch_template.this : colour => template.latest_version }
+}
+
+output "lifecycle_hook_name" {
+  description = "Name of the termination lifecycle hook (the same on both ASGs)."
+  value       = var.lifecycle_hook_name
+}
+
+output "active_colours" {
+  description = "Colours with max_size > 0."
+  value       = sort(keys(local.active_colours))
+}
+
+output "scale_up_policy_arns" {
+  description = "Scale-up policy ARNs by colour; only active colours have one."
+  value       = { for colour, policy in aws_autoscaling_policy.scale_up : colour => policy.arn }
+}
+
+output "scale_down_policy_arns" {
+  description = "Scale-down policy ARNs by colour; only active colours have one."
+  value       = { for colour, policy in aws_autoscaling_policy.scale_down : colour => policy.arn }
+}
+
+output "scale_status_high_alarm_arns" {
+  description = "ARNs of the <cluster>_ScaleStatus_high_<colour> alarms by colour (empty when autoscale_enabled is false)."
+  value       = { for colour, alarm in aws_cloudwatch_metric_alarm.high : colour => alarm.arn }
+}
+
+output "scale_status_low_alarm_arns" {
+  description = "ARNs of the <cluster>_ScaleStatus_low_<colour> alarms by colour (empty when autoscale_enabled is false)."
+  value       = { for colour, alarm in aws_cloudwatch_metric_alarm.low : colour => alarm.arn }
+}

@@ -1,0 +1,39 @@
+output "function_name" {
+  description = "Name of the scale-status Lambda."
+  value       = aws_lambda_function.scale_status.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the scale-status Lambda."
+  value       = aws_lambda_function.scale_status.arn
+}
+
+output "lambda_role_arn" {
+  description = "ARN of the Lambda's execution role."
+  value       = aws_iam_role.lambda.arn
+}
+
+output "log_group_name" {
+  description = "Log group of the Lambda."
+  value       = aws_cloudwatch_log_group.lambda.name
+}
+
+output "schedule_rule_arn" {
+  description = "ARN of the EventBridge rule that runs the Lambda."
+  value       = aws_cloudwatch_event_rule.tick.arn
+}
+
+output "schedule_input" {
+  description = "The constant JSON input the schedule sends; null when clusters is empty (plain scheduled event)."
+  value       = local.schedule_input
+}
+
+output "namespace" {
+  description = "CloudWatch namespace ScaleStatus is published to."
+  value       = var.namespace
+}
+
+output "errors_alarm_arn" {
+  description = "ARN of the Errors alarm; null when errors_alarm_enabled is false."
+  value       = try(aws_cloudwatch_metric_alarm.errors[0].arn, null)
+}

@@ -1,0 +1,201 @@
+variable "name" {
+  description = "Name of the Lambda function; also names its role, log group, schedule and alarm."
+  type        = string
+  default     = "ecs-scaler-scale-status"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,54}$", var.name))
+    error_message = "name must be 1-54 letters, digits, hyphens or underscores (room is left for the suffixes of the role and rule names)."
+  }
+}
+
+variable "zip_path" {
+  description = "Path of the Lambda package (bootstrap.zip built by `make build`, at target/lambda/scale-status/bootstrap.zip)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = endswith(var.zip_path, ".zip")
+    error_message = "zip_path must point at a .zip file."
+  }
+}
+
+variable "namespace" {
+  description = "SCALE_NAMESPACE and the schedule input's namespace: where ScaleStatus is published. The ScaleStatus alarms must read the same namespace."
+  type        = string
+  default     = "Curalate/AutoScaling"
+  nullable    = false
+
+  validation {
+    condition     = length(var.namespace) > 0 && length(var.namespace) <= 255 && !startswith(var.namespace, "AWS/")
+    error_message = "namespace must be 1-255 characters and must not start with AWS/."
+  }
+}
+
+variable "clusters" {
+  description = "Clusters listed in the schedule's constant input, with optional per-cluster CPU and memory reservation thresholds in percent. Listed clusters are managed even without the ecs-scaler:enabled tag. Empty sends a plain scheduled event: the function then uses settings.clusters and the clusters tagged ecs-scaler:enabled=true."
+  type = list(object({
+    name = string
+    cpu = optional(object({
+      min = number
+      max = number
+    }))
+    memory = optional(object({
+      min = number
+      max = number
+    }))
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for cluster in var.clusters : can(regex("^[a-zA-Z0-9_-]{1,255}$", cluster.name))])
+    error_message = "Every cluster needs an ECS cluster name (letters, digits, hyphens, underscores)."
+  }
+  validation {
+    condition     = length(distinct([for cluster in var.clusters : cluster.name])) == length(var.clusters)
+    error_message = "Each cluster may be listed once."
+  }
+  validation {
+    condition = alltrue(flatten([
+      for cluster in var.clusters : [
+        for thresholds in [cluster.cpu, cluster.memory] :
+        thresholds == null ? true : try(thresholds.min >= 0 && thresholds.max <= 100 && thresholds.min < thresholds.max, false)
+      ]
+    ]))
+    error_message = "Cluster thresholds must satisfy 0 <= min < max <= 100 (percent of reserved CPU or memory)."
+  }
+}
+
+variable "settings" {
+  description = "Account-wide defaults passed as environment variables (CLUSTERS, CPU_MIN, CPU_MAX, MEMORY_MIN, MEMORY_MAX, PLACEMENT_CHECK, LOOKBACK_SECONDS, STALE_AFTER_SECONDS). Unset attributes leave the function's built-in defaults. Per-cluster thresholds in clusters, then ecs-scaler:* cluster tags, override them."
+  type = object({
+    clusters            = optional(list(string), [])
+    cpu_min             = optional(number)
+    cpu_max             = optional(number)
+    memory_min          = optional(number)
+    memory_max          = optional(number)
+    placement_check     = optional(bool)
+    lookback_seconds    = optional(number)
+    stale_after_seconds = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for percent in [var.settings.cpu_min, var.settings.cpu_max, var.settings.memory_min, var.settings.memory_max] :
+      percent == null ? true : percent >= 0 && percent <= 100
+    ])
+    error_message = "settings thresholds must be percentages between 0 and 100."
+  }
+  validation {
+    condition = alltrue([
+      for pair in [[var.settings.cpu_min, var.settings.cpu_max], [var.settings.memory_min, var.settings.memory_max]] :
+      pair[0] == null || pair[1] == null ? true : pair[0] < pair[1]
+    ])
+    error_message = "settings: cpu_min must be below cpu_max and memory_min below memory_max."
+  }
+  validation {
+    condition = alltrue([
+      for seconds in [var.settings.lookback_seconds, var.settings.stale_after_seconds] :
+      seconds == null ? true : seconds >= 60 && seconds <= 86400 && floor(seconds) == seconds
+    ])
+    error_message = "settings.lookback_seconds and settings.stale_after_seconds must be whole numbers of seconds between 60 and 86400."
+  }
+}
+
+variable "log_level" {
+  description = "RUST_LOG filter for the function's logs, e.g. info or scale_status=debug,info."
+  type        = string
+  default     = "info"
+  nullable    = false
+}
+
+variable "schedule_expression" {
+  description = "EventBridge schedule of the function. ScaleStatus is a one-minute metric and the alarms read 60 s periods."
+  type        = string
+  default     = "rate(1 minute)"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be a rate(...) or cron(...) expression."
+  }
+}
+
+variable "timeout" {
+  description = "Lambda timeout in seconds; keep it below the schedule interval."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.timeout >= 3 && var.timeout <= 60
+    error_message = "timeout must be between 3 and 60 seconds: a tick must finish before the next one starts."
+  }
+}
+
+variable "memory_size" {
+  description = "Lambda memory in MB."
+  type        = number
+  default     = 128
+  nullable    = false
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency for the function; -1 leaves it unreserved (new accounts cannot reserve any)."
+  type        = number
+  default     = -1
+  nullable    = false
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= -1
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or >= 0."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's log group in days; 0 keeps logs forever."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of the values CloudWatch Logs allows (0 = forever, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key ARN to encrypt the log group with; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "errors_alarm_enabled" {
+  description = "Create an alarm on the function's Errors metric."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. SNS topics) notified when the Errors alarm fires and when it recovers."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
