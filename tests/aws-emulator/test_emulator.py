@@ -1,0 +1,793 @@
+"""Tests of the AWS emulator, run the way the Rust harness runs it: as a subprocess.
+
+    .venv/bin/python -m unittest discover -s tests/aws-emulator -v
+
+One emulator serves most tests (each starts from POST /_emulator/reset); the process
+contract tests start their own.
+"""
+
+import datetime
+import gzip
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.session
+import cbor2
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+EMULATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "emulator.py")
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "AKIDEMULATOR", "aws_secret_access_key": "secret"}
+NO_RETRIES = Config(retries={"total_max_attempts": 1})
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+CW_PATH = "/service/GraniteServiceVersion20100801/operation/"
+
+
+class Emulator:
+    """An emulator subprocess, started exactly per the command-line contract."""
+
+    def __init__(self, *extra_args: str):
+        self.process = subprocess.Popen(
+            [sys.executable, EMULATOR, "--port", "0", "--exit-with-stdin", *extra_args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        if not ready:
+            self.stop()
+            raise RuntimeError("the emulator printed no URL within 30 s")
+        self.first_line = self.process.stdout.readline().decode()
+        self.url = self.first_line.strip()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        code = self.process.wait(timeout=15)
+        self.process.stdin.close()
+        self.process.stdout.close()
+        return code
+
+    def client(self, service: str, **kwargs):
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, **CREDENTIALS, **kwargs)
+
+    def control(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/_emulator/{path}", data=data, method=method)
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def ok(self, method: str, path: str, body: dict | None = None) -> dict:
+        status, document = self.control(method, path, body)
+        assert status == 200, (status, document)
+        return document
+
+    def signed(self, service: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        """A raw SigV4-signed POST, for wire formats no client here speaks by default."""
+        request = AWSRequest(method="POST", url=self.url + path, data=body, headers=headers)
+        SigV4Auth(Credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"]), service, REGION).add_auth(request)
+        raw = urllib.request.Request(request.url, data=body, headers=dict(request.headers), method="POST")
+        try:
+            with urllib.request.urlopen(raw) as response:
+                return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+    def cbor(self, operation: str, body: dict, gzipped: bool = False) -> tuple[int, dict, bytes]:
+        """A CloudWatch call in smithy-rpc-v2-cbor, as the Rust SDK sends it."""
+        data = cbor2.dumps(body, datetime_as_timestamp=True)
+        headers = {"Content-Type": "application/cbor", "Accept": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
+        if gzipped:
+            data, headers["Content-Encoding"] = gzip.compress(data), "gzip"
+        return self.signed("monitoring", CW_PATH + operation, data, headers)
+
+    def cloudwatch_speaking(self, protocol: str):
+        """A botocore CloudWatch client forced onto one of the protocols CloudWatch supports.
+
+        botocore picks JSON for CloudWatch; the Rust SDK speaks rpc-v2-cbor and the Terraform
+        provider (aws-sdk-go-v2 cloudwatch 1.45) the query protocol. botocore implements all
+        three, so a copy of its model that lists only one makes it an independent client of each.
+        """
+        session = botocore.session.get_session()
+        loader = session.get_component("data_loader")
+        model = loader.load_service_model("cloudwatch", "service-2")
+        model["metadata"]["protocols"] = [protocol]
+        model["metadata"]["protocol"] = protocol
+        folder = tempfile.mkdtemp()
+        os.makedirs(os.path.join(folder, "cloudwatch", "2010-08-01"))
+        with open(os.path.join(folder, "cloudwatch", "2010-08-01", "service-2.json"), "w") as out:
+            json.dump(model, out)
+        loader.search_paths.insert(0, folder)
+        return session.create_client(
+            "cloudwatch", endpoint_url=self.url, region_name=REGION, config=NO_RETRIES, **CREDENTIALS
+        )
+
+
+EMU: Emulator
+
+
+def setUpModule() -> None:
+    global EMU
+    EMU = Emulator()
+
+
+def tearDownModule() -> None:
+    EMU.stop()
+
+
+class EmulatorTest(unittest.TestCase):
+    def setUp(self) -> None:
+        EMU.ok("POST", "reset")
+
+    def assertClientError(self, code: str, message: str | None, call, *args, **kwargs) -> ClientError:
+        with self.assertRaises(ClientError) as caught:
+            call(*args, **kwargs)
+        self.assertEqual(caught.exception.response["Error"]["Code"], code)
+        if message is not None:
+            self.assertEqual(caught.exception.response["Error"]["Message"], message)
+        return caught.exception
+
+
+# --- The command-line contract ----------------------------------------------------------------
+
+
+class ProcessContractTest(unittest.TestCase):
+    def test_prints_only_its_url_and_exits_0_on_sigterm(self) -> None:
+        emulator = Emulator()
+        self.assertRegex(emulator.first_line, r"^http://127\.0\.0\.1:\d+\n$")
+        self.assertEqual(emulator.control("GET", "health"), (200, {"ok": True}))
+        emulator.client("ecs").list_clusters()
+        emulator.client("autoscaling").describe_auto_scaling_groups()
+        emulator.process.send_signal(signal.SIGTERM)
+        self.assertEqual(emulator.process.wait(timeout=15), 0)
+        self.assertEqual(emulator.process.stdout.read(), b"")
+        emulator.stop()
+
+    def test_exits_0_on_sigint(self) -> None:
+        emulator = Emulator()
+        emulator.process.send_signal(signal.SIGINT)
+        self.assertEqual(emulator.process.wait(timeout=15), 0)
+        emulator.stop()
+
+    def test_exits_when_stdin_reaches_eof(self) -> None:
+        emulator = Emulator()
+        port = int(emulator.url.rsplit(":", 1)[1])
+        emulator.process.stdin.close()  # what the kernel does when the parent dies, even by SIGKILL
+        self.assertEqual(emulator.process.wait(timeout=15), 0)
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5)
+        emulator.stop()
+
+
+# --- CloudWatch: rpc-v2-cbor bridge and pass-through ------------------------------------------
+
+
+class CloudWatchTest(EmulatorTest):
+    NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    DIMENSIONS = [{"Name": "ClusterName", "Value": "prod"}]
+
+    def put_pending(self, value: float, minutes_ago: int, gzipped: bool = False) -> None:
+        datum = {
+            "MetricName": "PendingTasks",
+            "Dimensions": self.DIMENSIONS,
+            "Timestamp": self.NOW - datetime.timedelta(minutes=minutes_ago),
+            "Value": value,
+            "Unit": "Count",
+            "StorageResolution": 1,
+        }
+        status, headers, body = EMU.cbor("PutMetricData", {"Namespace": "ECS/Scaler", "MetricData": [datum]}, gzipped)
+        self.assertEqual((status, body), (200, b""))
+        self.assertEqual(headers["smithy-protocol"], "rpc-v2-cbor")
+
+    def get_pending(self, **extra) -> tuple[int, dict, bytes]:
+        query = {
+            "Id": "pending",
+            "MetricStat": {
+                "Metric": {"Namespace": "ECS/Scaler", "MetricName": "PendingTasks", "Dimensions": self.DIMENSIONS},
+                "Period": 60,
+                "Stat": "Maximum",
+            },
+        }
+        body = {
+            "MetricDataQueries": [query],
+            "StartTime": self.NOW - datetime.timedelta(minutes=10),
+            "EndTime": self.NOW + datetime.timedelta(minutes=1),
+            "ScanBy": "TimestampDescending",
+            **extra,
+        }
+        return EMU.cbor("GetMetricData", body)
+
+    def test_cbor_put_then_get_metric_data_with_typed_timestamps_and_values(self) -> None:
+        self.put_pending(3, minutes_ago=2)
+        self.put_pending(5, minutes_ago=1, gzipped=True)  # the SDKs gzip large PutMetricData bodies
+        status, headers, raw = self.get_pending()
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/cbor")
+        self.assertEqual(headers["smithy-protocol"], "rpc-v2-cbor")
+        [result] = cbor2.loads(raw)["MetricDataResults"]
+        self.assertEqual(result["Id"], "pending")
+        self.assertEqual(result["StatusCode"], "Complete")
+        # cbor2 decodes only tag 1 (or tag 0) to datetime, and only CBOR floats to float.
+        self.assertEqual(
+            result["Timestamps"],
+            [self.NOW - datetime.timedelta(minutes=1), self.NOW - datetime.timedelta(minutes=2)],
+        )
+        self.assertIn(b"\xc1", raw)
+        self.assertEqual(result["Values"], [5.0, 3.0])
+        self.assertTrue(all(type(v) is float for v in result["Values"]))
+
+    def test_cbor_get_metric_data_paginates_with_next_token(self) -> None:
+        for minutes_ago in (3, 2, 1):
+            self.put_pending(minutes_ago, minutes_ago)
+        values, token, pages = [], None, 0
+        while True:
+            status, _, raw = self.get_pending(MaxDatapoints=2, **({"NextToken": token} if token else {}))
+            self.assertEqual(status, 200)
+            page = cbor2.loads(raw)
+            values += page["MetricDataResults"][0]["Values"]
+            pages += 1
+            token = page.get("NextToken")
+            if token is None:
+                break
+            self.assertEqual(page["MetricDataResults"][0]["StatusCode"], "PartialData")
+        self.assertEqual((values, pages), ([1.0, 2.0, 3.0], 2))
+
+    def test_cbor_list_metrics_alarms_and_dashboards(self) -> None:
+        self.put_pending(1, minutes_ago=1)
+        status, _, raw = EMU.cbor("ListMetrics", {"Namespace": "ECS/Scaler"})
+        self.assertEqual(status, 200)
+        self.assertEqual(
+            cbor2.loads(raw)["Metrics"],
+            [{"Namespace": "ECS/Scaler", "MetricName": "PendingTasks", "Dimensions": self.DIMENSIONS}],
+        )
+        alarm = {
+            "AlarmName": "pending-high",
+            "Namespace": "ECS/Scaler",
+            "MetricName": "PendingTasks",
+            "Dimensions": self.DIMENSIONS,
+            "Statistic": "Maximum",
+            "Period": 60,
+            "EvaluationPeriods": 2,
+            "Threshold": 5,
+            "ComparisonOperator": "GreaterThanThreshold",
+        }
+        self.assertEqual(EMU.cbor("PutMetricAlarm", alarm)[0], 200)
+        status, _, raw = EMU.cbor("DescribeAlarms", {"AlarmNames": ["pending-high"]})
+        [described] = cbor2.loads(raw)["MetricAlarms"]
+        self.assertIsInstance(described["StateUpdatedTimestamp"], datetime.datetime)
+        self.assertIs(type(described["Threshold"]), float)
+        self.assertIs(type(described["EvaluationPeriods"]), int)
+        self.assertIs(described["ActionsEnabled"], True)
+
+        EMU.client("cloudwatch").put_dashboard(DashboardName="scaler", DashboardBody='{"widgets": []}')
+        status, _, raw = EMU.cbor("GetDashboard", {"DashboardName": "scaler"})
+        self.assertEqual((status, cbor2.loads(raw)["DashboardBody"]), (200, '{"widgets": []}'))
+        status, _, raw = EMU.cbor("ListDashboards", {})
+        [entry] = cbor2.loads(raw)["DashboardEntries"]
+        self.assertEqual(entry["DashboardName"], "scaler")
+        self.assertIsInstance(entry["LastModified"], datetime.datetime)
+
+    def test_cbor_errors_keep_status_and_carry_the_query_code(self) -> None:
+        status, headers, raw = EMU.cbor("GetDashboard", {"DashboardName": "missing"})
+        self.assertEqual(status, 404)
+        self.assertEqual(cbor2.loads(raw), {"__type": "ResourceNotFound", "message": "Dashboard does not exist"})
+        self.assertEqual(headers["x-amzn-query-error"], "ResourceNotFound;Sender")
+        self.assertEqual(headers["content-type"], "application/cbor")
+
+        status, _, raw = EMU.cbor("NoSuchOperation", {})
+        self.assertEqual((status, cbor2.loads(raw)["__type"]), (404, "UnknownOperationException"))
+        status, _, raw = EMU.signed("monitoring", CW_PATH + "ListMetrics", b"\xff\x00", {"Content-Type": "application/cbor"})
+        self.assertEqual((status, cbor2.loads(raw)["__type"]), (400, "SerializationException"))
+
+    def test_botocore_rpc_v2_cbor_client(self) -> None:
+        cloudwatch = EMU.cloudwatch_speaking("smithy-rpc-v2-cbor")
+        cloudwatch.put_metric_data(
+            Namespace="ECS/Scaler",
+            MetricData=[{"MetricName": "Free", "Timestamp": self.NOW, "Values": [1, 3], "Counts": [1, 1], "Unit": "Count"}],
+        )
+        [result] = cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {"Id": "f", "MetricStat": {"Metric": {"Namespace": "ECS/Scaler", "MetricName": "Free"}, "Period": 60, "Stat": "Sum"}}
+            ],
+            StartTime=self.NOW - datetime.timedelta(minutes=1),
+            EndTime=self.NOW + datetime.timedelta(minutes=1),
+        )["MetricDataResults"]
+        self.assertEqual(result["Values"], [4.0])
+        self.assertEqual(result["Timestamps"], [self.NOW])
+        self.assertClientError("ResourceNotFound", "Dashboard does not exist", cloudwatch.get_dashboard, DashboardName="x")
+
+    def test_json_and_query_protocols_pass_through_to_moto(self) -> None:
+        EMU.client("cloudwatch").put_metric_alarm(  # boto3 picks JSON 1.0 for CloudWatch
+            AlarmName="json-alarm", Namespace="N", MetricName="M", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+        )
+        query = EMU.cloudwatch_speaking("query")  # as the Terraform AWS provider talks to CloudWatch
+        [alarm] = query.describe_alarms(AlarmNames=["json-alarm"])["MetricAlarms"]
+        self.assertEqual(alarm["Threshold"], 1.0)
+        self.assertClientError("ResourceNotFound", None, query.get_dashboard, DashboardName="x")
+        operations = [(c["operation"], c["status"]) for c in EMU.ok("GET", "calls")["calls"]]
+        self.assertEqual(operations, [("PutMetricAlarm", 200), ("DescribeAlarms", 200), ("GetDashboard", 404)])
+
+
+# --- Auto Scaling lifecycle actions -----------------------------------------------------------
+
+
+class LifecycleTest(EmulatorTest):
+    def setUp(self) -> None:
+        super().setUp()
+        self.ec2, self.asg = EMU.client("ec2"), EMU.client("autoscaling")
+        self.ec2.create_launch_template(
+            LaunchTemplateName="ecs-node", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "m5.large"}
+        )
+
+    def create_group(self, desired: int, hook: bool = True, min_size: int = 0, **hook_args) -> list[str]:
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName="ecs-nodes",
+            MinSize=min_size,
+            MaxSize=10,
+            DesiredCapacity=desired,
+            LaunchTemplate={"LaunchTemplateName": "ecs-node"},
+            AvailabilityZones=["us-east-1a"],
+        )
+        if hook:
+            self.asg.put_lifecycle_hook(
+                **{
+                    "AutoScalingGroupName": "ecs-nodes",
+                    "LifecycleHookName": "drain",
+                    "LifecycleTransition": TERMINATING,
+                    "HeartbeatTimeout": 300,
+                    "DefaultResult": "CONTINUE",
+                    "NotificationMetadata": '{"cluster": "prod"}',
+                    "NotificationTargetARN": "arn:aws:lambda:us-east-1:123456789012:function:drain-hook",
+                    "RoleARN": "arn:aws:iam::123456789012:role/asg-notify",
+                    **hook_args,
+                }
+            )
+        return [i["InstanceId"] for i in self.group()["Instances"]]
+
+    def group(self) -> dict:
+        return self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=["ecs-nodes"])["AutoScalingGroups"][0]
+
+    def states(self) -> dict[str, str]:
+        return {i["InstanceId"]: i["LifecycleState"] for i in self.group()["Instances"]}
+
+    def ec2_state(self, instance_id: str) -> str:
+        return self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+    def notifications(self) -> list[dict]:
+        return EMU.ok("GET", "autoscaling/lifecycle-notifications")["notifications"]
+
+    def complete(self, **kwargs) -> None:
+        self.asg.complete_lifecycle_action(
+            AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain", LifecycleActionResult="CONTINUE", **kwargs
+        )
+
+    def test_scale_in_waits_for_the_hook_then_terminates(self) -> None:
+        first, second, third = self.create_group(desired=3)
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=1)
+
+        self.assertEqual(self.group()["DesiredCapacity"], 1)
+        self.assertEqual(self.states(), {first: "Terminating:Wait", second: "Terminating:Wait", third: "InService"})
+        waiting = {
+            i["InstanceId"]: i["LifecycleState"]
+            for i in self.asg.describe_auto_scaling_instances(InstanceIds=[first, third])["AutoScalingInstances"]
+        }
+        self.assertEqual(waiting, {first: "Terminating:Wait", third: "InService"})
+        self.assertEqual(self.ec2_state(first), "running")
+
+        notes = self.notifications()
+        self.assertEqual([n["EC2InstanceId"] for n in notes], [first, second])
+        note = notes[0]
+        self.assertRegex(note.pop("Time"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertRegex(note.pop("RequestId"), r"^[0-9a-f-]{36}$")
+        token = note.pop("LifecycleActionToken")
+        self.assertRegex(token, r"^[0-9a-f-]{36}$")
+        self.assertEqual(
+            note,
+            {
+                "Origin": "AutoScalingGroup",
+                "Destination": "EC2",
+                "LifecycleHookName": "drain",
+                "AccountId": "123456789012",
+                "LifecycleTransition": TERMINATING,
+                "AutoScalingGroupName": "ecs-nodes",
+                "Service": "AWS Auto Scaling",
+                "EC2InstanceId": first,
+                "NotificationMetadata": '{"cluster": "prod"}',
+            },
+        )
+        self.assertEqual(self.notifications(), [], "reading the notifications drains them")
+
+        self.asg.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain", LifecycleActionToken=token
+        )
+        self.complete(LifecycleActionToken=token)
+        self.complete(InstanceId=second)
+        self.assertEqual(self.states(), {third: "InService"})
+        self.assertEqual((self.ec2_state(first), self.ec2_state(second)), ("terminated", "terminated"))
+        self.assertEqual(self.group()["DesiredCapacity"], 1)
+
+    def test_lifecycle_action_validation_matches_aws(self) -> None:
+        first, second = self.create_group(desired=2)
+        self.asg.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=True)
+        [note] = self.notifications()
+        self.assertClientError(
+            "ValidationError", "No active Lifecycle Action found with token 00000000-0000-0000-0000-000000000000",
+            self.complete, LifecycleActionToken="00000000-0000-0000-0000-000000000000",
+        )
+        self.assertClientError(
+            "ValidationError", f"No active Lifecycle Action found with instance ID {second}",
+            self.complete, InstanceId=second,
+        )
+        self.assertClientError(
+            "ValidationError", f"No active Lifecycle Action found with instance ID {second}",
+            self.asg.record_lifecycle_action_heartbeat,
+            AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain", InstanceId=second,
+        )
+        error = self.assertClientError(
+            "ValidationError", None, self.asg.complete_lifecycle_action, AutoScalingGroupName="ecs-nodes",
+            LifecycleHookName="other", LifecycleActionResult="CONTINUE", InstanceId=first,
+        )
+        self.assertEqual(error.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertClientError(
+            "ValidationError", None, self.asg.complete_lifecycle_action, AutoScalingGroupName="other",
+            LifecycleHookName="drain", LifecycleActionResult="CONTINUE", InstanceId=first,
+        )
+        self.complete(LifecycleActionToken=note["LifecycleActionToken"])
+        self.assertClientError(
+            "ValidationError", f"No active Lifecycle Action found with token {note['LifecycleActionToken']}",
+            self.complete, LifecycleActionToken=note["LifecycleActionToken"],
+        )
+
+    def test_query_error_format_on_the_wire(self) -> None:
+        self.create_group(desired=1)
+        body = "Action=CompleteLifecycleAction&Version=2011-01-01&AutoScalingGroupName=ecs-nodes"
+        body += "&LifecycleHookName=drain&LifecycleActionResult=CONTINUE&InstanceId=i-0"
+        status, _, raw = EMU.signed("autoscaling", "/", body.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 400)
+        self.assertRegex(
+            raw.decode(),
+            r'^<ErrorResponse xmlns="http://autoscaling\.amazonaws\.com/doc/2011-01-01/"><Error><Type>Sender</Type>'
+            r"<Code>ValidationError</Code><Message>No active Lifecycle Action found with instance ID i-0</Message>"
+            r"</Error><RequestId>[^<]+</RequestId></ErrorResponse>$",
+        )
+
+    def test_heartbeat_timeout_applies_the_default_result_on_the_emulator_clock(self) -> None:
+        first, second = self.create_group(desired=2, DefaultResult="ABANDON")
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=1)
+        [note] = self.notifications()
+        EMU.ok("POST", "clock", {"advance_seconds": 200})
+        self.asg.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain", InstanceId=first
+        )
+        EMU.ok("POST", "clock", {"advance_seconds": 200})  # 400 s after parking, 200 s after the heartbeat
+        self.assertEqual(self.states(), {first: "Terminating:Wait", second: "InService"})
+        clock = EMU.ok("POST", "clock", {"advance_seconds": 101})
+        self.assertEqual(clock["offset_seconds"], 501)
+        self.assertEqual(self.states(), {second: "InService"})
+        self.assertEqual(self.ec2_state(first), "terminated")
+        self.assertClientError(
+            "ValidationError", f"No active Lifecycle Action found with token {note['LifecycleActionToken']}",
+            self.complete, LifecycleActionToken=note["LifecycleActionToken"],
+        )
+
+    def test_terminate_instance_in_group_launches_a_replacement_unless_decrementing(self) -> None:
+        first, second = self.create_group(desired=2, min_size=1)
+        self.asg.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=False)
+        states = self.states()
+        self.assertEqual(self.group()["DesiredCapacity"], 2)
+        self.assertEqual(states.pop(first), "Terminating:Wait")
+        self.assertEqual(states.pop(second), "InService")
+        self.assertEqual(list(states.values()), ["InService"], "one replacement")
+
+        self.asg.terminate_instance_in_auto_scaling_group(InstanceId=second, ShouldDecrementDesiredCapacity=True)
+        self.assertEqual(self.group()["DesiredCapacity"], 1)
+        self.assertClientError(
+            "ValidationError",
+            "Currently, desiredSize equals minSize (1). Terminating instance without replacement will violate "
+            "group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.",
+            self.asg.terminate_instance_in_auto_scaling_group, InstanceId=list(states)[0], ShouldDecrementDesiredCapacity=True,
+        )
+        self.assertClientError(
+            "ValidationError", f"Instance Id not found - No managed instance found for instance ID: {first}",
+            self.asg.terminate_instance_in_auto_scaling_group, InstanceId=first, ShouldDecrementDesiredCapacity=False,
+        )
+
+    def test_without_a_termination_hook_instances_go_at_once(self) -> None:
+        first, second = self.create_group(desired=2, hook=False)
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=1)
+        self.assertEqual(self.states(), {second: "InService"})
+        self.assertEqual((self.ec2_state(first), self.notifications()), ("terminated", []))
+
+    def test_hook_details_are_kept_and_hooks_can_come_with_the_group(self) -> None:
+        self.create_group(desired=0)
+        [hook] = self.asg.describe_lifecycle_hooks(AutoScalingGroupName="ecs-nodes")["LifecycleHooks"]
+        self.assertEqual(hook["NotificationMetadata"], '{"cluster": "prod"}')
+        self.assertEqual(hook["NotificationTargetARN"], "arn:aws:lambda:us-east-1:123456789012:function:drain-hook")
+        self.assertEqual((hook["HeartbeatTimeout"], hook["GlobalTimeout"]), (300, 30000))
+
+        self.asg.create_auto_scaling_group(  # as Terraform's initial_lifecycle_hook does it
+            AutoScalingGroupName="with-hook", MinSize=0, MaxSize=2, DesiredCapacity=1,
+            LaunchTemplate={"LaunchTemplateName": "ecs-node"}, AvailabilityZones=["us-east-1a"],
+            LifecycleHookSpecificationList=[{"LifecycleHookName": "drain", "LifecycleTransition": TERMINATING, "HeartbeatTimeout": 60}],
+        )
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="with-hook", MaxSize=0, DesiredCapacity=0)
+        [instance] = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=["with-hook"])["AutoScalingGroups"][0]["Instances"]
+        self.assertEqual(instance["LifecycleState"], "Terminating:Wait")
+        self.assertEqual([n["AutoScalingGroupName"] for n in self.notifications()], ["with-hook"])
+
+    def test_every_termination_hook_must_complete_and_deleting_a_hook_lets_instances_go(self) -> None:
+        first, second = self.create_group(desired=2)
+        self.asg.put_lifecycle_hook(AutoScalingGroupName="ecs-nodes", LifecycleHookName="audit", LifecycleTransition=TERMINATING)
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=0)
+        self.assertEqual(sorted((n["EC2InstanceId"], n["LifecycleHookName"]) for n in self.notifications()),
+                         sorted([(first, "drain"), (first, "audit"), (second, "drain"), (second, "audit")]))
+        self.complete(InstanceId=first)
+        self.assertEqual(self.states()[first], "Terminating:Wait", "the audit hook still holds it")
+        self.asg.delete_lifecycle_hook(AutoScalingGroupName="ecs-nodes", LifecycleHookName="audit")
+        self.assertEqual(self.states(), {second: "Terminating:Wait"})
+        self.asg.complete_lifecycle_action(
+            AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain", LifecycleActionResult="ABANDON", InstanceId=second
+        )
+        self.assertEqual(self.states(), {})
+
+
+# --- ECS ---------------------------------------------------------------------------------------
+
+
+class EcsTest(EmulatorTest):
+    def setUp(self) -> None:
+        super().setUp()
+        self.ecs = EMU.client("ecs")
+        self.ecs.create_cluster(clusterName="prod", tags=[{"key": "ecs-scaler:enabled", "value": "true"}])
+        reservation = EMU.client("ec2").run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2, InstanceType="m5.large")
+        self.ec2_ids = [i["InstanceId"] for i in reservation["Instances"]]
+        self.instances = [
+            self.ecs.register_container_instance(
+                cluster="prod",
+                instanceIdentityDocument=json.dumps({"instanceId": ec2_id}),
+                totalResources=[
+                    {"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": 7680},
+                ],
+            )["containerInstance"]["containerInstanceArn"]
+            for ec2_id in self.ec2_ids
+        ]
+        self.ecs.register_task_definition(
+            family="web",
+            containerDefinitions=[{"name": "web", "image": "nginx", "cpu": 512, "memoryReservation": 1024, "memory": 2048}],
+        )
+        self.ecs.create_service(
+            cluster="prod", serviceName="web", taskDefinition="web", desiredCount=3,
+            deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200},
+            tags=[{"key": "team", "value": "core"}],
+        )
+        self.ecs.create_service(cluster="prod", serviceName="agent", taskDefinition="web", schedulingStrategy="DAEMON")
+
+    def start(self, instance: str, service: str = "web") -> str:
+        [task] = self.ecs.start_task(
+            cluster="prod", taskDefinition="web", containerInstances=[instance],
+            group=f"service:{service}", startedBy="ecs-svc/1234567890",
+        )["tasks"]
+        return task["taskArn"]
+
+    def service(self, name: str = "web") -> dict:
+        return self.ecs.describe_services(cluster="prod", services=[name], include=["TAGS"])["services"][0]
+
+    def test_service_counts_come_from_its_tasks(self) -> None:
+        tasks = [self.start(self.instances[0]), self.start(self.instances[1]), self.start(self.instances[1])]
+        self.start(self.instances[0], service="other")
+        EMU.ok("POST", "ecs/task-state", {"cluster": "prod", "task": tasks[2].split("/")[-1], "last_status": "PENDING"})
+        service = self.service()
+        self.assertEqual((service["desiredCount"], service["runningCount"], service["pendingCount"]), (3, 2, 1))
+        self.assertEqual(service["schedulingStrategy"], "REPLICA")
+        self.assertEqual(service["deploymentConfiguration"]["minimumHealthyPercent"], 50)
+        self.assertEqual(service["tags"], [{"key": "team", "value": "core"}])
+        self.ecs.stop_task(cluster="prod", task=tasks[0])
+        self.assertEqual(self.service()["runningCount"], 1)
+
+        daemon = self.service("agent")
+        self.assertEqual((daemon["schedulingStrategy"], daemon["desiredCount"]), ("DAEMON", 2))
+        self.assertEqual(daemon["deploymentConfiguration"]["minimumHealthyPercent"], 0)
+        self.ecs.update_container_instances_state(cluster="prod", containerInstances=self.instances[:1], status="DRAINING")
+        self.assertEqual(self.service("agent")["desiredCount"], 1)
+
+    def test_service_events_are_listed_newest_first(self) -> None:
+        EMU.ok("POST", "ecs/service-events", {"cluster": "prod", "service": "web", "message": "older", "created_at": 1_800_000_000})
+        added = EMU.ok("POST", "ecs/service-events", {"cluster": "prod", "service": "web", "message": "(service web) was unable to place a task."})
+        self.assertEqual(set(added), {"id", "createdAt", "message"})
+        events = self.service()["events"]
+        self.assertEqual([e["message"] for e in events], ["(service web) was unable to place a task.", "older"])
+        self.assertEqual(events[1]["createdAt"], datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.timezone.utc))
+        status, error = EMU.control("POST", "ecs/service-events", {"cluster": "prod", "service": "nope", "message": "x"})
+        self.assertEqual((status, error), (400, {"error": "ServiceNotFoundException: Service not found."}))
+
+    def test_tasks_keep_their_status_and_report_health(self) -> None:
+        arn = self.start(self.instances[0])
+        for _ in range(3):  # moto alone would walk the task towards STOPPED on every describe
+            [task] = self.ecs.describe_tasks(cluster="prod", tasks=[arn])["tasks"]
+        self.assertEqual((task["lastStatus"], task["desiredStatus"], task["healthStatus"]), ("RUNNING", "RUNNING", "UNKNOWN"))
+        self.assertEqual((task["group"], task["startedBy"], task["containerInstanceArn"]), ("service:web", "ecs-svc/1234567890", self.instances[0]))
+        self.assertEqual(task["launchType"], "EC2")
+        self.assertIsInstance(task["startedAt"], datetime.datetime)
+
+        state = EMU.ok("POST", "ecs/task-state", {"cluster": "prod", "task": arn, "health_status": "UNHEALTHY"})
+        self.assertEqual(state["healthStatus"], "UNHEALTHY")
+        described = self.ecs.describe_tasks(cluster="prod", tasks=[arn, "arn:aws:ecs:us-east-1:123456789012:task/prod/missing"])
+        self.assertEqual(described["tasks"][0]["healthStatus"], "UNHEALTHY")
+        self.assertEqual(described["failures"], [{"arn": "arn:aws:ecs:us-east-1:123456789012:task/prod/missing", "reason": "MISSING"}])
+
+    def test_stopped_tasks_leave_the_default_listing(self) -> None:
+        first, second = self.start(self.instances[0]), self.start(self.instances[1])
+        self.ecs.stop_task(cluster="prod", task=first, reason="draining")
+        self.ecs.stop_task(cluster="prod", task=first)  # idempotent
+        [stopped] = self.ecs.describe_tasks(cluster="prod", tasks=[first])["tasks"]
+        self.assertEqual((stopped["lastStatus"], stopped["desiredStatus"], stopped["stoppedReason"]), ("STOPPED", "STOPPED", "draining"))
+        self.assertEqual(self.ecs.list_tasks(cluster="prod")["taskArns"], [second])
+        self.assertEqual(self.ecs.list_tasks(cluster="prod", desiredStatus="STOPPED")["taskArns"], [first])
+
+    def test_list_tasks_filters_and_paginates(self) -> None:
+        web_on_first = [self.start(self.instances[0]), self.start(self.instances[0])]
+        web_on_second = self.start(self.instances[1])
+        other_on_second = self.start(self.instances[1], service="other")
+        web = self.ecs.list_tasks(cluster="prod", serviceName="web")["taskArns"]
+        self.assertEqual(sorted(web), sorted([*web_on_first, web_on_second]))
+        on_second = self.ecs.list_tasks(cluster="prod", containerInstance=self.instances[1].split("/")[-1])["taskArns"]
+        self.assertEqual(sorted(on_second), sorted([web_on_second, other_on_second]))
+        pages = list(self.ecs.get_paginator("list_tasks").paginate(cluster="prod", PaginationConfig={"PageSize": 3}))
+        self.assertEqual([len(p["taskArns"]) for p in pages], [3, 1])
+
+    def test_container_instances(self) -> None:
+        first, second = self.instances
+        self.start(first)
+        by_ec2 = self.ecs.list_container_instances(cluster="prod", filter=f"ec2InstanceId == {self.ec2_ids[1]}")
+        self.assertEqual(by_ec2["containerInstanceArns"], [second])
+        pages = list(self.ecs.get_paginator("list_container_instances").paginate(cluster="prod", PaginationConfig={"PageSize": 1}))
+        self.assertEqual(len(pages), 2)
+
+        self.ecs.put_attributes(cluster="prod", attributes=[
+            {"name": "ecs-scaler:draining", "value": "scale-in", "targetType": "container-instance", "targetId": first},
+            {"name": "ecs-scaler:note", "value": "x", "targetId": first},
+        ])
+        self.ecs.delete_attributes(cluster="prod", attributes=[{"name": "ecs-scaler:note", "targetId": first}])
+        self.ecs.update_container_instances_state(cluster="prod", containerInstances=[first], status="DRAINING")
+        self.assertEqual(self.ecs.list_container_instances(cluster="prod", status="DRAINING")["containerInstanceArns"], [first])
+        self.assertEqual(
+            self.ecs.list_container_instances(cluster="prod", filter="attribute:ecs-scaler:draining exists")["containerInstanceArns"],
+            [first],
+        )
+
+        described = self.ecs.describe_container_instances(cluster="prod", containerInstances=[first])["containerInstances"][0]
+        self.assertEqual((described["status"], described["ec2InstanceId"], described["runningTasksCount"]), ("DRAINING", self.ec2_ids[0], 1))
+        attributes = {a["name"]: a.get("value") for a in described["attributes"]}
+        self.assertEqual(attributes["ecs-scaler:draining"], "scale-in")
+        self.assertNotIn("ecs-scaler:note", attributes)
+        self.assertEqual(attributes["ecs.instance-type"], "m5.large")
+        resources = {r["name"]: r.get("integerValue") for r in described["registeredResources"]}
+        remaining = {r["name"]: r.get("integerValue") for r in described["remainingResources"]}
+        self.assertEqual((resources["CPU"], resources["MEMORY"]), (2048, 7680))
+        self.assertEqual((remaining["CPU"], remaining["MEMORY"]), (2048 - 512, 7680 - 1024))
+
+    def test_clusters(self) -> None:
+        self.start(self.instances[0])
+        [cluster] = self.ecs.describe_clusters(clusters=["prod"], include=["TAGS"])["clusters"]
+        self.assertEqual(cluster["tags"], [{"key": "ecs-scaler:enabled", "value": "true"}])
+        counts = [cluster[k] for k in ("registeredContainerInstancesCount", "runningTasksCount", "pendingTasksCount", "activeServicesCount")]
+        self.assertEqual(counts, [2, 1, 0, 2])
+        for name in ("a", "b", "c"):
+            self.ecs.create_cluster(clusterName=name)
+        pages = list(self.ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 3}))
+        self.assertEqual([len(p["clusterArns"]) for p in pages], [3, 1])
+
+    def test_list_services_pages_by_ten_and_stays_in_its_cluster(self) -> None:
+        for n in range(10):
+            self.ecs.create_service(cluster="prod", serviceName=f"svc-{n:02}", taskDefinition="web", desiredCount=1)
+        self.ecs.create_cluster(clusterName="xprod")
+        self.ecs.create_service(cluster="xprod", serviceName="elsewhere", taskDefinition="web", desiredCount=1)
+        first = self.ecs.list_services(cluster="prod")
+        self.assertEqual(len(first["serviceArns"]), 10)
+        rest = self.ecs.list_services(cluster="prod", nextToken=first["nextToken"])
+        self.assertEqual((len(rest["serviceArns"]), rest.get("nextToken")), (2, None))
+
+
+# --- Control API and fault injection ------------------------------------------------------------
+
+
+class ControlTest(EmulatorTest):
+    def test_call_log_records_aws_calls_in_order(self) -> None:
+        ecs, autoscaling = EMU.client("ecs"), EMU.client("autoscaling")
+        ecs.list_clusters()
+        autoscaling.describe_auto_scaling_groups()
+        EMU.cbor("ListMetrics", {})
+        with self.assertRaises(ClientError):
+            ecs.describe_services(cluster="missing", services=["x"])
+        self.assertEqual(
+            EMU.ok("GET", "calls")["calls"],
+            [
+                {"service": "ecs", "operation": "ListClusters", "status": 200},
+                {"service": "autoscaling", "operation": "DescribeAutoScalingGroups", "status": 200},
+                {"service": "cloudwatch", "operation": "ListMetrics", "status": 200},
+                {"service": "ecs", "operation": "DescribeServices", "status": 400},
+            ],
+        )
+        self.assertEqual(EMU.control("DELETE", "calls"), (200, {"calls": []}))
+        self.assertEqual(EMU.ok("GET", "calls"), {"calls": []})
+
+    def test_bad_control_requests_say_what_is_wrong(self) -> None:
+        self.assertEqual(EMU.control("POST", "faults", {"service": "ecs"}), (400, {"error": "missing field 'code'"}))
+        self.assertEqual(
+            EMU.control("POST", "clock", {"advance_seconds": "soon"}),
+            (400, {"error": 'field \'advance_seconds\' has the wrong type: "soon"'}),
+        )
+        status, error = EMU.control("POST", "ecs/task-state", {"cluster": "prod", "task": "t", "last_status": "DONE"})
+        self.assertEqual(status, 400)
+        self.assertIn("'last_status' must be one of", error["error"])
+        self.assertEqual(EMU.control("GET", "nope")[0], 404)
+        self.assertEqual(EMU.control("PUT", "calls")[0], 405)
+
+    def test_ecs_fault_in_json_1_1(self) -> None:
+        EMU.ok("POST", "faults", {"service": "ecs", "operation": "ListClusters", "status": 400,
+                                  "code": "ThrottlingException", "message": "Rate exceeded", "count": 2})
+        ecs = EMU.client("ecs", config=NO_RETRIES)
+        for _ in range(2):
+            error = self.assertClientError("ThrottlingException", "Rate exceeded", ecs.list_clusters)
+            self.assertEqual(error.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"], "ThrottlingException")
+        ecs.list_clusters()
+        self.assertEqual([c["status"] for c in EMU.ok("GET", "calls")["calls"]], [400, 400, 200])
+        self.assertEqual(EMU.ok("GET", "faults"), {"faults": []})
+
+    def test_autoscaling_fault_in_query_xml(self) -> None:
+        EMU.ok("POST", "faults", {"service": "autoscaling", "operation": "*", "status": 503, "code": "ServiceUnavailable", "message": "try later"})
+        self.assertClientError(
+            "ServiceUnavailable", "try later", EMU.client("autoscaling", config=NO_RETRIES).describe_auto_scaling_groups
+        )
+        EMU.ok("POST", "faults", {"service": "autoscaling", "code": "Throttling", "message": "Rate exceeded"})
+        body = b"Action=DescribeAutoScalingGroups&Version=2011-01-01"
+        status, _, raw = EMU.signed("autoscaling", "/", body, {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 400)
+        self.assertRegex(
+            raw.decode(),
+            r'^<ErrorResponse xmlns="http://autoscaling\.amazonaws\.com/doc/2011-01-01/"><Error><Type>Sender</Type>'
+            r"<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>[^<]+</RequestId></ErrorResponse>$",
+        )
+
+    def test_cloudwatch_fault_in_cbor(self) -> None:
+        EMU.ok("POST", "faults", {"service": "monitoring", "operation": "GetMetricData", "status": 500,
+                                  "code": "InternalServiceError", "message": "boom"})
+        EMU.cbor("ListMetrics", {})  # another operation is not affected
+        status, headers, raw = EMU.cbor("GetMetricData", {"MetricDataQueries": []})
+        self.assertEqual((status, cbor2.loads(raw)), (500, {"__type": "InternalServiceError", "message": "boom"}))
+        self.assertEqual((headers["smithy-protocol"], headers["x-amzn-query-error"]), ("rpc-v2-cbor", "InternalServiceError;Receiver"))
+        calls = [(c["service"], c["operation"], c["status"]) for c in EMU.ok("GET", "calls")["calls"]]
+        self.assertEqual(calls, [("cloudwatch", "ListMetrics", 200), ("cloudwatch", "GetMetricData", 500)])
+
+    def test_reset_forgets_everything(self) -> None:
+        EMU.client("ecs").create_cluster(clusterName="gone")
+        EMU.ok("POST", "faults", {"service": "ecs", "code": "X"})
+        EMU.ok("POST", "clock", {"advance_seconds": 60})
+        EMU.ok("POST", "reset")
+        self.assertEqual(EMU.ok("GET", "faults"), {"faults": []})
+        self.assertEqual(EMU.ok("GET", "clock")["offset_seconds"], 0)
+        self.assertEqual(EMU.client("ecs").list_clusters()["clusterArns"], [])
+        self.assertEqual(re.sub(r"\d", "0", EMU.ok("GET", "clock")["now"]), "0000-00-00T00:00:00.000Z")
+
+
+if __name__ == "__main__":
+    unittest.main()
