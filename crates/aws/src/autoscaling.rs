@@ -47,6 +47,11 @@ impl AutoScaling {
         Self { client }
     }
 
+    /// Build the client from the shared SDK configuration (see [`crate::load_sdk_config`]).
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(sdk))
+    }
+
     async fn describe(
         &self,
         names: Option<&[String]>,

@@ -29,6 +29,11 @@ impl CloudWatch {
         Self { client }
     }
 
+    /// Build the client from the shared SDK configuration (see [`crate::load_sdk_config`]).
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(sdk))
+    }
+
     /// One GetMetricData call (plus its NextToken pages) for up to 250 clusters.
     async fn reservation_batch(
         &self,

@@ -31,6 +31,11 @@ impl Ecs {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+
+    /// Build the client from the shared SDK configuration (see [`crate::load_sdk_config`]).
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(sdk))
+    }
 }
 
 /// Run `describe` over `names` in batches of `size`, a few at a time, and flatten the results in order.

@@ -17,6 +17,7 @@ use ecs_scaler_core::{ClusterFacts, ContainerInstance, Datapoint, Service, Task}
 pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ecs;
+pub mod logging;
 
 pub use autoscaling::{AutoScaling, AutoScalingApi};
 pub use cloudwatch::CloudWatch;

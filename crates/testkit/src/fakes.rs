@@ -1,0 +1,196 @@
+//! An in-memory AWS behind the same traits the SDK adapters implement, for testing the orchestration of the
+//! Lambdas without a network. It records every call, so tests can assert what was (not) called.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use ecs_scaler_aws::{AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations};
+use ecs_scaler_core::{ClusterFacts, ContainerInstance, Datapoint, Scheduling, Service, ServiceEvent, Task};
+
+/// The fake's state; tests set it up with the builder methods on [`FakeCloud`].
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub clusters: Vec<ClusterFacts>,
+    pub series: HashMap<String, ReservationSeries>,
+    pub services: HashMap<String, Vec<Service>>,
+    pub tasks: HashMap<String, Vec<Task>>,
+    pub instances: HashMap<String, Vec<ContainerInstance>>,
+    /// Operations that fail (after "retries"), e.g. `"DescribeServices"`.
+    pub failing: HashSet<&'static str>,
+    /// Every call, by operation name, in order.
+    pub calls: Vec<&'static str>,
+    pub published: Vec<(String, ClusterMetric)>,
+}
+
+#[derive(Debug, Default)]
+pub struct FakeCloud {
+    state: Mutex<FakeState>,
+}
+
+impl FakeCloud {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        // A poisoned lock only means another test thread panicked; the state is still what it was.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An ACTIVE cluster with `instances` registered container instances and these tags.
+    pub fn with_cluster(self, name: &str, instances: u32, tags: &[(&str, &str)]) -> Self {
+        self.state().clusters.push(ClusterFacts {
+            name: name.into(),
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:cluster/{name}"),
+            status: "ACTIVE".into(),
+            registered_instances: instances,
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        });
+        self
+    }
+
+    /// One CPU and one memory reservation datapoint at `at`.
+    pub fn with_reservations(self, cluster: &str, cpu: f64, memory: f64, at: DateTime<Utc>) -> Self {
+        let series = ReservationSeries {
+            cpu: vec![Datapoint { timestamp: at, value: cpu }],
+            memory: vec![Datapoint { timestamp: at, value: memory }],
+        };
+        self.state().series.insert(cluster.into(), series);
+        self
+    }
+
+    /// A REPLICA service with `running` of `desired` tasks and the given events.
+    pub fn with_service(
+        self,
+        cluster: &str,
+        name: &str,
+        desired: i32,
+        running: i32,
+        events: &[(DateTime<Utc>, &str)],
+    ) -> Self {
+        let service = Service {
+            name: name.into(),
+            scheduling: Scheduling::Replica,
+            desired,
+            running,
+            pending: 0,
+            min_healthy_percent: Some(100),
+            tags: HashMap::new(),
+            events: events.iter().map(|(at, m)| ServiceEvent { created_at: *at, message: m.to_string() }).collect(),
+        };
+        self.state().services.entry(cluster.into()).or_default().push(service);
+        self
+    }
+
+    /// Make every call of `operation` fail.
+    pub fn failing(self, operation: &'static str) -> Self {
+        self.state().failing.insert(operation);
+        self
+    }
+
+    pub fn calls(&self, operation: &str) -> usize {
+        self.state().calls.iter().filter(|c| **c == operation).count()
+    }
+
+    pub fn published(&self) -> Vec<(String, ClusterMetric)> {
+        self.state().published.clone()
+    }
+
+    /// Record the call, and fail it if the test asked for that.
+    fn call(&self, operation: &'static str) -> Result<MutexGuard<'_, FakeState>, AwsError> {
+        let mut state = self.state();
+        state.calls.push(operation);
+        if state.failing.contains(operation) {
+            return Err(AwsError {
+                operation,
+                code: Some("ThrottlingException".into()),
+                message: "Rate exceeded (fake, after retries)".into(),
+            });
+        }
+        Ok(state)
+    }
+
+    fn cluster_list<T: Clone>(
+        &self,
+        operation: &'static str,
+        cluster: &str,
+        pick: fn(&FakeState) -> &HashMap<String, Vec<T>>,
+    ) -> Result<Vec<T>, AwsError> {
+        let state = self.call(operation)?;
+        Ok(pick(&state).get(cluster).cloned().unwrap_or_default())
+    }
+}
+
+impl MetricsApi for FakeCloud {
+    async fn reservations(&self, clusters: &[String], start: DateTime<Utc>, end: DateTime<Utc>) -> Reservations {
+        let state = match self.call("GetMetricData") {
+            Ok(state) => state,
+            Err(error) => return clusters.iter().map(|c| (c.clone(), Err(error.clone()))).collect(),
+        };
+        let in_window = |points: &[Datapoint]| -> Vec<Datapoint> {
+            points.iter().copied().filter(|p| p.timestamp >= start && p.timestamp <= end).collect()
+        };
+        clusters
+            .iter()
+            .map(|cluster| {
+                let series = state.series.get(cluster).cloned().unwrap_or_default();
+                let series = ReservationSeries { cpu: in_window(&series.cpu), memory: in_window(&series.memory) };
+                (cluster.clone(), Ok(series))
+            })
+            .collect()
+    }
+
+    async fn put(&self, namespace: &str, metrics: &[ClusterMetric]) -> Result<usize, AwsError> {
+        let mut state = self.call("PutMetricData")?;
+        state.published.extend(metrics.iter().map(|m| (namespace.to_owned(), m.clone())));
+        Ok(1)
+    }
+}
+
+impl EcsApi for FakeCloud {
+    async fn cluster_arns(&self) -> Result<Vec<String>, AwsError> {
+        Ok(self.call("ListClusters")?.clusters.iter().map(|c| c.arn.clone()).collect())
+    }
+
+    async fn describe_clusters(&self, names: &[String]) -> Result<(Vec<ClusterFacts>, Vec<MissingCluster>), AwsError> {
+        let state = self.call("DescribeClusters")?;
+        let found: Vec<ClusterFacts> = state.clusters.iter().filter(|c| names.contains(&c.name)).cloned().collect();
+        let missing = names
+            .iter()
+            .filter(|n| !found.iter().any(|c| &c.name == *n))
+            .map(|n| MissingCluster { name: n.clone(), reason: "MISSING".into() })
+            .collect();
+        Ok((found, missing))
+    }
+
+    async fn services(&self, cluster: &str) -> Result<Vec<Service>, AwsError> {
+        self.cluster_list("DescribeServices", cluster, |s| &s.services)
+    }
+
+    async fn tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
+        self.cluster_list("DescribeTasks", cluster, |s| &s.tasks)
+    }
+
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {
+        self.cluster_list("DescribeContainerInstances", cluster, |s| &s.instances)
+    }
+
+    async fn drain(&self, cluster: &str, arns: &[String]) -> Result<Vec<ContainerInstance>, AwsError> {
+        let mut state = self.call("UpdateContainerInstancesState")?;
+        let instances = state.instances.entry(cluster.into()).or_default();
+        for instance in instances.iter_mut().filter(|i| arns.contains(&i.arn)) {
+            instance.status = "DRAINING".into();
+        }
+        Ok(instances.iter().filter(|i| arns.contains(&i.arn)).cloned().collect())
+    }
+
+    async fn put_attribute(&self, cluster: &str, arn: &str, name: &str, value: &str) -> Result<(), AwsError> {
+        let mut state = self.call("PutAttributes")?;
+        let instances = state.instances.entry(cluster.into()).or_default();
+        if let Some(instance) = instances.iter_mut().find(|i| i.arn == arn) {
+            instance.attributes.insert(name.into(), value.into());
+        }
+        Ok(())
+    }
+}
