@@ -116,13 +116,13 @@ class Lifecycle:
     def complete(self, action: Action, result: str) -> None:
         """End an action; once an instance has no action left, it is terminated and leaves its group.
 
-        ABANDON ends the instance's other actions too, as in AWS.
+        ABANDON ends the instance's other actions too, as in AWS. The instance leaves at once:
+        AWS's brief Terminating:Proceed state is not modelled.
         """
         state = action.state
         ended = [a for a in self.actions if a.state is state] if result == "ABANDON" else [action]
         self.actions = [a for a in self.actions if a not in ended]
         if not any(a.state is state for a in self.actions):
-            state.lifecycle_state = "Terminating:Proceed"
             action.group.autoscaling_backend.ec2_backend.terminate_instances([state.instance.id])
 
     def expire_overdue(self) -> None:
