@@ -12,8 +12,11 @@ Each patch below names the gap it closes. In short:
   from the tasks placed on it (those not STOPPED reserve CPU, memory and host ports).
 * Tasks keep the lastStatus they are given. moto advances a task one step towards STOPPED
   on every DescribeTasks; here StartTask/RunTask tasks stay RUNNING until StopTask or the
-  control API changes them. Tasks also get healthStatus (UNKNOWN until set), createdAt,
-  startedAt and stoppedAt, and launchType EC2 when StartTask leaves it empty.
+  control API changes them; their containers follow their status and health. Tasks also get
+  healthStatus (UNKNOWN until set), createdAt, startedAt and stoppedAt, and launchType EC2 when
+  StartTask leaves it empty.
+* A task's containers report cpu and memory as strings, as the ECS model types them (moto's
+  integers make the Rust SDK reject the whole DescribeTasks answer).
 * Task reservations follow ECS: task-level cpu/memory when the task definition has them,
   otherwise the sum of its containers' cpu and memoryReservation (else memory).
 * RegisterContainerInstance honours totalResources and attributes.
@@ -129,18 +132,28 @@ def _task_resource_requirements(task_definition: TaskDefinition) -> dict[str, An
 
 # --- Tasks ----------------------------------------------------------------------------------
 
-_task_init = Task.__init__
+_moto_task_init = Task.__init__
 
 
-def _task_init_with_timestamps(self: Task, *args: Any, **kwargs: Any) -> None:
-    _task_init(self, *args, **kwargs)
+def _task_init(self: Task, *args: Any, **kwargs: Any) -> None:
+    _moto_task_init(self, *args, **kwargs)
     self.created_at = self.started_at = utcnow()  # moto places tasks straight into RUNNING
     self.launch_type = self.launch_type or "EC2"  # StartTask only places on EC2 container instances
+    for container in self.containers:
+        # ECS types a task's container cpu and memory as strings; moto copies the task
+        # definition's integers, which the Rust SDK's typed decoder rejects (DescribeTasks fails).
+        container.cpu = None if container.cpu is None else str(container.cpu)
+        container.memory = None if container.memory is None else str(container.memory)
+        container.last_status, container.health_status = self._status, self.health_status
 
 
 def _set_last_status(task: Task, status: str) -> None:
     task._status = status
-    if status == "RUNNING" and task.started_at is None:
+    for container in task.containers:
+        container.last_status = status
+    if status in ("PROVISIONING", "PENDING", "ACTIVATING"):
+        task.started_at = None  # not started yet
+    elif status == "RUNNING" and task.started_at is None:
         task.started_at = utcnow()
     if status == "STOPPED":
         task.desired_status = "STOPPED"
@@ -381,6 +394,8 @@ def set_task_state(cluster: str, task: str, last_status: str | None, health_stat
         found.last_status = last_status
     if health_status is not None:
         found.health_status = health_status
+        for container in found.containers:
+            container.health_status = health_status
     return found
 
 
@@ -401,7 +416,7 @@ def install() -> None:
     ContainerInstance.pending_tasks_count = _derived(lambda ci: _count(_instance_tasks(ci), "PENDING"))
     ContainerInstance.remaining_resources = _derived(_remaining_resources)
 
-    Task.__init__ = _task_init_with_timestamps
+    Task.__init__ = _task_init
     Task.last_status = property(lambda task: task._status, _set_last_status)
     Task.health_status = "UNKNOWN"
     Task.started_at = Task.stopped_at = None

@@ -63,7 +63,9 @@ class Emulator:
         return code
 
     def client(self, service: str, **kwargs):
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION, **CREDENTIALS, **kwargs)
+        client = boto3.client(service, endpoint_url=self.url, region_name=REGION, **CREDENTIALS, **kwargs)
+        client.meta.events.register("after-call", check_json_types)
+        return client
 
     def control(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         data = None if body is None else json.dumps(body).encode()
@@ -118,6 +120,41 @@ class Emulator:
         return session.create_client(
             "cloudwatch", endpoint_url=self.url, region_name=REGION, config=NO_RETRIES, **CREDENTIALS
         )
+
+
+def check_json_types(http_response, model, **_) -> None:
+    """Fail a call whose JSON answer the Rust SDK would reject.
+
+    botocore forgives, say, a number where the model has a string; the Rust SDK's typed decoder
+    rejects the whole answer. Registered on every client these tests make.
+    """
+    if model.service_model.resolved_protocol != "json" or http_response.status_code >= 300:
+        return
+    problems = list(_type_problems(model.output_shape, json.loads(http_response.content or b"{}"), model.name))
+    if problems:
+        raise AssertionError("answer does not match the model's types: " + "; ".join(problems))
+
+
+_JSON_TYPES = {
+    "structure": dict, "map": dict, "list": list, "string": str, "blob": str, "boolean": bool,
+    "integer": int, "long": int, "double": (int, float), "float": (int, float), "timestamp": (int, float),
+}
+
+
+def _type_problems(shape, value, path: str):
+    if shape is None or value is None:
+        return
+    if not isinstance(value, _JSON_TYPES[shape.type_name]) or (isinstance(value, bool) and shape.type_name != "boolean"):
+        yield f"{path} should be {shape.type_name}, is {value!r}"
+    elif shape.type_name == "structure":
+        for name, member in shape.members.items():
+            yield from _type_problems(member, value.get(name), f"{path}.{name}")
+    elif shape.type_name == "list":
+        for index, item in enumerate(value):
+            yield from _type_problems(shape.member, item, f"{path}[{index}]")
+    elif shape.type_name == "map":
+        for key, item in value.items():
+            yield from _type_problems(shape.value, item, f"{path}.{key}")
 
 
 EMU: Emulator
