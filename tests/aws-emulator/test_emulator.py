@@ -112,14 +112,14 @@ class Emulator:
         model = loader.load_service_model("cloudwatch", "service-2")
         model["metadata"]["protocols"] = [protocol]
         model["metadata"]["protocol"] = protocol
-        folder = tempfile.mkdtemp()
-        os.makedirs(os.path.join(folder, "cloudwatch", "2010-08-01"))
-        with open(os.path.join(folder, "cloudwatch", "2010-08-01", "service-2.json"), "w") as out:
-            json.dump(model, out)
-        loader.search_paths.insert(0, folder)
-        return session.create_client(
-            "cloudwatch", endpoint_url=self.url, region_name=REGION, config=NO_RETRIES, **CREDENTIALS
-        )
+        with tempfile.TemporaryDirectory() as folder:  # read when the client is created
+            os.makedirs(os.path.join(folder, "cloudwatch", "2010-08-01"))
+            with open(os.path.join(folder, "cloudwatch", "2010-08-01", "service-2.json"), "w") as out:
+                json.dump(model, out)
+            loader.search_paths.insert(0, folder)
+            return session.create_client(
+                "cloudwatch", endpoint_url=self.url, region_name=REGION, config=NO_RETRIES, **CREDENTIALS
+            )
 
 
 def check_json_types(http_response, model, **_) -> None:
@@ -664,6 +664,12 @@ class EcsTest(EmulatorTest):
         self.assertEqual((task["group"], task["startedBy"], task["containerInstanceArn"]), ("service:web", "ecs-svc/1234567890", self.instances[0]))
         self.assertEqual(task["launchType"], "EC2")
         self.assertIsInstance(task["startedAt"], datetime.datetime)
+        self.assertEqual((task["containers"][0]["lastStatus"], task["containers"][0]["cpu"]), ("RUNNING", "512"))
+
+        EMU.ok("POST", "ecs/task-state", {"cluster": "prod", "task": arn, "last_status": "PENDING"})
+        [task] = self.ecs.describe_tasks(cluster="prod", tasks=[arn])["tasks"]
+        self.assertEqual((task["lastStatus"], task["containers"][0]["lastStatus"]), ("PENDING", "PENDING"))
+        self.assertNotIn("startedAt", task)
 
         state = EMU.ok("POST", "ecs/task-state", {"cluster": "prod", "task": arn, "health_status": "UNHEALTHY"})
         self.assertEqual(state["healthStatus"], "UNHEALTHY")
