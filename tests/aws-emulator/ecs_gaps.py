@@ -123,11 +123,19 @@ def _task_resource_requirements(task_definition: TaskDefinition) -> dict[str, An
     cpu = sum(int(c.get("cpu") or 0) for c in containers)
     memory = sum(int(c.get("memoryReservation") or c.get("memory") or 0) for c in containers)
     return {
-        "CPU": int(task_definition.cpu) if task_definition.cpu else cpu,
-        "MEMORY": int(task_definition.memory) if task_definition.memory else memory,
+        "CPU": _task_size(task_definition.cpu) if task_definition.cpu else cpu,
+        "MEMORY": _task_size(task_definition.memory) if task_definition.memory else memory,
         "PORTS": [m["hostPort"] for c in containers for m in c.get("portMappings") or [] if m.get("hostPort")],
         "PORTS_UDP": [],
     }
+
+
+def _task_size(value: str) -> int:
+    """A task-level cpu or memory in CPU units or MiB: "512", or "0.5 vCPU" / "2 GB" (x 1024)."""
+    match = re.fullmatch(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>vCPU|GB)?\s*", str(value), re.IGNORECASE)
+    if match is None:
+        raise InvalidParameterException(f"The emulator cannot read the task size {value!r}.")
+    return int(float(match["number"]) * (1024 if match["unit"] else 1))
 
 
 # --- Tasks ----------------------------------------------------------------------------------
@@ -371,8 +379,9 @@ def _matches(expression: str, ci: ContainerInstance) -> bool:
 # --- Control API ----------------------------------------------------------------------------
 
 
-def _backend(region: str = "us-east-1") -> EC2ContainerServiceBackend:
-    return ecs_backends[DEFAULT_ACCOUNT_ID][region]
+def _backend() -> EC2ContainerServiceBackend:
+    """The backend the tests' clients reach: moto's default account, in us-east-1."""
+    return ecs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
 
 
 def add_service_event(cluster: str, service: str, message: str, created_at: float) -> dict[str, Any]:

@@ -728,6 +728,15 @@ class EcsTest(EmulatorTest):
         self.assertEqual((resources["CPU"], resources["MEMORY"]), (2048, 7680))
         self.assertEqual((remaining["CPU"], remaining["MEMORY"]), (2048 - 512, 7680 - 1024))
 
+    def test_task_level_sizes_are_what_a_task_reserves(self) -> None:
+        self.ecs.register_task_definition(
+            family="big", cpu="1 vCPU", memory="2GB", containerDefinitions=[{"name": "big", "image": "x", "memory": 512}]
+        )
+        self.ecs.start_task(cluster="prod", taskDefinition="big", containerInstances=[self.instances[0]])
+        described = self.ecs.describe_container_instances(cluster="prod", containerInstances=self.instances[:1])
+        remaining = {r["name"]: r.get("integerValue") for r in described["containerInstances"][0]["remainingResources"]}
+        self.assertEqual((remaining["CPU"], remaining["MEMORY"]), (2048 - 1024, 7680 - 2048))
+
     def test_clusters(self) -> None:
         self.start(self.instances[0])
         [cluster] = self.ecs.describe_clusters(clusters=["prod"], include=["TAGS"])["clusters"]
