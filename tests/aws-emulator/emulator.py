@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO if args.verbose else logging.WARNING,
-        format="aws-emulator %(levelname)s %(name)s: %(message)s",
+        format="%(name)s %(levelname)s: %(message)s",
     )
     # werkzeug raises its own logger to INFO unless a level is set explicitly.
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)

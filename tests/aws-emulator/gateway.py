@@ -119,11 +119,13 @@ class Gateway:
             if path.startswith(control.PREFIX):
                 status, document = self.control.handle(environ["REQUEST_METHOD"], path, body)
                 response = status, [("Content-Type", "application/json")], json.dumps(document, default=str).encode()
+                log.info("control %s %s -> %s", environ["REQUEST_METHOD"], path, status)
             else:
                 call = identify(environ, body)
                 response = self._aws(environ, body, call)
                 if call is not None:
                     self.control.record(call.service, call.operation, response[0])
+                    log.info("%s %s (%s) -> %s", call.service, call.operation, call.protocol, response[0])
         status, headers, payload = response
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "status")]
         headers.append(("Content-Length", str(len(payload))))
