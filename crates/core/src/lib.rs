@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod drain;
 pub mod lifecycle;
 pub mod metrics;
 pub mod scale;

@@ -1,0 +1,408 @@
+//! Drain readiness: may a terminating container instance go now?
+//!
+//! Only when (a) nothing but daemon tasks is left on it, and (b) every REPLICA service of the cluster has at
+//! least ⌈desired × minHealthy% ⌉ healthy RUNNING tasks on ACTIVE instances. Tasks on DRAINING instances do
+//! not count, including other instances draining at the same time: that is what keeps a blue/green teardown
+//! from taking both copies of a service at once.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::cluster::{ContainerInstance, Scheduling, Service, Task, TaskHealth};
+use crate::lifecycle::LifecycleResult;
+
+/// Service tag overriding `deploymentConfiguration.minimumHealthyPercent` for draining.
+pub const TAG_MIN_HEALTHY: &str = "ecs-scaler:min-healthy-percent";
+/// Container-instance attribute recording when the drain started (epoch seconds), so it survives invocations.
+pub const ATTRIBUTE_DRAIN_STARTED: &str = "ecs-scaler.drain-started";
+/// ECS's default minimumHealthyPercent for REPLICA services.
+const DEFAULT_MIN_HEALTHY: i32 = 100;
+/// At most this many task ARNs are named in a blocker, to keep log lines readable.
+const NAMED_TASKS: usize = 5;
+
+/// One snapshot of a cluster, read at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ClusterSnapshot {
+    pub services: Vec<Service>,
+    /// Tasks whose desired status is RUNNING.
+    pub tasks: Vec<Task>,
+    pub instances: Vec<ContainerInstance>,
+}
+
+impl ClusterSnapshot {
+    pub fn instance_by_ec2_id(&self, ec2_instance_id: &str) -> Option<&ContainerInstance> {
+        self.instances.iter().find(|i| i.ec2_instance_id.as_deref() == Some(ec2_instance_id))
+    }
+}
+
+/// Something that keeps an instance from being released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Blocker {
+    /// Non-daemon tasks still on the instance (standalone tasks are not moved by DRAINING).
+    OwnTasks { count: usize, tasks: Vec<String> },
+    /// A service below its minimum on ACTIVE instances.
+    Service { name: String, running_on_active: usize, required: usize },
+    /// The service's `ecs-scaler:min-healthy-percent` tag is not a whole number in 0–100: hold rather than guess.
+    BadMinHealthyTag { service: String, value: String },
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocker::OwnTasks { count, .. } => write!(f, "{count} task(s) still on the instance"),
+            Blocker::Service { name, running_on_active, required } => {
+                write!(f, "service {name}: {running_on_active} running on ACTIVE instances, {required} required")
+            }
+            Blocker::BadMinHealthyTag { service, value } => {
+                write!(f, "service {service}: tag {TAG_MIN_HEALTHY}={value:?} is not a whole number in 0-100")
+            }
+        }
+    }
+}
+
+/// Everything blocking one instance; empty means it may go.
+pub fn blockers(snapshot: &ClusterSnapshot, container_instance_arn: &str) -> Vec<Blocker> {
+    let daemons: Vec<String> =
+        snapshot.services.iter().filter(|s| s.scheduling == Scheduling::Daemon).map(Service::task_group).collect();
+    let own: Vec<&Task> = snapshot
+        .tasks
+        .iter()
+        .filter(|t| t.container_instance_arn.as_deref() == Some(container_instance_arn))
+        .filter(|t| !t.group.as_ref().is_some_and(|g| daemons.contains(g)))
+        .collect();
+    let mut blockers = Vec::new();
+    if !own.is_empty() {
+        let tasks = own.iter().take(NAMED_TASKS).map(|t| t.arn.clone()).collect();
+        blockers.push(Blocker::OwnTasks { count: own.len(), tasks });
+    }
+
+    let active: HashMap<&str, bool> = snapshot.instances.iter().map(|i| (i.arn.as_str(), i.is_active())).collect();
+    let counts_as_available = |task: &Task| {
+        task.last_status == "RUNNING"
+            && task.health != TaskHealth::Unhealthy
+            // Tasks off container instances (Fargate) are not going anywhere.
+            && task.container_instance_arn.as_deref().is_none_or(|arn| active.get(arn).copied().unwrap_or(false))
+    };
+    let mut available: HashMap<&str, usize> = HashMap::new();
+    for task in snapshot.tasks.iter().filter(|t| counts_as_available(t)) {
+        if let Some(service) = task.service_name() {
+            *available.entry(service).or_default() += 1;
+        }
+    }
+    for service in snapshot.services.iter().filter(|s| s.scheduling == Scheduling::Replica && s.desired > 0) {
+        let percent = match min_healthy_percent(service) {
+            Ok(percent) => percent,
+            Err(value) => {
+                blockers.push(Blocker::BadMinHealthyTag { service: service.name.clone(), value });
+                continue;
+            }
+        };
+        let required = required_tasks(service.desired, percent);
+        let running_on_active = available.get(service.name.as_str()).copied().unwrap_or(0);
+        if running_on_active < required {
+            blockers.push(Blocker::Service { name: service.name.clone(), running_on_active, required });
+        }
+    }
+    blockers
+}
+
+/// The tag if set, else the service's deployment configuration, else ECS's default of 100.
+fn min_healthy_percent(service: &Service) -> Result<i32, String> {
+    match service.tags.get(TAG_MIN_HEALTHY) {
+        Some(raw) => raw.trim().parse::<i32>().ok().filter(|p| (0..=100).contains(p)).ok_or_else(|| raw.clone()),
+        None => Ok(service.min_healthy_percent.unwrap_or(DEFAULT_MIN_HEALTHY).clamp(0, 100)),
+    }
+}
+
+/// ⌈desired × percent / 100⌉, in integers so 20 × 50% is exactly 10.
+pub fn required_tasks(desired: i32, percent: i32) -> usize {
+    let product = i64::from(desired.max(0)) * i64::from(percent.clamp(0, 100));
+    usize::try_from((product + 99) / 100).unwrap_or(usize::MAX)
+}
+
+/// When the drain of `instance` started, from its attribute.
+pub fn drain_started(instance: &ContainerInstance) -> Option<DateTime<Utc>> {
+    let seconds = instance.attributes.get(ATTRIBUTE_DRAIN_STARTED)?.parse::<i64>().ok()?;
+    DateTime::from_timestamp(seconds, 0)
+}
+
+/// How long to wait, and what to do when waiting is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DrainPolicy {
+    pub max_drain: Duration,
+    pub timeout_result: LifecycleResult,
+}
+
+/// Why an instance is released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Release {
+    /// Its tasks are gone and every service has its minimum elsewhere.
+    Ready,
+    /// It never registered with ECS, or is already gone: nothing to drain.
+    NotRegistered,
+    /// The max drain time passed with blockers left.
+    TimedOut,
+}
+
+/// The verdict for one terminating instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum DrainVerdict {
+    Complete { result: LifecycleResult, why: Release, blockers: Vec<Blocker> },
+    Hold { blockers: Vec<Blocker> },
+}
+
+impl DrainPolicy {
+    /// Decide for the instance with this container-instance ARN (`None`: not registered) after `drain_age`.
+    pub fn verdict(
+        &self,
+        snapshot: &ClusterSnapshot,
+        container_instance_arn: Option<&str>,
+        drain_age: Duration,
+    ) -> DrainVerdict {
+        let Some(arn) = container_instance_arn else {
+            return DrainVerdict::Complete {
+                result: LifecycleResult::Continue,
+                why: Release::NotRegistered,
+                blockers: vec![],
+            };
+        };
+        let blockers = blockers(snapshot, arn);
+        if blockers.is_empty() {
+            DrainVerdict::Complete { result: LifecycleResult::Continue, why: Release::Ready, blockers }
+        } else if drain_age >= self.max_drain {
+            DrainVerdict::Complete { result: self.timeout_result, why: Release::TimedOut, blockers }
+        } else {
+            DrainVerdict::Hold { blockers }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ServiceEvent;
+
+    /// Builder-style fixtures, so each test reads like the situation it checks.
+    #[derive(Default)]
+    struct Cluster {
+        snapshot: ClusterSnapshot,
+    }
+
+    impl Cluster {
+        fn new() -> Self {
+            Self::default()
+        }
+
+        fn instance(mut self, arn: &str, status: &str) -> Self {
+            self.snapshot.instances.push(ContainerInstance {
+                arn: arn.into(),
+                ec2_instance_id: Some(format!("i-{arn}")),
+                status: status.into(),
+                attributes: HashMap::new(),
+            });
+            self
+        }
+
+        fn service(mut self, name: &str, desired: i32, min_healthy: i32) -> Self {
+            self.snapshot.services.push(Service {
+                name: name.into(),
+                scheduling: Scheduling::Replica,
+                desired,
+                running: 0,
+                pending: 0,
+                min_healthy_percent: Some(min_healthy),
+                tags: HashMap::new(),
+                events: Vec::<ServiceEvent>::new(),
+            });
+            self
+        }
+
+        fn daemon(mut self, name: &str) -> Self {
+            self = self.service(name, 0, 0);
+            if let Some(s) = self.snapshot.services.last_mut() {
+                s.scheduling = Scheduling::Daemon;
+            }
+            self
+        }
+
+        fn tag(mut self, key: &str, value: &str) -> Self {
+            if let Some(s) = self.snapshot.services.last_mut() {
+                s.tags.insert(key.into(), value.into());
+            }
+            self
+        }
+
+        fn tasks(mut self, group: &str, on: &str, count: usize) -> Self {
+            for _ in 0..count {
+                let n = self.snapshot.tasks.len();
+                self.snapshot.tasks.push(Task {
+                    arn: format!("task-{n}"),
+                    container_instance_arn: Some(on.into()),
+                    group: Some(group.into()),
+                    last_status: "RUNNING".into(),
+                    health: TaskHealth::Unknown,
+                });
+            }
+            self
+        }
+
+        fn last_task(mut self, last_status: &str, health: TaskHealth) -> Self {
+            if let Some(t) = self.snapshot.tasks.last_mut() {
+                t.last_status = last_status.into();
+                t.health = health;
+            }
+            self
+        }
+
+        fn blockers(&self, arn: &str) -> Vec<Blocker> {
+            blockers(&self.snapshot, arn)
+        }
+    }
+
+    fn service_blocker(name: &str, running_on_active: usize, required: usize) -> Blocker {
+        Blocker::Service { name: name.into(), running_on_active, required }
+    }
+
+    #[test]
+    fn holds_while_a_service_is_below_min_on_active_instances() {
+        // desired 20 at 50% needs 10 elsewhere; only 6 run on ACTIVE instances.
+        let cluster = Cluster::new()
+            .instance("old", "DRAINING")
+            .instance("new", "ACTIVE")
+            .service("api", 20, 50)
+            .tasks("service:api", "new", 6);
+        assert_eq!(cluster.blockers("old"), [service_blocker("api", 6, 10)]);
+    }
+
+    #[test]
+    fn releases_once_the_minimum_runs_elsewhere_and_the_instance_is_empty() {
+        let cluster = Cluster::new()
+            .instance("old", "DRAINING")
+            .instance("new", "ACTIVE")
+            .service("api", 20, 50)
+            .tasks("service:api", "new", 10);
+        assert!(cluster.blockers("old").is_empty());
+    }
+
+    #[test]
+    fn tasks_on_any_draining_instance_do_not_count() {
+        // Two instances carry both copies of a 2-task service at 100%: neither may go first.
+        let cluster = Cluster::new()
+            .instance("a", "DRAINING")
+            .instance("b", "DRAINING")
+            .instance("c", "ACTIVE")
+            .service("pair", 2, 100)
+            .tasks("service:pair", "a", 1)
+            .tasks("service:pair", "b", 1);
+        assert!(cluster.blockers("a").contains(&service_blocker("pair", 0, 2)));
+        assert!(cluster.blockers("b").contains(&service_blocker("pair", 0, 2)));
+    }
+
+    #[test]
+    fn min_healthy_zero_only_waits_for_the_instance_to_empty() {
+        let busy = Cluster::new().instance("old", "DRAINING").service("volume", 1, 0).tasks("service:volume", "old", 1);
+        assert_eq!(busy.blockers("old"), [Blocker::OwnTasks { count: 1, tasks: vec!["task-0".into()] }]);
+        let empty = Cluster::new().instance("old", "DRAINING").service("volume", 1, 0);
+        assert!(empty.blockers("old").is_empty());
+    }
+
+    #[test]
+    fn daemon_tasks_do_not_block() {
+        let cluster = Cluster::new().instance("old", "DRAINING").daemon("logs").tasks("service:logs", "old", 1);
+        assert!(cluster.blockers("old").is_empty());
+    }
+
+    #[test]
+    fn standalone_tasks_block_until_they_stop() {
+        let cluster = Cluster::new().instance("old", "DRAINING").tasks("family:nightly-backup", "old", 1);
+        assert_eq!(cluster.blockers("old"), [Blocker::OwnTasks { count: 1, tasks: vec!["task-0".into()] }]);
+    }
+
+    #[test]
+    fn unhealthy_and_pending_tasks_do_not_count() {
+        let cluster = Cluster::new()
+            .instance("old", "DRAINING")
+            .instance("new", "ACTIVE")
+            .service("api", 2, 100)
+            .tasks("service:api", "new", 1)
+            .last_task("RUNNING", TaskHealth::Unhealthy)
+            .tasks("service:api", "new", 1)
+            .last_task("PENDING", TaskHealth::Unknown);
+        assert_eq!(cluster.blockers("old"), [service_blocker("api", 0, 2)]);
+    }
+
+    #[test]
+    fn the_tag_overrides_the_deployment_configuration() {
+        let cluster = Cluster::new()
+            .instance("old", "DRAINING")
+            .instance("new", "ACTIVE")
+            .service("api", 4, 100)
+            .tag(TAG_MIN_HEALTHY, "50")
+            .tasks("service:api", "new", 2);
+        assert!(cluster.blockers("old").is_empty());
+    }
+
+    #[test]
+    fn a_bad_tag_holds_and_says_why() {
+        let cluster = Cluster::new().instance("old", "DRAINING").service("api", 4, 0).tag(TAG_MIN_HEALTHY, "half");
+        let blockers = cluster.blockers("old");
+        assert_eq!(blockers, [Blocker::BadMinHealthyTag { service: "api".into(), value: "half".into() }]);
+        assert_eq!(
+            blockers[0].to_string(),
+            r#"service api: tag ecs-scaler:min-healthy-percent="half" is not a whole number in 0-100"#
+        );
+    }
+
+    #[test]
+    fn services_scaled_to_zero_do_not_block() {
+        let cluster = Cluster::new().instance("old", "DRAINING").service("off", 0, 100);
+        assert!(cluster.blockers("old").is_empty());
+    }
+
+    #[test]
+    fn required_tasks_round_up() {
+        assert_eq!(required_tasks(20, 50), 10);
+        assert_eq!(required_tasks(3, 50), 2);
+        assert_eq!(required_tasks(1, 1), 1);
+        assert_eq!(required_tasks(5, 0), 0);
+        assert_eq!(required_tasks(2, 100), 2);
+    }
+
+    #[test]
+    fn the_verdict_releases_unregistered_ready_or_timed_out_instances() {
+        let policy = DrainPolicy { max_drain: Duration::seconds(3600), timeout_result: LifecycleResult::Abandon };
+        let blocked = Cluster::new().instance("old", "DRAINING").tasks("family:backup", "old", 1);
+        assert_eq!(
+            policy.verdict(&blocked.snapshot, None, Duration::zero()),
+            DrainVerdict::Complete { result: LifecycleResult::Continue, why: Release::NotRegistered, blockers: vec![] }
+        );
+        assert!(matches!(
+            policy.verdict(&blocked.snapshot, Some("old"), Duration::seconds(3599)),
+            DrainVerdict::Hold { .. }
+        ));
+        let DrainVerdict::Complete { result, why, blockers } =
+            policy.verdict(&blocked.snapshot, Some("old"), Duration::seconds(3600))
+        else {
+            panic!("expected a timeout");
+        };
+        assert_eq!((result, why, blockers.len()), (LifecycleResult::Abandon, Release::TimedOut, 1));
+    }
+
+    #[test]
+    fn the_drain_start_is_read_from_the_attribute() {
+        let mut instance = ContainerInstance {
+            arn: "a".into(),
+            ec2_instance_id: None,
+            status: "DRAINING".into(),
+            attributes: HashMap::new(),
+        };
+        assert_eq!(drain_started(&instance), None);
+        instance.attributes.insert(ATTRIBUTE_DRAIN_STARTED.into(), "1795312345".into());
+        assert_eq!(drain_started(&instance).map(|t| t.timestamp()), Some(1_795_312_345));
+    }
+}
