@@ -163,7 +163,6 @@ resource "aws_iam_role_policy" "lambda" {
 
 resource "aws_cloudwatch_log_group" "lambda" {
   #checkov:skip=CKV_AWS_338:Retention is the log_retention_in_days variable (default 30 days); these are operational logs, not audit records.
-  #checkov:skip=CKV_AWS_158:KMS is opt-in through log_kms_key_arn; CloudWatch Logs encrypts log data at rest either way.
   name              = local.log_group_name
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_arn
@@ -176,7 +175,6 @@ resource "aws_lambda_function" "scale_status" {
   #checkov:skip=CKV_AWS_173:The environment holds no secrets (cluster names, thresholds, a log filter); Lambda encrypts it at rest with an AWS managed key.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the project does not have; the zip comes from the project's own build.
   #checkov:skip=CKV_AWS_50:The Rust runtime emits no X-Ray segments; the function is observed through ScaleStatus and its JSON logs.
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is the reserved_concurrent_executions variable; new accounts cannot reserve any, so it defaults to unreserved.
   function_name    = var.name
   description      = "Publishes the ScaleStatus metric (0 scale down, 1 stay, 2 scale up) for the managed ECS clusters."
   role             = aws_iam_role.lambda.arn

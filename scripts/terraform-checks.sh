@@ -1,0 +1,466 @@
+#!/usr/bin/env bash
+# Checks for the Terraform under terraform/.
+#
+#   scripts/terraform-checks.sh fmt       terraform fmt -check over terraform/
+#   scripts/terraform-checks.sh validate  init + validate every module and the example
+#   scripts/terraform-checks.sh test      terraform test (mock provider, plan-level) in every module and the example
+#   scripts/terraform-checks.sh checkov   checkov over terraform/, 0 failed checks expected
+#   scripts/terraform-checks.sh apply     apply examples/complete to the AWS emulator, check what it made, destroy
+#   scripts/terraform-checks.sh all       all of the above, in that order
+#
+# Tools come from the environment, with fallbacks:
+#   TERRAFORM         terraform binary (default: terraform on PATH)
+#   TF_PLUGIN_DIR     provider mirror passed to `terraform init -plugin-dir` (default: discovered; none = registry)
+#   CHECKOV           checkov binary (default: installed from tools/requirements-checkov.txt into .venv-checkov)
+#   PYTHON            python with boto3 and moto, for the emulator and the apply checks (default: .venv/bin/python)
+#   AWS_ENDPOINT_URL  an AWS emulator that is already running; without it `apply` starts tests/aws-emulator/emulator.py
+#   REGION            region for the apply (default: us-east-1)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TF_ROOT="$ROOT/terraform"
+EXAMPLE_DIR="$TF_ROOT/examples/complete"
+MODULE_DIRS=(
+  "$TF_ROOT/modules/ecs-cluster-blue-green"
+  "$TF_ROOT/modules/scale-status"
+  "$TF_ROOT/modules/drain-hook"
+  "$TF_ROOT/modules/dashboard"
+)
+OVERRIDE_FILE="$EXAMPLE_DIR/emulator_override.tf"
+EMULATOR="$ROOT/tests/aws-emulator/emulator.py"
+CHECKOV_REQUIREMENTS="$ROOT/tools/requirements-checkov.txt"
+CHECKOV_VENV="$ROOT/.venv-checkov"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+REGION="${REGION:-us-east-1}"
+
+if [[ -t 2 ]]; then
+  log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+  log() { printf '==> %s\n' "$*" >&2; }
+fi
+die() {
+  printf 'terraform-checks: error: %s\n' "$*" >&2
+  exit 1
+}
+rel() { printf '%s' "${1#"$ROOT"/}"; }
+
+# A TF_CLI_CONFIG_FILE naming a missing file only makes every terraform command print a warning.
+if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -f "$TF_CLI_CONFIG_FILE" ]]; then
+  unset TF_CLI_CONFIG_FILE
+fi
+export TF_IN_AUTOMATION=1
+
+TERRAFORM="${TERRAFORM:-$(command -v terraform || true)}"
+[[ -n "$TERRAFORM" && -x "$TERRAFORM" ]] || die "terraform not found: install Terraform >= 1.7 or set TERRAFORM"
+
+# The folder holding registry.terraform.io/hashicorp/aws/<version>/<os_arch>/terraform-provider-aws_*, for machines
+# without registry access. Cheap well-known places first, then the whole filesystem.
+discover_plugin_dir() {
+  local hit="" place
+  for place in /opt /usr/local/share /usr/share "${XDG_DATA_HOME:-$HOME/.local/share}/terraform" "$HOME/.terraform.d"; do
+    [[ -d "$place" ]] || continue
+    hit="$(find "$place" -maxdepth 8 -path '*/.terraform' -prune -o \
+      -path '*/registry.terraform.io/hashicorp/aws/*/terraform-provider-aws_*' -print -quit 2>/dev/null || true)"
+    [[ -n "$hit" ]] && break
+  done
+  if [[ -z "$hit" ]]; then
+    hit="$(find / \( -path /proc -o -path /sys -o -path /dev -o -name .terraform -o -name .git -o -path "$ROOT/target" \) -prune -o \
+      -path '*/registry.terraform.io/hashicorp/aws/*/terraform-provider-aws_*' -print -quit 2>/dev/null || true)"
+  fi
+  [[ -n "$hit" ]] && printf '%s' "${hit%%/registry.terraform.io/*}"
+  return 0
+}
+
+# Resolved once per run (not in a command substitution, so the result sticks): empty means the registry.
+PLUGIN_DIR=""
+PLUGIN_DIR_RESOLVED=0
+resolve_plugin_dir() {
+  ((PLUGIN_DIR_RESOLVED)) && return 0
+  PLUGIN_DIR="${TF_PLUGIN_DIR:-$(discover_plugin_dir)}"
+  PLUGIN_DIR_RESOLVED=1
+  if [[ -n "$PLUGIN_DIR" ]]; then
+    log "provider mirror: $PLUGIN_DIR"
+  else
+    log "no local provider mirror found: terraform init uses the registry"
+  fi
+}
+
+# terraform init in $1 (extra init flags follow); output is shown only when it fails.
+tf_init() {
+  local dir="$1" output
+  shift
+  resolve_plugin_dir
+  local args=(-input=false -no-color "$@")
+  [[ -n "$PLUGIN_DIR" ]] && args+=("-plugin-dir=$PLUGIN_DIR")
+  if ! output="$("$TERRAFORM" -chdir="$dir" init "${args[@]}" 2>&1)"; then
+    printf '%s\n' "$output" >&2
+    die "terraform init failed in $(rel "$dir")"
+  fi
+}
+
+step_fmt() {
+  log "fmt: terraform fmt -check -recursive $(rel "$TF_ROOT")"
+  if ! "$TERRAFORM" fmt -check -recursive -diff "$TF_ROOT"; then
+    die "files above are not formatted: run terraform fmt -recursive terraform/"
+  fi
+}
+
+step_validate() {
+  local dir
+  for dir in "${MODULE_DIRS[@]}" "$EXAMPLE_DIR"; do
+    log "validate: $(rel "$dir")"
+    [[ -f "$OVERRIDE_FILE" && "$dir" == "$EXAMPLE_DIR" ]] && die "$(rel "$OVERRIDE_FILE") is left over from an interrupted apply: remove it"
+    tf_init "$dir" -backend=false
+    "$TERRAFORM" -chdir="$dir" validate -no-color || die "terraform validate failed in $(rel "$dir")"
+  done
+}
+
+step_test() {
+  local dir
+  for dir in "${MODULE_DIRS[@]}" "$EXAMPLE_DIR"; do
+    log "test: $(rel "$dir")"
+    tf_init "$dir" -backend=false
+    "$TERRAFORM" -chdir="$dir" test -no-color || die "terraform test failed in $(rel "$dir")"
+  done
+}
+
+# checkov lives in its own venv: its pinned boto3/botocore must not meet the emulator's moto.
+ensure_checkov() {
+  if [[ -n "${CHECKOV:-}" ]]; then
+    [[ -x "$CHECKOV" ]] || die "CHECKOV=$CHECKOV is not executable"
+    return
+  fi
+  local stamp="$CHECKOV_VENV/.requirements.sha256" want
+  want="$(sha256sum "$CHECKOV_REQUIREMENTS" | cut -d' ' -f1)"
+  if [[ ! -x "$CHECKOV_VENV/bin/checkov" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    local python3_bin
+    python3_bin="$(command -v python3 || true)"
+    [[ -n "$python3_bin" ]] || die "python3 not found: needed to install checkov (or set CHECKOV)"
+    log "checkov: installing $(rel "$CHECKOV_REQUIREMENTS") into $(rel "$CHECKOV_VENV")"
+    [[ -x "$CHECKOV_VENV/bin/pip" ]] || "$python3_bin" -m venv "$CHECKOV_VENV"
+    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$CHECKOV_REQUIREMENTS" ||
+      die "could not install checkov into $(rel "$CHECKOV_VENV")"
+    printf '%s\n' "$want" >"$stamp"
+  fi
+  CHECKOV="$CHECKOV_VENV/bin/checkov"
+}
+
+step_checkov() {
+  ensure_checkov
+  log "checkov $("$CHECKOV" --version): $(rel "$TF_ROOT") (skips are inline, each with its reason)"
+  # --skip-download: no calls to the vendor's platform; the checks ship with the package. --quiet prints the
+  # failed checks and the counts.
+  if ! "$CHECKOV" --directory "$TF_ROOT" --framework terraform --skip-download --quiet --compact \
+    --skip-path '/\.terraform/'; then
+    die "checkov found failed checks (above): fix them, or skip inline with #checkov:skip=CKV_...:<reason>"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# apply: the example against the AWS emulator
+# ---------------------------------------------------------------------------------------------------------------
+
+APPLY_WORKDIR=""
+EMULATOR_PID=""
+EMULATOR_STDIN_FD=""
+APPLY_STARTED=0
+DESTROYED=0
+
+stop_emulator() {
+  [[ -n "$EMULATOR_PID" ]] || return 0
+  # Closing its stdin asks the emulator to exit; SIGTERM if it has not after a few seconds.
+  if [[ -n "$EMULATOR_STDIN_FD" ]]; then
+    exec {EMULATOR_STDIN_FD}>&-
+    EMULATOR_STDIN_FD=""
+  fi
+  for _ in $(seq 1 50); do
+    kill -0 "$EMULATOR_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$EMULATOR_PID" 2>/dev/null; then
+    kill -TERM "$EMULATOR_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$EMULATOR_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$EMULATOR_PID" 2>/dev/null && kill -KILL "$EMULATOR_PID" 2>/dev/null
+  fi
+  wait "$EMULATOR_PID" 2>/dev/null || true
+  log "apply: emulator stopped"
+  EMULATOR_PID=""
+}
+
+apply_cleanup() {
+  local status=$?
+  set +e
+  if ((APPLY_STARTED && !DESTROYED)) && [[ -n "$EMULATOR_PID" || -n "${AWS_ENDPOINT_URL:-}" ]]; then
+    log "apply: cleaning up after failure: terraform destroy"
+    "$TERRAFORM" -chdir="$EXAMPLE_DIR" destroy -auto-approve -input=false -no-color "${APPLY_VARS[@]}" >"$APPLY_WORKDIR/destroy.log" 2>&1 ||
+      printf 'terraform destroy failed too; see %s\n' "$APPLY_WORKDIR/destroy.log" >&2
+  fi
+  rm -f "$OVERRIDE_FILE"
+  stop_emulator
+  if ((status != 0)) && [[ -s "$APPLY_WORKDIR/emulator.log" ]]; then
+    printf '\n--- last lines of the emulator log ---\n' >&2
+    tail -n 30 "$APPLY_WORKDIR/emulator.log" >&2
+  fi
+  if ((status == 0)); then
+    rm -rf "$APPLY_WORKDIR"
+  else
+    printf 'apply work files kept in %s\n' "$APPLY_WORKDIR" >&2
+  fi
+  exit "$status"
+}
+
+wait_for_endpoint() {
+  "$PYTHON" - "$1" <<'PY' || die "the emulator at $1 does not answer"
+import sys, time, urllib.error, urllib.request
+url = sys.argv[1]
+deadline = time.monotonic() + 60
+while True:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        break
+    except urllib.error.HTTPError:
+        break  # any HTTP answer means it is serving
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.2)
+PY
+}
+
+start_emulator() {
+  local fifo="$APPLY_WORKDIR/emulator.stdin" out="$APPLY_WORKDIR/emulator.out"
+  mkfifo "$fifo"
+  # Held open read-write by this shell (and closed in the child), so the emulator's stdin stays open until
+  # stop_emulator closes it, or this shell dies.
+  exec {EMULATOR_STDIN_FD}<>"$fifo"
+  # moto loads AWS managed IAM policies only when asked; the example attaches two of them.
+  export MOTO_IAM_LOAD_MANAGED_POLICIES=true
+  if [[ -f "$EMULATOR" ]]; then
+    log "apply: starting $(rel "$EMULATOR")"
+    "$PYTHON" "$EMULATOR" --port 0 --exit-with-stdin <"$fifo" >"$out" 2>"$APPLY_WORKDIR/emulator.log" {EMULATOR_STDIN_FD}>&- &
+    EMULATOR_PID=$!
+    for _ in $(seq 1 600); do
+      [[ "$(wc -l <"$out")" -ge 1 ]] && break
+      kill -0 "$EMULATOR_PID" 2>/dev/null || die "the emulator exited before printing its URL"
+      sleep 0.1
+    done
+    ENDPOINT="$(head -n 1 "$out" | tr -d '[:space:]')"
+    [[ "$ENDPOINT" == http* ]] || die "the emulator printed no URL within 60 s (got: '$ENDPOINT')"
+  else
+    local moto_server port
+    moto_server="$(dirname "$PYTHON")/moto_server"
+    [[ -x "$moto_server" ]] || die "neither $(rel "$EMULATOR") nor $moto_server exists: run make, or set AWS_ENDPOINT_URL"
+    port="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    log "apply: $(rel "$EMULATOR") not found, starting plain moto_server on port $port"
+    "$moto_server" -H 127.0.0.1 -p "$port" <"$fifo" >"$out" 2>"$APPLY_WORKDIR/emulator.log" {EMULATOR_STDIN_FD}>&- &
+    EMULATOR_PID=$!
+    ENDPOINT="http://127.0.0.1:$port"
+  fi
+  wait_for_endpoint "$ENDPOINT"
+  log "apply: emulator (pid $EMULATOR_PID) at $ENDPOINT"
+}
+
+write_override() {
+  local endpoint="$1" service
+  {
+    printf '%s\n' "# Generated by scripts/terraform-checks.sh apply; removed when it ends. Points the example at the AWS emulator."
+    printf '%s\n' 'terraform {' '  backend "local" {' "    path = \"$APPLY_WORKDIR/terraform.tfstate\"" '  }' '}' ''
+    printf '%s\n' 'provider "aws" {' \
+      '  access_key                  = "emulator"' \
+      '  secret_key                  = "emulator"' \
+      '  skip_credentials_validation = true' \
+      '  skip_requesting_account_id  = true' \
+      '  skip_metadata_api_check     = true' \
+      '' '  endpoints {'
+    for service in autoscaling cloudwatch ec2 ecs events iam lambda logs sns ssm sts; do
+      printf '    %-11s = "%s"\n' "$service" "$endpoint"
+    done
+    printf '%s\n' '  }' '}'
+  } >"$OVERRIDE_FILE"
+}
+
+# The real Lambda packages when `make build` made them; otherwise tiny stand-ins (the emulator never runs them).
+lambda_zip() {
+  local name="$1" real="$ROOT/target/lambda/$1/bootstrap.zip"
+  if [[ -f "$real" ]]; then
+    printf '%s' "$real"
+    return
+  fi
+  local stand_in="$APPLY_WORKDIR/lambda/$name/bootstrap.zip"
+  mkdir -p "$(dirname "$stand_in")"
+  "$PYTHON" - "$stand_in" <<'PY'
+import sys, zipfile
+info = zipfile.ZipInfo("bootstrap", date_time=(2020, 1, 1, 0, 0, 0))
+info.external_attr = 0o755 << 16
+with zipfile.ZipFile(sys.argv[1], "w") as package:
+    package.writestr(info, "#!/bin/sh\necho 'placeholder: build the real function with make build' >&2\nexit 1\n")
+PY
+  printf '%s' "$stand_in"
+}
+
+check_created_resources() {
+  local outputs="$APPLY_WORKDIR/outputs.json"
+  "$TERRAFORM" -chdir="$EXAMPLE_DIR" output -json -no-color >"$outputs"
+  "$PYTHON" - "$ENDPOINT" "$REGION" "$outputs" <<'PY'
+import json
+import sys
+
+import boto3
+
+endpoint, region, outputs_path = sys.argv[1:4]
+outputs = {name: value["value"] for name, value in json.load(open(outputs_path)).items()}
+session = boto3.session.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator", region_name=region)
+client = lambda service: session.client(service, endpoint_url=endpoint)
+failures = []
+
+
+def check(condition, what):
+    print(f"  {'ok  ' if condition else 'FAIL'} {what}")
+    if not condition:
+        failures.append(what)
+
+
+cluster = outputs["cluster_name"]
+groups = outputs["autoscaling_group_names"]
+autoscaling = client("autoscaling")
+found = {g["AutoScalingGroupName"]: g for g in autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(groups.values()))["AutoScalingGroups"]}
+for colour, name in sorted(groups.items()):
+    group = found.get(name)
+    check(group is not None, f"ASG {name} exists")
+    if group is None:
+        continue
+    tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+    check(tags.get("ecs-scaler:cluster") == cluster and tags.get("ecs-scaler:colour") == colour, f"ASG {name} is tagged ecs-scaler:cluster={cluster}, ecs-scaler:colour={colour}")
+    check(any(m["Metric"] == "GroupInServiceInstances" for m in group.get("EnabledMetrics", [])), f"ASG {name} reports GroupInServiceInstances")
+    hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
+    check(any(h["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING" and h["DefaultResult"] == "CONTINUE" for h in hooks), f"ASG {name} has the termination lifecycle hook")
+blue = found.get(groups.get("blue"), {})
+check(blue.get("DesiredCapacity") == 2 and len(blue.get("Instances", [])) == 2, "blue runs its 2 instances; green is idle")
+
+alarms = {a["AlarmName"]: a for a in client("cloudwatch").describe_alarms()["MetricAlarms"]}
+for colour in outputs["active_colours"]:
+    for level in ("high", "low"):
+        name = f"{cluster}_ScaleStatus_{level}_{colour}"
+        alarm = alarms.get(name)
+        check(alarm is not None and alarm["MetricName"] == "ScaleStatus" and len(alarm["AlarmActions"]) == 1, f"alarm {name} drives a scaling policy")
+check(not any(name.endswith("_green") for name in alarms), "the idle colour has no ScaleStatus alarms")
+for function in (outputs["scale_status_function_name"], outputs["drain_hook_function_name"]):
+    check(f"{function}-errors" in alarms, f"alarm {function}-errors exists")
+
+lambda_client = client("lambda")
+for function in (outputs["scale_status_function_name"], outputs["drain_hook_function_name"]):
+    config = lambda_client.get_function_configuration(FunctionName=function)
+    check(config["Runtime"] == "provided.al2023" and config["Handler"] == "bootstrap", f"Lambda {function} exists (provided.al2023, bootstrap)")
+
+events = client("events")
+rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
+for rule, function in ((f"{outputs['scale_status_function_name']}-tick", outputs["scale_status_function_name"]),
+                       (f"{outputs['drain_hook_function_name']}-reconcile", outputs["drain_hook_function_name"])):
+    targets = events.list_targets_by_rule(Rule=rule)["Targets"] if rule in rules else []
+    check(rules.get(rule, {}).get("ScheduleExpression") == "rate(1 minute)" and any(t["Arn"].endswith(f":function:{function}") for t in targets), f"EventBridge rule {rule} runs {function} every minute")
+tick = events.list_targets_by_rule(Rule=f"{outputs['scale_status_function_name']}-tick")["Targets"]
+check(json.loads(tick[0].get("Input", "null")) == json.loads(outputs["scale_status_schedule_input"]), "the scale-status schedule carries the cluster thresholds")
+
+sns = client("sns")
+topic = outputs["drain_hook_topic_arn"]
+attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+check(attributes.get("KmsMasterKeyId") == "alias/aws/sns", f"SNS topic {topic.split(':')[-1]} exists, encrypted")
+subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+check(any(s["Protocol"] == "lambda" and s["Endpoint"].endswith(f":function:{outputs['drain_hook_function_name']}") for s in subscriptions), "the drain Lambda is subscribed to the topic")
+
+dashboard = client("cloudwatch").get_dashboard(DashboardName=outputs["dashboard_name"])
+widgets = json.loads(dashboard["DashboardBody"])["widgets"]
+check(any(w.get("properties", {}).get("title") == "ScaleStatus" for w in widgets), f"dashboard {outputs['dashboard_name']} exists with the ScaleStatus graph")
+
+if failures:
+    sys.exit(f"{len(failures)} check(s) failed")
+PY
+}
+
+step_apply() {
+  [[ -x "$PYTHON" ]] || die "python not found at $PYTHON: run make (it creates .venv with boto3 and moto), or set PYTHON"
+  "$PYTHON" -c 'import boto3' 2>/dev/null || die "$PYTHON has no boto3"
+  [[ -f "$OVERRIDE_FILE" ]] && die "$(rel "$OVERRIDE_FILE") exists: another apply is running, or one was interrupted (remove it)"
+
+  APPLY_WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/ecs-scaler-apply.XXXXXX")"
+  APPLY_VARS=()
+  trap apply_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  if [[ -n "${AWS_ENDPOINT_URL:-}" ]]; then
+    ENDPOINT="$AWS_ENDPOINT_URL"
+    log "apply: using the emulator at AWS_ENDPOINT_URL=$ENDPOINT"
+    wait_for_endpoint "$ENDPOINT"
+  else
+    start_emulator
+  fi
+
+  # Credentials and settings of a real account must not leak into the emulator run.
+  unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+  write_override "$ENDPOINT"
+  # A private data dir, so this init does not disturb the validate/test init of the example.
+  export TF_DATA_DIR="$APPLY_WORKDIR/terraform-data"
+  tf_init "$EXAMPLE_DIR"
+
+  local scale_status_zip drain_hook_zip
+  scale_status_zip="$(lambda_zip scale-status)"
+  drain_hook_zip="$(lambda_zip drain-hook)"
+  log "apply: Lambda packages: $(rel "$scale_status_zip"), $(rel "$drain_hook_zip")"
+  APPLY_VARS=(-var "region=$REGION" -var "scale_status_zip=$scale_status_zip" -var "drain_hook_zip=$drain_hook_zip")
+
+  log "apply: terraform apply $(rel "$EXAMPLE_DIR")"
+  APPLY_STARTED=1
+  if ! "$TERRAFORM" -chdir="$EXAMPLE_DIR" apply -auto-approve -input=false -no-color "${APPLY_VARS[@]}" >"$APPLY_WORKDIR/apply.log" 2>&1; then
+    tail -n 60 "$APPLY_WORKDIR/apply.log" >&2
+    die "terraform apply failed (full log: $APPLY_WORKDIR/apply.log)"
+  fi
+  grep -E '^Apply complete' "$APPLY_WORKDIR/apply.log" >&2 || true
+
+  log "apply: resources created (terraform state list, data sources left out)"
+  "$TERRAFORM" -chdir="$EXAMPLE_DIR" state list | grep -Ev '(^|\.)data\.' | sed 's/^/  /'
+
+  log "apply: checking them in the emulator"
+  check_created_resources || die "the emulator does not hold what the example should have created"
+
+  log "apply: terraform destroy"
+  if ! "$TERRAFORM" -chdir="$EXAMPLE_DIR" destroy -auto-approve -input=false -no-color "${APPLY_VARS[@]}" >"$APPLY_WORKDIR/destroy.log" 2>&1; then
+    DESTROYED=1 # do not retry in the trap
+    tail -n 40 "$APPLY_WORKDIR/destroy.log" >&2
+    die "terraform destroy failed (full log: $APPLY_WORKDIR/destroy.log)"
+  fi
+  DESTROYED=1
+  grep -E '^Destroy complete' "$APPLY_WORKDIR/destroy.log" >&2 || true
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+}
+
+main() {
+  [[ $# -eq 1 ]] || usage
+  case "$1" in
+  fmt) step_fmt ;;
+  validate) step_validate ;;
+  test) step_test ;;
+  checkov) step_checkov ;;
+  # A subshell, so its EXIT trap (destroy, stop the emulator) fires when the step ends, whatever happens.
+  apply) (step_apply) ;;
+  all)
+    step_fmt
+    step_validate
+    step_test
+    step_checkov
+    (step_apply)
+    ;;
+  -h | --help | help) usage ;;
+  *) usage ;;
+  esac
+  log "$1: passed"
+}
+
+main "$@"

@@ -1,0 +1,79 @@
+# Plan-level wiring of the example; scripts/terraform-checks.sh apply runs it end to end against the emulator.
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = {
+      id   = "us-east-1"
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = {
+      insecure_value = "ami-0aae19d30bab785d3"
+    }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+}
+
+variables {
+  scale_status_zip = "../../modules/scale-status/tests/fixtures/bootstrap.zip"
+  drain_hook_zip   = "../../modules/drain-hook/tests/fixtures/bootstrap.zip"
+}
+
+run "blue_serves_and_green_waits" {
+  command = plan
+
+  assert {
+    condition     = module.ecs_cluster_bg.active_colours == tolist(["blue"])
+    error_message = "Only blue is active in the example."
+  }
+  assert {
+    condition     = module.ecs_cluster_bg.autoscaling_group_names == { blue = "default-blue", green = "default-green" }
+    error_message = "ASGs are named after the cluster and colour."
+  }
+}
+
+run "the_schedule_lists_the_cluster_with_the_example_thresholds" {
+  command = plan
+
+  assert {
+    condition     = module.scale_status.schedule_input == "{\"clusters\":[{\"cpu\":{\"max\":75,\"min\":40},\"memory\":{\"max\":75,\"min\":40},\"name\":\"default\"}],\"namespace\":\"Curalate/AutoScaling\"}"
+    error_message = "Unexpected schedule input: ${module.scale_status.schedule_input}"
+  }
+}
+
+run "the_cluster_opts_in_by_tag" {
+  command = plan
+
+  assert {
+    condition     = aws_ecs_cluster.this.tags["ecs-scaler:enabled"] == "true"
+    error_message = "The cluster must carry ecs-scaler:enabled=true."
+  }
+}
+
+run "the_subnets_span_two_zones" {
+  command = plan
+
+  assert {
+    condition     = [for subnet in aws_subnet.public : subnet.availability_zone] == ["us-east-1a", "us-east-1b"]
+    error_message = "Instances spread over the first two zones."
+  }
+}

@@ -1,0 +1,338 @@
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = {
+      id   = "us-east-1"
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+  # The provider validates policy JSON and ARNs even when mocked.
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:us-east-1:123456789012:ecs-scaler-drain-hook"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/ecs-scaler-drain-hook"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:function:ecs-scaler-drain-hook"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/ecs-scaler-drain-hook-reconcile"
+    }
+  }
+}
+
+variables {
+  zip_path      = "tests/fixtures/bootstrap.zip"
+  cluster_names = ["default", "batch"]
+}
+
+run "lifecycle_notifications_reach_the_function" {
+  command = apply
+
+  assert {
+    condition     = aws_sns_topic_subscription.drain.protocol == "lambda" && aws_sns_topic_subscription.drain.endpoint == aws_lambda_function.drain.arn && aws_sns_topic_subscription.drain.topic_arn == aws_sns_topic.lifecycle.arn
+    error_message = "The function must be subscribed to the lifecycle topic."
+  }
+  assert {
+    condition     = aws_lambda_permission.sns.principal == "sns.amazonaws.com" && aws_lambda_permission.sns.source_arn == aws_sns_topic.lifecycle.arn
+    error_message = "SNS must be allowed to invoke the function, from this topic only."
+  }
+  assert {
+    condition     = output.notification_target_arn == aws_sns_topic.lifecycle.arn && output.role_arn == aws_iam_role.autoscaling.arn
+    error_message = "Outputs must hand the topic and the Auto Scaling role to the blue/green module."
+  }
+}
+
+run "the_topic_is_encrypted_with_the_aws_managed_key_by_default" {
+  command = plan
+
+  assert {
+    condition     = aws_sns_topic.lifecycle.kms_master_key_id == "alias/aws/sns"
+    error_message = "Default encryption is alias/aws/sns."
+  }
+  assert {
+    condition     = length(data.aws_iam_policy_document.autoscaling_publish.statement) == 1
+    error_message = "The AWS managed key needs no KMS grant in the role."
+  }
+}
+
+run "a_customer_key_encrypts_the_topic_and_the_role_may_use_it" {
+  command = plan
+
+  variables {
+    sns_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
+
+  assert {
+    condition     = aws_sns_topic.lifecycle.kms_master_key_id == var.sns_kms_key_arn
+    error_message = "The topic must use the given key."
+  }
+  assert {
+    condition = anytrue([
+      for statement in data.aws_iam_policy_document.autoscaling_publish.statement :
+      statement.resources == toset([var.sns_kms_key_arn]) && contains(statement.actions, "kms:GenerateDataKey*")
+    ])
+    error_message = "Auto Scaling's role must be able to encrypt with the customer key."
+  }
+}
+
+run "auto_scaling_assumes_the_publishing_role" {
+  command = plan
+
+  assert {
+    condition     = one(one(data.aws_iam_policy_document.autoscaling_assume.statement).principals).identifiers == toset(["autoscaling.amazonaws.com"])
+    error_message = "Only Auto Scaling may assume the notification role."
+  }
+}
+
+run "the_reconcile_runs_every_minute_with_a_plain_event" {
+  command = apply
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.reconcile.schedule_expression == "rate(1 minute)" && aws_cloudwatch_event_target.reconcile.input == null
+    error_message = "Reconcile: rate(1 minute), plain scheduled event."
+  }
+  assert {
+    condition     = aws_lambda_permission.reconcile.principal == "events.amazonaws.com" && aws_lambda_permission.reconcile.source_arn == aws_cloudwatch_event_rule.reconcile.arn
+    error_message = "EventBridge must be allowed to invoke the function, from this rule only."
+  }
+}
+
+run "the_function_is_configured_for_its_poll_loop" {
+  command = plan
+
+  assert {
+    condition     = aws_lambda_function.drain.timeout == 120 && aws_lambda_function.drain.runtime == "provided.al2023" && aws_lambda_function.drain.handler == "bootstrap"
+    error_message = "Timeout 120 s on provided.al2023 / bootstrap."
+  }
+  assert {
+    condition = aws_lambda_function.drain.environment[0].variables == tomap({
+      SCALE_NAMESPACE      = "Curalate/AutoScaling"
+      POLL_SECONDS         = "10"
+      MAX_DRAIN_SECONDS    = "3600"
+      DRAIN_TIMEOUT_RESULT = "CONTINUE"
+      RUST_LOG             = "info"
+    })
+    error_message = "Default environment: namespace, poll, max drain, timeout result, log level; optional ones unset."
+  }
+  assert {
+    condition     = aws_lambda_function.drain.logging_config[0].log_format == "JSON"
+    error_message = "Logs must be JSON."
+  }
+}
+
+run "optional_settings_become_environment_variables" {
+  command = plan
+
+  variables {
+    asg_names            = ["default-blue", "default-green"]
+    fallback_cluster     = "default"
+    lifecycle_hook_name  = "ecs-scaler-drain"
+    drain_timeout_result = "ABANDON"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.drain.environment[0].variables["ASG_NAMES"] == "default-blue,default-green" &&
+      aws_lambda_function.drain.environment[0].variables["CLUSTER"] == "default" &&
+      aws_lambda_function.drain.environment[0].variables["LIFECYCLE_HOOK_NAME"] == "ecs-scaler-drain" &&
+      aws_lambda_function.drain.environment[0].variables["DRAIN_TIMEOUT_RESULT"] == "ABANDON"
+    )
+    error_message = "ASG_NAMES, CLUSTER, LIFECYCLE_HOOK_NAME and DRAIN_TIMEOUT_RESULT must be passed through."
+  }
+}
+
+run "the_policy_is_scoped_to_the_managed_clusters" {
+  # apply: the log statement's resource is the log group's ARN, known only after (mock) creation.
+  command = apply
+
+  assert {
+    condition     = alltrue([for statement in data.aws_iam_policy_document.lambda.statement : !anytrue([for action in statement.actions : strcontains(action, "*")])])
+    error_message = "No wildcard actions."
+  }
+  assert {
+    condition = sort(flatten([for statement in data.aws_iam_policy_document.lambda.statement : tolist(statement.actions)])) == sort([
+      "autoscaling:CompleteLifecycleAction",
+      "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeAutoScalingInstances",
+      "autoscaling:DescribeLifecycleHooks",
+      "autoscaling:RecordLifecycleActionHeartbeat",
+      "cloudwatch:PutMetricData",
+      "ecs:DescribeClusters",
+      "ecs:DescribeContainerInstances",
+      "ecs:DescribeServices",
+      "ecs:DescribeTasks",
+      "ecs:ListContainerInstances",
+      "ecs:ListServices",
+      "ecs:ListTasks",
+      "ecs:PutAttributes",
+      "ecs:UpdateContainerInstancesState",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ])
+    error_message = "The function needs exactly these actions."
+  }
+  assert {
+    # Resource "*" only where nothing narrower exists, and then with a condition unless none exists either.
+    condition = alltrue([
+      for statement in data.aws_iam_policy_document.lambda.statement :
+      length(statement.condition) > 0 || alltrue([for action in statement.actions : startswith(action, "autoscaling:Describe")])
+      if contains(statement.resources, "*")
+    ])
+    error_message = "Every Resource * statement except Auto Scaling's Describe* needs a condition."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.condition
+      if contains(statement.actions, "autoscaling:CompleteLifecycleAction")
+      ]) == toset([{
+        test     = "StringEquals"
+        variable = "autoscaling:ResourceTag/ecs-scaler:cluster"
+        values   = tolist(["default", "batch"])
+    }])
+    error_message = "Lifecycle actions only on ASGs tagged with a managed cluster."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.resources
+      if contains(statement.actions, "ecs:UpdateContainerInstancesState")
+      ]) == toset([
+      "arn:aws:ecs:us-east-1:123456789012:container-instance/default/*",
+      "arn:aws:ecs:us-east-1:123456789012:container-instance/batch/*",
+    ])
+    error_message = "Draining is scoped to the managed clusters' container instances."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.resources
+      if contains(statement.actions, "ecs:DescribeClusters")
+      ]) == toset([
+      "arn:aws:ecs:us-east-1:123456789012:cluster/default",
+      "arn:aws:ecs:us-east-1:123456789012:cluster/batch",
+    ])
+    error_message = "Cluster reads are scoped to the managed clusters."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.condition
+      if contains(statement.actions, "ecs:ListTasks")
+      ]) == toset([{
+        test     = "ArnEquals"
+        variable = "ecs:cluster"
+        values   = tolist(["arn:aws:ecs:us-east-1:123456789012:cluster/default", "arn:aws:ecs:us-east-1:123456789012:cluster/batch"])
+    }])
+    error_message = "ListTasks and ListServices are scoped by the ecs:cluster condition."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.condition
+      if contains(statement.actions, "cloudwatch:PutMetricData")
+      ]) == toset([{
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = tolist(["Curalate/AutoScaling"])
+    }])
+    error_message = "PutMetricData must be limited to the namespace."
+  }
+}
+
+run "errors_alarm_is_optional" {
+  command = apply
+
+  variables {
+    errors_alarm_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.errors) == 0 && output.errors_alarm_arn == null
+    error_message = "Without the alarm the output must be null."
+  }
+}
+
+run "an_unknown_drain_timeout_result_is_rejected" {
+  command = plan
+
+  variables {
+    drain_timeout_result = "TERMINATE"
+  }
+
+  expect_failures = [var.drain_timeout_result]
+}
+
+run "a_retention_cloudwatch_does_not_offer_is_rejected" {
+  command = plan
+
+  variables {
+    log_retention_in_days = 45
+  }
+
+  expect_failures = [var.log_retention_in_days]
+}
+
+run "at_least_one_cluster_is_required" {
+  command = plan
+
+  variables {
+    cluster_names = []
+  }
+
+  expect_failures = [var.cluster_names]
+}
+
+run "a_timeout_too_short_for_the_poll_loop_is_rejected" {
+  command = plan
+
+  variables {
+    timeout      = 30
+    poll_seconds = 15
+  }
+
+  expect_failures = [aws_lambda_function.drain]
+}
+
+run "a_fallback_cluster_outside_the_managed_ones_is_rejected" {
+  command = plan
+
+  variables {
+    fallback_cluster = "elsewhere"
+  }
+
+  expect_failures = [aws_lambda_function.drain]
+}
+
+run "max_drain_beyond_the_auto_scaling_limit_is_rejected" {
+  command = plan
+
+  variables {
+    max_drain_seconds = 200000
+  }
+
+  expect_failures = [var.max_drain_seconds]
+}

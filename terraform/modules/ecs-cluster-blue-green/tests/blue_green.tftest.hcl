@@ -1,0 +1,375 @@
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = {
+      id   = "us-east-1"
+      name = "us-east-1"
+    }
+  }
+
+  # The provider validates ids even when mocked.
+  mock_resource "aws_launch_template" {
+    defaults = {
+      id = "lt-0123456789abcdef0"
+    }
+  }
+}
+
+variables {
+  cluster_name                       = "default"
+  environment                        = "production"
+  team                               = "devops"
+  region                             = "us-east-1"
+  iam_instance_profile               = "ecs-instance"
+  security_group_ids                 = ["sg-0123456789abcdef0"]
+  subnet_ids                         = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+  drain_hook_notification_target_arn = "arn:aws:sns:us-east-1:123456789012:ecs-scaler-drain-hook"
+  drain_hook_role_arn                = "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook-asg"
+  autoscale_enabled                  = true
+  root_volume_size                   = 50
+
+  blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
+  green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+}
+
+run "both_colours_get_a_group_a_launch_template_and_a_drain_hook" {
+  command = plan
+
+  assert {
+    condition     = keys(aws_autoscaling_group.this) == ["blue", "green"] && keys(aws_launch_template.this) == ["blue", "green"]
+    error_message = "Expected an ASG and a launch template per colour."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this["blue"].name == "default-blue" && aws_autoscaling_group.this["green"].name == "default-green"
+    error_message = "ASGs must be named <cluster>-<colour>."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this["blue"].min_size == 2 && aws_autoscaling_group.this["blue"].max_size == 15 && aws_autoscaling_group.this["blue"].desired_capacity == 5
+    error_message = "Blue must be created with its sizes."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this["green"].max_size == 0 && aws_autoscaling_group.this["green"].desired_capacity == 0
+    error_message = "Green must be idle."
+  }
+  assert {
+    condition = alltrue([
+      for hook in values(aws_autoscaling_lifecycle_hook.drain) :
+      hook.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" &&
+      hook.default_result == "CONTINUE" &&
+      hook.heartbeat_timeout == 300 &&
+      hook.name == "ecs-scaler-drain" &&
+      hook.notification_target_arn == var.drain_hook_notification_target_arn &&
+      hook.role_arn == var.drain_hook_role_arn &&
+      jsondecode(hook.notification_metadata) == { cluster = "default" }
+    ])
+    error_message = "Each colour needs the termination hook that notifies the drain hook with the cluster in its metadata."
+  }
+  assert {
+    condition     = keys(aws_autoscaling_lifecycle_hook.drain) == ["blue", "green"]
+    error_message = "The idle colour needs its hook too, so it is protected the moment it is brought up."
+  }
+}
+
+run "an_idle_colour_has_no_policies_or_alarms" {
+  command = plan
+
+  assert {
+    condition     = keys(aws_autoscaling_policy.scale_up) == ["blue"] && keys(aws_autoscaling_policy.scale_down) == ["blue"]
+    error_message = "Only the active colour gets scaling policies."
+  }
+  assert {
+    condition     = keys(aws_cloudwatch_metric_alarm.high) == ["blue"] && keys(aws_cloudwatch_metric_alarm.low) == ["blue"]
+    error_message = "Only the active colour gets ScaleStatus alarms."
+  }
+  assert {
+    condition     = output.active_colours == tolist(["blue"])
+    error_message = "active_colours must list blue only."
+  }
+}
+
+run "alarms_drive_the_policies_of_their_own_colour" {
+  command = apply
+
+  variables {
+    green = { image_id = "ami-0aae19d30bab785d3", instance_type = "c5.2xlarge", min_size = 5, max_size = 15 }
+  }
+
+  override_resource {
+    target = aws_autoscaling_policy.scale_up
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:11111111-1111-1111-1111-111111111111:autoScalingGroupName/default:policyName/scale-up" }
+  }
+  override_resource {
+    target = aws_autoscaling_policy.scale_down
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:22222222-2222-2222-2222-222222222222:autoScalingGroupName/default:policyName/scale-down" }
+  }
+
+  assert {
+    condition = alltrue([
+      for colour in ["blue", "green"] :
+      aws_cloudwatch_metric_alarm.high[colour].alarm_actions == toset([aws_autoscaling_policy.scale_up[colour].arn]) &&
+      aws_cloudwatch_metric_alarm.low[colour].alarm_actions == toset([aws_autoscaling_policy.scale_down[colour].arn])
+    ])
+    error_message = "Each colour's high alarm must trigger its scale-up policy and its low alarm its scale-down policy."
+  }
+  assert {
+    condition     = aws_autoscaling_policy.scale_up["green"].autoscaling_group_name == "default-green" && aws_autoscaling_policy.scale_down["blue"].autoscaling_group_name == "default-blue"
+    error_message = "Policies must act on their own colour's group."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this["green"].desired_capacity == 5
+    error_message = "desired_capacity defaults to min_size."
+  }
+}
+
+run "scale_status_alarms_have_the_documented_shape" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.high["blue"].alarm_name == "default_ScaleStatus_high_blue" &&
+      aws_cloudwatch_metric_alarm.high["blue"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.high["blue"].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.high["blue"].statistic == "Maximum" &&
+      aws_cloudwatch_metric_alarm.high["blue"].period == 60 &&
+      aws_cloudwatch_metric_alarm.high["blue"].evaluation_periods == 4
+    )
+    error_message = "High alarm: ScaleStatus > 1, Maximum, 60 s x 4."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.low["blue"].alarm_name == "default_ScaleStatus_low_blue" &&
+      aws_cloudwatch_metric_alarm.low["blue"].comparison_operator == "LessThanThreshold" &&
+      aws_cloudwatch_metric_alarm.low["blue"].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.low["blue"].statistic == "Maximum" &&
+      aws_cloudwatch_metric_alarm.low["blue"].period == 60 &&
+      aws_cloudwatch_metric_alarm.low["blue"].evaluation_periods == 10
+    )
+    error_message = "Low alarm: ScaleStatus < 1, Maximum, 60 s x 10."
+  }
+  assert {
+    condition = alltrue([
+      for alarm in concat(values(aws_cloudwatch_metric_alarm.high), values(aws_cloudwatch_metric_alarm.low)) :
+      alarm.namespace == "Curalate/AutoScaling" && alarm.metric_name == "ScaleStatus" &&
+      alarm.dimensions == tomap({ ClusterName = "default" }) && alarm.treat_missing_data == "missing"
+    ])
+    error_message = "Alarms read Curalate/AutoScaling ScaleStatus for ClusterName=default and treat missing data as missing."
+  }
+}
+
+run "scale_down_removes_exactly_one_instance" {
+  command = plan
+
+  assert {
+    condition     = aws_autoscaling_policy.scale_down["blue"].scaling_adjustment == -1 && aws_autoscaling_policy.scale_down["blue"].adjustment_type == "ChangeInCapacity" && aws_autoscaling_policy.scale_down["blue"].cooldown == 300
+    error_message = "Scale-down: ChangeInCapacity -1, cooldown 300."
+  }
+  assert {
+    condition     = aws_autoscaling_policy.scale_up["blue"].scaling_adjustment == 2 && aws_autoscaling_policy.scale_up["blue"].adjustment_type == "ChangeInCapacity" && aws_autoscaling_policy.scale_up["blue"].cooldown == 180
+    error_message = "Scale-up: ChangeInCapacity +2, cooldown 180."
+  }
+}
+
+run "alarm_and_policy_overrides_apply" {
+  command = plan
+
+  variables {
+    metric_namespace = "Acme/Scaling"
+    scale_up         = { adjustment = 3 }
+    scale_down       = { cooldown = 600 }
+    alarm_high       = { evaluation_periods = 2, datapoints_to_alarm = 2 }
+    alarm_low        = { period = 120 }
+  }
+
+  assert {
+    condition     = aws_autoscaling_policy.scale_up["blue"].scaling_adjustment == 3 && aws_autoscaling_policy.scale_up["blue"].cooldown == 180
+    error_message = "scale_up.adjustment must override, cooldown keep its default."
+  }
+  assert {
+    condition     = aws_autoscaling_policy.scale_down["blue"].cooldown == 600 && aws_autoscaling_policy.scale_down["blue"].scaling_adjustment == -1
+    error_message = "scale_down.cooldown must override; the step stays -1."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.high["blue"].evaluation_periods == 2 && aws_cloudwatch_metric_alarm.high["blue"].datapoints_to_alarm == 2 && aws_cloudwatch_metric_alarm.high["blue"].period == 60
+    error_message = "alarm_high overrides must apply attribute by attribute."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.low["blue"].period == 120 && aws_cloudwatch_metric_alarm.low["blue"].evaluation_periods == 10
+    error_message = "alarm_low overrides must apply attribute by attribute."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.low["blue"].namespace == "Acme/Scaling"
+    error_message = "metric_namespace must reach the alarms."
+  }
+}
+
+run "autoscale_disabled_keeps_policies_but_no_alarms" {
+  command = plan
+
+  variables {
+    autoscale_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.high) == 0 && length(aws_cloudwatch_metric_alarm.low) == 0
+    error_message = "No alarms when autoscale_enabled is false."
+  }
+  assert {
+    condition     = length(aws_autoscaling_policy.scale_up) == 1
+    error_message = "Policies stay, for manual use."
+  }
+}
+
+run "desired_capacity_is_left_to_the_alarms_after_creation" {
+  command = plan
+
+  # ignore_changes cannot be inspected from a test; this pins the inputs that make bring-up work without it.
+  assert {
+    condition     = aws_autoscaling_group.this["green"].min_size == 0 && aws_autoscaling_group.this["blue"].min_size == 2
+    error_message = "min_size must pass through unchanged: it is what brings an existing idle colour up."
+  }
+}
+
+run "launch_templates_require_imdsv2_and_encrypt_the_root_volume" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for template in values(aws_launch_template.this) :
+      template.metadata_options[0].http_tokens == "required" &&
+      template.metadata_options[0].http_endpoint == "enabled" &&
+      template.block_device_mappings[0].device_name == "/dev/xvda" &&
+      template.block_device_mappings[0].ebs[0].encrypted == "true" &&
+      template.block_device_mappings[0].ebs[0].volume_size == 50
+    ])
+    error_message = "IMDSv2 must be required and the 50 GiB root volume encrypted."
+  }
+  assert {
+    condition     = aws_launch_template.this["blue"].image_id == "ami-5ac76b27" && aws_launch_template.this["green"].instance_type == "c3.2xlarge"
+    error_message = "Each colour's launch template must use its own AMI and instance type."
+  }
+  assert {
+    condition     = aws_launch_template.this["blue"].iam_instance_profile[0].name == "ecs-instance" && aws_launch_template.this["blue"].iam_instance_profile[0].arn == null
+    error_message = "An instance profile name must be passed as a name."
+  }
+}
+
+run "user_data_joins_the_cluster_with_agent_cleanup_settings" {
+  command = plan
+
+  variables {
+    ecs_agent_config = { image_minimum_cleanup_age = "3h" }
+    ecs_config_extra = { ECS_ENABLE_SPOT_INSTANCE_DRAINING = "true" }
+  }
+
+  assert {
+    condition = alltrue([
+      for line in [
+        "ECS_CLUSTER=default",
+        "ECS_IMAGE_CLEANUP_INTERVAL=30m",
+        "ECS_IMAGE_MINIMUM_CLEANUP_AGE=3h",
+        "ECS_NUM_IMAGES_DELETE_PER_CYCLE=5",
+        "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=1h",
+        "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
+      ] : strcontains(base64decode(aws_launch_template.this["blue"].user_data), "\n${line}\n")
+    ])
+    error_message = "ecs.config must carry the cluster, the cleanup settings (with overrides) and the extras."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.this["blue"].user_data), "/etc/ecs/ecs.config")
+    error_message = "User data must write /etc/ecs/ecs.config."
+  }
+}
+
+run "groups_are_tagged_and_report_metrics" {
+  command = plan
+
+  assert {
+    condition = {
+      for tag in aws_autoscaling_group.this["green"].tag : tag.key => tag.value if tag.propagate_at_launch
+      } == {
+      "ecs-scaler:cluster" = "default"
+      "ecs-scaler:colour"  = "green"
+      Environment          = "production"
+      Team                 = "devops"
+      Name                 = "default-green"
+    }
+    error_message = "ASG tags (propagated) must name the cluster, colour, environment and team."
+  }
+  assert {
+    condition     = contains(aws_autoscaling_group.this["blue"].enabled_metrics, "GroupInServiceInstances") && aws_autoscaling_group.this["blue"].metrics_granularity == "1Minute"
+    error_message = "Group metrics must be enabled for the dashboard."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this["blue"].vpc_zone_identifier == toset(var.subnet_ids)
+    error_message = "Instances must launch into subnet_ids."
+  }
+}
+
+run "min_size_above_max_size_is_rejected" {
+  command = plan
+
+  variables {
+    blue = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 5, max_size = 2 }
+  }
+
+  expect_failures = [var.blue]
+}
+
+run "desired_capacity_outside_the_sizes_is_rejected" {
+  command = plan
+
+  variables {
+    green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 3 }
+  }
+
+  expect_failures = [var.green]
+}
+
+run "heartbeat_timeout_below_the_auto_scaling_minimum_is_rejected" {
+  command = plan
+
+  variables {
+    lifecycle_hook_heartbeat_timeout = 20
+  }
+
+  expect_failures = [var.lifecycle_hook_heartbeat_timeout]
+}
+
+run "heartbeat_timeout_above_two_hours_is_rejected" {
+  command = plan
+
+  variables {
+    lifecycle_hook_heartbeat_timeout = 7201
+  }
+
+  expect_failures = [var.lifecycle_hook_heartbeat_timeout]
+}
+
+run "ecs_config_extra_cannot_override_the_cluster" {
+  command = plan
+
+  variables {
+    ecs_config_extra = { ECS_CLUSTER = "other" }
+  }
+
+  expect_failures = [var.ecs_config_extra]
+}
+
+run "a_bad_agent_duration_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_agent_config = { image_cleanup_interval = "half an hour" }
+  }
+
+  expect_failures = [var.ecs_agent_config]
+}
+
+run "a_region_other_than_the_providers_is_rejected" {
+  command = plan
+
+  variables {
+    region = "eu-west-1"
+  }
+
+  expect_failures = [aws_autoscaling_group.this]
+}

@@ -1,0 +1,311 @@
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = {
+      id   = "us-east-1"
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+  # The provider validates policy JSON and ARNs even when mocked.
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/ecs-scaler-scale-status-lambda"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/ecs-scaler-scale-status"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:function:ecs-scaler-scale-status"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/ecs-scaler-scale-status-tick"
+    }
+  }
+}
+
+variables {
+  zip_path = "tests/fixtures/bootstrap.zip"
+  clusters = [{
+    name   = "default"
+    cpu    = { min = 40, max = 75 }
+    memory = { min = 40, max = 75 }
+  }]
+}
+
+run "the_schedule_sends_the_clusters_and_namespace_as_constant_input" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_event_target.tick.input == "{\"clusters\":[{\"cpu\":{\"max\":75,\"min\":40},\"memory\":{\"max\":75,\"min\":40},\"name\":\"default\"}],\"namespace\":\"Curalate/AutoScaling\"}"
+    error_message = "Unexpected schedule input: ${aws_cloudwatch_event_target.tick.input}"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_rule.tick.schedule_expression == "rate(1 minute)"
+    error_message = "ScaleStatus must be published every minute."
+  }
+}
+
+run "thresholds_a_cluster_does_not_set_are_left_out_of_the_input" {
+  command = plan
+
+  variables {
+    clusters = [{ name = "batch", memory = { min = 30, max = 90 } }, { name = "web" }]
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_target.tick.input) == {
+      namespace = "Curalate/AutoScaling"
+      clusters = [
+        { name = "batch", memory = { min = 30, max = 90 } },
+        { name = "web" },
+      ]
+    }
+    error_message = "Unset thresholds must be absent, so the environment and tag layers still apply."
+  }
+}
+
+run "without_clusters_the_schedule_sends_a_plain_event" {
+  command = plan
+
+  variables {
+    clusters = []
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.tick.input == null && output.schedule_input == null
+    error_message = "An empty clusters list must leave the input unset (tag discovery)."
+  }
+}
+
+run "the_function_runs_the_rust_bootstrap_with_json_logs" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_lambda_function.scale_status.runtime == "provided.al2023" &&
+      aws_lambda_function.scale_status.handler == "bootstrap" &&
+      aws_lambda_function.scale_status.architectures == tolist(["x86_64"]) &&
+      aws_lambda_function.scale_status.source_code_hash == filebase64sha256("tests/fixtures/bootstrap.zip")
+    )
+    error_message = "provided.al2023 / bootstrap / x86_64 from the zip, with its hash."
+  }
+  assert {
+    condition     = aws_lambda_function.scale_status.logging_config[0].log_format == "JSON" && aws_lambda_function.scale_status.logging_config[0].log_group == "/aws/lambda/ecs-scaler-scale-status"
+    error_message = "Logs must be JSON, into the module's log group."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.lambda.retention_in_days == 30
+    error_message = "Log retention defaults to 30 days."
+  }
+}
+
+run "unset_settings_stay_out_of_the_environment" {
+  command = plan
+
+  assert {
+    condition = aws_lambda_function.scale_status.environment[0].variables == tomap({
+      SCALE_NAMESPACE = "Curalate/AutoScaling"
+      RUST_LOG        = "info"
+    })
+    error_message = "Only the namespace and log level are set by default."
+  }
+}
+
+run "settings_become_environment_variables" {
+  command = plan
+
+  variables {
+    settings = {
+      clusters            = ["default", "batch"]
+      cpu_min             = 50
+      cpu_max             = 80.5
+      placement_check     = false
+      lookback_seconds    = 900
+      stale_after_seconds = 240
+    }
+    log_level = "scale_status=debug,info"
+  }
+
+  assert {
+    condition = aws_lambda_function.scale_status.environment[0].variables == tomap({
+      SCALE_NAMESPACE     = "Curalate/AutoScaling"
+      CLUSTERS            = "default,batch"
+      CPU_MIN             = "50"
+      CPU_MAX             = "80.5"
+      PLACEMENT_CHECK     = "false"
+      LOOKBACK_SECONDS    = "900"
+      STALE_AFTER_SECONDS = "240"
+      RUST_LOG            = "scale_status=debug,info"
+    })
+    error_message = "Settings must map onto the documented environment variables."
+  }
+}
+
+run "the_policy_is_least_privilege" {
+  # apply: the log statement's resource is the log group's ARN, known only after (mock) creation.
+  command = apply
+
+  assert {
+    condition     = alltrue([for statement in data.aws_iam_policy_document.lambda.statement : !anytrue([for action in statement.actions : strcontains(action, "*")])])
+    error_message = "No wildcard actions."
+  }
+  assert {
+    condition = sort(flatten([for statement in data.aws_iam_policy_document.lambda.statement : tolist(statement.actions)])) == sort([
+      "cloudwatch:GetMetricData",
+      "cloudwatch:PutMetricData",
+      "ecs:DescribeClusters",
+      "ecs:DescribeServices",
+      "ecs:ListClusters",
+      "ecs:ListServices",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ])
+    error_message = "The function needs exactly these actions."
+  }
+  assert {
+    # Resource "*" only for actions that support nothing narrower.
+    condition = sort(flatten([
+      for statement in data.aws_iam_policy_document.lambda.statement : tolist(statement.actions) if contains(statement.resources, "*")
+    ])) == sort(["cloudwatch:GetMetricData", "cloudwatch:PutMetricData", "ecs:ListClusters", "ecs:ListServices"])
+    error_message = "Only GetMetricData, PutMetricData, ListClusters and ListServices may use Resource *."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.condition
+      if contains(statement.actions, "cloudwatch:PutMetricData")
+      ]) == toset([{
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = tolist(["Curalate/AutoScaling"])
+    }])
+    error_message = "PutMetricData must be limited to the ScaleStatus namespace."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.resources
+      if contains(statement.actions, "ecs:DescribeServices")
+    ]) == toset(["arn:aws:ecs:us-east-1:123456789012:service/*"])
+    error_message = "DescribeServices is scoped to this account's and region's services."
+  }
+}
+
+run "errors_alarm_is_optional" {
+  command = apply
+
+  variables {
+    errors_alarm_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.errors) == 0 && output.errors_alarm_arn == null
+    error_message = "Without the alarm the output must be null."
+  }
+}
+
+run "errors_alarm_watches_the_function" {
+  command = plan
+
+  variables {
+    alarm_actions = ["arn:aws:sns:us-east-1:123456789012:pager"]
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.errors[0].namespace == "AWS/Lambda" &&
+      aws_cloudwatch_metric_alarm.errors[0].metric_name == "Errors" &&
+      aws_cloudwatch_metric_alarm.errors[0].dimensions == tomap({ FunctionName = "ecs-scaler-scale-status" }) &&
+      aws_cloudwatch_metric_alarm.errors[0].alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:pager"])
+    )
+    error_message = "The Errors alarm must watch the function and notify alarm_actions."
+  }
+}
+
+run "a_min_threshold_not_below_max_is_rejected" {
+  command = plan
+
+  variables {
+    clusters = [{ name = "default", cpu = { min = 75, max = 75 } }]
+  }
+
+  expect_failures = [var.clusters]
+}
+
+run "a_threshold_above_100_is_rejected" {
+  command = plan
+
+  variables {
+    clusters = [{ name = "default", memory = { min = 40, max = 120 } }]
+  }
+
+  expect_failures = [var.clusters]
+}
+
+run "a_negative_threshold_is_rejected" {
+  command = plan
+
+  variables {
+    clusters = [{ name = "default", cpu = { min = -1, max = 50 } }]
+  }
+
+  expect_failures = [var.clusters]
+}
+
+run "settings_thresholds_are_validated_too" {
+  command = plan
+
+  variables {
+    settings = { memory_min = 90, memory_max = 60 }
+  }
+
+  expect_failures = [var.settings]
+}
+
+run "a_lookback_below_a_minute_is_rejected" {
+  command = plan
+
+  variables {
+    settings = { lookback_seconds = 30 }
+  }
+
+  expect_failures = [var.settings]
+}
+
+run "a_retention_cloudwatch_does_not_offer_is_rejected" {
+  command = plan
+
+  variables {
+    log_retention_in_days = 31
+  }
+
+  expect_failures = [var.log_retention_in_days]
+}
+
+run "an_aws_namespace_is_rejected" {
+  command = plan
+
+  variables {
+    namespace = "AWS/ECS"
+  }
+
+  expect_failures = [var.namespace]
+}
