@@ -29,13 +29,13 @@ variable "vpc_cidr" {
 }
 
 variable "blue" {
-  description = "The blue colour. image_id defaults to the latest ECS-optimized Amazon Linux 2023 AMI."
+  description = "The blue colour. image_id defaults to the latest ECS-optimized Amazon Linux 2023 AMI; desired_capacity to min_size."
   type = object({
     image_id         = optional(string)
     instance_type    = optional(string, "m6i.large")
-    min_size         = optional(number, 1)
+    min_size         = optional(number, 2)
     max_size         = optional(number, 6)
-    desired_capacity = optional(number, 2)
+    desired_capacity = optional(number)
   })
   default = {}
 }
@@ -47,7 +47,7 @@ variable "green" {
     instance_type    = optional(string, "m6i.large")
     min_size         = optional(number, 0)
     max_size         = optional(number, 0)
-    desired_capacity = optional(number, 0)
+    desired_capacity = optional(number)
   })
   default = {}
 }

@@ -77,3 +77,30 @@ run "the_subnets_span_two_zones" {
     error_message = "Instances spread over the first two zones."
   }
 }
+
+run "during_a_swap_both_colours_are_active" {
+  command = plan
+
+  variables {
+    green = { image_id = "ami-0123456789abcdef0", min_size = 2, max_size = 6 }
+  }
+
+  assert {
+    condition     = module.ecs_cluster_bg.active_colours == tolist(["blue", "green"])
+    error_message = "Bringing green up must make it active next to blue."
+  }
+}
+
+run "after_a_swap_only_green_is_active" {
+  command = plan
+
+  variables {
+    green = { image_id = "ami-0123456789abcdef0", min_size = 2, max_size = 6 }
+    blue  = { min_size = 0, max_size = 0 }
+  }
+
+  assert {
+    condition     = module.ecs_cluster_bg.active_colours == tolist(["green"])
+    error_message = "Taking blue down must leave green alone active."
+  }
+}
