@@ -133,15 +133,17 @@ resource "aws_iam_role" "instance" {
   tags               = local.tags
 }
 
+data "aws_partition" "current" {}
+
 resource "aws_iam_role_policy_attachment" "instance" {
-  for_each = toset([
-    "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+  for_each = {
+    ecs = "service-role/AmazonEC2ContainerServiceforEC2Role"
     # Shell access through Session Manager instead of SSH keys.
-    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-  ])
+    ssm = "AmazonSSMManagedInstanceCore"
+  }
 
   role       = aws_iam_role.instance.name
-  policy_arn = each.value
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/${each.value}"
 }
 
 resource "aws_iam_instance_profile" "instance" {

@@ -93,7 +93,7 @@ resource "aws_autoscaling_group" "this" {
   desired_capacity = coalesce(each.value.desired_capacity, each.value.min_size)
 
   health_check_type = "EC2"
-  # Instances leave only through the termination lifecycle hook; never skip it.
+  # On destroy, scale the group to 0 and wait for it to empty instead of deleting it with instances inside.
   force_delete = false
 
   launch_template {
