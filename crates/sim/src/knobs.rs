@@ -1,0 +1,110 @@
+//! Every timing and size of the model, in one place, with the Terraform modules' defaults.
+
+use chrono::Duration;
+use ecs_scaler_core::config::DEFAULT_LOOKBACK_SECONDS;
+use ecs_scaler_core::drain::DrainPolicy;
+use ecs_scaler_core::lifecycle::LifecycleResult;
+use serde::Serialize;
+
+/// `ComparisonOperator` of a CloudWatch alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Comparison {
+    GreaterThanThreshold,
+    LessThanThreshold,
+}
+
+/// A CloudWatch alarm on ScaleStatus (statistic Maximum, period 60 s: one datapoint a minute is its own maximum).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AlarmSpec {
+    pub comparison: Comparison,
+    pub threshold: f64,
+    pub evaluation_periods: u32,
+}
+
+impl AlarmSpec {
+    pub fn breaches(&self, value: f64) -> bool {
+        match self.comparison {
+            Comparison::GreaterThanThreshold => value > self.threshold,
+            Comparison::LessThanThreshold => value < self.threshold,
+        }
+    }
+}
+
+/// An Auto Scaling simple scaling policy (`ChangeInCapacity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SimpleScaling {
+    pub adjustment: i32,
+    pub cooldown_seconds: u32,
+}
+
+impl SimpleScaling {
+    pub fn cooldown_minutes(&self) -> u32 {
+        self.cooldown_seconds.div_ceil(60)
+    }
+}
+
+/// The knobs of the model. [`Knobs::default`] is the Terraform modules' defaults.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Knobs {
+    /// Minutes from launch until Auto Scaling has the instance InService (its launch activity is complete).
+    pub in_service_minutes: u32,
+    /// Minutes from launch until the instance is ACTIVE in ECS and takes tasks.
+    pub ecs_active_minutes: u32,
+    /// Minutes a placed task is PENDING before it is RUNNING (and counts as healthy).
+    pub task_start_minutes: u32,
+    /// `<cluster>_ScaleStatus_high_<colour>`: GreaterThanThreshold 1, Maximum, 60 s × 4.
+    pub alarm_high: AlarmSpec,
+    /// `<cluster>_ScaleStatus_low_<colour>`: LessThanThreshold 1, Maximum, 60 s × 10.
+    pub alarm_low: AlarmSpec,
+    /// +2 instances, cooldown 180 s.
+    pub scale_up: SimpleScaling,
+    /// −1 instance, cooldown 300 s.
+    pub scale_down: SimpleScaling,
+    /// Whether terminating instances are held in Terminating:Wait by the drain hook. Without it they terminate
+    /// at once and their tasks die with them.
+    pub drain_hook: bool,
+    /// The drain hook's MAX_DRAIN_SECONDS (3600) and DRAIN_TIMEOUT_RESULT.
+    pub drain: DrainPolicy,
+    /// How far back "unable to place a task" events count (scale-status's LOOKBACK_SECONDS).
+    pub lookback_seconds: u32,
+    /// ECS managed scaling's targetCapacity, percent.
+    pub capacity_target_percent: f64,
+    /// ECS managed scaling scales in after this many one-minute datapoints below target.
+    pub capacity_scale_in_datapoints: u32,
+    /// Two capacity changes in opposite directions this close together count as one oscillation.
+    pub oscillation_window_minutes: u32,
+    /// A minute whose desired tasks rise by this many percent over the minute before (and by at least
+    /// `spike_min_tasks`) starts a spike.
+    pub spike_increase_percent: f64,
+    pub spike_min_tasks: u32,
+    /// A service is below its minimum when its RUNNING tasks fall under minimumHealthyPercent of what it ran at
+    /// most in this many past minutes (capped by desired): losing tasks counts, not-yet-started new ones do not.
+    pub healthy_memory_minutes: u32,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self {
+            in_service_minutes: 1,
+            ecs_active_minutes: 3,
+            task_start_minutes: 1,
+            alarm_high: AlarmSpec {
+                comparison: Comparison::GreaterThanThreshold,
+                threshold: 1.0,
+                evaluation_periods: 4,
+            },
+            alarm_low: AlarmSpec { comparison: Comparison::LessThanThreshold, threshold: 1.0, evaluation_periods: 10 },
+            scale_up: SimpleScaling { adjustment: 2, cooldown_seconds: 180 },
+            scale_down: SimpleScaling { adjustment: -1, cooldown_seconds: 300 },
+            drain_hook: true,
+            drain: DrainPolicy { max_drain: Duration::seconds(3600), timeout_result: LifecycleResult::Continue },
+            lookback_seconds: DEFAULT_LOOKBACK_SECONDS,
+            capacity_target_percent: 100.0,
+            capacity_scale_in_datapoints: 15,
+            oscillation_window_minutes: 10,
+            spike_increase_percent: 10.0,
+            spike_min_tasks: 5,
+            healthy_memory_minutes: 10,
+        }
+    }
+}

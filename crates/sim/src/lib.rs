@@ -1,0 +1,159 @@
+//! What-if simulator for ecs-scaler: replay a desired-count trace through a model of ECS, CloudWatch alarms
+//! and Auto Scaling, under the real ScaleStatus rule, the original rule, and ECS managed scaling, and compare
+//! what each costs and breaks.
+//!
+//! Pure: the decisions come from `ecs-scaler-core` (the same [`ScaleRule::decide`], [`unplaced_services`]
+//! and [`DrainPolicy::verdict`] the Lambdas run); the only I/O is writing reports and plots.
+//!
+//! # The model
+//!
+//! Discrete time, one-minute steps. Each minute, in this order:
+//!
+//! 1. **Trace.** Each service's desired count takes its value for the minute; events fire (a new instance
+//!    type for future launches, or a colour swap).
+//! 2. **Tasks start.** A task placed `task_start_minutes` (1) ago goes from PENDING to RUNNING. Only RUNNING
+//!    tasks count as healthy.
+//! 3. **Instances register.** An instance launched `ecs_active_minutes` (3) ago is ACTIVE in ECS; one task of
+//!    every DAEMON service is placed on it first.
+//! 4. **ECS service scheduler**, for each REPLICA service in order:
+//!    - more tasks than desired on ACTIVE instances: the extra ones stop (PENDING first, then those on the
+//!      instances with the most free memory, so instances empty out);
+//!    - fewer: the missing ones are placed, never exceeding `maximumPercent` of desired counting the copies
+//!      still on DRAINING instances. Placement is **binpack on memory**: the ACTIVE instance that fits the
+//!      task's CPU and memory with the least memory left (ties: least CPU left, then the oldest). A task that
+//!      fits nowhere stays unplaced, and the service gets the event "(service X) was unable to place a task
+//!      because no container instance met all of its requirements." — so the real `unplaced_services` sees it;
+//!    - copies on DRAINING instances: PENDING ones stop at once; RUNNING ones stop only as far as
+//!      ⌈desired × minimumHealthyPercent⌉ tasks stay RUNNING, so replacements start first when
+//!      `maximumPercent` allows.
+//! 5. **Drain hook.** Every instance held in Terminating:Wait is released when the core's
+//!    [`DrainPolicy::verdict`] on a [`ClusterSnapshot`] of the model says so, or when `max_drain` (3600 s)
+//!    has passed; its remaining tasks (daemons) stop with it.
+//! 6. **Metrics.** CPUReservation and MemoryReservation as AWS defines them: CPU units (MiB) reserved by the
+//!    tasks on ACTIVE and DRAINING instances over those instances' registered CPU units (MiB), in percent,
+//!    PENDING tasks included (their reservation is taken at placement). No instance registered: no datapoint.
+//! 7. **Policy.** The minute's view goes to the [`Policy`], which publishes a ScaleStatus datapoint or, for
+//!    target tracking, asks for a capacity.
+//! 8. **Alarms and Auto Scaling.** The Terraform module's alarms on ScaleStatus: high = GreaterThanThreshold 1,
+//!    Maximum, 60 s × 4 → scale-up policy; low = LessThanThreshold 1, Maximum, 60 s × 10 → scale-down policy;
+//!    missing data treated as missing (never breaching). An alarm in ALARM invokes its Auto Scaling action
+//!    every minute it stays there. Simple scaling: +2 with a 180 s cooldown, −1 with 300 s, clamped to the
+//!    group's min and max; a policy is ignored while the group's previous simple scaling activity is in
+//!    progress or cooling down, and the cooldown starts when the activity completes: launches once InService
+//!    (`in_service_minutes`, 1), terminations once the lifecycle hook lets the instance go. Scale-in picks the
+//!    oldest instance (the Default termination policy: oldest launch template, then oldest instance). With the
+//!    drain hook the instance goes DRAINING in ECS and waits in Terminating:Wait; without it, it terminates at
+//!    once and its tasks die with it.
+//!
+//! **Blue/green.** Two Auto Scaling groups (colours), alarms on each group whose max size is above 0, exactly
+//! as the Terraform module does. A colour swap raises the idle colour's min size to the live colour's size
+//! (launches go there from now on); `drain_after_minutes` later the old colour goes to min = max = 0, so all its
+//! instances terminate through the hook.
+//!
+//! **Reading the figures.** Instance-hours count every instance paid for (launching, ACTIVE, DRAINING).
+//! The oracle bound for a minute is ⌈max(ΣCPU / instance CPU, Σmemory / instance memory)⌉ over the desired
+//! REPLICA tasks, with each instance's room reduced by the daemons and taken from the largest instance type
+//! seen: perfect packing and instant launches. It is below every policy's registered instances at every
+//! minute in which all desired tasks are placed (when they are not, a policy runs short and the bound is
+//! above it; that is what "unplaced task-minutes" counts). A **min-healthy violation** is a service-minute with
+//! fewer RUNNING tasks than ⌈minimumHealthyPercent × min(desired, most RUNNING in the last 10 minutes)⌉:
+//! losing running tasks counts, a scale-up whose new tasks are not running yet does not. An **oscillation**
+//! is a capacity change in the opposite direction of the previous one within 10 minutes. A **spike** starts
+//! at a minute whose desired tasks rise by ≥ 10 % (and ≥ 5 tasks); it lasts until every service has all its
+//! desired tasks PENDING or RUNNING.
+//!
+//! # Policies
+//!
+//! - `ecs-scaler` — [`EcsScaler`]: the core's rule with its scale-down guard and the placement signal, with
+//!   the core's default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`).
+//! - `seed` — [`Seed`]: the original rule (thresholds only, no guard, no placement signal) with the original
+//!   example's 40/75 thresholds, so the baseline is the rule as it was deployed.
+//! - `capacity-provider` — [`CapacityProvider`]: ECS managed scaling at targetCapacity 100 with managed
+//!   termination protection.
+//!
+//! Scenario formats are described in [`scenario`]; the built-in scenarios in [`builtin`].
+//!
+//! [`ScaleRule::decide`]: ecs_scaler_core::ScaleRule::decide
+//! [`unplaced_services`]: ecs_scaler_core::scale::unplaced_services
+//! [`DrainPolicy::verdict`]: ecs_scaler_core::drain::DrainPolicy::verdict
+//! [`ClusterSnapshot`]: ecs_scaler_core::drain::ClusterSnapshot
+
+pub mod builtin;
+pub mod engine;
+pub mod knobs;
+pub mod oracle;
+pub mod plot;
+pub mod policy;
+pub mod report;
+pub mod scenario;
+
+use std::time::{Duration, Instant};
+
+pub use engine::{Minute, Simulation, Tally};
+pub use knobs::Knobs;
+pub use policy::{CapacityProvider, ClusterView, EcsScaler, Policy, Seed, Signal};
+pub use report::{Comparison, Run, Summary};
+pub use scenario::Scenario;
+
+/// Why a simulation could not run or report.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The message names the scenario or the CSV row.
+    #[error("{0}")]
+    Scenario(String),
+    #[error("policy: {0}")]
+    Policy(String),
+    #[error("writing the report: {0}")]
+    Io(String),
+    #[error("plotting: {0}")]
+    Plot(String),
+}
+
+/// Run one policy over a scenario; `progress` hears each finished minute.
+pub fn simulate(
+    scenario: &Scenario,
+    policy: Box<dyn Policy + '_>,
+    knobs: &Knobs,
+    progress: &mut dyn FnMut(u32),
+) -> Result<Run, SimError> {
+    let name = policy.name().to_owned();
+    let thresholds = policy.thresholds();
+    let simulation = Simulation::new(scenario, policy, knobs.clone())?;
+    let (timeline, tally) = simulation.run(progress);
+    Ok(Run {
+        scenario: scenario.name.clone(),
+        policy: name,
+        drain_hook: knobs.drain_hook,
+        thresholds,
+        summary: Summary::from_run(&timeline, &tally, knobs),
+        timeline,
+        tally,
+    })
+}
+
+/// Run the named policies (see [`policy::NAMES`]) over a scenario.
+pub fn compare(
+    scenario: &Scenario,
+    policies: &[&str],
+    knobs: &Knobs,
+    progress: &mut dyn FnMut(u32),
+) -> Result<Comparison, SimError> {
+    let mut runs = Vec::new();
+    for name in policies {
+        runs.push(simulate(scenario, policy::by_name(name, knobs)?, knobs, progress)?);
+    }
+    Ok(Comparison { scenario: scenario.name.clone(), description: scenario.description.clone(), runs })
+}
+
+/// Wall time of one run of the `bench` scenario (24 h, 200 services, about 100 instances) per policy.
+/// Meant for release builds: `ecs-scaler bench`, or a project benchmark calling this.
+pub fn bench(knobs: &Knobs) -> Result<Vec<(String, Duration, Summary)>, SimError> {
+    let scenario = builtin::bench();
+    let mut timings = Vec::new();
+    for name in policy::NAMES {
+        let started = Instant::now();
+        let run = simulate(&scenario, policy::by_name(name, knobs)?, knobs, &mut |_| {})?;
+        timings.push((name.to_owned(), started.elapsed(), run.summary));
+    }
+    Ok(timings)
+}

@@ -1,0 +1,304 @@
+//! Figures per run, the comparison table, and the JSON/CSV files.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::SimError;
+use crate::engine::{Minute, Tally};
+use crate::knobs::Knobs;
+use crate::policy::PlotThresholds;
+
+/// One policy's run of one scenario, minute by minute.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub scenario: String,
+    pub policy: String,
+    pub drain_hook: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<PlotThresholds>,
+    pub summary: Summary,
+    #[serde(skip)]
+    pub timeline: Vec<Minute>,
+    #[serde(skip)]
+    pub tally: Tally,
+}
+
+/// A spike and how long its tasks waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Spike {
+    pub minute: u32,
+    /// Minutes until every service had all its desired tasks placed; `None`: not by the end of the run.
+    pub minutes_to_placed: Option<u32>,
+}
+
+/// The figures of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub minutes: u32,
+    /// Σ instances paid for (launching, ACTIVE, DRAINING) per minute / 60.
+    pub instance_hours: f64,
+    /// Σ oracle bound per minute / 60.
+    pub oracle_hours: f64,
+    /// instance_hours / oracle_hours.
+    pub ratio: f64,
+    /// Σ per minute of tasks the scheduler found no room for.
+    pub unplaced_task_minutes: u64,
+    /// Service-minutes below minimumHealthyPercent.
+    pub min_healthy_violations: u64,
+    /// Capacity changes in the opposite direction of the previous one within the oscillation window.
+    pub oscillations: u32,
+    pub scale_ups: u32,
+    pub scale_downs: u32,
+    pub spikes: Vec<Spike>,
+    pub tasks_killed: u64,
+    pub drain_timeouts: u32,
+    pub peak_instances: u32,
+}
+
+impl Summary {
+    pub fn from_run(timeline: &[Minute], tally: &Tally, knobs: &Knobs) -> Self {
+        let instance_minutes: u64 = timeline.iter().map(|m| u64::from(m.instances)).sum();
+        let oracle_minutes: u64 = timeline.iter().map(|m| u64::from(m.oracle)).sum();
+        let ratio = if oracle_minutes == 0 { f64::NAN } else { instance_minutes as f64 / oracle_minutes as f64 };
+        let mut oscillations = 0;
+        for pair in tally.capacity_changes.windows(2) {
+            let ((before, up_before), (after, up_after)) = (pair[0], pair[1]);
+            if up_before != up_after && after - before <= knobs.oscillation_window_minutes {
+                oscillations += 1;
+            }
+        }
+        Self {
+            minutes: timeline.len() as u32,
+            instance_hours: instance_minutes as f64 / 60.0,
+            oracle_hours: oracle_minutes as f64 / 60.0,
+            ratio,
+            unplaced_task_minutes: timeline.iter().map(|m| u64::from(m.unplaced_tasks)).sum(),
+            min_healthy_violations: timeline.iter().map(|m| u64::from(m.below_min_services)).sum(),
+            oscillations,
+            scale_ups: tally.capacity_changes.iter().filter(|(_, d)| *d > 0).count() as u32,
+            scale_downs: tally.capacity_changes.iter().filter(|(_, d)| *d < 0).count() as u32,
+            spikes: spikes(timeline, knobs),
+            tasks_killed: tally.tasks_killed,
+            drain_timeouts: tally.drain_timeouts,
+            peak_instances: timeline.iter().map(|m| m.instances).max().unwrap_or(0),
+        }
+    }
+
+    /// The slowest spike: `None` without spikes, `Some(None)` if one never got all its tasks placed.
+    pub fn worst_spike(&self) -> Option<Option<u32>> {
+        self.spikes.iter().map(|s| s.minutes_to_placed).max_by_key(|m| m.unwrap_or(u32::MAX))
+    }
+}
+
+/// Spikes start where desired tasks jump; each lasts until nothing is short any more.
+fn spikes(timeline: &[Minute], knobs: &Knobs) -> Vec<Spike> {
+    let mut spikes = Vec::new();
+    for pair in timeline.windows(2) {
+        let (before, now) = (&pair[0], &pair[1]);
+        let rise = now.desired_tasks.saturating_sub(before.desired_tasks);
+        if rise >= knobs.spike_min_tasks
+            && f64::from(rise) >= f64::from(before.desired_tasks) * knobs.spike_increase_percent / 100.0
+        {
+            let placed = timeline[now.minute as usize..].iter().find(|m| m.shortfall == 0);
+            spikes.push(Spike { minute: now.minute, minutes_to_placed: placed.map(|m| m.minute - now.minute) });
+        }
+    }
+    spikes
+}
+
+/// Runs of one scenario, one per policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub scenario: String,
+    pub description: String,
+    pub runs: Vec<Run>,
+}
+
+fn spike_cell(summary: &Summary) -> String {
+    match summary.worst_spike() {
+        None => "-".into(),
+        Some(None) => "never".into(),
+        Some(Some(minutes)) => minutes.to_string(),
+    }
+}
+
+/// The header of [`table`].
+pub const COLUMNS: [&str; 9] = [
+    "scenario",
+    "policy",
+    "instance-h",
+    "oracle-h",
+    "ratio",
+    "unplaced task-min",
+    "min-healthy viol.",
+    "oscillations",
+    "spike→placed min",
+];
+
+/// The figures of many comparisons as one aligned text table.
+pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> String {
+    let mut rows: Vec<[String; 9]> = vec![COLUMNS.map(str::to_owned)];
+    for comparison in comparisons {
+        for run in &comparison.runs {
+            let s = &run.summary;
+            let policy = if run.drain_hook { run.policy.clone() } else { format!("{} (no hook)", run.policy) };
+            rows.push([
+                comparison.scenario.clone(),
+                policy,
+                format!("{:.1}", s.instance_hours),
+                format!("{:.1}", s.oracle_hours),
+                format!("{:.2}", s.ratio),
+                s.unplaced_task_minutes.to_string(),
+                s.min_healthy_violations.to_string(),
+                s.oscillations.to_string(),
+                spike_cell(s),
+            ]);
+        }
+    }
+    let widths: Vec<usize> =
+        (0..COLUMNS.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &w))| if c < 2 { format!("{cell:<w$}") } else { format!("{cell:>w$}") })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if i == 0 {
+            let rule: Vec<String> = widths
+                .iter()
+                .enumerate()
+                .map(|(c, &w)| if c < 2 { "-".repeat(w) } else { format!("{}:", "-".repeat(w - 1)) })
+                .collect();
+            let _ = writeln!(out, "|-{}-|", rule.join("-|-"));
+        }
+    }
+    out
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> SimError + '_ {
+    move |e| SimError::Io(format!("{}: {e}", path.display()))
+}
+
+fn csv_error(path: &Path) -> impl Fn(csv::Error) -> SimError + '_ {
+    move |e| SimError::Io(format!("{}: {e}", path.display()))
+}
+
+#[derive(Serialize)]
+struct SummaryRow<'a> {
+    scenario: &'a str,
+    policy: &'a str,
+    drain_hook: bool,
+    minutes: u32,
+    instance_hours: f64,
+    oracle_hours: f64,
+    ratio: f64,
+    unplaced_task_minutes: u64,
+    min_healthy_violations: u64,
+    oscillations: u32,
+    scale_ups: u32,
+    scale_downs: u32,
+    spikes: usize,
+    worst_spike_minutes_to_placed: String,
+    tasks_killed: u64,
+    drain_timeouts: u32,
+    peak_instances: u32,
+}
+
+/// One line of `timeline.csv` (the csv crate cannot flatten a struct).
+#[derive(Serialize)]
+struct TimelineRow<'a> {
+    policy: &'a str,
+    minute: u32,
+    instances: u32,
+    registered: u32,
+    draining: u32,
+    desired_capacity: u32,
+    cpu_reservation: Option<f64>,
+    memory_reservation: Option<f64>,
+    scale_status: Option<u8>,
+    signal: Option<f64>,
+    desired_tasks: u32,
+    placed_tasks: u32,
+    running_tasks: u32,
+    shortfall: u32,
+    unplaced_tasks: u32,
+    below_min_services: u32,
+    oracle: u32,
+}
+
+impl<'a> TimelineRow<'a> {
+    fn new(policy: &'a str, m: &Minute) -> Self {
+        Self {
+            policy,
+            minute: m.minute,
+            instances: m.instances,
+            registered: m.registered,
+            draining: m.draining,
+            desired_capacity: m.desired_capacity,
+            cpu_reservation: m.cpu_reservation.map(|v| (v * 100.0).round() / 100.0),
+            memory_reservation: m.memory_reservation.map(|v| (v * 100.0).round() / 100.0),
+            scale_status: m.scale_status,
+            signal: m.signal.map(|v| (v * 100.0).round() / 100.0),
+            desired_tasks: m.desired_tasks,
+            placed_tasks: m.placed_tasks,
+            running_tasks: m.running_tasks,
+            shortfall: m.shortfall,
+            unplaced_tasks: m.unplaced_tasks,
+            below_min_services: m.below_min_services,
+            oracle: m.oracle,
+        }
+    }
+}
+
+impl Comparison {
+    /// `summary.json`, `summary.csv` and `timeline.csv` in `dir`. Returns the files written.
+    pub fn write_files(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, SimError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let json = dir.join("summary.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| SimError::Io(e.to_string()))?;
+        std::fs::write(&json, text + "\n").map_err(io(&json))?;
+
+        let summary = dir.join("summary.csv");
+        let mut writer = csv::Writer::from_path(&summary).map_err(csv_error(&summary))?;
+        for run in &self.runs {
+            let s = &run.summary;
+            writer
+                .serialize(SummaryRow {
+                    scenario: &self.scenario,
+                    policy: &run.policy,
+                    drain_hook: run.drain_hook,
+                    minutes: s.minutes,
+                    instance_hours: s.instance_hours,
+                    oracle_hours: s.oracle_hours,
+                    ratio: s.ratio,
+                    unplaced_task_minutes: s.unplaced_task_minutes,
+                    min_healthy_violations: s.min_healthy_violations,
+                    oscillations: s.oscillations,
+                    scale_ups: s.scale_ups,
+                    scale_downs: s.scale_downs,
+                    spikes: s.spikes.len(),
+                    worst_spike_minutes_to_placed: spike_cell(s),
+                    tasks_killed: s.tasks_killed,
+                    drain_timeouts: s.drain_timeouts,
+                    peak_instances: s.peak_instances,
+                })
+                .map_err(csv_error(&summary))?;
+        }
+        writer.flush().map_err(io(&summary))?;
+
+        let timeline = dir.join("timeline.csv");
+        let mut writer = csv::Writer::from_path(&timeline).map_err(csv_error(&timeline))?;
+        for run in &self.runs {
+            for minute in &run.timeline {
+                writer.serialize(TimelineRow::new(&run.policy, minute)).map_err(csv_error(&timeline))?;
+            }
+        }
+        writer.flush().map_err(io(&timeline))?;
+        Ok(vec![json, summary, timeline])
+    }
+}
