@@ -11,17 +11,19 @@ use ecs_scaler_core::lifecycle::{
 
 use crate::AwsError;
 
-/// DescribeAutoScalingGroups takes at most 100 group names... but pages of MaxRecords 100.
+/// DescribeAutoScalingGroups takes at most 100 group names per call.
 const GROUP_NAMES_PER_CALL: usize = 100;
 
 /// Auto Scaling, as the drain hook uses it.
 pub trait AutoScalingApi: Send + Sync {
-    /// Groups by name, and every group carrying the tag key `tag_key`, with their instances and tags.
-    fn groups(
-        &self,
-        names: &[String],
-        tag_key: &str,
-    ) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
+    /// Groups by name, with their instances and tags. Unknown names are simply absent.
+    fn groups(&self, names: &[String]) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
+
+    /// Every group carrying the tag key `tag_key`.
+    fn tagged_groups(&self, tag_key: &str) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
+
+    /// The group an instance belongs to, if any (DescribeAutoScalingInstances).
+    fn group_of(&self, instance_id: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
     /// The lifecycle hooks of one group.
     fn hooks(&self, group: &str) -> impl Future<Output = Result<Vec<LifecycleHook>, AwsError>> + Send;
@@ -74,14 +76,27 @@ impl AutoScaling {
 }
 
 impl AutoScalingApi for AutoScaling {
-    async fn groups(&self, names: &[String], tag_key: &str) -> Result<Vec<AutoScalingGroup>, AwsError> {
-        let tagged = Filter::builder().name("tag-key").values(tag_key).build();
-        let mut groups = self.describe(None, Some(tagged)).await?;
-        let untagged: Vec<String> = names.iter().filter(|n| !groups.iter().any(|g| &g.name == *n)).cloned().collect();
-        for batch in untagged.chunks(GROUP_NAMES_PER_CALL) {
+    async fn groups(&self, names: &[String]) -> Result<Vec<AutoScalingGroup>, AwsError> {
+        let mut groups = Vec::new();
+        for batch in names.chunks(GROUP_NAMES_PER_CALL) {
             groups.extend(self.describe(Some(batch), None).await?);
         }
         Ok(groups)
+    }
+
+    async fn tagged_groups(&self, tag_key: &str) -> Result<Vec<AutoScalingGroup>, AwsError> {
+        self.describe(None, Some(Filter::builder().name("tag-key").values(tag_key).build())).await
+    }
+
+    async fn group_of(&self, instance_id: &str) -> Result<Option<String>, AwsError> {
+        let output = self
+            .client
+            .describe_auto_scaling_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("DescribeAutoScalingInstances", e))?;
+        Ok(output.auto_scaling_instances().first().and_then(|i| i.auto_scaling_group_name()).map(str::to_owned))
     }
 
     async fn hooks(&self, group: &str) -> Result<Vec<LifecycleHook>, AwsError> {

@@ -111,6 +111,8 @@ pub enum ConfigError {
     NotANumber { origin: Origin, value: String },
     #[error("{origin}={value} is outside 0-100")]
     OutOfRange { origin: Origin, value: f64 },
+    #[error("{origin}={value:?} is not one of {allowed}")]
+    NotOneOf { origin: Origin, value: String, allowed: &'static str },
     #[error("{origin}={value:?} is not true or false")]
     NotABool { origin: Origin, value: String },
     #[error("{origin}={value:?} is not a whole number of seconds between {min} and {max}")]

@@ -406,3 +406,109 @@ mod tests {
         assert_eq!(drain_started(&instance).map(|t| t.timestamp()), Some(1_795_312_345));
     }
 }
+
+/// The drain hook's settings, from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrainSettings {
+    pub namespace: String,
+    /// Groups managed in addition to those tagged `ecs-scaler:cluster`.
+    pub group_names: Vec<String>,
+    /// The cluster of last resort (after notification metadata and the group tag).
+    pub cluster: Option<String>,
+    /// Which termination hook is ours, when a group has several.
+    pub hook_name: Option<String>,
+    pub poll: Duration,
+    pub policy: DrainPolicy,
+}
+
+/// Default seconds between readiness checks inside one invocation.
+pub const DEFAULT_POLL_SECONDS: u32 = 10;
+/// Default max drain time: an hour covers slow deployments; longer means something is stuck.
+pub const DEFAULT_MAX_DRAIN_SECONDS: u32 = 3600;
+
+impl DrainSettings {
+    /// Read `SCALE_NAMESPACE`, `ASG_NAMES`, `CLUSTER`, `LIFECYCLE_HOOK_NAME`, `POLL_SECONDS`,
+    /// `MAX_DRAIN_SECONDS` and `DRAIN_TIMEOUT_RESULT`. Empty values count as unset.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, crate::config::ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        use crate::config::{ConfigError, Origin, parse_seconds};
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(_, v)| !v.as_ref().trim().is_empty())
+            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().trim().to_owned()))
+            .collect();
+        let get = |key: &str| vars.get(key).cloned();
+        let seconds = |key: &'static str, default: u32, min: u32, max: u32| {
+            get(key).map_or(Ok(default), |raw| parse_seconds(&raw, Origin::Env(key), min, max))
+        };
+        let env = crate::config::EnvConfig::from_vars(vars.iter().filter(|(k, _)| *k == "SCALE_NAMESPACE"));
+        let namespace = match env.namespace {
+            Some(namespace) => namespace?.value,
+            None => crate::config::DEFAULT_NAMESPACE.to_owned(),
+        };
+        let timeout_result = match get("DRAIN_TIMEOUT_RESULT").map(|r| r.to_ascii_uppercase()).as_deref() {
+            None | Some("CONTINUE") => LifecycleResult::Continue,
+            Some("ABANDON") => LifecycleResult::Abandon,
+            Some(_) => {
+                let value = get("DRAIN_TIMEOUT_RESULT").unwrap_or_default();
+                let origin = Origin::Env("DRAIN_TIMEOUT_RESULT");
+                return Err(ConfigError::NotOneOf { origin, value, allowed: "CONTINUE, ABANDON" });
+            }
+        };
+        Ok(Self {
+            namespace,
+            group_names: get("ASG_NAMES")
+                .map(|raw| raw.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
+            cluster: get("CLUSTER"),
+            hook_name: get("LIFECYCLE_HOOK_NAME"),
+            poll: Duration::seconds(i64::from(seconds("POLL_SECONDS", DEFAULT_POLL_SECONDS, 1, 300)?)),
+            policy: DrainPolicy {
+                max_drain: Duration::seconds(i64::from(seconds(
+                    "MAX_DRAIN_SECONDS",
+                    DEFAULT_MAX_DRAIN_SECONDS,
+                    60,
+                    172_800,
+                )?)),
+                timeout_result,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let defaults = DrainSettings::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(defaults.poll, Duration::seconds(10));
+        assert_eq!(defaults.policy.max_drain, Duration::seconds(3600));
+        assert_eq!(defaults.policy.timeout_result, LifecycleResult::Continue);
+        assert_eq!(defaults.namespace, "Curalate/AutoScaling");
+        let set = DrainSettings::from_vars([
+            ("ASG_NAMES", "a, b"),
+            ("DRAIN_TIMEOUT_RESULT", "abandon"),
+            ("MAX_DRAIN_SECONDS", "600"),
+            ("CLUSTER", "prod"),
+        ])
+        .unwrap();
+        assert_eq!(set.group_names, ["a", "b"]);
+        assert_eq!(set.policy.timeout_result, LifecycleResult::Abandon);
+        assert_eq!(set.policy.max_drain, Duration::seconds(600));
+        assert_eq!(set.cluster.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let error = DrainSettings::from_vars([("DRAIN_TIMEOUT_RESULT", "KILL")]).unwrap_err();
+        assert_eq!(error.to_string(), r#"env DRAIN_TIMEOUT_RESULT="KILL" is not one of CONTINUE, ABANDON"#);
+        let error = DrainSettings::from_vars([("POLL_SECONDS", "0")]).unwrap_err();
+        assert_eq!(error.to_string(), r#"env POLL_SECONDS="0" is not a whole number of seconds between 1 and 300"#);
+    }
+}

@@ -186,6 +186,10 @@ impl Emulator {
         self.control("POST", "faults", Some(body)).map(drop)
     }
 
+    pub fn clear_faults(&self) -> Result<(), HarnessError> {
+        self.control("DELETE", "faults", None).map(drop)
+    }
+
     /// Lifecycle notifications queued since the last call (the messages AWS would publish to SNS).
     pub fn lifecycle_notifications(&self) -> Result<Vec<Value>, HarnessError> {
         let answer = self.control("GET", "autoscaling/lifecycle-notifications", None)?;
