@@ -262,8 +262,8 @@ async fn a_blue_green_teardown_waits_for_the_new_colour_then_releases_all() {
     assert_eq!(summary.checks, 1, "one snapshot for the three instances of one cluster");
 
     // The new colour runs 3 of 6 web tasks (the minimum) but only 1 of 2 pair tasks: still nobody goes.
-    for i in 0..3 {
-        scene.seeder.start_task("bg", &td, &green[i].container_instance_arn, Some("service:web")).await.unwrap();
+    for instance in &green {
+        scene.seeder.start_task("bg", &td, &instance.container_instance_arn, Some("service:web")).await.unwrap();
     }
     scene.seeder.start_task("bg", &td, &green[0].container_instance_arn, Some("service:pair")).await.unwrap();
     let summary = scene.reconcile().await.unwrap();
