@@ -1,7 +1,7 @@
 data "aws_region" "current" {}
 
 locals {
-  # `id` is the region name in both the 5.x and 6.x providers (6.x deprecates `name`).
+  # `id` holds the region name; `name` is deprecated from provider 6.x on.
   region = data.aws_region.current.id
 
   # Each cluster gets a header line and two rows of graphs on the 24-column grid.

@@ -4,18 +4,18 @@ data "aws_caller_identity" "current" {}
 
 locals {
   partition = data.aws_partition.current.partition
-  # `id` is the region name in both the 5.x and 6.x providers (6.x deprecates `name`).
+  # `id` holds the region name; `name` is deprecated from provider 6.x on.
   region  = data.aws_region.current.id
   account = data.aws_caller_identity.current.account_id
 
-  ecs_arn_prefix            = "arn:${local.partition}:ecs:${local.region}:${local.account}"
-  cluster_arns              = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:cluster/${cluster}"]
-  container_instance_arns   = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:container-instance/${cluster}/*"]
-  task_arns                 = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:task/${cluster}/*"]
-  service_arns              = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:service/${cluster}/*"]
-  autoscaling_group_arns    = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/*"
-  log_group_name            = "/aws/lambda/${var.name}"
-  uses_customer_managed_key = var.sns_kms_key_arn != null
+  ecs_arn_prefix                = "arn:${local.partition}:ecs:${local.region}:${local.account}"
+  cluster_arns                  = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:cluster/${cluster}"]
+  container_instance_arns       = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:container-instance/${cluster}/*"]
+  task_arns                     = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:task/${cluster}/*"]
+  service_arns                  = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:service/${cluster}/*"]
+  autoscaling_group_arn_pattern = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/*"
+  log_group_name                = "/aws/lambda/${var.name}"
+  uses_customer_managed_key     = var.sns_kms_key_arn != null
 
   environment = {
     for key, value in {
@@ -172,7 +172,7 @@ data "aws_iam_policy_document" "lambda" {
       "autoscaling:CompleteLifecycleAction",
       "autoscaling:RecordLifecycleActionHeartbeat",
     ]
-    resources = [local.autoscaling_group_arns]
+    resources = [local.autoscaling_group_arn_pattern]
 
     condition {
       test     = "StringEquals"

@@ -4,7 +4,7 @@ data "aws_caller_identity" "current" {}
 
 locals {
   partition = data.aws_partition.current.partition
-  # `id` is the region name in both the 5.x and 6.x providers (6.x deprecates `name`).
+  # `id` holds the region name; `name` is deprecated from provider 6.x on.
   region         = data.aws_region.current.id
   account        = data.aws_caller_identity.current.account_id
   ecs_arn_prefix = "arn:${local.partition}:ecs:${local.region}:${local.account}"
