@@ -33,7 +33,7 @@ variable "cluster_names" {
 }
 
 variable "fallback_cluster" {
-  description = "CLUSTER: the cluster assumed when a lifecycle notification carries no cluster in its metadata. Must be one of cluster_names; null leaves it unset."
+  description = "CLUSTER: the cluster of last resort, when neither the notification metadata nor the group's ecs-scaler:cluster tag names one. Must be one of cluster_names; null leaves it unset."
   type        = string
   default     = null
 }
