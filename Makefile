@@ -60,10 +60,11 @@ test-terraform: venv package ## terraform validate, test, checkov, and apply/des
 test: lint test-rust test-emulator package check-glibc test-terraform ## everything CI runs
 
 bench: venv package ## cold start, memory, zip size, AWS calls per tick
-	cargo run --quiet -p ecs-scaler-testkit --bin bench
+	cargo run --quiet -p ecs-scaler-local --bin bench
 
 demo: venv package ## the whole system, locally, against the AWS emulator
-	cargo run --quiet -p ecs-scaler-testkit --bin demo
+	cargo build --quiet -p ecs-scaler-local --bin demo
+	APPLY_THEN=target/debug/demo scripts/terraform-checks.sh apply
 
 clean: ## remove build output and virtualenvs
 	cargo clean

@@ -15,6 +15,8 @@
 #   PYTHON            python with boto3 and moto, for the emulator and the apply checks (default: .venv/bin/python)
 #   AWS_ENDPOINT_URL  an AWS emulator that is already running; without it `apply` starts tests/aws-emulator/emulator.py
 #   REGION            region for the apply (default: us-east-1)
+#   APPLY_THEN        a command run after the apply's checks and before destroy, with AWS_ENDPOINT_URL set and
+#                     `terraform output` working (how `make demo` runs its story against what Terraform built)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -439,6 +441,11 @@ step_apply() {
 
   log "apply: checking them in the emulator"
   check_created_resources || die "the emulator does not hold what the example should have created"
+
+  if [[ -n "${APPLY_THEN:-}" ]]; then
+    log "apply: running APPLY_THEN against the applied example"
+    AWS_ENDPOINT_URL="$ENDPOINT" TERRAFORM="$TERRAFORM" bash -c "$APPLY_THEN" || die "APPLY_THEN failed: $APPLY_THEN"
+  fi
 
   log "apply: terraform destroy"
   if ! "$TERRAFORM" -chdir="$EXAMPLE_DIR" destroy -auto-approve -input=false -no-color "${APPLY_VARS[@]}" >"$APPLY_WORKDIR/destroy.log" 2>&1; then

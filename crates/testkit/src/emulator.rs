@@ -53,13 +53,12 @@ impl Fault {
     }
 }
 
-/// A running emulator. Dropping it stops the process.
+/// A running emulator. Dropping it stops the process, if this value started it.
 #[derive(Debug)]
 pub struct Emulator {
     url: String,
-    child: Child,
-    // Held only to keep the pipe open: the emulator exits when it closes.
-    _stdin: ChildStdin,
+    // The process and the pipe whose closing stops it; None when attached to someone else's emulator.
+    process: Option<(Child, ChildStdin)>,
 }
 
 impl Emulator {
@@ -86,7 +85,12 @@ impl Emulator {
             let _ = child.wait();
             return Err(HarnessError::Spawn(format!("emulator printed {line:?} instead of its URL")));
         }
-        Ok(Self { url, child, _stdin: stdin })
+        Ok(Self { url, process: Some((child, stdin)) })
+    }
+
+    /// Use an emulator someone else started (e.g. `AWS_ENDPOINT_URL` of `scripts/terraform-checks.sh apply`).
+    pub fn attach(url: &str) -> Self {
+        Self { url: url.trim_end_matches('/').to_owned(), process: None }
     }
 
     /// One emulator shared by the tests of a test binary; tests keep apart by using their own resource names.
@@ -234,7 +238,9 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some((child, _stdin)) = self.process.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod emulator;
 pub mod fakes;
+pub mod lambda;
 pub mod seed;
 
 pub use emulator::{Call, Emulator, Fault};

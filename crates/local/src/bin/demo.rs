@@ -1,0 +1,222 @@
+//! `make demo`: the whole system, as a short story in the terminal.
+//!
+//! Runs inside `scripts/terraform-checks.sh apply` (as its `APPLY_THEN` hook), so Terraform has just created the
+//! example's cluster, blue/green groups with their termination hooks, both Lambdas, schedules and dashboard in
+//! the emulator at `AWS_ENDPOINT_URL`. The Lambdas run from their release zips, as Lambda would run them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use ecs_scaler_testkit::emulator::repo_root;
+use ecs_scaler_testkit::lambda::{Invocation, bootstrap, invoke};
+use ecs_scaler_testkit::{Emulator, Seeder, ServiceSpec};
+use serde_json::{Value, json};
+
+fn chapter(n: u32, title: &str) {
+    println!("\n\x1b[1m{n}. {title}\x1b[0m");
+}
+
+fn say(line: &str) {
+    println!("   {line}");
+}
+
+fn terraform_outputs() -> Value {
+    let example = repo_root().join("terraform/examples/complete");
+    let output = std::process::Command::new(std::env::var("TERRAFORM").unwrap_or_else(|_| "terraform".into()))
+        .arg(format!("-chdir={}", example.display()))
+        .args(["output", "-json"])
+        .output()
+        .expect("terraform output");
+    assert!(output.status.success(), "terraform output failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("terraform output is JSON")
+}
+
+fn run(
+    function: &str,
+    emulator: &Emulator,
+    extra_env: &[(&str, &str)],
+    event: &Value,
+    timeout: Duration,
+) -> Invocation {
+    let mut env = emulator.lambda_env();
+    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let invocation = invoke(&bootstrap(function).unwrap(), &env, event, timeout).unwrap();
+    assert!(!invocation.is_error, "{function} failed: {}\n{}", invocation.payload, invocation.logs);
+    invocation
+}
+
+fn lifecycle_state(seeder_state: &[(String, String)], instance: &str) -> String {
+    seeder_state.iter().find(|(id, _)| id == instance).map_or_else(|| "gone (terminated)".into(), |(_, s)| s.clone())
+}
+
+async fn states(seeder: &Seeder, group: &str) -> Vec<(String, String)> {
+    let groups =
+        seeder.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await.unwrap();
+    groups
+        .auto_scaling_groups()
+        .iter()
+        .flat_map(|g| g.instances())
+        .map(|i| {
+            (
+                i.instance_id().unwrap_or_default().to_owned(),
+                i.lifecycle_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let url =
+        std::env::var("AWS_ENDPOINT_URL").expect("run me through `make demo` (AWS_ENDPOINT_URL names the emulator)");
+    let emulator = Emulator::attach(&url);
+    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let outputs = terraform_outputs();
+    let cluster = outputs["cluster_name"]["value"].as_str().unwrap().to_owned();
+    let blue = outputs["autoscaling_group_names"]["value"]["blue"].as_str().unwrap().to_owned();
+    let schedule_input: Value = match &outputs["scale_status_schedule_input"]["value"] {
+        Value::String(raw) => serde_json::from_str(raw).unwrap(),
+        other => other.clone(),
+    };
+
+    chapter(1, "What Terraform built");
+    say(&format!(
+        "ECS cluster {cluster:?}; blue group {blue:?} with a termination hook; both Lambdas and their schedules."
+    ));
+    say(&format!("The scale-status schedule sends: {schedule_input}"));
+
+    chapter(2, "A busy cluster");
+    let instances = seeder.group_instances(&blue).await.unwrap();
+    let registered = seeder.register(&cluster, &instances, 2048, 8192).await.unwrap();
+    let td = seeder.task_definition("demo-web", 512, 1024).await.unwrap();
+    seeder.service(&cluster, &td, &ServiceSpec::replica("web", 4, 50)).await.unwrap();
+    seeder.service(&cluster, &td, &ServiceSpec::replica("api", 2, 100)).await.unwrap();
+    let mut on_first = Vec::new();
+    for (i, instance) in registered.iter().enumerate() {
+        for service in ["web", "web", "api"] {
+            let task = seeder
+                .start_task(&cluster, &td, &instance.container_instance_arn, Some(&format!("service:{service}")))
+                .await
+                .unwrap();
+            if i == 0 {
+                on_first.push((service, task));
+            }
+        }
+    }
+    seeder.reservations(&cluster, 81.0, 55.0, Utc::now() - chrono::Duration::minutes(1)).await.unwrap();
+    say(&format!(
+        "{} container instances; services web (4 tasks, min 50%) and api (2 tasks, min 100%), one api copy per instance.",
+        registered.len()
+    ));
+    say("AWS/ECS reports CPUReservation 81% and MemoryReservation 55%.");
+
+    chapter(3, "One scale-status tick (the release binary, from its zip)");
+    let tick = run("scale-status", &emulator, &[], &schedule_input, Duration::from_secs(30));
+    println!(
+        "   {:<12} {:>6} {:>7} {:>9}  {:>6}  {:<16} {}",
+        "cluster", "cpu", "memory", "instances", "status", "reason", "detail"
+    );
+    for report in tick.payload["clusters"].as_array().into_iter().flatten() {
+        println!(
+            "   {:<12} {:>5}% {:>6}% {:>9}  {:>6}  {:<16} {}",
+            report["cluster"].as_str().unwrap_or_default(),
+            report["cpu"],
+            report["memory"],
+            report["instances"],
+            report["scale_status"],
+            report["reason"].as_str().unwrap_or_default(),
+            report["detail"].as_str().unwrap_or_default()
+        );
+    }
+    say(&format!(
+        "cold start to response: {:.0} ms, peak RSS {:.1} MiB",
+        tick.cold_start.as_secs_f64() * 1000.0,
+        tick.peak_rss_kib.unwrap_or(0) as f64 / 1024.0
+    ));
+    let now = Utc::now();
+    let published = seeder
+        .cluster_metric(
+            "Curalate/AutoScaling",
+            "ScaleStatus",
+            &cluster,
+            now - chrono::Duration::minutes(5),
+            now + chrono::Duration::minutes(5),
+        )
+        .await
+        .unwrap();
+    say(&format!(
+        "CloudWatch now holds Curalate/AutoScaling ScaleStatus {published:?}; the *_ScaleStatus_high alarm would scale up after 4 minutes of it."
+    ));
+
+    chapter(4, "Scale in one instance: the drain hook holds it");
+    let victim = &registered[0];
+    seeder
+        .autoscaling
+        .terminate_instance_in_auto_scaling_group()
+        .instance_id(&victim.ec2_instance_id)
+        .should_decrement_desired_capacity(true)
+        .send()
+        .await
+        .unwrap();
+    say(&format!(
+        "{} is {}.",
+        victim.ec2_instance_id,
+        lifecycle_state(&states(&seeder, &blue).await, &victim.ec2_instance_id)
+    ));
+    let notification =
+        emulator.lifecycle_notifications().unwrap().into_iter().next().expect("a lifecycle notification");
+    let sns = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:drain:1",
+        "Sns": {"Type": "Notification", "MessageId": "1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:drain",
+            "Subject": "Auto Scaling: Lifecycle action 'TERMINATING'", "Message": notification.to_string(),
+            "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
+            "SigningCertUrl": "https://example.invalid/cert.pem", "UnsubscribeUrl": "https://example.invalid/unsubscribe",
+            "MessageAttributes": {}}}]});
+    let held = run("drain-hook", &emulator, &[], &sns, Duration::from_secs(8));
+    for report in held.payload["instances"].as_array().into_iter().flatten() {
+        say(&format!(
+            "drain hook: {} {}",
+            report["instance"].as_str().unwrap_or_default(),
+            report["outcome"].as_str().unwrap_or_default()
+        ));
+        for blocker in report["blockers"].as_array().into_iter().flatten() {
+            say(&format!("  blocked by {blocker}"));
+        }
+    }
+    say(&format!(
+        "{} is still {}.",
+        victim.ec2_instance_id,
+        lifecycle_state(&states(&seeder, &blue).await, &victim.ec2_instance_id)
+    ));
+
+    chapter(5, "ECS moves the tasks; the next reconcile releases the instance");
+    let survivor = &registered[1];
+    for (service, task) in &on_first {
+        seeder
+            .start_task(&cluster, &td, &survivor.container_instance_arn, Some(&format!("service:{service}")))
+            .await
+            .unwrap();
+        seeder.stop_task(&cluster, task).await.unwrap();
+    }
+    say(&format!("web and api copies started on {}, the old ones stopped.", survivor.ec2_instance_id));
+    let scheduled = json!({"version": "0", "id": "2", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T10:01:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let released = run("drain-hook", &emulator, &[], &scheduled, Duration::from_secs(8));
+    for report in released.payload["instances"].as_array().into_iter().flatten() {
+        say(&format!(
+            "drain hook: {} {} ({} {}), after {} s",
+            report["instance"].as_str().unwrap_or_default(),
+            report["outcome"].as_str().unwrap_or_default(),
+            report["result"].as_str().unwrap_or_default(),
+            report["why"].as_str().unwrap_or_default(),
+            report["drain_age_seconds"]
+        ));
+    }
+    say(&format!(
+        "{} is {}.",
+        victim.ec2_instance_id,
+        lifecycle_state(&states(&seeder, &blue).await, &victim.ec2_instance_id)
+    ));
+    println!("\nThat's the loop. Terraform now destroys everything and the emulator stops.");
+}

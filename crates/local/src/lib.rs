@@ -1,0 +1,1 @@
+//! Binaries only: `demo` (the README's first command) and `bench` (`make bench`).
