@@ -1,7 +1,7 @@
 //! The simulated world: ECS (instances, tasks, the scheduler), CloudWatch alarms, Auto Scaling groups and the
 //! drain hook, advanced one minute at a time. See the crate docs for the model.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ecs_scaler_core::drain::{ClusterSnapshot, DrainVerdict, Release, required_tasks};
@@ -40,7 +40,8 @@ pub struct Minute {
     pub shortfall: u32,
     /// Tasks the scheduler tried to place this minute and found no room for.
     pub unplaced_tasks: u32,
-    /// REPLICA services below their minimum healthy count (see [`Knobs::healthy_memory_minutes`]).
+    /// REPLICA services running fewer than ⌈minimumHealthyPercent × (RUNNING + tasks lost with terminated
+    /// instances and not yet replaced)⌉ tasks.
     pub below_min_services: u32,
     /// The lower bound on instances for this minute's desired tasks.
     pub oracle: u32,
@@ -51,7 +52,7 @@ pub struct Minute {
 pub struct Tally {
     pub tasks_started: u64,
     pub tasks_stopped: u64,
-    /// Tasks that died with their instance (no drain hook, or a drain that timed out).
+    /// REPLICA tasks that died with their instance (no drain hook, or a drain that timed out).
     pub tasks_killed: u64,
     pub drains_completed: u32,
     pub drain_timeouts: u32,
@@ -170,7 +171,8 @@ pub struct Simulation<'s> {
     specs: Vec<ServiceSpec>,
     desired: Vec<u32>,
     services: Vec<Service>,
-    running_history: Vec<VecDeque<u32>>,
+    /// RUNNING tasks each service lost with terminated instances and has not got back yet.
+    lost: Vec<u32>,
     trace: Vec<Vec<(u32, u32)>>,
     cursors: Vec<usize>,
     groups: [Group; 2],
@@ -229,7 +231,7 @@ impl<'s> Simulation<'s> {
             next_task: 0,
             unplaced: vec![0; scenario.services.len()],
             desired: specs.iter().map(|s| s.desired).collect(),
-            running_history: vec![VecDeque::new(); specs.len()],
+            lost: vec![0; specs.len()],
             specs,
             services,
             trace: scenario.trace(),
@@ -462,7 +464,8 @@ impl<'s> Simulation<'s> {
             if spec.scheduling == SchedulingKind::Replica {
                 instance.replica_tasks -= 1;
             }
-            if killed {
+            // Daemons going with their instance is the normal way out for them.
+            if killed && spec.scheduling == SchedulingKind::Replica {
                 self.tally.tasks_killed += 1;
             } else {
                 self.tally.tasks_stopped += 1;
@@ -633,6 +636,9 @@ impl<'s> Simulation<'s> {
         for service in 0..self.tasks.len() {
             let tasks = &self.tasks[service];
             let doomed: Vec<usize> = (0..tasks.len()).filter(|&p| tasks[p].instance == index).collect();
+            if self.specs[service].scheduling == SchedulingKind::Replica {
+                self.lost[service] += doomed.iter().filter(|&&p| tasks[p].running).count() as u32;
+            }
             if !doomed.is_empty() {
                 self.remove_tasks(service, doomed, true);
             }
@@ -668,7 +674,6 @@ impl<'s> Simulation<'s> {
         let percent = |used: u64, total: u64| (total > 0).then(|| used as f64 / total as f64 * 100.0);
 
         let (mut desired_tasks, mut placed_tasks, mut running_tasks, mut shortfall, mut below_min) = (0, 0, 0, 0, 0);
-        let memory_minutes = self.knobs.healthy_memory_minutes as usize;
         let active_instances = registered - draining;
         for (service, c) in counts.iter().enumerate() {
             let spec = &self.specs[service];
@@ -685,15 +690,12 @@ impl<'s> Simulation<'s> {
             placed_tasks += c.live();
             running_tasks += c.running();
             shortfall += desired.saturating_sub(c.live());
-            let history = &mut self.running_history[service];
-            let had = history.iter().copied().max().unwrap_or(0);
-            let baseline = desired.min(had);
+            // What the service would run had no instance been taken from under it.
+            let lost = &mut self.lost[service];
+            *lost = (*lost).min(desired.saturating_sub(c.running()));
+            let baseline = c.running() + *lost;
             if c.running() < required_tasks(baseline as i32, spec.min_healthy_percent) as u32 {
                 below_min += 1;
-            }
-            history.push_back(c.running());
-            if history.len() > memory_minutes {
-                history.pop_front();
             }
         }
 
@@ -831,9 +833,10 @@ impl<'s> Simulation<'s> {
                 touched.push(self.launch(group, i64::from(t)));
             }
         } else if members.len() > desired {
-            let protect = self.policy.protects_busy_instances();
-            // The Default termination policy: oldest launch template first, then the oldest instance. Managed
-            // termination protection leaves instances running non-daemon tasks alone.
+            // Managed termination protection keeps instances running non-daemon tasks out of the capacity
+            // provider's scale-in; a colour brought down to size 0 still goes, through the lifecycle hook.
+            let protect = self.policy.protects_busy_instances() && self.groups[group].max > 0;
+            // The Default termination policy: oldest launch template first, then the oldest instance.
             let mut candidates: Vec<usize> =
                 members.into_iter().filter(|&i| !protect || self.instances[i].replica_tasks == 0).collect();
             candidates.sort_by_key(|&i| (self.instances[i].launched, i));
@@ -937,6 +940,11 @@ impl<'s> Simulation<'s> {
             ));
         }
         Ok(())
+    }
+
+    /// Container instances registered now (ACTIVE and DRAINING).
+    pub fn registered_instances(&self) -> u32 {
+        self.instances.iter().filter(|i| i.registered()).count() as u32
     }
 
     /// ⌈max(ΣCPU/room, Σmemory/room)⌉ over the tasks actually placed, with the largest instance type seen.

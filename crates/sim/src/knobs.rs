@@ -77,9 +77,6 @@ pub struct Knobs {
     /// `spike_min_tasks`) starts a spike.
     pub spike_increase_percent: f64,
     pub spike_min_tasks: u32,
-    /// A service is below its minimum when its RUNNING tasks fall under minimumHealthyPercent of what it ran at
-    /// most in this many past minutes (capped by desired): losing tasks counts, not-yet-started new ones do not.
-    pub healthy_memory_minutes: u32,
 }
 
 impl Default for Knobs {
@@ -104,7 +101,6 @@ impl Default for Knobs {
             oscillation_window_minutes: 10,
             spike_increase_percent: 10.0,
             spike_min_tasks: 5,
-            healthy_memory_minutes: 10,
         }
     }
 }

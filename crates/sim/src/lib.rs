@@ -56,8 +56,9 @@
 //! seen: perfect packing and instant launches. It is below every policy's registered instances at every
 //! minute in which all desired tasks are placed (when they are not, a policy runs short and the bound is
 //! above it; that is what "unplaced task-minutes" counts). A **min-healthy violation** is a service-minute with
-//! fewer RUNNING tasks than ⌈minimumHealthyPercent × min(desired, most RUNNING in the last 10 minutes)⌉:
-//! losing running tasks counts, a scale-up whose new tasks are not running yet does not. An **oscillation**
+//! fewer RUNNING tasks than ⌈minimumHealthyPercent × (RUNNING + running tasks it lost with terminated instances
+//! and has not got back, capped at desired)⌉: tasks killed under a service count until replaced; scale-ups not
+//! yet running and tasks ECS stopped on purpose (within minimumHealthyPercent) do not. An **oscillation**
 //! is a capacity change in the opposite direction of the previous one within 10 minutes. A **spike** starts
 //! at a minute whose desired tasks rise by ≥ 10 % (and ≥ 5 tasks); it lasts until every service has all its
 //! desired tasks PENDING or RUNNING.

@@ -172,9 +172,9 @@ pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> Strin
             let rule: Vec<String> = widths
                 .iter()
                 .enumerate()
-                .map(|(c, &w)| if c < 2 { "-".repeat(w) } else { format!("{}:", "-".repeat(w - 1)) })
+                .map(|(c, &w)| if c < 2 { "-".repeat(w + 2) } else { format!("{}:", "-".repeat(w + 1)) })
                 .collect();
-            let _ = writeln!(out, "|-{}-|", rule.join("-|-"));
+            let _ = writeln!(out, "|{}|", rule.join("|"));
         }
     }
     out

@@ -1,0 +1,199 @@
+//! `ecs-scaler simulate` and `ecs-scaler bench`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use ecs_scaler_core::ScaleRule;
+use ecs_scaler_core::config::{DEFAULT_CPU, DEFAULT_MEMORY, Thresholds};
+use ecs_scaler_sim::policy::{self, CapacityProvider, EcsScaler, Policy, Seed};
+use ecs_scaler_sim::{Comparison, Knobs, Scenario, builtin, plot, report};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{BenchArgs, CliError, Result};
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A built-in scenario (diurnal, spike, deploy-storm, blue-green, fragmentation, bench), `all` for every
+    /// built-in one but bench, or a .json / .csv file. Repeatable.
+    #[arg(long, value_name = "NAME|FILE", required_unless_present = "list")]
+    pub scenario: Vec<String>,
+    /// ecs-scaler, seed, capacity-provider, or all. Repeatable.
+    #[arg(long, value_name = "POLICY", default_value = "all")]
+    pub policy: Vec<String>,
+    /// Where the JSON, CSV and plots go: one folder per scenario.
+    #[arg(long, value_name = "DIR", default_value = "sim-out")]
+    pub out: PathBuf,
+    /// Terminating instances go at once and their tasks die with them (no drain hook).
+    #[arg(long)]
+    pub no_drain_hook: bool,
+    /// ecs-scaler's CPU thresholds, MIN,MAX (default: the core's defaults).
+    #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
+    pub cpu: Option<Thresholds>,
+    /// ecs-scaler's memory thresholds, MIN,MAX (default: the core's defaults).
+    #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
+    pub memory: Option<Thresholds>,
+    /// The seed policy's thresholds for both resources, MIN,MAX (default: the original 40,75).
+    #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
+    pub seed_thresholds: Option<Thresholds>,
+    /// Skip the PNG/SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Write the (single) scenario as JSON to FILE and exit, to start a scenario of your own.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+fn parse_thresholds(raw: &str) -> Result<Thresholds, String> {
+    let (min, max) = raw.split_once(',').ok_or_else(|| format!("{raw:?}: expected MIN,MAX"))?;
+    let number = |s: &str| s.trim().parse::<f64>().map_err(|_| format!("{s:?} is not a number"));
+    let (min, max) = (number(min)?, number(max)?);
+    if !(0.0..=100.0).contains(&min) || !(0.0..=100.0).contains(&max) || min >= max {
+        return Err(format!("{raw:?}: need 0 <= MIN < MAX <= 100"));
+    }
+    Ok(Thresholds { min, max })
+}
+
+/// The scenarios named on the command line, `all` expanded.
+fn scenarios(names: &[String]) -> Result<Vec<Scenario>> {
+    let mut scenarios = Vec::new();
+    for name in names {
+        if name == "all" {
+            scenarios
+                .extend(builtin::NAMES.iter().filter(|(n, _)| *n != "bench").filter_map(|(n, _)| builtin::by_name(n)));
+        } else {
+            scenarios.push(Scenario::load(name)?);
+        }
+    }
+    Ok(scenarios)
+}
+
+fn policy_names(names: &[String]) -> Result<Vec<&'static str>> {
+    let mut chosen = Vec::new();
+    for name in names {
+        if name == "all" {
+            chosen.extend(policy::NAMES);
+        } else {
+            let known = policy::NAMES.iter().find(|n| **n == name.as_str()).ok_or_else(|| {
+                CliError::Usage(format!("unknown policy {name:?}; expected {} or all", policy::NAMES.join(", ")))
+            })?;
+            chosen.push(*known);
+        }
+    }
+    chosen.dedup();
+    Ok(chosen)
+}
+
+fn build_policy(name: &str, args: &SimulateArgs, knobs: &Knobs) -> Box<dyn Policy> {
+    match name {
+        EcsScaler::NAME => {
+            let rule =
+                ScaleRule { cpu: args.cpu.unwrap_or(DEFAULT_CPU), memory: args.memory.unwrap_or(DEFAULT_MEMORY) };
+            Box::new(EcsScaler::with_rule(rule, knobs))
+        }
+        Seed::NAME => {
+            let t = args.seed_thresholds.unwrap_or(Seed::ORIGINAL);
+            Box::new(Seed::with_thresholds(t, t))
+        }
+        _ => Box::new(CapacityProvider::new(knobs)),
+    }
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg:<40} [{bar:40}] {pos}/{len} simulated minutes ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+pub fn run(args: SimulateArgs) -> Result<ExitCode> {
+    if args.list {
+        for (name, description) in builtin::NAMES {
+            println!("{name:<14} {description}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let scenarios = scenarios(&args.scenario)?;
+    if let Some(path) = &args.export {
+        let [scenario] = scenarios.as_slice() else {
+            return Err(CliError::Usage("--export takes exactly one scenario".into()));
+        };
+        let json = serde_json::to_string_pretty(scenario).map_err(|e| CliError::Output(e.to_string()))?;
+        std::fs::write(path, json + "\n").map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let policies = policy_names(&args.policy)?;
+    let knobs = Knobs { drain_hook: !args.no_drain_hook, ..Knobs::default() };
+    let total: u64 = scenarios.iter().map(|s| u64::from(s.minutes) * policies.len() as u64).sum();
+    let bar = progress_bar(total);
+
+    let mut comparisons = Vec::new();
+    for scenario in &scenarios {
+        let mut runs = Vec::new();
+        for name in &policies {
+            bar.set_message(format!("{} / {name}", scenario.name));
+            let policy = build_policy(name, &args, &knobs);
+            runs.push(ecs_scaler_sim::simulate(scenario, policy, &knobs, &mut |_| bar.inc(1))?);
+        }
+        let comparison =
+            Comparison { scenario: scenario.name.clone(), description: scenario.description.clone(), runs };
+        let dir = args.out.join(&scenario.name);
+        let mut files = comparison.write_files(&dir)?;
+        if !args.no_plots {
+            files.extend(plot::write_plots(&comparison, &dir)?);
+        }
+        bar.suspend(|| eprintln!("{}: wrote {} files in {}", scenario.name, files.len(), dir.display()));
+        comparisons.push(comparison);
+    }
+    bar.finish_and_clear();
+    let table = report::table(&comparisons);
+    print!("{table}");
+    let table_path = args.out.join("table.md");
+    std::fs::write(&table_path, &table).map_err(|e| CliError::Output(format!("{}: {e}", table_path.display())))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+    let timings = ecs_scaler_sim::bench(&Knobs::default())?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = timings
+            .iter()
+            .map(|(policy, elapsed, summary)| {
+                serde_json::json!({
+                    "scenario": "bench",
+                    "policy": policy,
+                    "wall_seconds": elapsed.as_secs_f64(),
+                    "minutes": summary.minutes,
+                    "peak_instances": summary.peak_instances,
+                })
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| CliError::Output(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!("24 h of the bench scenario (200 services, ~100 instances), one run per policy:");
+        for (policy, elapsed, summary) in &timings {
+            println!(
+                "  {policy:<18} {:>7.2} s  ({} minutes, peak {} instances)",
+                elapsed.as_secs_f64(),
+                summary.minutes,
+                summary.peak_instances
+            );
+        }
+        if cfg!(debug_assertions) {
+            println!("(debug build: time a release build, `cargo run --release -p ecs-scaler-cli -- bench`)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
