@@ -34,7 +34,8 @@ pub struct SimulateArgs {
     /// ecs-scaler's memory thresholds, MIN,MAX (default: the core's defaults).
     #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
     pub memory: Option<Thresholds>,
-    /// The seed policy's thresholds for both resources, MIN,MAX (default: the original 40,75).
+    /// The seed policy's thresholds for both resources, MIN,MAX (default: the same as ecs-scaler's; the
+    /// original example used 40,75).
     #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
     pub seed_thresholds: Option<Thresholds>,
     /// Skip the PNG/SVG plots.
@@ -96,8 +97,9 @@ fn build_policy(name: &str, args: &SimulateArgs, knobs: &Knobs) -> Box<dyn Polic
             Box::new(EcsScaler::with_rule(rule, knobs))
         }
         Seed::NAME => {
-            let t = args.seed_thresholds.unwrap_or(Seed::ORIGINAL);
-            Box::new(Seed::with_thresholds(t, t))
+            let cpu = args.seed_thresholds.or(args.cpu).unwrap_or(DEFAULT_CPU);
+            let memory = args.seed_thresholds.or(args.memory).unwrap_or(DEFAULT_MEMORY);
+            Box::new(Seed::with_thresholds(cpu, memory))
         }
         _ => Box::new(CapacityProvider::new(knobs)),
     }

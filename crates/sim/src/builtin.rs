@@ -249,7 +249,7 @@ pub fn fragmentation() -> Scenario {
 
 /// The timing scenario: a 200-service day around 100 instances.
 pub fn bench() -> Scenario {
-    diurnal_cluster("bench", NAMES[5].1, 200, (6, 9), 0.6, 0xBE4C)
+    diurnal_cluster("bench", NAMES[5].1, 200, (3, 5), 0.6, 0xBE4C)
 }
 
 #[cfg(test)]

@@ -156,7 +156,13 @@ pub struct Simulation<'s> {
     knobs: Knobs,
     policy: Box<dyn Policy + 's>,
     start: DateTime<Utc>,
-    minute: u32,
+    /// Minutes since the simulation started, warm-up included.
+    tick: u32,
+    warmup: u32,
+    /// Every task ever started, stopped or killed, warm-up included (the tally counts only recorded minutes).
+    started: u64,
+    stopped: u64,
+    killed: u64,
     launch_type: InstanceType,
     /// The largest capacity of any type seen so far, per resource, for the oracle.
     largest: InstanceType,
@@ -213,15 +219,18 @@ impl<'s> Simulation<'s> {
                 events: Vec::new(),
             })
             .collect();
-        let initial = scenario.starting_instances();
         let idle = Group { min: 0, max: 0, desired: 0, activity: None, cooldown_until: 0 };
-        let blue = Group { min: scenario.min_size, max: scenario.max_size, desired: initial, ..idle.clone() };
+        let blue = Group { min: scenario.min_size, max: scenario.max_size, ..idle.clone() };
         let mut simulation = Self {
             scenario,
             knobs,
             policy,
             start: epoch(),
-            minute: 0,
+            tick: 0,
+            warmup: 0,
+            started: 0,
+            stopped: 0,
+            killed: 0,
             launch_type: scenario.instance_type.clone(),
             largest: scenario.instance_type.clone(),
             daemon_overhead: scenario.daemon_overhead(),
@@ -245,35 +254,57 @@ impl<'s> Simulation<'s> {
             timeline: Vec::with_capacity(scenario.minutes as usize),
             tally: Tally::default(),
         };
-        simulation.warm_start(initial);
+        simulation.warmup = simulation.knobs.warmup_minutes;
+        simulation.warm_start(scenario.initial_instances);
         Ok(simulation)
     }
 
     /// Minute 0 starts in a steady state: the initial instances ACTIVE with their daemons, and minute 0's tasks
     /// RUNNING wherever binpack put them.
-    fn warm_start(&mut self, instances: u32) {
-        for _ in 0..instances {
-            let index = self.launch(0, -60);
-            self.instances[index].state = InstanceState::Active;
-            self.place_daemons(index, true);
+    /// With `instances` unset, as few as binpack needs: tasks go largest first, and an instance is added
+    /// whenever one does not fit (within the group's max size).
+    fn warm_start(&mut self, instances: Option<u32>) {
+        let (min, max) = (self.scenario.min_size, self.scenario.max_size);
+        let add_instance = |simulation: &mut Self| {
+            let index = simulation.launch(0, -60);
+            simulation.instances[index].state = InstanceState::Active;
+            simulation.place_daemons(index, true);
+        };
+        for _ in 0..instances.unwrap_or(min).clamp(min, max) {
+            add_instance(self);
         }
-        for service in 0..self.specs.len() {
-            if self.specs[service].scheduling == SchedulingKind::Replica {
-                for _ in 0..self.desired[service] {
-                    if self.place(service, true).is_none() {
-                        break;
-                    }
+        let mut order: Vec<usize> =
+            (0..self.specs.len()).filter(|&s| self.specs[s].scheduling == SchedulingKind::Replica).collect();
+        order.sort_by_key(|&s| std::cmp::Reverse((self.specs[s].memory, self.specs[s].cpu)));
+        for service in order {
+            for _ in 0..self.desired[service] {
+                if self.place(service, true).is_some() {
+                    continue;
+                }
+                if instances.is_some() || self.instances.len() as u32 >= max {
+                    break;
+                }
+                add_instance(self);
+                if self.place(service, true).is_none() {
+                    break;
                 }
             }
         }
+        self.groups[0].desired = self.instances.len() as u32;
     }
 
+    /// The scenario minute the next step simulates (0 throughout the warm-up).
     pub fn minute(&self) -> u32 {
-        self.minute
+        self.tick.saturating_sub(self.warmup)
+    }
+
+    /// The scenario minute being simulated, or `None` during the warm-up.
+    fn recording(&self) -> Option<u32> {
+        self.tick.checked_sub(self.warmup)
     }
 
     pub fn finished(&self) -> bool {
-        self.minute >= self.scenario.minutes
+        self.tick >= self.warmup + self.scenario.minutes
     }
 
     pub fn timeline(&self) -> &[Minute] {
@@ -291,25 +322,29 @@ impl<'s> Simulation<'s> {
     /// Run to the end; `progress` hears each finished minute.
     pub fn run(mut self, progress: &mut dyn FnMut(u32)) -> (Vec<Minute>, Tally) {
         while !self.finished() {
-            self.step();
-            progress(self.minute);
+            if let Some(minute) = self.step().map(|m| m.minute) {
+                progress(minute);
+            }
         }
         (self.timeline, self.tally)
     }
 
-    /// Advance one minute.
-    pub fn step(&mut self) -> &Minute {
-        let t = self.minute;
+    /// Advance one minute. Returns its record, or `None` during the warm-up.
+    pub fn step(&mut self) -> Option<&Minute> {
+        let t = self.tick;
         let now = self.start + Duration::minutes(i64::from(t));
-        self.apply_trace(t);
-        self.apply_events(t);
+        let recording = self.recording();
+        self.apply_trace(recording.unwrap_or(0));
+        if let Some(minute) = recording {
+            self.apply_events(minute);
+        }
         self.start_tasks(t);
         self.activate_instances(t);
         let unplaced = self.schedule(now);
         self.release_drained(t);
-        let (record, view_numbers) = self.measure(t, unplaced);
+        let (record, view_numbers) = self.measure(recording.unwrap_or(0), unplaced);
         let view = ClusterView {
-            minute: t,
+            minute: recording.unwrap_or(0),
             now,
             cpu_reservation: record.cpu_reservation,
             memory_reservation: record.memory_reservation,
@@ -338,17 +373,17 @@ impl<'s> Simulation<'s> {
                 record.scale_status = Some(status as u8);
                 record.signal = Some(metric);
                 if let Some(total) = desired {
-                    self.target_capacity(t, total);
+                    self.target_capacity(total);
                 }
             }
         }
         self.reconcile_groups(t);
         self.finish_activities(t);
         record.desired_capacity = self.groups.iter().map(|g| g.desired).sum();
+        self.tick += 1;
+        recording?;
         self.timeline.push(record);
-        self.minute += 1;
-        // The vector was just pushed to.
-        &self.timeline[self.timeline.len() - 1]
+        self.timeline.last()
     }
 
     fn apply_trace(&mut self, t: u32) {
@@ -430,9 +465,12 @@ impl<'s> Simulation<'s> {
         if spec.scheduling == SchedulingKind::Replica {
             target.replica_tasks += 1;
         }
-        self.tasks[service].push(SimTask { id: self.next_task, instance, placed: self.minute, running });
+        self.tasks[service].push(SimTask { id: self.next_task, instance, placed: self.tick, running });
         self.next_task += 1;
-        self.tally.tasks_started += 1;
+        self.started += 1;
+        if self.recording().is_some() {
+            self.tally.tasks_started += 1;
+        }
     }
 
     /// Binpack on memory: the ACTIVE instance that fits the task with the least memory left, then the least CPU
@@ -465,10 +503,13 @@ impl<'s> Simulation<'s> {
                 instance.replica_tasks -= 1;
             }
             // Daemons going with their instance is the normal way out for them.
+            let recording = self.tick >= self.warmup;
             if killed && spec.scheduling == SchedulingKind::Replica {
-                self.tally.tasks_killed += 1;
+                self.killed += 1;
+                self.tally.tasks_killed += u64::from(recording);
             } else {
-                self.tally.tasks_stopped += 1;
+                self.stopped += 1;
+                self.tally.tasks_stopped += u64::from(recording);
             }
         }
     }
@@ -591,11 +632,12 @@ impl<'s> Simulation<'s> {
                 DrainVerdict::Complete { why, .. } => released.push((index, why)),
             }
         }
+        let recording = u32::from(self.recording().is_some());
         for (index, why) in released {
             if why == Release::TimedOut {
-                self.tally.drain_timeouts += 1;
+                self.tally.drain_timeouts += recording;
             } else {
-                self.tally.drains_completed += 1;
+                self.tally.drains_completed += recording;
             }
             self.terminate(index);
         }
@@ -789,20 +831,24 @@ impl<'s> Simulation<'s> {
         if desired == g.desired {
             return;
         }
-        self.tally.capacity_changes.push((t, if desired > g.desired { 1 } else { -1 }));
+        if let Some(minute) = self.recording() {
+            self.tally.capacity_changes.push((minute, if desired > g.desired { 1 } else { -1 }));
+        }
         self.groups[group].desired = desired;
         let touched = self.reconcile_group(t, group);
         self.groups[group].activity = Some((touched, policy.cooldown_minutes()));
     }
 
     /// Target tracking sets the total capacity; the difference goes to the group launches go to.
-    fn target_capacity(&mut self, t: u32, total: u32) {
+    fn target_capacity(&mut self, total: u32) {
         let group = self.launch_group;
         let elsewhere: u32 = (0..self.groups.len()).filter(|&g| g != group).map(|g| self.members(g).len() as u32).sum();
         let g = &self.groups[group];
         let desired = total.saturating_sub(elsewhere).clamp(g.min, g.max);
         if desired != g.desired {
-            self.tally.capacity_changes.push((t, if desired > g.desired { 1 } else { -1 }));
+            if let Some(minute) = self.recording() {
+                self.tally.capacity_changes.push((minute, if desired > g.desired { 1 } else { -1 }));
+            }
             self.groups[group].desired = desired;
         }
     }
@@ -930,13 +976,10 @@ impl<'s> Simulation<'s> {
             }
         }
         let live: usize = self.tasks.iter().map(Vec::len).sum();
-        let tally = &self.tally;
-        if tally.tasks_started != self.next_task
-            || tally.tasks_started - tally.tasks_stopped - tally.tasks_killed != live as u64
-        {
+        if self.started != self.next_task || self.started - self.stopped - self.killed != live as u64 {
             return Err(format!(
                 "tasks not conserved: {} started − {} stopped − {} killed ≠ {live} live",
-                tally.tasks_started, tally.tasks_stopped, tally.tasks_killed
+                self.started, self.stopped, self.killed
             ));
         }
         Ok(())

@@ -46,6 +46,9 @@ impl SimpleScaling {
 /// The knobs of the model. [`Knobs::default`] is the Terraform modules' defaults.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Knobs {
+    /// Minutes every run first spends on minute 0's load, unrecorded, so each policy starts the scenario from
+    /// its own steady state rather than from the same guess.
+    pub warmup_minutes: u32,
     /// Minutes from launch until Auto Scaling has the instance InService (its launch activity is complete).
     pub in_service_minutes: u32,
     /// Minutes from launch until the instance is ACTIVE in ECS and takes tasks.
@@ -82,6 +85,7 @@ pub struct Knobs {
 impl Default for Knobs {
     fn default() -> Self {
         Self {
+            warmup_minutes: 60,
             in_service_minutes: 1,
             ecs_active_minutes: 3,
             task_start_minutes: 1,

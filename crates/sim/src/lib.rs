@@ -7,7 +7,9 @@
 //!
 //! # The model
 //!
-//! Discrete time, one-minute steps. Each minute, in this order:
+//! Discrete time, one-minute steps. A run starts with minute 0's tasks RUNNING, packed onto as few instances
+//! as binpack manages (or the scenario's `initial_instances`), then spends `warmup_minutes` (60) on minute 0's
+//! load unrecorded, so each policy enters the scenario from its own steady state. Each minute, in this order:
 //!
 //! 1. **Trace.** Each service's desired count takes its value for the minute; events fire (a new instance
 //!    type for future launches, or a colour swap).
@@ -67,8 +69,9 @@
 //!
 //! - `ecs-scaler` — [`EcsScaler`]: the core's rule with its scale-down guard and the placement signal, with
 //!   the core's default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`).
-//! - `seed` — [`Seed`]: the original rule (thresholds only, no guard, no placement signal) with the original
-//!   example's 40/75 thresholds, so the baseline is the rule as it was deployed.
+//! - `seed` — [`Seed`]: the original rule (thresholds only, no guard, no placement signal) with the same
+//!   thresholds as `ecs-scaler`, so the comparison shows what the rule itself changes; the original example's
+//!   40/75 is one flag away (`--seed-thresholds 40,75`).
 //! - `capacity-provider` — [`CapacityProvider`]: ECS managed scaling at targetCapacity 100 with managed
 //!   termination protection.
 //!

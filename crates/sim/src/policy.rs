@@ -117,8 +117,10 @@ impl Policy for EcsScaler {
 /// min, 1 otherwise. No scale-down guard, no placement signal; no datapoint when a reservation is missing (the
 /// original crashed on an empty metric list, which publishes nothing either).
 ///
-/// Its thresholds default to 40/75, the original example's: the baseline is the rule as it was deployed, not
-/// a variant tuned like ecs-scaler. [`Seed::with_thresholds`] runs it with any others.
+/// Its thresholds default to ecs-scaler's (the core's defaults): the comparison is about what the rule adds
+/// (the scale-down guard and the placement signal), so everything else is held equal. Different thresholds
+/// are a separate question; [`Seed::ORIGINAL`] (the original example's 40/75) or any other pair runs through
+/// [`Seed::with_thresholds`] (`ecs-scaler simulate --seed-thresholds 40,75`).
 #[derive(Debug, Clone)]
 pub struct Seed {
     pub cpu: Thresholds,
@@ -127,10 +129,11 @@ pub struct Seed {
 
 impl Seed {
     pub const NAME: &'static str = "seed";
+    /// The original example's thresholds.
     pub const ORIGINAL: Thresholds = Thresholds { min: 40.0, max: 75.0 };
 
     pub fn new() -> Self {
-        Self::with_thresholds(Self::ORIGINAL, Self::ORIGINAL)
+        Self::with_thresholds(DEFAULT_CPU, DEFAULT_MEMORY)
     }
 
     pub fn with_thresholds(cpu: Thresholds, memory: Thresholds) -> Self {
@@ -261,7 +264,7 @@ mod tests {
     #[test]
     fn seed_scales_down_where_the_guard_would_hold() {
         // 39% on 2 instances is 78% on one: ecs-scaler's guard stays, the original rule scales down.
-        let mut seed = Seed::new();
+        let mut seed = Seed::with_thresholds(Seed::ORIGINAL, Seed::ORIGINAL);
         assert_eq!(seed.tick(&view(39.0, 30.0, 2)), Signal::ScaleStatus(Some(ScaleStatus::Down)));
         let mut real =
             EcsScaler::with_rule(ScaleRule { cpu: Seed::ORIGINAL, memory: Seed::ORIGINAL }, &Knobs::default());
@@ -270,7 +273,7 @@ mod tests {
 
     #[test]
     fn seed_thresholds_are_inclusive() {
-        let mut seed = Seed::new();
+        let mut seed = Seed::with_thresholds(Seed::ORIGINAL, Seed::ORIGINAL);
         assert_eq!(seed.tick(&view(75.0, 0.0, 5)), Signal::ScaleStatus(Some(ScaleStatus::Up)));
         assert_eq!(seed.tick(&view(40.0, 40.0, 5)), Signal::ScaleStatus(Some(ScaleStatus::Down)));
         assert_eq!(seed.tick(&view(40.1, 40.0, 5)), Signal::ScaleStatus(Some(ScaleStatus::Stay)));

@@ -25,7 +25,7 @@
 //! ```
 //!
 //! A service's desired count is a step function: `desired` at minute 0, then each `changes` entry from its
-//! minute on. `initial_instances` defaults to what minute 0's tasks need at about 70 % reservation;
+//! minute on. `initial_instances` defaults to as many as binpack needs for minute 0's tasks;
 //! `min_healthy_percent` to 100, `maximum_percent` to 200, `scheduling` to `REPLICA`, `min_size` to 1,
 //! `max_size` to 500.
 //!
@@ -177,9 +177,6 @@ fn default_min_size() -> u32 {
 fn default_max_size() -> u32 {
     500
 }
-
-/// Reservation the default `initial_instances` aims for, in percent.
-const INITIAL_RESERVATION: u64 = 70;
 
 impl Scenario {
     /// A built-in scenario by name, or a `.json` / `.csv` file.
@@ -390,19 +387,6 @@ impl Scenario {
             }
         }
         points.into_iter().map(|p| p.into_iter().collect()).collect()
-    }
-
-    /// The instance count the cluster starts with.
-    pub fn starting_instances(&self) -> u32 {
-        let wanted = self.initial_instances.unwrap_or_else(|| {
-            let need = crate::oracle::bound(
-                self.services.iter().map(|s| (s, s.desired)),
-                &self.instance_type,
-                self.daemon_overhead(),
-            );
-            u32::try_from((u64::from(need) * 100).div_ceil(INITIAL_RESERVATION)).unwrap_or(u32::MAX)
-        });
-        wanted.clamp(self.min_size, self.max_size)
     }
 }
 
