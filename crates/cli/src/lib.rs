@@ -5,6 +5,7 @@
 //! - `simulate`: what-if runs of the scaling policies over a scenario (see `ecs-scaler-sim`);
 //! - `bench`: how long the simulator takes for a day of a 100-instance, 200-service cluster.
 
+pub mod drain_check;
 pub mod simulate;
 pub mod status;
 
@@ -21,6 +22,8 @@ pub enum CliError {
     Config(#[from] ecs_scaler_core::config::ConfigError),
     #[error(transparent)]
     Sim(#[from] ecs_scaler_sim::SimError),
+    #[error(transparent)]
+    Drain(#[from] drain_hook::DrainError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -45,6 +48,10 @@ pub enum Command {
     /// What scale-status would publish for each managed cluster now (reads AWS, publishes nothing).
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// Whether one container instance could be released now: every blocking service (running on ACTIVE
+    /// instances vs required) and the instance's remaining tasks. Changes nothing.
+    #[command(after_help = DRAIN_CHECK_EXAMPLES)]
+    DrainCheck(DrainCheckArgs),
     /// What-if: replay a scenario under the scaling policies and compare instance-hours, unplaced tasks,
     /// min-healthy violations, oscillation and spike recovery.
     #[command(after_help = SIMULATE_EXAMPLES)]
@@ -66,6 +73,16 @@ Examples:
 Configuration comes from the same environment variables as the scale-status Lambda (CLUSTERS, CPU_MIN,
 CPU_MAX, MEMORY_MIN, MEMORY_MAX, PLACEMENT_CHECK, LOOKBACK_SECONDS, STALE_AFTER_SECONDS) and the ECS
 cluster tags; credentials and region from the usual AWS chain, AWS_ENDPOINT_URL included.";
+
+const DRAIN_CHECK_EXAMPLES: &str = "\
+Examples:
+  # the cluster comes from the instance's Auto Scaling group tag ecs-scaler:cluster, else CLUSTER
+  ecs-scaler drain-check --instance i-0123456789abcdef0
+  ecs-scaler drain-check --instance i-0123456789abcdef0 --cluster prod --json
+
+The instance is judged as the drain hook would judge it once DRAINING (its own tasks no longer count as
+available), with the hook's settings from the environment (MAX_DRAIN_SECONDS, DRAIN_TIMEOUT_RESULT, CLUSTER).
+Exit status: 0 when it could be released now, 3 when it would be held, 1 when the check failed.";
 
 const SIMULATE_EXAMPLES: &str = "\
 Examples:
@@ -99,6 +116,19 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DrainCheckArgs {
+    /// The EC2 instance id.
+    #[arg(long, value_name = "i-…")]
+    pub instance: String,
+    /// The ECS cluster (default: the group's ecs-scaler:cluster tag, else CLUSTER).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Print the inspection as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Print the timings as JSON.
     #[arg(long)]
@@ -109,6 +139,7 @@ pub struct BenchArgs {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Status(args) => status::run(args).await,
+        Command::DrainCheck(args) => drain_check::run(args).await,
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => simulate::bench(args),
     }
