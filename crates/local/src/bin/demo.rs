@@ -117,16 +117,21 @@ async fn main() {
         "   {:<12} {:>6} {:>7} {:>9}  {:>6}  {:<16} {}",
         "cluster", "cpu", "memory", "instances", "status", "reason", "detail"
     );
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
     for report in tick.payload["clusters"].as_array().into_iter().flatten() {
         println!(
             "   {:<12} {:>5}% {:>6}% {:>9}  {:>6}  {:<16} {}",
-            report["cluster"].as_str().unwrap_or_default(),
-            report["cpu"],
-            report["memory"],
-            report["instances"],
-            report["scale_status"],
-            report["reason"].as_str().unwrap_or_default(),
-            report["detail"].as_str().unwrap_or_default()
+            text(&report["cluster"]),
+            text(&report["cpu"]),
+            text(&report["memory"]),
+            text(&report["instances"]),
+            text(&report["scale_status"]),
+            text(&report["reason"]),
+            text(&report["detail"])
         );
     }
     say(&format!(
@@ -151,6 +156,8 @@ async fn main() {
 
     chapter(4, "Scale in one instance: the drain hook holds it");
     let victim = &registered[0];
+    // As an operator would: the group's minimum first, so one instance may leave.
+    seeder.autoscaling.update_auto_scaling_group().auto_scaling_group_name(&blue).min_size(1).send().await.unwrap();
     seeder
         .autoscaling
         .terminate_instance_in_auto_scaling_group()
@@ -181,7 +188,17 @@ async fn main() {
             report["outcome"].as_str().unwrap_or_default()
         ));
         for blocker in report["blockers"].as_array().into_iter().flatten() {
-            say(&format!("  blocked by {blocker}"));
+            let line = match blocker["kind"].as_str() {
+                Some("service") => format!(
+                    "service {}: {} running on ACTIVE instances, {} required",
+                    blocker["name"].as_str().unwrap_or_default(),
+                    blocker["running_on_active"],
+                    blocker["required"]
+                ),
+                Some("own_tasks") => format!("{} task(s) still on the instance", blocker["count"]),
+                _ => blocker.to_string(),
+            };
+            say(&format!("  blocked by {line}"));
         }
     }
     say(&format!(
