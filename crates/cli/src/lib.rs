@@ -90,8 +90,8 @@ Examples:
   ecs-scaler simulate --scenario blue-green
   # every built-in scenario, ecs-scaler against the original rule
   ecs-scaler simulate --scenario all --policy ecs-scaler --policy seed
-  # prove the drain hook matters: the same swap without it
-  ecs-scaler simulate --scenario blue-green --policy ecs-scaler --no-drain-hook
+  # prove the drain hook matters: the same swap with and without it
+  ecs-scaler simulate --scenario blue-green --policy ecs-scaler --compare-drain-hook
   # try other thresholds for ecs-scaler
   ecs-scaler simulate --scenario diurnal --cpu 55,80 --memory 55,80
   # replay your own trace (CSV or JSON; see the ecs-scaler-sim docs for the format)

@@ -26,8 +26,11 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DIR", default_value = "sim-out")]
     pub out: PathBuf,
     /// Terminating instances go at once and their tasks die with them (no drain hook).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "compare_drain_hook")]
     pub no_drain_hook: bool,
+    /// Run every policy twice, with and without the drain hook.
+    #[arg(long)]
+    pub compare_drain_hook: bool,
     /// ecs-scaler's CPU thresholds, MIN,MAX (default: the core's defaults).
     #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
     pub cpu: Option<Thresholds>,
@@ -136,17 +139,25 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let policies = policy_names(&args.policy)?;
-    let knobs = Knobs { drain_hook: !args.no_drain_hook, ..Knobs::default() };
-    let total: u64 = scenarios.iter().map(|s| u64::from(s.minutes) * policies.len() as u64).sum();
+    let hooks: &[bool] = match (args.no_drain_hook, args.compare_drain_hook) {
+        (true, _) => &[false],
+        (false, true) => &[true, false],
+        (false, false) => &[true],
+    };
+    let runs_each = (policies.len() * hooks.len()) as u64;
+    let total: u64 = scenarios.iter().map(|s| u64::from(s.minutes) * runs_each).sum();
     let bar = progress_bar(total);
 
     let mut comparisons = Vec::new();
     for scenario in &scenarios {
         let mut runs = Vec::new();
-        for name in &policies {
-            bar.set_message(format!("{} / {name}", scenario.name));
-            let policy = build_policy(name, &args, &knobs);
-            runs.push(ecs_scaler_sim::simulate(scenario, policy, &knobs, &mut |_| bar.inc(1))?);
+        for &drain_hook in hooks {
+            let knobs = Knobs { drain_hook, ..Knobs::default() };
+            for name in &policies {
+                bar.set_message(format!("{} / {name}", scenario.name));
+                let policy = build_policy(name, &args, &knobs);
+                runs.push(ecs_scaler_sim::simulate(scenario, policy, &knobs, &mut |_| bar.inc(1))?);
+            }
         }
         let comparison =
             Comparison { scenario: scenario.name.clone(), description: scenario.description.clone(), runs };

@@ -24,10 +24,12 @@ const PANEL_HEIGHT: u32 = 260;
 
 fn colour(run: &Run) -> RGBColor {
     match (run.policy.as_str(), run.drain_hook) {
-        (_, false) => RGBColor(230, 120, 0),
-        ("ecs-scaler", _) => RGBColor(31, 90, 200),
-        ("seed", _) => RGBColor(210, 40, 40),
-        ("capacity-provider", _) => RGBColor(30, 150, 60),
+        ("ecs-scaler", true) => RGBColor(31, 90, 200),
+        ("ecs-scaler", false) => RGBColor(240, 130, 0),
+        ("seed", true) => RGBColor(210, 40, 40),
+        ("seed", false) => RGBColor(200, 60, 200),
+        ("capacity-provider", true) => RGBColor(30, 150, 60),
+        ("capacity-provider", false) => RGBColor(140, 150, 20),
         _ => RGBColor(120, 120, 120),
     }
 }
@@ -40,16 +42,18 @@ fn plot_error<E: std::fmt::Debug>(error: E) -> SimError {
     SimError::Plot(format!("{error:?}"))
 }
 
-/// Write `instances`, `reservation`, `scale_status` and `unplaced`, each as PNG and SVG. Returns the files.
+/// Write `instances`, `reservation`, `scale_status`, `unplaced` and `below_min`, each as PNG and SVG. Returns
+/// the files.
 pub fn write_plots(comparison: &Comparison, dir: &Path) -> Result<Vec<PathBuf>, SimError> {
     register_font()?;
     std::fs::create_dir_all(dir).map_err(|e| SimError::Io(format!("{}: {e}", dir.display())))?;
     let panels = comparison.runs.len().max(1) as u32;
-    let charts: [(&str, u32, Chart); 4] = [
+    let charts: [(&str, u32, Chart); 5] = [
         ("instances", 560, Chart::Instances),
         ("reservation", PANEL_HEIGHT * panels, Chart::Reservation),
         ("scale_status", (PANEL_HEIGHT * 3 / 4) * panels, Chart::ScaleStatus),
         ("unplaced", 460, Chart::Unplaced),
+        ("below_min", 460, Chart::BelowMin),
     ];
     let mut written = Vec::new();
     for (name, height, chart) in charts {
@@ -77,6 +81,7 @@ enum Chart {
     Reservation,
     ScaleStatus,
     Unplaced,
+    BelowMin,
 }
 
 impl Chart {
@@ -97,6 +102,14 @@ impl Chart {
                 "unplaced tasks",
                 comparison,
                 |m| Some(f64::from(m.unplaced_tasks)),
+                false,
+            ),
+            Chart::BelowMin => lines(
+                root,
+                &format!("{}: services below their minimum healthy tasks", comparison.scenario),
+                "services",
+                comparison,
+                |m| Some(f64::from(m.below_min_services)),
                 false,
             ),
             Chart::Reservation => {

@@ -213,6 +213,7 @@ struct SummaryRow<'a> {
 #[derive(Serialize)]
 struct TimelineRow<'a> {
     policy: &'a str,
+    drain_hook: bool,
     minute: u32,
     instances: u32,
     registered: u32,
@@ -232,9 +233,10 @@ struct TimelineRow<'a> {
 }
 
 impl<'a> TimelineRow<'a> {
-    fn new(policy: &'a str, m: &Minute) -> Self {
+    fn new(policy: &'a str, drain_hook: bool, m: &Minute) -> Self {
         Self {
             policy,
+            drain_hook,
             minute: m.minute,
             instances: m.instances,
             registered: m.registered,
@@ -295,7 +297,9 @@ impl Comparison {
         let mut writer = csv::Writer::from_path(&timeline).map_err(csv_error(&timeline))?;
         for run in &self.runs {
             for minute in &run.timeline {
-                writer.serialize(TimelineRow::new(&run.policy, minute)).map_err(csv_error(&timeline))?;
+                writer
+                    .serialize(TimelineRow::new(&run.policy, run.drain_hook, minute))
+                    .map_err(csv_error(&timeline))?;
             }
         }
         writer.flush().map_err(io(&timeline))?;
