@@ -66,7 +66,7 @@ async fn main() {
     println!(
         "\n== AWS calls per scale-status tick (clusters between thresholds, one service each, so the placement check runs)"
     );
-    println!("{:>8}  {:>6}  {:>8}  {}", "clusters", "calls", "tick ms", "by operation");
+    println!("{:>8}  {:>6}  {:>8}  by operation", "clusters", "calls", "tick ms");
     for n in [1usize, 10, 100, 300] {
         let emulator = Emulator::start().unwrap();
         let sdk = emulator.sdk_config().await;

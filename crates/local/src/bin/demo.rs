@@ -113,10 +113,7 @@ async fn main() {
 
     chapter(3, "One scale-status tick (the release binary, from its zip)");
     let tick = run("scale-status", &emulator, &[], &schedule_input, Duration::from_secs(30));
-    println!(
-        "   {:<12} {:>6} {:>7} {:>9}  {:>6}  {:<16} {}",
-        "cluster", "cpu", "memory", "instances", "status", "reason", "detail"
-    );
+    println!("   cluster         cpu  memory instances  status  reason           detail");
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
