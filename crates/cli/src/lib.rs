@@ -3,7 +3,7 @@
 //! - `status`: what scale-status would publish for each cluster right now, read from AWS, never published;
 //! - `drain-check`: whether one container instance could be released now, and what holds it;
 //! - `simulate`: what-if runs of the scaling policies over a scenario (see `ecs-scaler-sim`);
-//! - `bench`: how long the simulator takes for a day of a 100-instance, 200-service cluster.
+//! - `bench`: how long the simulator takes for a day of a 200-service cluster on 90 to 140 instances.
 
 pub mod drain_check;
 pub mod simulate;
@@ -56,7 +56,7 @@ pub enum Command {
     /// min-healthy violations, oscillation and spike recovery.
     #[command(after_help = SIMULATE_EXAMPLES)]
     Simulate(simulate::SimulateArgs),
-    /// Time the simulator on a 24 h day of a 200-service, ~100-instance cluster (use a release build).
+    /// Time the simulator on a 24 h day of a 200-service cluster on 90 to 140 instances (use a release build).
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
 }
@@ -86,10 +86,10 @@ Exit status: 0 when it could be released now, 3 when it would be held, 1 when th
 
 const SIMULATE_EXAMPLES: &str = "\
 Examples:
-  # all three policies on the blue/green swap; table on stdout, files and plots in sim-out/blue-green/
+  # all three policies on the blue/green swap; files and plots go to sim-out/blue-green/
   ecs-scaler simulate --scenario blue-green
-  # every built-in scenario, ecs-scaler against the original rule
-  ecs-scaler simulate --scenario all --policy ecs-scaler --policy seed
+  # every built-in scenario, ecs-scaler against the original rule with its original thresholds
+  ecs-scaler simulate --scenario all --policy ecs-scaler --policy seed --seed-thresholds 40,75
   # prove the drain hook matters: the same swap with and without it
   ecs-scaler simulate --scenario blue-green --policy ecs-scaler --compare-drain-hook
   # try other thresholds for ecs-scaler

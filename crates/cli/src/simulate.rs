@@ -195,7 +195,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| CliError::Output(e.to_string()))?;
         println!("{text}");
     } else {
-        println!("24 h of the bench scenario (200 services, ~100 instances), one run per policy:");
+        println!("24 h of the bench scenario (200 services, 90 to 140 instances), one run per policy:");
         for (policy, elapsed, summary) in &timings {
             println!(
                 "  {policy:<18} {:>7.2} s  ({} minutes, peak {} instances)",

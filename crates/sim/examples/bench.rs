@@ -1,4 +1,4 @@
-//! Time a 24 h simulation of the `bench` scenario (200 services, about 100 instances) under every policy.
+//! Time a 24 h simulation of the `bench` scenario (200 services, 90 to 140 instances) under every policy.
 //!
 //! `cargo run --release -p ecs-scaler-sim --example bench` (builds only the simulator, not the AWS SDK).
 //! Prints one JSON object per policy: {"policy", "wall_seconds", "minutes", "peak_instances"}.

@@ -15,7 +15,7 @@ pub const NAMES: [(&str, &str); 6] = [
         "50 services under a moving load; blue/green colour swap at minute 90, old colour drained 10 min later",
     ),
     ("fragmentation", "large tasks that fit by total reservation (63 %) but on no single instance"),
-    ("bench", "24 h diurnal day of 200 services on about 100 instances, for timing"),
+    ("bench", "24 h diurnal day of 200 services on 90 to 140 instances, for timing"),
 ];
 
 pub fn by_name(name: &str) -> Option<Scenario> {
@@ -247,7 +247,7 @@ pub fn fragmentation() -> Scenario {
     }
 }
 
-/// The timing scenario: a 200-service day around 100 instances.
+/// The timing scenario: a 200-service day on 90 to 140 instances (about 120 on average).
 pub fn bench() -> Scenario {
     diurnal_cluster("bench", NAMES[5].1, 200, (3, 5), 0.6, 0xBE4C)
 }

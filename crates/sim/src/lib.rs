@@ -149,7 +149,7 @@ pub fn compare(
     Ok(Comparison { scenario: scenario.name.clone(), description: scenario.description.clone(), runs })
 }
 
-/// Wall time of one run of the `bench` scenario (24 h, 200 services, about 100 instances) per policy.
+/// Wall time of one run of the `bench` scenario (24 h, 200 services, 90 to 140 instances) per policy.
 /// Meant for release builds: `ecs-scaler bench`, or a project benchmark calling this.
 pub fn bench(knobs: &Knobs) -> Result<Vec<(String, Duration, Summary)>, SimError> {
     let scenario = builtin::bench();
