@@ -280,7 +280,8 @@ pub fn parse_seconds(raw: &str, origin: Origin, min: u32, max: u32) -> Result<u3
         .ok_or_else(|| ConfigError::BadSeconds { origin, value: raw.to_owned(), min, max })
 }
 
-fn check_namespace(value: &str, origin: Origin) -> Result<Sourced<String>, ConfigError> {
+/// Validate a CloudWatch namespace for our metrics.
+pub fn check_namespace(value: &str, origin: Origin) -> Result<Sourced<String>, ConfigError> {
     let printable = value.chars().all(|c| c.is_ascii() && !c.is_ascii_control());
     if !value.is_empty() && value.len() <= 255 && printable && !value.starts_with("AWS/") {
         Ok(Sourced::new(value.to_owned(), origin))
@@ -308,26 +309,21 @@ pub struct EnvConfig {
 }
 
 impl EnvConfig {
-    /// Build from `(name, value)` pairs, e.g. `std::env::vars()`. Empty values count as unset, because
-    /// Terraform and the console both like to set variables to "".
+    /// Build from `(name, value)` pairs, e.g. `std::env::vars()` (see [`env_map`]).
     pub fn from_vars<I, K, V>(vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let vars: HashMap<String, String> = vars
-            .into_iter()
-            .filter(|(_, value)| !value.as_ref().trim().is_empty())
-            .map(|(key, value)| (key.as_ref().to_owned(), value.as_ref().to_owned()))
-            .collect();
+        let vars = env_map(vars);
         let get = |key: &str| vars.get(key).map(String::as_str);
         let percent = |key: &'static str| get(key).map(|raw| parse_percent(raw, Origin::Env(key)));
         let seconds = |key: &'static str, default: u32| {
             get(key).map_or(Ok(default), |raw| parse_seconds(raw, Origin::Env(key), 60, 86_400))
         };
         Self {
-            namespace: get("SCALE_NAMESPACE").map(|raw| check_namespace(raw.trim(), Origin::Env("SCALE_NAMESPACE"))),
+            namespace: get("SCALE_NAMESPACE").map(|raw| check_namespace(raw, Origin::Env("SCALE_NAMESPACE"))),
             clusters: get("CLUSTERS").map(split_cluster_list).unwrap_or_default(),
             layer: Layer {
                 cpu_min: percent("CPU_MIN"),
@@ -340,6 +336,20 @@ impl EnvConfig {
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
         }
     }
+}
+
+/// Environment variables as a map, trimmed; empty values count as unset, because Terraform and the console
+/// both like to set variables to "".
+pub fn env_map<I, K, V>(vars: I) -> HashMap<String, String>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    vars.into_iter()
+        .filter(|(_, value)| !value.as_ref().trim().is_empty())
+        .map(|(key, value)| (key.as_ref().to_owned(), value.as_ref().trim().to_owned()))
+        .collect()
 }
 
 /// `"a, b,,arn:…:cluster/c"` → `["a", "b", "c"]`, first occurrence wins.

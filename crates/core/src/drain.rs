@@ -435,20 +435,15 @@ impl DrainSettings {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        use crate::config::{ConfigError, Origin, parse_seconds};
-        let vars: HashMap<String, String> = vars
-            .into_iter()
-            .filter(|(_, v)| !v.as_ref().trim().is_empty())
-            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().trim().to_owned()))
-            .collect();
+        use crate::config::{ConfigError, DEFAULT_NAMESPACE, Origin, check_namespace, env_map, parse_seconds};
+        let vars = env_map(vars);
         let get = |key: &str| vars.get(key).cloned();
         let seconds = |key: &'static str, default: u32, min: u32, max: u32| {
             get(key).map_or(Ok(default), |raw| parse_seconds(&raw, Origin::Env(key), min, max))
         };
-        let env = crate::config::EnvConfig::from_vars(vars.iter().filter(|(k, _)| *k == "SCALE_NAMESPACE"));
-        let namespace = match env.namespace {
-            Some(namespace) => namespace?.value,
-            None => crate::config::DEFAULT_NAMESPACE.to_owned(),
+        let namespace = match get("SCALE_NAMESPACE") {
+            Some(raw) => check_namespace(&raw, Origin::Env("SCALE_NAMESPACE"))?.value,
+            None => DEFAULT_NAMESPACE.to_owned(),
         };
         let timeout_result = match get("DRAIN_TIMEOUT_RESULT").map(|r| r.to_ascii_uppercase()).as_deref() {
             None | Some("CONTINUE") => LifecycleResult::Continue,
