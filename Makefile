@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ECS_SCALER_PYTHON := $(CURDIR)/$(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help venv build package check-glibc lint fmt test test-rust test-emulator test-terraform bench demo clean
+.PHONY: help venv build package check-glibc lint fmt test test-rust test-emulator test-terraform bench simulate demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,8 +59,12 @@ test-terraform: venv package ## terraform validate, test, checkov, and apply/des
 
 test: lint test-rust test-emulator package check-glibc test-terraform ## everything CI runs
 
-bench: venv package ## cold start, memory, zip size, AWS calls per tick
+bench: venv package ## cold start, memory, zip size, AWS calls per tick; simulator speed
 	cargo run --quiet -p ecs-scaler-local --bin bench
+	cargo run --quiet --release -p ecs-scaler-sim --example bench
+
+simulate: ## every built-in scenario under every policy: table, CSV/JSON and plots in sim-out/
+	cargo run --quiet -p ecs-scaler-cli -- simulate --scenario all
 
 demo: venv package ## the whole system, locally, against the AWS emulator
 	cargo build --quiet -p ecs-scaler-local --bin demo

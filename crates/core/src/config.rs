@@ -13,8 +13,9 @@ use serde_json::Value;
 
 /// CloudWatch namespace the ScaleStatus and drain metrics go to.
 pub const DEFAULT_NAMESPACE: &str = "Curalate/AutoScaling";
-/// Default reservation thresholds, in percent. Tuned with the simulator (see the README): scale down only
-/// when the cluster is well below `max`, and let the scale-down guard stop flapping near it.
+/// Default reservation thresholds, in percent: scale up at 85% (headroom for a deploy's extra copies), scale
+/// down below 60%, and let the scale-down guard stop flapping near max. The simulator (README, "Simulating
+/// policies") shows what other values cost; none meets every target on every scenario.
 pub const DEFAULT_CPU: Thresholds = Thresholds { min: 60.0, max: 85.0 };
 pub const DEFAULT_MEMORY: Thresholds = Thresholds { min: 60.0, max: 85.0 };
 /// Datapoints older than this are stale; "unable to place a task" events older than this are ignored.
