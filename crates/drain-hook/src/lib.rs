@@ -244,6 +244,7 @@ async fn notified<E: EcsApi, A: AutoScalingApi, M: MetricsApi>(
     aws: Aws<'_, E, A, M>,
 ) -> Result<Vec<Pending>, DrainError> {
     let mut names: Vec<String> = terminations.iter().map(|t| t.action.group.clone()).collect();
+    names.sort();
     names.dedup();
     let groups = aws.autoscaling.groups(&names).await.map_err(DrainError::Lookup)?;
     let mut pending = Vec::new();
