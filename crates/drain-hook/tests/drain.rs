@@ -165,7 +165,18 @@ async fn holds_while_a_service_is_below_min_then_completes_once_replacements_run
 
     scene.scale_in(&old.ec2_instance_id).await;
     assert_eq!(scene.state(&old.ec2_instance_id).await.as_deref(), WAIT);
+    let (guard, lines) = ecs_scaler_testkit::capture_logs();
     let results = scene.notify().await;
+    drop(guard);
+    let checks: Vec<Value> = lines().into_iter().filter(|l| l["message"] == "drain check").collect();
+    assert_eq!(checks.len(), 1, "one line per check: {checks:?}");
+    assert_eq!(checks[0]["instance"], old.ec2_instance_id.as_str());
+    assert_eq!(checks[0]["cluster"], "single");
+    assert_eq!((checks[0]["ready"].as_bool(), checks[0]["outcome"].as_str()), (Some(false), Some("held")));
+    assert!(checks[0]["drain_age_seconds"].is_i64() || checks[0]["drain_age_seconds"].is_u64(), "{}", checks[0]);
+    let blockers = checks[0]["blockers"].as_str().unwrap();
+    assert!(blockers.contains("service api: 0 running on ACTIVE instances, 2 required"), "{blockers}");
+    assert!(blockers.contains("2 task(s) still on the instance"), "{blockers}");
     let summary = results[0].as_ref().unwrap();
     assert_eq!(outcome(summary, &old.ec2_instance_id), Outcome::Held);
     let blockers = &summary.instances[0].blockers;
@@ -260,6 +271,11 @@ async fn a_blue_green_teardown_waits_for_the_new_colour_then_releases_all() {
     let summary = scene.reconcile().await.unwrap();
     assert!(summary.instances.iter().all(|r| r.outcome == Outcome::Held), "{summary:?}");
     assert_eq!(summary.checks, 1, "one snapshot for the three instances of one cluster");
+    let now = chrono::Utc::now();
+    let (from, to) = (now - chrono::Duration::minutes(5), now + chrono::Duration::minutes(5));
+    let draining =
+        scene.seeder.cluster_metric("Curalate/AutoScaling", "DrainingInstances", "bg", from, to).await.unwrap();
+    assert_eq!(draining, [3.0], "the reconcile counts the cluster's instances in Terminating:Wait");
 
     // The new colour runs 3 of 6 web tasks (the minimum) but only 1 of 2 pair tasks: still nobody goes.
     for instance in &green {

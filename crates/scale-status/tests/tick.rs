@@ -292,3 +292,23 @@ async fn a_failed_publish_fails_the_invocation() {
     let diagnostic = lambda_runtime::Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "ScaleStatus.PublishFailed");
 }
+
+#[tokio::test]
+async fn each_decision_is_logged_once_as_a_json_line_with_the_summary_fields() {
+    let (_guard, lines) = ecs_scaler_testkit::capture_logs();
+    let cloud = FakeCloud::new()
+        .with_cluster("hot", 4, &[])
+        .with_reservations("hot", 80.0, 20.0, minute_ago())
+        .with_cluster("dark", 3, &[]);
+    tick(&cloud, &env(&[("CLUSTERS", "hot,dark")]), json!({})).await.unwrap();
+
+    let decisions: Vec<Value> = lines().into_iter().filter(|l| l["message"] == "scale decision").collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    let hot = decisions.iter().find(|l| l["cluster"] == "hot").unwrap();
+    assert_eq!((hot["cpu"].as_f64(), hot["memory"].as_f64()), (Some(80.0), Some(20.0)));
+    assert_eq!((hot["instances"].as_u64(), hot["scale_status"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(hot["reason"], "cpu_above_max");
+    let dark = decisions.iter().find(|l| l["cluster"] == "dark").unwrap();
+    assert_eq!(dark["reason"], "no_data");
+    assert!(dark.get("scale_status").is_none(), "no status, no field: {dark}");
+}
