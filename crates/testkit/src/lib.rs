@@ -23,7 +23,14 @@ pub enum HarnessError {
 
 /// Capture what the Lambdas log (in their production format) while the guard lives, on this thread.
 /// Returns the guard and a function that parses the lines captured so far.
+///
+/// Tests run on parallel threads that have no subscriber. With only one dispatcher registered, tracing-core
+/// caches each callsite's interest from whichever thread reaches it first, so a parallel test could switch
+/// an event off for this one. A second dispatcher that lives for the whole process makes every callsite ask
+/// the emitting thread's subscriber on each event instead.
 pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, impl Fn() -> Vec<serde_json::Value>) {
+    static SECOND_DISPATCHER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    SECOND_DISPATCHER.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     use std::sync::{Arc, Mutex};
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -45,4 +52,22 @@ pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, impl Fn() -> Vec<se
         String::from_utf8_lossy(&bytes).lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
     };
     (guard, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capture_logs;
+
+    fn probe() {
+        tracing::info!(probe = 1, "probe");
+    }
+
+    #[test]
+    fn an_event_first_reached_on_another_thread_is_still_captured_here() {
+        let (_guard, lines) = capture_logs();
+        std::thread::spawn(probe).join().unwrap();
+        probe();
+        let probes: Vec<_> = lines().into_iter().filter(|line| line["message"] == "probe").collect();
+        assert_eq!(probes.len(), 1, "{probes:?}");
+    }
 }
