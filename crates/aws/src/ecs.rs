@@ -184,6 +184,40 @@ impl EcsApi for Ecs {
         .await
     }
 
+    async fn clusters_with_instance(&self, ec2_instance_id: &str) -> Result<Vec<String>, AwsError> {
+        const OPERATION: &str = "ListContainerInstances";
+        // Instance IDs are `i-` and hex; anything else would change the meaning of the filter expression.
+        if !ec2_instance_id
+            .strip_prefix("i-")
+            .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(AwsError::malformed(OPERATION, format!("{ec2_instance_id:?} is not an EC2 instance ID")));
+        }
+        let filter = format!("ec2InstanceId == {ec2_instance_id}");
+        let clusters = self.cluster_arns().await?;
+        let lookups = clusters.into_iter().map(|arn| {
+            let filter = filter.clone();
+            async move {
+                let found: Vec<String> = self
+                    .client
+                    .list_container_instances()
+                    .cluster(arn.as_str())
+                    .filter(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| AwsError::sdk(OPERATION, e))?;
+                let name = arn.rsplit('/').next().unwrap_or(arn.as_str()).to_owned();
+                Ok::<_, AwsError>((!found.is_empty()).then_some(name))
+            }
+        });
+        let found: Vec<Option<String>> =
+            futures::stream::iter(lookups).buffered(CONCURRENT_DESCRIBES).try_collect().await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
     async fn drain(
         &self,
         cluster: &str,
@@ -307,6 +341,29 @@ mod tests {
 
     fn arns(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
         range.map(|i| format!("arn:aws:ecs:us-east-1:123456789012:{prefix}/{i}")).collect()
+    }
+
+    #[tokio::test]
+    async fn an_instance_is_looked_up_in_every_cluster_with_an_ec2_instance_id_filter() {
+        use aws_sdk_ecs::operation::list_clusters::ListClustersOutput;
+        use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
+        let clusters = mock!(Client::list_clusters)
+            .then_output(|| ListClustersOutput::builder().set_cluster_arns(Some(arns("cluster", 0..3))).build());
+        let lookup = mock!(Client::list_container_instances)
+            .match_requests(|r| r.filter() == Some("ec2InstanceId == i-0abc"))
+            .then_compute_output(|r| {
+                let found = r.cluster() == Some("arn:aws:ecs:us-east-1:123456789012:cluster/1");
+                let arns = if found { arns("container-instance/1", 7..8) } else { vec![] };
+                ListContainerInstancesOutput::builder().set_container_instance_arns(Some(arns)).build()
+            });
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&clusters, &lookup]);
+        let ecs = Ecs::new(client);
+        assert_eq!(ecs.clusters_with_instance("i-0abc").await.unwrap(), ["1"]);
+        assert_eq!((clusters.num_calls(), lookup.num_calls()), (1, 3));
+
+        let error = ecs.clusters_with_instance("i-0abc or ec2InstanceId exists").await.unwrap_err();
+        assert!(error.to_string().contains("is not an EC2 instance ID"), "{error}");
+        assert_eq!((clusters.num_calls(), lookup.num_calls()), (1, 3), "a bad ID makes no call");
     }
 
     #[tokio::test]

@@ -145,6 +145,14 @@ pub trait EcsApi: Send + Sync {
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
 
+    /// Names of the clusters where this EC2 instance is registered (ACTIVE or DRAINING): ListClusters pages,
+    /// then one ListContainerInstances filtered by `ec2InstanceId` per cluster. Only asked when the instance is
+    /// missing from the cluster the hook resolved, so its cost is paid on that rare path alone.
+    fn clusters_with_instance(
+        &self,
+        ec2_instance_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
     /// Set container instances to DRAINING (a no-op for those already draining), 10 per call. Returns them
     /// as ECS reports them afterwards.
     fn drain(

@@ -47,6 +47,9 @@ pub enum Blocker {
     Service { name: String, running_on_active: usize, required: usize },
     /// The service's `ecs-scaler:min-healthy-percent` tag is not a whole number in 0–100: hold rather than guess.
     BadMinHealthyTag { service: String, value: String },
+    /// The instance is registered in other clusters, not the one the hook resolved: its tasks were never
+    /// checked, so it stays until the cluster mapping is fixed (or the lifecycle hook itself times out).
+    RegisteredElsewhere { clusters: Vec<String> },
 }
 
 impl std::fmt::Display for Blocker {
@@ -59,6 +62,12 @@ impl std::fmt::Display for Blocker {
             Blocker::BadMinHealthyTag { service, value } => {
                 write!(f, "service {service}: tag {TAG_MIN_HEALTHY}={value:?} is not a whole number in 0-100")
             }
+            Blocker::RegisteredElsewhere { clusters } => write!(
+                f,
+                "registered in cluster {} instead: check the hook's cluster (notification metadata, group tag or \
+                 CLUSTER)",
+                clusters.join(", ")
+            ),
         }
     }
 }
@@ -148,6 +157,17 @@ pub enum Release {
     TimedOut,
 }
 
+/// Where ECS has the terminating instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration<'a> {
+    /// In the cluster being checked, as this container instance ARN.
+    Here(&'a str),
+    /// Not in the cluster being checked, but in these ones.
+    Elsewhere(&'a [String]),
+    /// In no cluster: it never registered, or it has already left.
+    Nowhere,
+}
+
 /// The verdict for one terminating instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -157,19 +177,30 @@ pub enum DrainVerdict {
 }
 
 impl DrainPolicy {
-    /// Decide for the instance with this container-instance ARN (`None`: not registered) after `drain_age`.
+    /// Decide for the instance, registered as `registration`, after `drain_age` of draining.
+    ///
+    /// An instance registered in another cluster was never drained, so `max_drain` does not apply to it: it is
+    /// held, loudly, until the cluster mapping is fixed or the lifecycle hook's own timeout ends the wait.
     pub fn verdict(
         &self,
         snapshot: &ClusterSnapshot,
-        container_instance_arn: Option<&str>,
+        registration: Registration<'_>,
         drain_age: Duration,
     ) -> DrainVerdict {
-        let Some(arn) = container_instance_arn else {
-            return DrainVerdict::Complete {
-                result: LifecycleResult::Continue,
-                why: Release::NotRegistered,
-                blockers: vec![],
-            };
+        let arn = match registration {
+            Registration::Here(arn) => arn,
+            Registration::Elsewhere(clusters) => {
+                return DrainVerdict::Hold {
+                    blockers: vec![Blocker::RegisteredElsewhere { clusters: clusters.to_vec() }],
+                };
+            }
+            Registration::Nowhere => {
+                return DrainVerdict::Complete {
+                    result: LifecycleResult::Continue,
+                    why: Release::NotRegistered,
+                    blockers: vec![],
+                };
+            }
         };
         let blockers = blockers(snapshot, arn);
         if blockers.is_empty() {
@@ -378,19 +409,32 @@ mod tests {
         let policy = DrainPolicy { max_drain: Duration::seconds(3600), timeout_result: LifecycleResult::Abandon };
         let blocked = Cluster::new().instance("old", "DRAINING").tasks("family:backup", "old", 1);
         assert_eq!(
-            policy.verdict(&blocked.snapshot, None, Duration::zero()),
+            policy.verdict(&blocked.snapshot, Registration::Nowhere, Duration::zero()),
             DrainVerdict::Complete { result: LifecycleResult::Continue, why: Release::NotRegistered, blockers: vec![] }
         );
         assert!(matches!(
-            policy.verdict(&blocked.snapshot, Some("old"), Duration::seconds(3599)),
+            policy.verdict(&blocked.snapshot, Registration::Here("old"), Duration::seconds(3599)),
             DrainVerdict::Hold { .. }
         ));
         let DrainVerdict::Complete { result, why, blockers } =
-            policy.verdict(&blocked.snapshot, Some("old"), Duration::seconds(3600))
+            policy.verdict(&blocked.snapshot, Registration::Here("old"), Duration::seconds(3600))
         else {
             panic!("expected a timeout");
         };
         assert_eq!((result, why, blockers.len()), (LifecycleResult::Abandon, Release::TimedOut, 1));
+    }
+
+    #[test]
+    fn an_instance_registered_in_another_cluster_is_held_past_the_max_drain_time() {
+        let policy = DrainPolicy { max_drain: Duration::seconds(3600), timeout_result: LifecycleResult::Continue };
+        let empty = Cluster::new().instance("other", "ACTIVE");
+        let clusters = vec!["payments".to_owned()];
+        for age in [Duration::zero(), Duration::seconds(3600), Duration::days(3)] {
+            let verdict = policy.verdict(&empty.snapshot, Registration::Elsewhere(&clusters), age);
+            let DrainVerdict::Hold { blockers } = verdict else { panic!("released at {age}: {verdict:?}") };
+            assert_eq!(blockers, [Blocker::RegisteredElsewhere { clusters: clusters.clone() }]);
+            assert!(blockers[0].to_string().starts_with("registered in cluster payments instead"), "{}", blockers[0]);
+        }
     }
 
     #[test]

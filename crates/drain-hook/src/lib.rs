@@ -17,7 +17,8 @@ use ecs_scaler_aws::{AutoScalingApi, AwsError, ClusterMetric, EcsApi, MetricUnit
 use ecs_scaler_core::ContainerInstance;
 use ecs_scaler_core::config::ConfigError;
 use ecs_scaler_core::drain::{
-    ATTRIBUTE_DRAIN_STARTED, Blocker, ClusterSnapshot, DrainSettings, DrainVerdict, Release, drain_started,
+    ATTRIBUTE_DRAIN_STARTED, Blocker, ClusterSnapshot, DrainSettings, DrainVerdict, Registration, Release,
+    drain_started,
 };
 use ecs_scaler_core::lifecycle::{
     ActionOutcome, LifecycleAction, LifecycleMessage, LifecycleRequest, LifecycleResult, TAG_CLUSTER, TERMINATING,
@@ -417,8 +418,22 @@ async fn check_cluster<E: EcsApi, A: AutoScalingApi, M: MetricsApi>(
     let mut results = Vec::new();
     for p in pending {
         let instance = snapshot.instance_by_ec2_id(&p.action.instance_id);
+        let elsewhere = match instance {
+            Some(_) => vec![],
+            None => match other_clusters(aws.ecs, &p.action.instance_id, cluster).await {
+                Ok(clusters) => clusters,
+                Err(error) => {
+                    // Unsure whether it runs tasks somewhere: hold.
+                    let beat = heartbeat(aws.autoscaling, &p.action).await;
+                    let detail = beat.err().map_or_else(|| error.to_string(), |e| format!("{error}; {e}"));
+                    let report = report_for(&p, cluster, Outcome::Failed, None, vec![]);
+                    results.push((p, InstanceReport { error: Some(detail), ..report }));
+                    continue;
+                }
+            },
+        };
         let age = instance.and_then(drain_started).map(|started| now - started);
-        let verdict = settings.policy.verdict(&snapshot, instance.map(|i| i.arn.as_str()), age.unwrap_or_default());
+        let verdict = settings.policy.verdict(&snapshot, registration(instance, &elsewhere), age.unwrap_or_default());
         let age_seconds = age.map(|a| a.num_seconds());
         let report = match verdict {
             DrainVerdict::Complete { result, why, blockers } => match aws.autoscaling.complete(&p.action, result).await
@@ -448,6 +463,22 @@ async fn check_cluster<E: EcsApi, A: AutoScalingApi, M: MetricsApi>(
         results.push((p, report));
     }
     results
+}
+
+/// Clusters other than `cluster` where ECS has the instance. Asked only when `cluster` does not have it: a
+/// wrong cluster mapping must not look like an instance that never registered, which is released at once.
+async fn other_clusters<E: EcsApi>(ecs: &E, ec2_instance_id: &str, cluster: &str) -> Result<Vec<String>, AwsError> {
+    let mut clusters = ecs.clusters_with_instance(ec2_instance_id).await?;
+    clusters.retain(|c| c != cluster);
+    Ok(clusters)
+}
+
+fn registration<'a>(instance: Option<&'a ContainerInstance>, elsewhere: &'a [String]) -> Registration<'a> {
+    match instance {
+        Some(instance) => Registration::Here(&instance.arn),
+        None if elsewhere.is_empty() => Registration::Nowhere,
+        None => Registration::Elsewhere(elsewhere),
+    }
 }
 
 /// Set the instances DRAINING (if not yet), record when the drain started (if not yet), then read the rest of
@@ -588,8 +619,12 @@ pub async fn inspect<E: EcsApi, A: AutoScalingApi>(
             instance.status = "DRAINING".into();
         }
     }
+    let elsewhere = match &found {
+        Some(_) => vec![],
+        None => other_clusters(ecs, instance_id, &cluster).await.map_err(DrainError::Lookup)?,
+    };
     let age = found.as_ref().and_then(drain_started).map(|started| now - started);
-    let verdict = settings.policy.verdict(&snapshot, found.as_ref().map(|i| i.arn.as_str()), age.unwrap_or_default());
+    let verdict = settings.policy.verdict(&snapshot, registration(found.as_ref(), &elsewhere), age.unwrap_or_default());
     Ok(Inspection {
         instance: instance_id.to_owned(),
         cluster,

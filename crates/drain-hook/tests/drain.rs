@@ -425,19 +425,52 @@ async fn a_standalone_task_past_max_drain_time_is_released_with_the_configured_r
 }
 
 #[tokio::test]
-async fn an_instance_never_registered_with_ecs_completes_at_once() {
+async fn an_instance_registered_in_no_cluster_completes_once_that_is_known() {
     let scene = Scene::new(&[]).await;
     scene.cluster("bare").await;
     let hook = HookSpec { name: "drain", heartbeat_timeout: 300, metadata: Some(r#"{"cluster":"bare"}"#) };
     let ids = scene.seeder.group("bare-asg", "bare", 2, Some(hook)).await.unwrap();
     scene.scale_in(&ids[0]).await;
+    // Whether it is registered in some other cluster is unknown while ListClusters fails: hold.
+    scene.emulator.inject(&Fault::unavailable("ecs", "ListClusters", 100)).unwrap();
     let results = scene.notify().await;
-    let summary = results[0].as_ref().unwrap();
+    let error = results[0].as_ref().unwrap_err();
+    assert!(matches!(error, DrainError::Incomplete { failed: 1, .. }) && error.to_string().contains("ListClusters"));
+    assert_eq!(scene.state(&ids[0]).await.as_deref(), WAIT);
+    scene.emulator.clear_faults().unwrap();
+
+    let summary = scene.reconcile().await.unwrap();
     assert_eq!(
-        outcome(summary, &ids[0]),
+        outcome(&summary, &ids[0]),
         Outcome::Completed { result: LifecycleResult::Continue, why: Release::NotRegistered }
     );
     assert_eq!(scene.state(&ids[0]).await, None);
+}
+
+#[tokio::test]
+async fn an_instance_registered_in_another_cluster_than_the_hooks_is_held_not_released() {
+    let scene = Scene::new(&[]).await;
+    scene.cluster("payments").await;
+    scene.cluster("search").await;
+    // The group's hook metadata says "payments", but its instances joined "search" (a wrong ECS_CLUSTER).
+    let hook = HookSpec { name: "drain", heartbeat_timeout: 300, metadata: Some(r#"{"cluster":"payments"}"#) };
+    let ids = scene.seeder.group("payments-asg", "payments", 2, Some(hook)).await.unwrap();
+    let registered = scene.seeder.register("search", &ids, 4096, 16384).await.unwrap();
+    let td = scene.seeder.task_definition("indexer", 512, 1024).await.unwrap();
+    scene.seeder.start_task("search", &td, &registered[0].container_instance_arn, None).await.unwrap();
+
+    scene.scale_in(&ids[0]).await;
+    let results = scene.notify().await;
+    let summary = results[0].as_ref().unwrap();
+    assert_eq!(outcome(summary, &ids[0]), Outcome::Held);
+    assert_eq!(summary.instances[0].blockers, [Blocker::RegisteredElsewhere { clusters: vec!["search".into()] }]);
+    let summary = scene.reconcile().await.unwrap();
+    assert_eq!(outcome(&summary, &ids[0]), Outcome::Held, "the scheduled reconcile holds it too");
+    assert!(scene.calls("RecordLifecycleActionHeartbeat") >= 2);
+    assert_eq!(scene.state(&ids[0]).await.as_deref(), WAIT);
+    assert_eq!(scene.calls("CompleteLifecycleAction"), 0);
+    assert_eq!(scene.calls("UpdateContainerInstancesState"), 0, "nothing drained in a cluster it was not told of");
+    assert_eq!(scene.ecs_status("search", &registered[0].container_instance_arn).await, "ACTIVE");
 }
 
 #[tokio::test]

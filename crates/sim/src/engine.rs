@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ecs_scaler_core::drain::{ClusterSnapshot, DrainVerdict, Release, required_tasks};
+use ecs_scaler_core::drain::{ClusterSnapshot, DrainVerdict, Registration, Release, required_tasks};
 use ecs_scaler_core::{ContainerInstance, ScaleStatus, Scheduling, Service, ServiceEvent, Task, TaskHealth};
 use serde::Serialize;
 
@@ -627,7 +627,7 @@ impl<'s> Simulation<'s> {
         for (index, instance) in self.instances.iter().enumerate() {
             let InstanceState::Draining { since } = instance.state else { continue };
             let age = Duration::minutes(i64::from(t - since));
-            match self.knobs.drain.verdict(&snapshot, Some(&instance.arn), age) {
+            match self.knobs.drain.verdict(&snapshot, Registration::Here(&instance.arn), age) {
                 DrainVerdict::Hold { .. } => {}
                 DrainVerdict::Complete { why, .. } => released.push((index, why)),
             }

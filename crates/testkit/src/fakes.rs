@@ -176,6 +176,21 @@ impl EcsApi for FakeCloud {
         self.cluster_list("DescribeContainerInstances", cluster, |s| &s.instances)
     }
 
+    async fn clusters_with_instance(&self, ec2_instance_id: &str) -> Result<Vec<String>, AwsError> {
+        let state = self.call("ListContainerInstances")?;
+        let registered = |instances: &Vec<ContainerInstance>| {
+            instances.iter().any(|i| i.ec2_instance_id.as_deref() == Some(ec2_instance_id) && i.status != "INACTIVE")
+        };
+        let mut clusters: Vec<String> = state
+            .instances
+            .iter()
+            .filter(|(_, instances)| registered(instances))
+            .map(|(name, _)| name.clone())
+            .collect();
+        clusters.sort();
+        Ok(clusters)
+    }
+
     async fn drain(&self, cluster: &str, arns: &[String]) -> Result<Vec<ContainerInstance>, AwsError> {
         let mut state = self.call("UpdateContainerInstancesState")?;
         let instances = state.instances.entry(cluster.into()).or_default();

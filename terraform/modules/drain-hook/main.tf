@@ -182,12 +182,24 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
-    sid = "ReadManagedClusters"
-    actions = [
-      "ecs:DescribeClusters",
-      "ecs:ListContainerInstances",
-    ]
+    sid       = "ReadManagedClusters"
+    actions   = ["ecs:DescribeClusters"]
     resources = local.cluster_arns
+  }
+
+  # An instance missing from its resolved cluster is looked up in every cluster before it is released as
+  # never registered: a wrong cluster mapping must hold it, not let it go with its tasks.
+  statement {
+    sid     = "FindInstancesInAnyCluster"
+    actions = ["ecs:ListClusters"]
+    # ListClusters supports no resource-level permissions and no condition keys.
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ListContainerInstancesOfAnyCluster"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = ["${local.ecs_arn_prefix}:cluster/*"]
   }
 
   statement {

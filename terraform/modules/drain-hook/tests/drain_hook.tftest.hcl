@@ -189,6 +189,7 @@ run "the_policy_is_scoped_to_the_managed_clusters" {
       "ecs:DescribeContainerInstances",
       "ecs:DescribeServices",
       "ecs:DescribeTasks",
+      "ecs:ListClusters",
       "ecs:ListContainerInstances",
       "ecs:ListServices",
       "ecs:ListTasks",
@@ -203,10 +204,17 @@ run "the_policy_is_scoped_to_the_managed_clusters" {
     # Resource "*" only where nothing narrower exists, and then with a condition unless none exists either.
     condition = alltrue([
       for statement in data.aws_iam_policy_document.lambda.statement :
-      length(statement.condition) > 0 || alltrue([for action in statement.actions : startswith(action, "autoscaling:Describe")])
+      length(statement.condition) > 0 || alltrue([for action in statement.actions : startswith(action, "autoscaling:Describe") || action == "ecs:ListClusters"])
       if contains(statement.resources, "*")
     ])
-    error_message = "Every Resource * statement except Auto Scaling's Describe* needs a condition."
+    error_message = "Every Resource * statement except Auto Scaling's Describe* and ECS ListClusters needs a condition."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.resources
+      if contains(statement.actions, "ecs:ListContainerInstances")
+    ]) == toset(["arn:aws:ecs:us-east-1:123456789012:cluster/*"])
+    error_message = "ListContainerInstances reaches every cluster of the account and region, to find misplaced instances; it reads ARNs only."
   }
   assert {
     condition = one([
