@@ -186,7 +186,7 @@ impl EcsApi for Ecs {
 
     async fn clusters_with_instance(&self, ec2_instance_id: &str) -> Result<Vec<String>, AwsError> {
         const OPERATION: &str = "ListContainerInstances";
-        // Instance IDs are `i-` and hex; anything else would change the meaning of the filter expression.
+        // Instance IDs are `i-` and letters or digits; anything else could change what the filter expression means.
         if !ec2_instance_id
             .strip_prefix("i-")
             .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_alphanumeric()))
