@@ -18,36 +18,26 @@ fn env(clusters: &str) -> EnvConfig {
     EnvConfig::from_vars(THRESHOLDS.into_iter().chain([("CLUSTERS", clusters)]))
 }
 
-async fn seed_cluster(
-    seeder: &Seeder,
-    name: &str,
-    tags: &[(&str, &str)],
-    instances: i32,
-    reservations: Option<(f64, f64)>,
-    at: DateTime<Utc>,
-) {
-    seeder.cluster(name, tags).await.unwrap();
-    let ids = seeder.group(&format!("{name}-asg"), name, instances, None).await.unwrap();
-    seeder.register(name, &ids, 4096, 16384).await.unwrap();
-    if let Some((cpu, memory)) = reservations {
-        seeder.reservations(name, cpu, memory, at).await.unwrap();
-    }
-}
-
 /// Clusters covering every kind of decision: up on a metric, down, the guard, between, no data, stale data,
 /// a bad tag, and tasks ECS could not place. Returns their names.
 async fn seed_every_kind(emulator: &Emulator, seeder: &Seeder, prefix: &str, now: DateTime<Utc>) -> Vec<String> {
     let minute_ago = now - Duration::minutes(1);
     let name = |suffix: &str| format!("{prefix}-{suffix}");
-    seed_cluster(seeder, &name("hot"), &[], 3, Some((90.0, 30.0)), minute_ago).await;
-    seed_cluster(seeder, &name("idle"), &[], 4, Some((10.0, 20.0)), minute_ago).await;
-    seed_cluster(seeder, &name("guard"), &[], 2, Some((39.0, 30.0)), minute_ago).await;
-    seed_cluster(seeder, &name("between"), &[("ecs-scaler:memory-max", "90")], 3, Some((50.0, 50.0)), minute_ago).await;
-    seed_cluster(seeder, &name("dark"), &[], 3, None, minute_ago).await;
-    seed_cluster(seeder, &name("stale"), &[], 3, Some((10.0, 10.0)), now - Duration::minutes(8)).await;
-    seed_cluster(seeder, &name("badtag"), &[("ecs-scaler:cpu-min", "forty")], 3, Some((10.0, 10.0)), minute_ago).await;
+    seeder.scaled_cluster(&name("hot"), &[], 3, Some((90.0, 30.0)), minute_ago).await.unwrap();
+    seeder.scaled_cluster(&name("idle"), &[], 4, Some((10.0, 20.0)), minute_ago).await.unwrap();
+    seeder.scaled_cluster(&name("guard"), &[], 2, Some((39.0, 30.0)), minute_ago).await.unwrap();
+    seeder
+        .scaled_cluster(&name("between"), &[("ecs-scaler:memory-max", "90")], 3, Some((50.0, 50.0)), minute_ago)
+        .await
+        .unwrap();
+    seeder.scaled_cluster(&name("dark"), &[], 3, None, minute_ago).await.unwrap();
+    seeder.scaled_cluster(&name("stale"), &[], 3, Some((10.0, 10.0)), now - Duration::minutes(8)).await.unwrap();
+    seeder
+        .scaled_cluster(&name("badtag"), &[("ecs-scaler:cpu-min", "forty")], 3, Some((10.0, 10.0)), minute_ago)
+        .await
+        .unwrap();
     let unplaced = name("unplaced");
-    seed_cluster(seeder, &unplaced, &[], 2, Some((30.0, 30.0)), minute_ago).await;
+    seeder.scaled_cluster(&unplaced, &[], 2, Some((30.0, 30.0)), minute_ago).await.unwrap();
     let task_definition = seeder.task_definition(&format!("{prefix}-api"), 1024, 2048).await.unwrap();
     seeder.service(&unplaced, &task_definition, &ServiceSpec::replica("api", 3, 100)).await.unwrap();
     let instances = seeder.ecs.list_container_instances().cluster(&unplaced).send().await.unwrap();
@@ -127,9 +117,12 @@ async fn status_agrees_with_the_lambda_for_every_kind_of_cluster_and_publishes_n
 async fn the_status_table_names_thresholds_with_their_origin_and_only_the_clusters_asked_for() {
     let emulator = Emulator::shared();
     let seeder = Seeder::new(&emulator.sdk_config().await);
-    let now = Utc::now();
-    seed_cluster(&seeder, "cli-table-a", &[("ecs-scaler:cpu-max", "95")], 3, Some((90.0, 30.0)), now).await;
-    seed_cluster(&seeder, "cli-table-b", &[], 3, Some((10.0, 10.0)), now).await;
+    let minute_ago = Utc::now() - Duration::minutes(1);
+    seeder
+        .scaled_cluster("cli-table-a", &[("ecs-scaler:cpu-max", "95")], 3, Some((90.0, 30.0)), minute_ago)
+        .await
+        .unwrap();
+    seeder.scaled_cluster("cli-table-b", &[], 3, Some((10.0, 10.0)), minute_ago).await.unwrap();
 
     let (ok, stdout, stderr) = ecs_scaler(
         emulator,

@@ -23,23 +23,6 @@ fn env(clusters: &str) -> EnvConfig {
     ])
 }
 
-/// A cluster with `instances` registered container instances and, if given, one reservation datapoint.
-async fn seed_cluster(
-    seeder: &Seeder,
-    name: &str,
-    tags: &[(&str, &str)],
-    instances: i32,
-    reservations: Option<(f64, f64)>,
-    at: DateTime<Utc>,
-) {
-    seeder.cluster(name, tags).await.unwrap();
-    let ids = seeder.group(&format!("{name}-asg"), name, instances, None).await.unwrap();
-    seeder.register(name, &ids, 4096, 16384).await.unwrap();
-    if let Some((cpu, memory)) = reservations {
-        seeder.reservations(name, cpu, memory, at).await.unwrap();
-    }
-}
-
 async fn run(emulator: &Emulator, env: &EnvConfig, now: DateTime<Utc>) -> Result<Summary, TickError> {
     let sdk = emulator.sdk_config().await;
     handle(&json!({}), env, &CloudWatch::from_conf(&sdk), &Ecs::from_conf(&sdk), now).await
@@ -57,26 +40,30 @@ async fn one_run_publishes_the_right_scale_status_for_every_kind_of_cluster() {
     let now = Utc::now();
     let minute_ago = now - Duration::minutes(1);
 
-    seed_cluster(&seeder, "e2e-hot", &[], 3, Some((90.0, 30.0)), minute_ago).await;
-    seed_cluster(&seeder, "e2e-idle", &[], 4, Some((10.0, 20.0)), minute_ago).await;
+    seeder.scaled_cluster("e2e-hot", &[], 3, Some((90.0, 30.0)), minute_ago).await.unwrap();
+    seeder.scaled_cluster("e2e-idle", &[], 4, Some((10.0, 20.0)), minute_ago).await.unwrap();
     // 39% on 2 instances would be 78% on one: the guard holds it.
-    seed_cluster(&seeder, "e2e-guard", &[], 2, Some((39.0, 30.0)), minute_ago).await;
-    seed_cluster(&seeder, "e2e-between", &[], 3, Some((50.0, 50.0)), minute_ago).await;
-    seed_cluster(&seeder, "e2e-dark", &[], 3, None, minute_ago).await;
-    seed_cluster(&seeder, "e2e-stale", &[], 3, Some((10.0, 10.0)), now - Duration::minutes(8)).await;
-    seed_cluster(
-        &seeder,
-        "e2e-tagged",
-        &[("ecs-scaler:enabled", "true"), ("ecs-scaler:cpu-max", "95")],
-        3,
-        Some((90.0, 30.0)),
-        minute_ago,
-    )
-    .await;
-    seed_cluster(&seeder, "e2e-badtag", &[("ecs-scaler:cpu-min", "forty")], 3, Some((10.0, 10.0)), minute_ago).await;
+    seeder.scaled_cluster("e2e-guard", &[], 2, Some((39.0, 30.0)), minute_ago).await.unwrap();
+    seeder.scaled_cluster("e2e-between", &[], 3, Some((50.0, 50.0)), minute_ago).await.unwrap();
+    seeder.scaled_cluster("e2e-dark", &[], 3, None, minute_ago).await.unwrap();
+    seeder.scaled_cluster("e2e-stale", &[], 3, Some((10.0, 10.0)), now - Duration::minutes(8)).await.unwrap();
+    seeder
+        .scaled_cluster(
+            "e2e-tagged",
+            &[("ecs-scaler:enabled", "true"), ("ecs-scaler:cpu-max", "95")],
+            3,
+            Some((90.0, 30.0)),
+            minute_ago,
+        )
+        .await
+        .unwrap();
+    seeder
+        .scaled_cluster("e2e-badtag", &[("ecs-scaler:cpu-min", "forty")], 3, Some((10.0, 10.0)), minute_ago)
+        .await
+        .unwrap();
 
     // Low reservation, but a service short of tasks that ECS could not place.
-    seed_cluster(&seeder, "e2e-unplaced", &[], 2, Some((30.0, 30.0)), minute_ago).await;
+    seeder.scaled_cluster("e2e-unplaced", &[], 2, Some((30.0, 30.0)), minute_ago).await.unwrap();
     let task_definition = seeder.task_definition("e2e-api", 1024, 2048).await.unwrap();
     seeder.service("e2e-unplaced", &task_definition, &ServiceSpec::replica("api", 3, 100)).await.unwrap();
     let instances = seeder.ecs.list_container_instances().cluster("e2e-unplaced").send().await.unwrap();
@@ -120,7 +107,7 @@ async fn a_tick_costs_one_call_per_api_page_not_per_cluster() {
     let names: Vec<String> = (0..10).map(|i| format!("calls-{i}")).collect();
     for name in &names {
         // Above max, so no placement check is needed: the bare cost of a tick.
-        seed_cluster(&seeder, name, &[], 2, Some((80.0, 10.0)), now - Duration::minutes(1)).await;
+        seeder.scaled_cluster(name, &[], 2, Some((80.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
     }
     emulator.clear_calls().unwrap();
     let summary = run(&emulator, &env(&names.join(",")), now).await.unwrap();
@@ -134,7 +121,7 @@ async fn throttled_metric_reads_are_retried_and_then_succeed() {
     let emulator = Emulator::start().unwrap();
     let seeder = Seeder::new(&emulator.sdk_config().await);
     let now = Utc::now();
-    seed_cluster(&seeder, "retry", &[], 3, Some((90.0, 10.0)), now - Duration::minutes(1)).await;
+    seeder.scaled_cluster("retry", &[], 3, Some((90.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
     emulator.inject(&Fault::throttling("cloudwatch", "GetMetricData", 2)).unwrap();
     let summary = run(&emulator, &env("retry"), now).await.unwrap();
     assert_eq!(summary.clusters[0].scale_status, Some(ScaleStatus::Up));
@@ -147,8 +134,8 @@ async fn failed_reads_never_publish_a_scale_status() {
     let emulator = Emulator::start().unwrap();
     let seeder = Seeder::new(&emulator.sdk_config().await);
     let now = Utc::now();
-    seed_cluster(&seeder, "quiet", &[], 3, Some((10.0, 10.0)), now - Duration::minutes(1)).await;
-    seed_cluster(&seeder, "busy", &[], 3, Some((90.0, 10.0)), now - Duration::minutes(1)).await;
+    seeder.scaled_cluster("quiet", &[], 3, Some((10.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
+    seeder.scaled_cluster("busy", &[], 3, Some((90.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
 
     // ECS keeps failing ListServices: the quiet cluster would be a 0, but unplaced tasks cannot be ruled out.
     emulator.inject(&Fault::unavailable("ecs", "ListServices", 100)).unwrap();

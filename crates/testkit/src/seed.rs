@@ -143,6 +143,27 @@ impl Seeder {
             .collect())
     }
 
+    /// The scale-status tests' standard cluster: an ECS cluster with `tags`, a group `<name>-asg` of `instances`
+    /// m5.xlarge-sized instances registered with it, and, if given, one CPU and memory reservation datapoint at
+    /// `at`. CloudWatch's EndTime is exclusive (to the second), so a datapoint meant to be fresh should be a
+    /// little in the past, as ECS's own are.
+    pub async fn scaled_cluster(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+        instances: i32,
+        reservations: Option<(f64, f64)>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SeededInstance>, HarnessError> {
+        self.cluster(name, tags).await?;
+        let ids = self.group(&format!("{name}-asg"), name, instances, None).await?;
+        let registered = self.register(name, &ids, 4096, 16384).await?;
+        if let Some((cpu, memory)) = reservations {
+            self.reservations(name, cpu, memory, at).await?;
+        }
+        Ok(registered)
+    }
+
     /// Register EC2 instances with a cluster, each offering `cpu` units and `memory` MiB.
     pub async fn register(
         &self,
