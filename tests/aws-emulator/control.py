@@ -126,14 +126,24 @@ class ControlApi:
 
     def _set_task_state(self, body: dict[str, Any]) -> dict[str, Any]:
         last_status = _field(body, "last_status", str, None)
+        desired_status = _field(body, "desired_status", str, None)
         health_status = _field(body, "health_status", str, None)
-        if last_status is None and health_status is None:
-            raise BadRequest("give 'last_status' and/or 'health_status'")
+        if last_status is None and desired_status is None and health_status is None:
+            raise BadRequest("give 'last_status', 'desired_status' and/or 'health_status'")
         if last_status not in (None, *ecs_gaps.TASK_STATUSES):
             raise BadRequest(f"'last_status' must be one of {', '.join(ecs_gaps.TASK_STATUSES)}")
+        if desired_status not in (None, *ecs_gaps.DESIRED_STATUSES):
+            raise BadRequest(f"'desired_status' must be one of {', '.join(ecs_gaps.DESIRED_STATUSES)}")
         if health_status not in (None, *ecs_gaps.HEALTH_STATUSES):
             raise BadRequest(f"'health_status' must be one of {', '.join(ecs_gaps.HEALTH_STATUSES)}")
-        task = _moto(ecs_gaps.set_task_state, _field(body, "cluster", str), _field(body, "task", str), last_status, health_status)
+        task = _moto(
+            ecs_gaps.set_task_state,
+            _field(body, "cluster", str),
+            _field(body, "task", str),
+            last_status,
+            health_status,
+            desired_status,
+        )
         return {
             "taskArn": task.task_arn,
             "lastStatus": task.last_status,

@@ -31,7 +31,8 @@ Each patch below names the gap it closes. In short:
 * PutAttributes/DeleteAttributes accept a container instance ARN with or without
   targetType, and DeleteAttributes deletes by name as ECS does (moto required the value).
 
-``add_service_event`` and ``set_task_state`` back the control API: ECS has no API for either.
+``add_service_event`` and ``set_task_state`` back the control API: ECS has no API for either (a task
+that ECS is stopping, desired STOPPED but still DEACTIVATING, is made with the latter).
 """
 
 import base64
@@ -58,6 +59,7 @@ from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 
 TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED")
 HEALTH_STATUSES = ("HEALTHY", "UNHEALTHY", "UNKNOWN")
+DESIRED_STATUSES = ("RUNNING", "STOPPED")
 MAX_SERVICE_EVENTS = 100  # DescribeServices returns at most the 100 newest events
 
 
@@ -397,8 +399,14 @@ def add_service_event(cluster: str, service: str, message: str, created_at: floa
     return event
 
 
-def set_task_state(cluster: str, task: str, last_status: str | None, health_status: str | None) -> Task:
+def set_task_state(
+    cluster: str, task: str, last_status: str | None, health_status: str | None, desired_status: str | None = None
+) -> Task:
+    """Set what ECS would: desiredStatus STOPPED with lastStatus DEACTIVATING is a task ECS is stopping whose
+    load balancer is still draining it. A lastStatus of STOPPED also makes it desired STOPPED."""
     found = _find_task(_backend(), cluster, task)
+    if desired_status is not None:
+        found.desired_status = desired_status
     if last_status is not None:
         found.last_status = last_status
     if health_status is not None:

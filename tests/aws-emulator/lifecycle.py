@@ -104,7 +104,8 @@ class Lifecycle:
         """The action a CompleteLifecycleAction or RecordLifecycleActionHeartbeat addresses."""
         for action in self.actions:
             if action.group is group and action.hook.name == hook_name:
-                if (action.token == token) if token else (action.state.instance.id == instance_id):
+                same_instance = instance_id is None or action.state.instance.id == instance_id
+                if same_instance and ((action.token == token) if token else instance_id is not None):
                     return action
         if token:
             raise ValidationError(f"No active Lifecycle Action found with token {token}")

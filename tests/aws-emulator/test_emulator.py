@@ -474,6 +474,10 @@ class LifecycleTest(EmulatorTest):
             self.complete, InstanceId=second,
         )
         self.assertClientError(
+            "ValidationError", f"No active Lifecycle Action found with token {note['LifecycleActionToken']}",
+            self.complete, LifecycleActionToken=note["LifecycleActionToken"], InstanceId=second,
+        )
+        self.assertClientError(
             "ValidationError", f"No active Lifecycle Action found with instance ID {second}",
             self.asg.record_lifecycle_action_heartbeat,
             AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain", InstanceId=second,
@@ -671,6 +675,13 @@ class EcsTest(EmulatorTest):
         self.assertEqual((task["lastStatus"], task["containers"][0]["lastStatus"]), ("PENDING", "PENDING"))
         self.assertNotIn("startedAt", task)
 
+        # A task ECS is stopping: desired STOPPED at once, still deregistering from its load balancer.
+        state = EMU.ok("POST", "ecs/task-state", {"cluster": "prod", "task": arn, "desired_status": "STOPPED", "last_status": "DEACTIVATING"})
+        self.assertEqual((state["desiredStatus"], state["lastStatus"]), ("STOPPED", "DEACTIVATING"))
+        self.assertNotIn(arn, self.ecs.list_tasks(cluster="prod")["taskArns"])
+        self.assertIn(arn, self.ecs.list_tasks(cluster="prod", desiredStatus="STOPPED", containerInstance=self.instances[0])["taskArns"])
+        EMU.ok("POST", "ecs/task-state", {"cluster": "prod", "task": arn, "desired_status": "RUNNING", "last_status": "PENDING"})
+
         state = EMU.ok("POST", "ecs/task-state", {"cluster": "prod", "task": arn, "health_status": "UNHEALTHY"})
         self.assertEqual(state["healthStatus"], "UNHEALTHY")
         described = self.ecs.describe_tasks(cluster="prod", tasks=[arn, "arn:aws:ecs:us-east-1:123456789012:task/prod/missing"])
@@ -791,6 +802,8 @@ class ControlTest(EmulatorTest):
         status, error = EMU.control("POST", "ecs/task-state", {"cluster": "prod", "task": "t", "last_status": "DONE"})
         self.assertEqual(status, 400)
         self.assertIn("'last_status' must be one of", error["error"])
+        status, error = EMU.control("POST", "ecs/task-state", {"cluster": "prod", "task": "t", "desired_status": "PENDING"})
+        self.assertEqual((status, error["error"]), (400, "'desired_status' must be one of RUNNING, STOPPED"))
         self.assertEqual(EMU.control("GET", "nope")[0], 404)
         self.assertEqual(EMU.control("PUT", "calls")[0], 405)
 

@@ -6,7 +6,8 @@ use std::future::Future;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    Attribute, ClusterField, ContainerInstanceStatus, HealthStatus, SchedulingStrategy, ServiceField, TargetType,
+    Attribute, ClusterField, ContainerInstanceStatus, DesiredStatus, HealthStatus, SchedulingStrategy, ServiceField,
+    TargetType,
 };
 use ecs_scaler_core::{ClusterFacts, ContainerInstance, Scheduling, Service, ServiceEvent, Task, TaskHealth};
 use futures::{StreamExt, TryStreamExt};
@@ -52,6 +53,25 @@ where
 
 fn required<'a>(value: Option<&'a str>, operation: &'static str, what: &str) -> Result<&'a str, AwsError> {
     value.ok_or_else(|| AwsError::malformed(operation, format!("response has no {what}")))
+}
+
+/// Describe calls answer names they could not describe as failures. MISSING means the thing is gone (a
+/// service deleted or a container instance deregistered between the List and the Describe), which a snapshot
+/// may leave out; any other reason means part of the snapshot is unknown, and a partial snapshot could release
+/// an instance early, so it is an error.
+fn check_failures(operation: &'static str, failures: &[aws_sdk_ecs::types::Failure]) -> Result<(), AwsError> {
+    match failures.iter().find(|f| f.reason() != Some("MISSING")) {
+        None => Ok(()),
+        Some(failure) => {
+            let message = format!(
+                "{}: {} {}",
+                failure.arn().unwrap_or("a resource"),
+                failure.reason().unwrap_or("failed"),
+                failure.detail().unwrap_or_default()
+            );
+            Err(AwsError::malformed(operation, message.trim_end()))
+        }
+    }
 }
 
 fn tag_map(tags: &[aws_sdk_ecs::types::Tag]) -> HashMap<String, String> {
@@ -126,36 +146,20 @@ impl EcsApi for Ecs {
                 .send()
                 .await
                 .map_err(|e| AwsError::sdk("DescribeServices", e))?;
-            // A service deleted between the List and the Describe comes back as a failure; it no longer matters.
+            check_failures("DescribeServices", output.failures())?;
             output.services().iter().map(service).collect()
         })
         .await
     }
 
     async fn tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
-        let arns: Vec<String> = self
-            .client
-            .list_tasks()
-            .cluster(cluster)
-            .max_results(100)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::sdk("ListTasks", e))?;
-        in_batches(&arns, DESCRIBE_BATCH, |batch| async move {
-            let output = self
-                .client
-                .describe_tasks()
-                .cluster(cluster)
-                .set_tasks(Some(batch))
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("DescribeTasks", e))?;
-            output.tasks().iter().map(task).collect()
-        })
-        .await
+        self.list_tasks(cluster, None, DesiredStatus::Running).await
+    }
+
+    async fn stopping_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
+        let tasks = self.list_tasks(cluster, Some(container_instance_arn), DesiredStatus::Stopped).await?;
+        // ECS keeps listing stopped tasks for a while after they stopped; only those still on their way count.
+        Ok(tasks.into_iter().filter(|t| t.last_status != "STOPPED").collect())
     }
 
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {
@@ -179,6 +183,7 @@ impl EcsApi for Ecs {
                 .send()
                 .await
                 .map_err(|e| AwsError::sdk("DescribeContainerInstances", e))?;
+            check_failures("DescribeContainerInstances", output.failures())?;
             output.container_instances().iter().map(|ci| container_instance(ci, "DescribeContainerInstances")).collect()
         })
         .await
@@ -270,6 +275,44 @@ impl EcsApi for Ecs {
             .await
             .map_err(|e| AwsError::sdk("PutAttributes", e))?;
         Ok(())
+    }
+}
+
+impl Ecs {
+    /// The cluster's tasks with this desired status (on one container instance, if given): ListTasks pages,
+    /// then DescribeTasks, 100 per call.
+    async fn list_tasks(
+        &self,
+        cluster: &str,
+        container_instance_arn: Option<&str>,
+        desired_status: DesiredStatus,
+    ) -> Result<Vec<Task>, AwsError> {
+        let arns: Vec<String> = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .set_container_instance(container_instance_arn.map(str::to_owned))
+            .desired_status(desired_status)
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::sdk("ListTasks", e))?;
+        in_batches(&arns, DESCRIBE_BATCH, |batch| async move {
+            let output = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch))
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("DescribeTasks", e))?;
+            check_failures("DescribeTasks", output.failures())?;
+            output.tasks().iter().map(task).collect()
+        })
+        .await
     }
 }
 
@@ -464,6 +507,53 @@ mod tests {
         assert_eq!(describe.num_calls(), 4);
         assert_eq!(error.operation, "DescribeTasks");
         assert_eq!(error.code.as_deref(), Some("ThrottlingException"));
+    }
+
+    fn task_in(arn: &str, last_status: &str) -> aws_sdk_ecs::types::Task {
+        aws_sdk_ecs::types::Task::builder().task_arn(arn).group("service:web").last_status(last_status).build()
+    }
+
+    #[tokio::test]
+    async fn stopping_tasks_are_the_instances_desired_stopped_tasks_that_have_not_stopped_yet() {
+        let instance = "arn:aws:ecs:us-east-1:123456789012:container-instance/c/1";
+        let list = mock!(Client::list_tasks)
+            .match_requests(move |r| {
+                r.container_instance() == Some(instance) && r.desired_status() == Some(&DesiredStatus::Stopped)
+            })
+            .then_output(|| ListTasksOutput::builder().set_task_arns(Some(arns("task/c", 0..3))).build());
+        let describe = mock!(Client::describe_tasks).then_compute_output(|r| {
+            let statuses = ["STOPPED", "DEACTIVATING", "STOPPING"];
+            let tasks = r.tasks().iter().zip(statuses).map(|(arn, status)| task_in(arn, status)).collect();
+            DescribeTasksOutput::builder().set_tasks(Some(tasks)).build()
+        });
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+        let stopping = Ecs::new(client).stopping_tasks("c", instance).await.unwrap();
+        let statuses: Vec<&str> = stopping.iter().map(|t| t.last_status.as_str()).collect();
+        assert_eq!(statuses, ["DEACTIVATING", "STOPPING"]);
+        assert_eq!((list.num_calls(), describe.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_describe_failure_other_than_missing_fails_the_read() {
+        let list = mock!(Client::list_tasks)
+            .then_output(|| ListTasksOutput::builder().set_task_arns(Some(arns("task/c", 0..2))).build());
+        let answer = |reason: &'static str| {
+            move || {
+                let [found, failed] = [0, 1].map(|i| format!("arn:aws:ecs:us-east-1:123456789012:task/c/{i}"));
+                DescribeTasksOutput::builder()
+                    .tasks(task_in(&found, "RUNNING"))
+                    .failures(Failure::builder().arn(failed).reason(reason).build())
+                    .build()
+            }
+        };
+        let describe =
+            mock!(Client::describe_tasks).sequence().output(answer("MISSING")).output(answer("ACCESS_DENIED")).build();
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+        let ecs = Ecs::new(client);
+        assert_eq!(ecs.tasks("c").await.unwrap().len(), 1, "a task gone between List and Describe is just gone");
+        let error = ecs.tasks("c").await.unwrap_err();
+        assert_eq!(error.operation, "DescribeTasks");
+        assert!(error.message.contains("task/c/1: ACCESS_DENIED"), "{error}");
     }
 
     #[tokio::test]

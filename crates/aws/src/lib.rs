@@ -139,6 +139,14 @@ pub trait EcsApi: Send + Sync {
     /// Every task of the cluster whose desired status is RUNNING: ListTasks pages, then DescribeTasks, 100 per call.
     fn tasks(&self, cluster: &str) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
 
+    /// Tasks on one container instance that ECS is stopping but that have not stopped yet (desired status
+    /// STOPPED, last status anything else): ListTasks pages, then DescribeTasks, 100 per call.
+    fn stopping_tasks(
+        &self,
+        cluster: &str,
+        container_instance_arn: &str,
+    ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+
     /// Every registered container instance: ListContainerInstances pages, then DescribeContainerInstances, 100 per call.
     fn container_instances(
         &self,

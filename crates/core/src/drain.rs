@@ -29,6 +29,10 @@ pub struct ClusterSnapshot {
     /// Tasks whose desired status is RUNNING.
     pub tasks: Vec<Task>,
     pub instances: Vec<ContainerInstance>,
+    /// Tasks ECS is stopping (desired status STOPPED, last status not yet STOPPED) on the instances being
+    /// judged: a load balancer may still drain connections through them. Read only for an instance that would
+    /// otherwise be released (see [`DrainVerdict::is_ready`]), so it costs calls on that one path.
+    pub stopping: Vec<Task>,
 }
 
 impl ClusterSnapshot {
@@ -43,6 +47,9 @@ impl ClusterSnapshot {
 pub enum Blocker {
     /// Non-daemon tasks still on the instance (standalone tasks are not moved by DRAINING).
     OwnTasks { count: usize, tasks: Vec<String> },
+    /// Non-daemon tasks ECS is stopping on the instance but that have not stopped yet (deregistering from a
+    /// load balancer, say): terminating now would cut their connections.
+    StoppingTasks { count: usize, tasks: Vec<String> },
     /// A service below its minimum on ACTIVE instances.
     Service { name: String, running_on_active: usize, required: usize },
     /// The service's `ecs-scaler:min-healthy-percent` tag is not a whole number in 0–100: hold rather than guess.
@@ -56,6 +63,7 @@ impl std::fmt::Display for Blocker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Blocker::OwnTasks { count, .. } => write!(f, "{count} task(s) still on the instance"),
+            Blocker::StoppingTasks { count, .. } => write!(f, "{count} task(s) still stopping on the instance"),
             Blocker::Service { name, running_on_active, required } => {
                 write!(f, "service {name}: {running_on_active} running on ACTIVE instances, {required} required")
             }
@@ -76,16 +84,20 @@ impl std::fmt::Display for Blocker {
 pub fn blockers(snapshot: &ClusterSnapshot, container_instance_arn: &str) -> Vec<Blocker> {
     let daemons: Vec<String> =
         snapshot.services.iter().filter(|s| s.scheduling == Scheduling::Daemon).map(Service::task_group).collect();
-    let own: Vec<&Task> = snapshot
-        .tasks
-        .iter()
-        .filter(|t| t.container_instance_arn.as_deref() == Some(container_instance_arn))
-        .filter(|t| !t.group.as_ref().is_some_and(|g| daemons.contains(g)))
-        .collect();
+    let on_instance = |t: &&Task| {
+        t.container_instance_arn.as_deref() == Some(container_instance_arn)
+            && !t.group.as_ref().is_some_and(|g| daemons.contains(g))
+    };
+    let own: Vec<&Task> = snapshot.tasks.iter().filter(on_instance).collect();
+    let stopping: Vec<&Task> =
+        snapshot.stopping.iter().filter(on_instance).filter(|t| t.last_status != "STOPPED").collect();
+    let named = |tasks: &[&Task]| tasks.iter().take(NAMED_TASKS).map(|t| t.arn.clone()).collect();
     let mut blockers = Vec::new();
     if !own.is_empty() {
-        let tasks = own.iter().take(NAMED_TASKS).map(|t| t.arn.clone()).collect();
-        blockers.push(Blocker::OwnTasks { count: own.len(), tasks });
+        blockers.push(Blocker::OwnTasks { count: own.len(), tasks: named(&own) });
+    }
+    if !stopping.is_empty() {
+        blockers.push(Blocker::StoppingTasks { count: stopping.len(), tasks: named(&stopping) });
     }
 
     let active: HashMap<&str, bool> = snapshot.instances.iter().map(|i| (i.arn.as_str(), i.is_active())).collect();
@@ -174,6 +186,21 @@ pub enum Registration<'a> {
 pub enum DrainVerdict {
     Complete { result: LifecycleResult, why: Release, blockers: Vec<Blocker> },
     Hold { blockers: Vec<Blocker> },
+}
+
+impl DrainVerdict {
+    /// Whether this releases the instance because it is ready. Before acting on it, the shell reads the
+    /// instance's stopping tasks into [`ClusterSnapshot::stopping`] and asks again: they can only turn a release
+    /// into a hold, so reading them for any other verdict would be wasted calls.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, DrainVerdict::Complete { why: Release::Ready, .. })
+    }
+
+    pub fn blockers(&self) -> &[Blocker] {
+        match self {
+            DrainVerdict::Complete { blockers, .. } | DrainVerdict::Hold { blockers } => blockers,
+        }
+    }
 }
 
 impl DrainPolicy {
@@ -290,6 +317,19 @@ mod tests {
             self
         }
 
+        /// A task ECS is stopping on `on`, in `last_status` (DEACTIVATING, STOPPING, ... or STOPPED).
+        fn stopping(mut self, group: &str, on: &str, last_status: &str) -> Self {
+            let n = self.snapshot.tasks.len() + self.snapshot.stopping.len();
+            self.snapshot.stopping.push(Task {
+                arn: format!("task-{n}"),
+                container_instance_arn: Some(on.into()),
+                group: Some(group.into()),
+                last_status: last_status.into(),
+                health: TaskHealth::Unknown,
+            });
+            self
+        }
+
         fn blockers(&self, arn: &str) -> Vec<Blocker> {
             blockers(&self.snapshot, arn)
         }
@@ -352,6 +392,44 @@ mod tests {
     fn standalone_tasks_block_until_they_stop() {
         let cluster = Cluster::new().instance("old", "DRAINING").tasks("family:nightly-backup", "old", 1);
         assert_eq!(cluster.blockers("old"), [Blocker::OwnTasks { count: 1, tasks: vec!["task-0".into()] }]);
+    }
+
+    #[test]
+    fn tasks_still_stopping_on_the_instance_block_until_they_have_stopped() {
+        // ECS started the replacement and is deregistering the old copy from its load balancer.
+        let draining = Cluster::new()
+            .instance("old", "DRAINING")
+            .instance("new", "ACTIVE")
+            .service("api", 1, 100)
+            .daemon("logs")
+            .tasks("service:api", "new", 1)
+            .stopping("service:api", "old", "DEACTIVATING")
+            .stopping("service:logs", "old", "STOPPING")
+            .stopping("service:api", "new", "STOPPING");
+        assert_eq!(
+            draining.blockers("old"),
+            [Blocker::StoppingTasks { count: 1, tasks: vec!["task-1".into()] }],
+            "only the instance's own non-daemon task counts"
+        );
+        assert_eq!(draining.blockers("old")[0].to_string(), "1 task(s) still stopping on the instance");
+        let stopped = Cluster::new()
+            .instance("old", "DRAINING")
+            .instance("new", "ACTIVE")
+            .service("api", 1, 100)
+            .tasks("service:api", "new", 1)
+            .stopping("service:api", "old", "STOPPED");
+        assert!(stopped.blockers("old").is_empty());
+    }
+
+    #[test]
+    fn only_a_ready_verdict_asks_for_the_stopping_tasks() {
+        let policy = DrainPolicy { max_drain: Duration::seconds(3600), timeout_result: LifecycleResult::Continue };
+        let empty = Cluster::new().instance("old", "DRAINING");
+        let busy = Cluster::new().instance("old", "DRAINING").tasks("family:backup", "old", 1);
+        assert!(policy.verdict(&empty.snapshot, Registration::Here("old"), Duration::zero()).is_ready());
+        assert!(!policy.verdict(&busy.snapshot, Registration::Here("old"), Duration::zero()).is_ready());
+        assert!(!policy.verdict(&busy.snapshot, Registration::Here("old"), Duration::hours(2)).is_ready(), "timeout");
+        assert!(!policy.verdict(&empty.snapshot, Registration::Nowhere, Duration::zero()).is_ready());
     }
 
     #[test]

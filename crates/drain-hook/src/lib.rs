@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use aws_lambda_events::autoscaling::AutoScalingEvent;
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::sns::SnsEvent;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ecs_scaler_aws::{AutoScalingApi, AwsError, ClusterMetric, EcsApi, MetricUnit, MetricsApi};
 use ecs_scaler_core::ContainerInstance;
 use ecs_scaler_core::config::ConfigError;
 use ecs_scaler_core::drain::{
-    ATTRIBUTE_DRAIN_STARTED, Blocker, ClusterSnapshot, DrainSettings, DrainVerdict, Registration, Release,
+    ATTRIBUTE_DRAIN_STARTED, Blocker, ClusterSnapshot, DrainPolicy, DrainSettings, DrainVerdict, Registration, Release,
     drain_started,
 };
 use ecs_scaler_core::lifecycle::{
@@ -42,11 +42,13 @@ pub enum DrainError {
     Config(#[from] ConfigError),
     #[error("Auto Scaling group {0:?} does not exist")]
     UnknownGroup(String),
-    #[error("could not find the terminating instances: {0}")]
+    #[error("could not read the terminating instances or their cluster: {0}")]
     Lookup(AwsError),
     #[error("{failed} of {total} terminating instance(s) could not be handled (held; see the log): {first}")]
     Incomplete { failed: usize, total: usize, first: String },
-    #[error("cannot tell the ECS cluster of {0}: pass --cluster, tag its group ecs-scaler:cluster, or set CLUSTER")]
+    #[error(
+        "cannot tell the ECS cluster of {0}: tag its group ecs-scaler:cluster or set CLUSTER (the CLI also takes --cluster)"
+    )]
     NoCluster(String),
 }
 
@@ -81,6 +83,9 @@ pub fn trigger(event: &Value) -> Result<Trigger, DrainError> {
     let Value::Object(fields) = event else { return Err(bad("expected a JSON object".into())) };
     if fields.contains_key("Records") {
         let sns: SnsEvent = serde_json::from_value(event.clone()).map_err(|e| bad(format!("SNS event: {e}")))?;
+        if sns.records.is_empty() {
+            return Err(bad("the SNS event has no Records".into()));
+        }
         let mut terminations = Vec::new();
         for record in sns.records {
             let request = LifecycleMessage::parse(&record.sns.message).and_then(LifecycleMessage::request);
@@ -102,7 +107,11 @@ pub fn trigger(event: &Value) -> Result<Trigger, DrainError> {
             let message: LifecycleMessage = serde_json::from_value(detail).map_err(|e| bad(e.to_string()))?;
             match message.request().map_err(|e| bad(e.to_string()))? {
                 LifecycleRequest::Test => Ok(Trigger::Test),
-                LifecycleRequest::Terminate(termination) => Ok(Trigger::Terminations(vec![termination])),
+                // EventBridge carries the time on the event rather than in the detail.
+                LifecycleRequest::Terminate(termination) => Ok(Trigger::Terminations(vec![Termination {
+                    time: termination.time.or(Some(event.time)),
+                    ..termination
+                }])),
             }
         }
         Some(other) => Err(bad(format!("detail-type {other:?} is not handled"))),
@@ -244,12 +253,28 @@ async fn notified<E: EcsApi, A: AutoScalingApi, M: MetricsApi>(
     settings: &DrainSettings,
     aws: Aws<'_, E, A, M>,
 ) -> Result<Vec<Pending>, DrainError> {
-    let mut names: Vec<String> = terminations.iter().map(|t| t.action.group.clone()).collect();
+    // With LIFECYCLE_HOOK_NAME set, a notification of another hook on the same topic is someone else's to
+    // complete.
+    let ours: Vec<&Termination> = terminations
+        .iter()
+        .filter(|t| match &settings.hook_name {
+            Some(hook) if &t.action.hook != hook => {
+                let (instance, other) = (&t.action.instance_id, &t.action.hook);
+                tracing::info!(%instance, hook = %other, ours = %hook, "notification of another lifecycle hook; ignored");
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    if ours.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut names: Vec<String> = ours.iter().map(|t| t.action.group.clone()).collect();
     names.sort();
     names.dedup();
     let groups = aws.autoscaling.groups(&names).await.map_err(DrainError::Lookup)?;
     let mut pending = Vec::new();
-    for termination in terminations {
+    for termination in ours {
         let action = &termination.action;
         let group = groups
             .iter()
@@ -352,16 +377,7 @@ async fn hold<E: EcsApi, A: AutoScalingApi, M: MetricsApi>(
             Ok(_) => open.push(p),
             // Cannot check without a cluster: hold (heartbeat) and report, never release.
             Err(why) => {
-                let outcome = heartbeat(aws.autoscaling, &p.action).await;
-                let report = InstanceReport {
-                    instance: p.action.instance_id.clone(),
-                    group: p.action.group.clone(),
-                    cluster: None,
-                    outcome: Outcome::Failed,
-                    drain_age_seconds: None,
-                    blockers: vec![],
-                    error: Some(outcome.err().map_or_else(|| why.clone(), |e| format!("{why}; {e}"))),
-                };
+                let report = hold_unsure(aws.autoscaling, &p, None, why.clone()).await;
                 log(&report);
                 reports.insert(report.instance.clone(), report);
             }
@@ -401,84 +417,80 @@ async fn check_cluster<E: EcsApi, A: AutoScalingApi, M: MetricsApi>(
     aws: Aws<'_, E, A, M>,
 ) -> Vec<(Pending, InstanceReport)> {
     let now = Utc::now();
-    let snapshot = match drain_and_snapshot(cluster, &pending, aws.ecs, now).await {
-        Ok(snapshot) => snapshot,
-        Err(error) => {
-            // Unsure: hold every instance of this cluster. A read failure never leads to a completion.
-            let mut held = Vec::new();
-            for p in pending {
-                let beat = heartbeat(aws.autoscaling, &p.action).await;
-                let report = report_for(&p, cluster, Outcome::Failed, None, vec![]);
-                let detail = beat.err().map_or_else(|| error.to_string(), |e| format!("{error}; {e}"));
-                held.push((p, InstanceReport { error: Some(detail), ..report }));
-            }
-            return held;
-        }
-    };
+    let mut snapshot = drain_and_snapshot(cluster, &pending, aws.ecs, now).await;
     let mut results = Vec::new();
     for p in pending {
-        let instance = snapshot.instance_by_ec2_id(&p.action.instance_id);
-        let elsewhere = match instance {
-            Some(_) => vec![],
-            None => match other_clusters(aws.ecs, &p.action.instance_id, cluster).await {
-                Ok(clusters) => clusters,
-                Err(error) => {
-                    // Unsure whether it runs tasks somewhere: hold.
-                    let beat = heartbeat(aws.autoscaling, &p.action).await;
-                    let detail = beat.err().map_or_else(|| error.to_string(), |e| format!("{error}; {e}"));
-                    let report = report_for(&p, cluster, Outcome::Failed, None, vec![]);
-                    results.push((p, InstanceReport { error: Some(detail), ..report }));
-                    continue;
-                }
-            },
+        let report = match &mut snapshot {
+            Ok(snapshot) => check_instance(cluster, &p, snapshot, settings, aws, now).await,
+            Err(error) => Err(error.clone()),
         };
-        let age = instance.and_then(drain_started).map(|started| now - started);
-        let verdict = settings.policy.verdict(&snapshot, registration(instance, &elsewhere), age.unwrap_or_default());
-        let age_seconds = age.map(|a| a.num_seconds());
-        let report = match verdict {
-            DrainVerdict::Complete { result, why, blockers } => match aws.autoscaling.complete(&p.action, result).await
-            {
-                Ok(ActionOutcome::Done) => {
-                    report_for(&p, cluster, Outcome::Completed { result, why }, age_seconds, blockers)
-                }
-                Ok(ActionOutcome::NoActiveAction) => {
-                    report_for(&p, cluster, Outcome::AlreadyDone, age_seconds, blockers)
-                }
-                Err(error) => InstanceReport {
-                    error: Some(error.to_string()),
-                    ..report_for(&p, cluster, Outcome::Failed, age_seconds, blockers)
-                },
-            },
-            DrainVerdict::Hold { blockers } => match heartbeat(aws.autoscaling, &p.action).await {
-                Ok(ActionOutcome::Done) => report_for(&p, cluster, Outcome::Held, age_seconds, blockers),
-                Ok(ActionOutcome::NoActiveAction) => {
-                    report_for(&p, cluster, Outcome::AlreadyDone, age_seconds, blockers)
-                }
-                Err(error) => InstanceReport {
-                    error: Some(error.to_string()),
-                    ..report_for(&p, cluster, Outcome::Failed, age_seconds, blockers)
-                },
-            },
+        // Unsure: hold. A read failure never leads to a completion.
+        let report = match report {
+            Ok(report) => report,
+            Err(error) => hold_unsure(aws.autoscaling, &p, Some(cluster), error.to_string()).await,
         };
         results.push((p, report));
     }
     results
 }
 
-/// Clusters other than `cluster` where ECS has the instance. Asked only when `cluster` does not have it: a
-/// wrong cluster mapping must not look like an instance that never registered, which is released at once.
-async fn other_clusters<E: EcsApi>(ecs: &E, ec2_instance_id: &str, cluster: &str) -> Result<Vec<String>, AwsError> {
-    let mut clusters = ecs.clusters_with_instance(ec2_instance_id).await?;
-    clusters.retain(|c| c != cluster);
-    Ok(clusters)
+/// Judge one instance of the snapshot and act on the verdict: complete it, or heartbeat to hold it.
+async fn check_instance<E: EcsApi, A: AutoScalingApi, M: MetricsApi>(
+    cluster: &str,
+    p: &Pending,
+    snapshot: &mut ClusterSnapshot,
+    settings: &DrainSettings,
+    aws: Aws<'_, E, A, M>,
+    now: DateTime<Utc>,
+) -> Result<InstanceReport, AwsError> {
+    let age = snapshot.instance_by_ec2_id(&p.action.instance_id).and_then(drain_started).map(|started| now - started);
+    let verdict = judge(aws.ecs, &settings.policy, snapshot, cluster, &p.action.instance_id, age).await?;
+    let (acted, done) = match &verdict {
+        DrainVerdict::Complete { result, why, .. } => {
+            (aws.autoscaling.complete(&p.action, *result).await, Outcome::Completed { result: *result, why: *why })
+        }
+        DrainVerdict::Hold { .. } => (heartbeat(aws.autoscaling, &p.action).await, Outcome::Held),
+    };
+    let report = |outcome| report_for(p, cluster, outcome, age.map(|a| a.num_seconds()), verdict.blockers().to_vec());
+    Ok(match acted {
+        Ok(ActionOutcome::Done) => report(done),
+        Ok(ActionOutcome::NoActiveAction) => report(Outcome::AlreadyDone),
+        Err(error) => InstanceReport { error: Some(error.to_string()), ..report(Outcome::Failed) },
+    })
 }
 
-fn registration<'a>(instance: Option<&'a ContainerInstance>, elsewhere: &'a [String]) -> Registration<'a> {
-    match instance {
-        Some(instance) => Registration::Here(&instance.arn),
-        None if elsewhere.is_empty() => Registration::Nowhere,
-        None => Registration::Elsewhere(elsewhere),
+/// The verdict on one terminating instance, reading what the verdict itself calls for: where an instance
+/// missing from the snapshot is registered instead, and, before a release as ready, the tasks ECS is still
+/// stopping on it. Shared by the hook and the read-only [`inspect`].
+async fn judge<E: EcsApi>(
+    ecs: &E,
+    policy: &DrainPolicy,
+    snapshot: &mut ClusterSnapshot,
+    cluster: &str,
+    ec2_instance_id: &str,
+    age: Option<Duration>,
+) -> Result<DrainVerdict, AwsError> {
+    let age = age.unwrap_or_default();
+    let Some(arn) = snapshot.instance_by_ec2_id(ec2_instance_id).map(|i| i.arn.clone()) else {
+        // A wrong cluster mapping must not look like an instance that never registered, which is released at once.
+        let clusters = ecs.clusters_with_instance(ec2_instance_id).await?;
+        if clusters.iter().any(|c| c == cluster) {
+            return Err(AwsError::malformed(
+                "ListContainerInstances",
+                format!(
+                    "{ec2_instance_id} is registered in {cluster} but was not in its snapshot; holding until the next check"
+                ),
+            ));
+        }
+        let registration = if clusters.is_empty() { Registration::Nowhere } else { Registration::Elsewhere(&clusters) };
+        return Ok(policy.verdict(snapshot, registration, age));
+    };
+    let verdict = policy.verdict(snapshot, Registration::Here(&arn), age);
+    if !verdict.is_ready() {
+        return Ok(verdict);
     }
+    snapshot.stopping.extend(ecs.stopping_tasks(cluster, &arn).await?);
+    Ok(policy.verdict(snapshot, Registration::Here(&arn), age))
 }
 
 /// Set the instances DRAINING (if not yet), record when the drain started (if not yet), then read the rest of
@@ -516,7 +528,7 @@ async fn drain_and_snapshot<E: EcsApi>(
         instance.attributes.insert(ATTRIBUTE_DRAIN_STARTED.to_owned(), started);
     }
     let (tasks, services) = futures::try_join!(ecs.tasks(cluster), ecs.services(cluster))?;
-    Ok(ClusterSnapshot { services, tasks, instances })
+    Ok(ClusterSnapshot { services, tasks, instances, stopping: vec![] })
 }
 
 async fn heartbeat<A: AutoScalingApi>(autoscaling: &A, action: &LifecycleAction) -> Result<ActionOutcome, AwsError> {
@@ -524,6 +536,24 @@ async fn heartbeat<A: AutoScalingApi>(autoscaling: &A, action: &LifecycleAction)
         return Err(AwsError::malformed("RecordLifecycleActionHeartbeat", "no lifecycle hook known for this group"));
     }
     autoscaling.heartbeat(action).await
+}
+
+/// Cannot tell whether the instance may go: heartbeat to hold it, and report why. Never a completion.
+async fn hold_unsure<A: AutoScalingApi>(
+    autoscaling: &A,
+    p: &Pending,
+    cluster: Option<&str>,
+    why: String,
+) -> InstanceReport {
+    let error = match heartbeat(autoscaling, &p.action).await {
+        Ok(_) => why,
+        Err(beat) => format!("{why}; {beat}"),
+    };
+    InstanceReport {
+        cluster: cluster.map(str::to_owned),
+        error: Some(error),
+        ..report_for(p, "", Outcome::Failed, None, vec![])
+    }
 }
 
 fn report_for(
@@ -610,7 +640,7 @@ pub async fn inspect<E: EcsApi, A: AutoScalingApi>(
     let (instances, tasks, services) =
         futures::try_join!(ecs.container_instances(&cluster), ecs.tasks(&cluster), ecs.services(&cluster))
             .map_err(DrainError::Lookup)?;
-    let mut snapshot = ClusterSnapshot { services, tasks, instances };
+    let mut snapshot = ClusterSnapshot { services, tasks, instances, stopping: vec![] };
     let now = Utc::now();
     let found = snapshot.instance_by_ec2_id(instance_id).cloned();
     if let Some(found) = &found {
@@ -619,12 +649,9 @@ pub async fn inspect<E: EcsApi, A: AutoScalingApi>(
             instance.status = "DRAINING".into();
         }
     }
-    let elsewhere = match &found {
-        Some(_) => vec![],
-        None => other_clusters(ecs, instance_id, &cluster).await.map_err(DrainError::Lookup)?,
-    };
     let age = found.as_ref().and_then(drain_started).map(|started| now - started);
-    let verdict = settings.policy.verdict(&snapshot, registration(found.as_ref(), &elsewhere), age.unwrap_or_default());
+    let verdict =
+        judge(ecs, &settings.policy, &mut snapshot, &cluster, instance_id, age).await.map_err(DrainError::Lookup)?;
     Ok(Inspection {
         instance: instance_id.to_owned(),
         cluster,

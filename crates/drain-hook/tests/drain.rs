@@ -10,7 +10,7 @@ use drain_hook::{Aws, DrainError, Outcome, Summary, Trigger, handle, trigger};
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs};
 use ecs_scaler_core::drain::{ATTRIBUTE_DRAIN_STARTED, Blocker, DrainSettings, Release};
 use ecs_scaler_core::lifecycle::LifecycleResult;
-use ecs_scaler_testkit::{Emulator, Fault, HookSpec, SeededInstance, Seeder, ServiceSpec};
+use ecs_scaler_testkit::{Emulator, Fault, HookSpec, SeededInstance, Seeder, ServiceSpec, TaskState};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -142,6 +142,8 @@ fn every_supported_event_is_recognised() {
         panic!("EventBridge lifecycle action")
     };
     assert_eq!(from_eventbridge[0].action, from_sns[0].action);
+    let event_time = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap();
+    assert_eq!(from_eventbridge[0].time, Some(event_time.into()), "the event's time stands in for the detail's");
     assert_eq!(trigger(&serde_json::from_str(SNS_TEST).unwrap()).unwrap(), Trigger::Test);
     assert_eq!(trigger(&serde_json::from_str(SCHEDULED).unwrap()).unwrap(), Trigger::Reconcile);
 }
@@ -302,6 +304,56 @@ async fn a_blue_green_teardown_waits_for_the_new_colour_then_releases_all() {
         );
         assert_eq!(scene.state(&instance.ec2_instance_id).await, None);
     }
+}
+
+#[tokio::test]
+async fn a_task_ecs_is_still_stopping_holds_the_instance_until_it_has_stopped() {
+    let scene = Scene::new(&[]).await;
+    scene.cluster("lb").await;
+    let instances = scene.group("lb", "lb-asg", 2).await;
+    let (old, new) = (&instances[0], &instances[1]);
+    let td = scene.seeder.task_definition("web", 512, 1024).await.unwrap();
+    scene.seeder.service("lb", &td, &ServiceSpec::replica("web", 1, 100)).await.unwrap();
+    let web = scene.seeder.start_task("lb", &td, &old.container_instance_arn, Some("service:web")).await.unwrap();
+    scene.scale_in(&old.ec2_instance_id).await;
+    assert_eq!(outcome(&scene.reconcile().await.unwrap(), &old.ec2_instance_id), Outcome::Held);
+    assert_eq!(scene.calls("ListTasks"), 1, "a held instance costs no look at its stopping tasks");
+
+    // ECS starts the replacement, then stops the old copy: desired STOPPED at once, but the load balancer
+    // still drains its connections.
+    scene.seeder.start_task("lb", &td, &new.container_instance_arn, Some("service:web")).await.unwrap();
+    scene.emulator.task_state("lb", &web, &TaskState::stopping()).unwrap();
+    let summary = scene.reconcile().await.unwrap();
+    assert_eq!(outcome(&summary, &old.ec2_instance_id), Outcome::Held);
+    assert!(
+        matches!(summary.instances[0].blockers.as_slice(), [Blocker::StoppingTasks { count: 1, tasks }] if tasks == &[web.clone()]),
+        "{:?}",
+        summary.instances[0].blockers
+    );
+    assert_eq!(scene.calls("ListTasks"), 3, "the snapshot, then the instance's stopping tasks before a release");
+    assert_eq!(scene.state(&old.ec2_instance_id).await.as_deref(), WAIT);
+
+    scene.emulator.task_state("lb", &web, &TaskState::stopped()).unwrap();
+    let summary = scene.reconcile().await.unwrap();
+    assert_eq!(
+        outcome(&summary, &old.ec2_instance_id),
+        Outcome::Completed { result: LifecycleResult::Continue, why: Release::Ready }
+    );
+    assert_eq!(scene.state(&old.ec2_instance_id).await, None);
+}
+
+#[tokio::test]
+async fn notifications_of_another_lifecycle_hook_are_left_alone() {
+    let scene = Scene::new(&[("LIFECYCLE_HOOK_NAME", "ecs-drain")]).await;
+    scene.cluster("shared").await;
+    // The group's hook is "drain", not the "ecs-drain" this hook was told is its own.
+    let instances = scene.group("shared", "shared-asg", 2).await;
+    scene.scale_in(&instances[0].ec2_instance_id).await;
+    scene.emulator.clear_calls().unwrap();
+    let results = scene.notify().await;
+    assert!(results[0].as_ref().unwrap().instances.is_empty(), "{results:?}");
+    assert!(scene.emulator.calls().unwrap().is_empty(), "no AWS call for someone else's hook");
+    assert_eq!(scene.state(&instances[0].ec2_instance_id).await.as_deref(), WAIT);
 }
 
 #[tokio::test]
@@ -540,6 +592,7 @@ async fn malformed_events_fail_clearly_and_change_nothing() {
         (sns_event(&no_instance.to_string()), "has no EC2InstanceId"),
         (sns_event(&launching.to_string()), "handles only autoscaling:EC2_INSTANCE_TERMINATING"),
         (sns_event(&unknown_group.to_string()), r#"Auto Scaling group "no-such-asg" does not exist"#),
+        (json!({"Records": []}), "the SNS event has no Records"),
         (json!({"hello": "world"}), "neither an SNS event"),
         (json!([]), "expected a JSON object"),
     ];

@@ -670,7 +670,8 @@ impl<'s> Simulation<'s> {
                 attributes: HashMap::new(),
             })
             .collect();
-        ClusterSnapshot { services: self.services.clone(), tasks, instances }
+        // Tasks stop the minute they are told to: nothing is ever left stopping.
+        ClusterSnapshot { services: self.services.clone(), tasks, instances, stopping: vec![] }
     }
 
     /// The instance is gone: whatever still runs on it dies.

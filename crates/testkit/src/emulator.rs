@@ -217,22 +217,34 @@ impl Emulator {
         self.control("POST", "ecs/service-events", Some(body)).map(drop)
     }
 
-    /// Set a task's lastStatus and/or healthStatus.
-    pub fn task_state(
-        &self,
-        cluster: &str,
-        task: &str,
-        last_status: Option<&str>,
-        health: Option<&str>,
-    ) -> Result<(), HarnessError> {
-        let mut body = json!({ "cluster": cluster, "task": task });
-        if let Some(status) = last_status {
-            body["last_status"] = json!(status);
-        }
-        if let Some(health) = health {
-            body["health_status"] = json!(health);
-        }
+    /// Set a task's lastStatus, desiredStatus and/or healthStatus, as ECS would (see [`TaskState`]).
+    pub fn task_state(&self, cluster: &str, task: &str, state: &TaskState<'_>) -> Result<(), HarnessError> {
+        let mut body = serde_json::to_value(state).map_err(|e| HarnessError::Control(e.to_string()))?;
+        body["cluster"] = json!(cluster);
+        body["task"] = json!(task);
         self.control("POST", "ecs/task-state", Some(body)).map(drop)
+    }
+}
+
+/// What to set on a task through the emulator's control API; unset fields are left as they are.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct TaskState<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<&'a str>,
+}
+
+impl TaskState<'_> {
+    /// ECS is stopping the task: desired STOPPED, and its load balancer still draining it (DEACTIVATING).
+    pub fn stopping() -> Self {
+        Self { last_status: Some("DEACTIVATING"), desired_status: Some("STOPPED"), health_status: None }
+    }
+
+    pub fn stopped() -> Self {
+        Self { last_status: Some("STOPPED"), ..Self::default() }
     }
 }
 

@@ -15,6 +15,8 @@ pub struct FakeState {
     pub series: HashMap<String, ReservationSeries>,
     pub services: HashMap<String, Vec<Service>>,
     pub tasks: HashMap<String, Vec<Task>>,
+    /// Tasks ECS is stopping, per cluster.
+    pub stopping: HashMap<String, Vec<Task>>,
     pub instances: HashMap<String, Vec<ContainerInstance>>,
     /// Operations that fail (after "retries"), e.g. `"DescribeServices"`.
     pub failing: HashSet<&'static str>,
@@ -170,6 +172,11 @@ impl EcsApi for FakeCloud {
 
     async fn tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
         self.cluster_list("DescribeTasks", cluster, |s| &s.tasks)
+    }
+
+    async fn stopping_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
+        let tasks = self.cluster_list("DescribeTasks", cluster, |s| &s.stopping)?;
+        Ok(tasks.into_iter().filter(|t| t.container_instance_arn.as_deref() == Some(container_instance_arn)).collect())
     }
 
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {

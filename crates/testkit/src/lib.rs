@@ -6,7 +6,7 @@ pub mod fakes;
 pub mod lambda;
 pub mod seed;
 
-pub use emulator::{Call, Emulator, Fault};
+pub use emulator::{Call, Emulator, Fault, TaskState};
 pub use fakes::FakeCloud;
 pub use seed::{HookSpec, SeededInstance, Seeder, ServiceSpec};
 
