@@ -1,11 +1,15 @@
 output "notification_target_arn" {
   description = "ARN of the SNS topic lifecycle hooks notify (the blue/green module's drain_hook_notification_target_arn)."
   value       = aws_sns_topic.lifecycle.arn
+  # AWS sends a test notification when a lifecycle hook is created and rejects the hook if the role cannot publish yet.
+  depends_on = [aws_iam_role_policy.autoscaling_publish]
 }
 
 output "role_arn" {
   description = "ARN of the role Auto Scaling assumes to publish to the topic (the blue/green module's drain_hook_role_arn)."
   value       = aws_iam_role.autoscaling.arn
+  # AWS sends a test notification when a lifecycle hook is created and rejects the hook if the role cannot publish yet.
+  depends_on = [aws_iam_role_policy.autoscaling_publish]
 }
 
 output "function_name" {
