@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use ecs_scaler_core::ScaleRule;
 use ecs_scaler_core::config::{DEFAULT_CPU, DEFAULT_MEMORY, Thresholds};
-use ecs_scaler_sim::policy::{self, CapacityProvider, EcsScaler, Policy, Seed};
+use ecs_scaler_sim::policy::{self, EcsScaler, Policy, Seed};
 use ecs_scaler_sim::{Comparison, Knobs, Scenario, builtin, plot, report};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -77,23 +77,29 @@ fn scenarios(names: &[String]) -> Result<Vec<Scenario>> {
 }
 
 fn policy_names(names: &[String]) -> Result<Vec<&'static str>> {
-    let mut chosen = Vec::new();
+    let mut chosen: Vec<&'static str> = Vec::new();
     for name in names {
-        if name == "all" {
-            chosen.extend(policy::NAMES);
+        let named: Vec<&'static str> = if name == "all" {
+            policy::NAMES.to_vec()
         } else {
             let known = policy::NAMES.iter().find(|n| **n == name.as_str()).ok_or_else(|| {
                 CliError::Usage(format!("unknown policy {name:?}; expected {} or all", policy::NAMES.join(", ")))
             })?;
-            chosen.push(*known);
+            vec![*known]
+        };
+        // `--policy all --policy seed` runs seed once.
+        for policy in named {
+            if !chosen.contains(&policy) {
+                chosen.push(policy);
+            }
         }
     }
-    chosen.dedup();
     Ok(chosen)
 }
 
-fn build_policy(name: &str, args: &SimulateArgs, knobs: &Knobs) -> Box<dyn Policy> {
-    match name {
+/// The policy by name, with the thresholds given on the command line; the rest as [`policy::by_name`] makes them.
+fn build_policy(name: &str, args: &SimulateArgs, knobs: &Knobs) -> Result<Box<dyn Policy>> {
+    Ok(match name {
         EcsScaler::NAME => {
             let rule =
                 ScaleRule { cpu: args.cpu.unwrap_or(DEFAULT_CPU), memory: args.memory.unwrap_or(DEFAULT_MEMORY) };
@@ -104,8 +110,8 @@ fn build_policy(name: &str, args: &SimulateArgs, knobs: &Knobs) -> Box<dyn Polic
             let memory = args.seed_thresholds.or(args.memory).unwrap_or(DEFAULT_MEMORY);
             Box::new(Seed::with_thresholds(cpu, memory))
         }
-        _ => Box::new(CapacityProvider::new(knobs)),
-    }
+        other => policy::by_name(other, knobs)?,
+    })
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -155,7 +161,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
             let knobs = Knobs { drain_hook, ..Knobs::default() };
             for name in &policies {
                 bar.set_message(format!("{} / {name}", scenario.name));
-                let policy = build_policy(name, &args, &knobs);
+                let policy = build_policy(name, &args, &knobs)?;
                 runs.push(ecs_scaler_sim::simulate(scenario, policy, &knobs, &mut |_| bar.inc(1))?);
             }
         }
@@ -209,4 +215,21 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(args: &[&str]) -> Result<Vec<&'static str>> {
+        policy_names(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn each_policy_runs_once_in_report_order_of_first_mention() {
+        assert_eq!(names(&["all", "seed"]).unwrap(), ["ecs-scaler", "seed", "capacity-provider"]);
+        assert_eq!(names(&["seed", "ecs-scaler", "seed"]).unwrap(), ["seed", "ecs-scaler"]);
+        let error = names(&["seeed"]).unwrap_err().to_string();
+        assert!(error.contains(r#"unknown policy "seeed""#), "{error}");
+    }
 }

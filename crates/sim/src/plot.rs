@@ -146,7 +146,10 @@ fn lines<DB: DrawingBackend>(
     let top = comparison
         .runs
         .iter()
-        .flat_map(|r| r.timeline.iter().filter_map(&value).chain(r.timeline.iter().map(|m| f64::from(m.oracle))))
+        .flat_map(|r| {
+            let oracle_line = r.timeline.iter().filter(|_| oracle).map(|m| f64::from(m.oracle));
+            r.timeline.iter().filter_map(&value).chain(oracle_line)
+        })
         .fold(1.0f64, f64::max);
     let mut chart = ChartBuilder::on(root)
         .caption(caption, ("sans-serif", 22))

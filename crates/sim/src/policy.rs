@@ -207,8 +207,9 @@ impl Policy for CapacityProvider {
             (_, 0) => 200.0,
             _ => m / n * 100.0,
         };
-        // Target tracking scales to metric/target × N, i.e. to M at a 100 % target.
-        let wanted = (n * metric / self.target_percent).ceil();
+        // Target tracking scales to metric/target × N = M × 100/target; written with M so that it also scales
+        // out from zero instances, where the metric alone (200) says nothing about how many are needed.
+        let wanted = (m * 100.0 / self.target_percent).ceil();
         let wanted = if wanted.is_finite() && wanted >= 0.0 { wanted.min(f64::from(u32::MAX)) as u32 } else { 0 };
         if metric > self.target_percent {
             self.below = 0;
@@ -290,5 +291,13 @@ mod tests {
             assert_eq!(cp.tick(&v), Signal::Capacity { metric: 75.0, desired: None });
         }
         assert_eq!(cp.tick(&v), Signal::Capacity { metric: 75.0, desired: Some(3) });
+    }
+
+    #[test]
+    fn the_capacity_provider_scales_out_from_zero_instances() {
+        let mut cp = CapacityProvider::new(&Knobs::default());
+        let mut v = view(0.0, 0.0, 0);
+        v.instances_needed = 3;
+        assert_eq!(cp.tick(&v), Signal::Capacity { metric: 200.0, desired: Some(3) });
     }
 }

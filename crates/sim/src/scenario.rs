@@ -32,7 +32,8 @@
 //! # CSV
 //!
 //! One row per change, so a trace exported from CloudWatch (`DesiredTaskCount` per service per minute) replays
-//! as it is. Empty cells keep the service's previous value; a service's first row must give its cpu and memory.
+//! as it is. A service's first row gives its cpu and memory (and, optionally, min_healthy_percent,
+//! maximum_percent and scheduling), which hold for the whole run; its later rows give only a new `desired`.
 //!
 //! ```csv
 //! # name: my-day
@@ -228,17 +229,23 @@ impl Scenario {
 
         let mut reader =
             csv::ReaderBuilder::new().comment(Some(b'#')).trim(csv::Trim::All).from_reader(text.as_bytes());
+        let headers = reader.headers().map_err(|e| SimError::Scenario(format!("scenario: CSV header: {e}")))?.clone();
         let mut services: Vec<ServiceSpec> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut changes = Vec::new();
         let mut events = Vec::new();
         let mut instance_type = InstanceType::m5_xlarge();
         let mut last_minute = 0;
-        for (row, record) in reader.deserialize::<CsvRow>().enumerate() {
-            let line = row + 2;
-            let record = record.map_err(|e| SimError::Scenario(format!("scenario: CSV: {e}")))?;
+        for raw in reader.records() {
+            let raw = raw.map_err(|e| SimError::Scenario(format!("scenario: CSV: {e}")))?;
+            // The line in the file, `#` lines included, so an error points where an editor would.
+            let line = raw.position().map_or(0, csv::Position::line);
+            let record: CsvRow = raw
+                .deserialize(Some(&headers))
+                .map_err(|e| SimError::Scenario(format!("scenario: CSV line {line}: {e}")))?;
             last_minute = last_minute.max(record.minute);
-            let bad = |what: &str| SimError::Scenario(format!("scenario: CSV row {line} ({}): {what}", record.service));
+            let bad =
+                |what: &str| SimError::Scenario(format!("scenario: CSV line {line} ({}): {what}", record.service));
             match record.service.as_str() {
                 "@instance-type" => {
                     let (Some(cpu), Some(memory)) = (record.cpu, record.memory) else {
@@ -278,15 +285,16 @@ impl Scenario {
                             changes.push(Change { minute: record.minute, service: name.to_owned(), desired });
                         }
                     }
-                    Some(&i) => {
-                        if record.cpu.is_some() || record.memory.is_some() || record.scheduling.is_some() {
-                            return Err(bad("cpu, memory and scheduling can only be set on a service's first row"));
-                        }
-                        if let Some(percent) = record.min_healthy_percent {
-                            services[i].min_healthy_percent = percent;
-                        }
-                        if let Some(percent) = record.maximum_percent {
-                            services[i].maximum_percent = percent;
+                    Some(_) => {
+                        let fixed = [record.cpu, record.memory].iter().any(Option::is_some)
+                            || record.scheduling.is_some()
+                            || record.min_healthy_percent.is_some()
+                            || record.maximum_percent.is_some();
+                        if fixed {
+                            return Err(bad(
+                                "cpu, memory, min_healthy_percent, maximum_percent and scheduling can only be set on \
+                                 a service's first row",
+                            ));
                         }
                         if let Some(desired) = record.desired {
                             changes.push(Change { minute: record.minute, service: name.to_owned(), desired });
@@ -423,7 +431,18 @@ mod tests {
     #[test]
     fn csv_services_need_sizes_on_their_first_row() {
         let error = Scenario::from_csv("minute,service,desired,cpu,memory\n0,api,3,,\n").unwrap_err();
-        assert_eq!(error.to_string(), "scenario: CSV row 2 (api): the first row of a service needs cpu and memory");
+        assert_eq!(error.to_string(), "scenario: CSV line 2 (api): the first row of a service needs cpu and memory");
+    }
+
+    #[test]
+    fn csv_errors_name_the_line_of_the_file_comments_included() {
+        let trace = "# name: t\n# minutes: 60\nminute,service,desired,cpu,memory,min_healthy_percent\n\
+                     0,api,3,512,1024,100\n10,api,4,,,50\n";
+        let error = Scenario::from_csv(trace).unwrap_err().to_string();
+        assert!(error.starts_with("scenario: CSV line 5 (api): "), "{error}");
+        assert!(error.contains("min_healthy_percent"), "a later row cannot change it for the whole run: {error}");
+        let error = Scenario::from_csv("# c\nminute,service,desired\nsoon,api,3\n").unwrap_err().to_string();
+        assert!(error.starts_with("scenario: CSV line 3: "), "{error}");
     }
 
     #[test]

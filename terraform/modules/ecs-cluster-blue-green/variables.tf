@@ -4,8 +4,10 @@ variable "cluster_name" {
   nullable    = false
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_-]{1,255}$", var.cluster_name))
-    error_message = "cluster_name must be 1-255 letters, digits, hyphens or underscores (the ECS cluster name rules)."
+    # ECS allows 255, but the names derived from it are shorter: the launch template "<cluster>-green" may have
+    # 125 characters (the AWS provider's limit; AWS's is 128), the alarm "<cluster>_ScaleStatus_high_green" 255.
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,119}$", var.cluster_name))
+    error_message = "cluster_name must be 1-119 letters, digits, hyphens or underscores: ECS allows 255, but the launch template name <cluster_name>-green must fit in the 125 characters the AWS provider accepts."
   }
 }
 
@@ -227,14 +229,16 @@ variable "lifecycle_hook_name" {
 }
 
 variable "lifecycle_hook_heartbeat_timeout" {
-  description = "Seconds an instance may sit in Terminating:Wait without a heartbeat before the default result (CONTINUE) applies. The drain Lambda heartbeats about every 10 s while it holds an instance and the reconcile runs every minute, so the default leaves room for several missed reconciles."
+  description = "Seconds an instance may sit in Terminating:Wait without a heartbeat before the default result (CONTINUE) applies. The drain Lambda heartbeats about every 10 s while it holds an instance and the reconcile runs every minute, so the default leaves room for several missed reconciles; at least 120 s. Auto Scaling also ends any wait after 100 times this (or 48 h, whichever is shorter), whatever the heartbeats: keep the drain hook's max_drain_seconds below that."
   type        = number
   default     = 300
   nullable    = false
 
   validation {
-    condition     = var.lifecycle_hook_heartbeat_timeout >= 30 && var.lifecycle_hook_heartbeat_timeout <= 7200
-    error_message = "lifecycle_hook_heartbeat_timeout must be between 30 and 7200 seconds (the Auto Scaling limits)."
+    # Auto Scaling accepts 30 s, but the drain Lambda may only be invoked by the once-a-minute reconcile: a
+    # shorter timeout can run out between two reconciles and terminate an instance that is not drained yet.
+    condition     = var.lifecycle_hook_heartbeat_timeout >= 120 && var.lifecycle_hook_heartbeat_timeout <= 7200 && floor(var.lifecycle_hook_heartbeat_timeout) == var.lifecycle_hook_heartbeat_timeout
+    error_message = "lifecycle_hook_heartbeat_timeout must be a whole number of seconds between 120 and 7200. Auto Scaling accepts 30 s, but the drain Lambda may only run at the once-a-minute reconcile, so a timeout under 120 s can expire between two runs and let an undrained instance terminate (default result CONTINUE); 7200 s is the Auto Scaling maximum."
   }
 }
 
@@ -307,8 +311,14 @@ variable "alarm_high" {
     error_message = "alarm_high.statistic must be Maximum, Minimum, Average, Sum or SampleCount."
   }
   validation {
-    condition     = contains([10, 30], var.alarm_high.period) || (var.alarm_high.period >= 60 && var.alarm_high.period % 60 == 0)
-    error_message = "alarm_high.period must be 10, 30 or a multiple of 60 seconds."
+    # ScaleStatus is 0, 1 or 2 and the alarm fires on ScaleStatus > threshold: at 2 or more it never could.
+    condition     = var.alarm_high.threshold >= 0 && var.alarm_high.threshold < 2
+    error_message = "alarm_high.threshold must satisfy 0 <= threshold < 2: ScaleStatus is 0 (down), 1 (stay) or 2 (up) and the alarm fires when it is greater than the threshold, so at 2 or above it could never fire."
+  }
+  validation {
+    # ScaleStatus is published once a minute at standard resolution: a shorter period has no datapoint to evaluate.
+    condition     = var.alarm_high.period >= 60 && var.alarm_high.period % 60 == 0
+    error_message = "alarm_high.period must be a multiple of 60 seconds: ScaleStatus is published once a minute at standard (60 s) resolution."
   }
   validation {
     condition     = var.alarm_high.evaluation_periods >= 1 && (var.alarm_high.datapoints_to_alarm == null || try(var.alarm_high.datapoints_to_alarm >= 1 && var.alarm_high.datapoints_to_alarm <= var.alarm_high.evaluation_periods, false))
@@ -333,8 +343,14 @@ variable "alarm_low" {
     error_message = "alarm_low.statistic must be Maximum, Minimum, Average, Sum or SampleCount."
   }
   validation {
-    condition     = contains([10, 30], var.alarm_low.period) || (var.alarm_low.period >= 60 && var.alarm_low.period % 60 == 0)
-    error_message = "alarm_low.period must be 10, 30 or a multiple of 60 seconds."
+    # ScaleStatus is 0, 1 or 2 and the alarm fires on ScaleStatus < threshold: at 0 or less it never could.
+    condition     = var.alarm_low.threshold > 0 && var.alarm_low.threshold <= 2
+    error_message = "alarm_low.threshold must satisfy 0 < threshold <= 2: ScaleStatus is 0 (down), 1 (stay) or 2 (up) and the alarm fires when it is less than the threshold, so at 0 or below it could never fire."
+  }
+  validation {
+    # ScaleStatus is published once a minute at standard resolution: a shorter period has no datapoint to evaluate.
+    condition     = var.alarm_low.period >= 60 && var.alarm_low.period % 60 == 0
+    error_message = "alarm_low.period must be a multiple of 60 seconds: ScaleStatus is published once a minute at standard (60 s) resolution."
   }
   validation {
     condition     = var.alarm_low.evaluation_periods >= 1 && (var.alarm_low.datapoints_to_alarm == null || try(var.alarm_low.datapoints_to_alarm >= 1 && var.alarm_low.datapoints_to_alarm <= var.alarm_low.evaluation_periods, false))

@@ -324,14 +324,28 @@ run "desired_capacity_outside_the_sizes_is_rejected" {
   expect_failures = [var.green]
 }
 
-run "heartbeat_timeout_below_the_auto_scaling_minimum_is_rejected" {
+run "heartbeat_timeout_the_reconcile_could_miss_is_rejected" {
   command = plan
 
+  # Auto Scaling accepts 30-119 s, but the once-a-minute reconcile may not heartbeat in time.
   variables {
-    lifecycle_hook_heartbeat_timeout = 20
+    lifecycle_hook_heartbeat_timeout = 119
   }
 
   expect_failures = [var.lifecycle_hook_heartbeat_timeout]
+}
+
+run "heartbeat_timeout_of_two_minutes_is_accepted" {
+  command = plan
+
+  variables {
+    lifecycle_hook_heartbeat_timeout = 120
+  }
+
+  assert {
+    condition     = alltrue([for hook in values(aws_autoscaling_lifecycle_hook.drain) : hook.heartbeat_timeout == 120])
+    error_message = "120 s is the lowest heartbeat timeout the module accepts."
+  }
 }
 
 run "heartbeat_timeout_above_two_hours_is_rejected" {
@@ -372,4 +386,89 @@ run "a_region_other_than_the_providers_is_rejected" {
   }
 
   expect_failures = [aws_autoscaling_group.this]
+}
+
+run "a_high_threshold_scale_status_never_exceeds_is_rejected" {
+  command = plan
+
+  # ScaleStatus is at most 2: "> 2" could never fire.
+  variables {
+    alarm_high = { threshold = 2 }
+  }
+
+  expect_failures = [var.alarm_high]
+}
+
+run "a_low_threshold_scale_status_never_undercuts_is_rejected" {
+  command = plan
+
+  # ScaleStatus is at least 0: "< 0" could never fire.
+  variables {
+    alarm_low = { threshold = 0 }
+  }
+
+  expect_failures = [var.alarm_low]
+}
+
+run "thresholds_at_the_edges_of_the_scale_status_range_are_accepted" {
+  command = plan
+
+  variables {
+    alarm_high = { threshold = 0 }
+    alarm_low  = { threshold = 2 }
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.high["blue"].threshold == 0 && aws_cloudwatch_metric_alarm.low["blue"].threshold == 2
+    error_message = "High 0 (fires on 1 and 2) and low 2 (fires on 0 and 1) can fire, so they are allowed."
+  }
+}
+
+run "a_sub_minute_high_period_is_rejected" {
+  command = plan
+
+  # ScaleStatus is published at standard 60 s resolution.
+  variables {
+    alarm_high = { period = 30 }
+  }
+
+  expect_failures = [var.alarm_high]
+}
+
+run "a_low_period_that_is_not_whole_minutes_is_rejected" {
+  command = plan
+
+  variables {
+    alarm_low = { period = 90 }
+  }
+
+  expect_failures = [var.alarm_low]
+}
+
+run "a_cluster_name_too_long_for_the_launch_template_names_is_rejected" {
+  command = plan
+
+  # 120 characters: "<cluster>-green" would exceed the 125 the AWS provider accepts for a launch template name.
+  variables {
+    cluster_name = join("", [for i in range(120) : "x"])
+  }
+
+  expect_failures = [var.cluster_name]
+}
+
+run "the_longest_cluster_name_still_fits_every_derived_name" {
+  command = plan
+
+  variables {
+    cluster_name = join("", [for i in range(119) : "x"])
+  }
+
+  assert {
+    condition     = alltrue([for template in values(aws_launch_template.this) : length(template.name) <= 125])
+    error_message = "Launch template names must fit in the provider's 125 characters."
+  }
+  assert {
+    condition     = alltrue([for alarm in concat(values(aws_cloudwatch_metric_alarm.high), values(aws_cloudwatch_metric_alarm.low)) : length(alarm.alarm_name) <= 255])
+    error_message = "Alarm names must fit in 255 characters."
+  }
 }
