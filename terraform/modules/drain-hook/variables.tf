@@ -76,15 +76,16 @@ variable "poll_seconds" {
 }
 
 variable "max_drain_seconds" {
-  description = "MAX_DRAIN_SECONDS: after this long the drain gives up on an instance and completes with drain_timeout_result."
+  description = "MAX_DRAIN_SECONDS: after this long the drain gives up on an instance and completes with drain_timeout_result. Auto Scaling ends any wait after min(100 x the lifecycle hook's heartbeat timeout, 48 h) regardless, with the hook's default result; keep this below that (with the blue/green module's default 300 s heartbeat timeout: 30000 s). This module cannot see the heartbeat timeout: the complete example checks the pair."
   type        = number
   default     = 3600
   nullable    = false
 
   validation {
-    # Auto Scaling ends a lifecycle action after 48 hours whatever the heartbeats.
+    # Auto Scaling ends a lifecycle action after min(100 x heartbeat timeout, 48 hours) whatever the heartbeats;
+    # only the 48 hours are known here.
     condition     = var.max_drain_seconds >= 60 && var.max_drain_seconds <= 172800 && floor(var.max_drain_seconds) == var.max_drain_seconds
-    error_message = "max_drain_seconds must be a whole number between 60 and 172800 (48 hours, the Auto Scaling limit)."
+    error_message = "max_drain_seconds must be a whole number between 60 and 172800 (48 hours, the Auto Scaling limit on a lifecycle action; it also ends one after 100 times the hook's heartbeat timeout, if that is shorter)."
   }
 }
 
