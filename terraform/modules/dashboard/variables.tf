@@ -31,6 +31,10 @@ variable "clusters" {
     error_message = "clusters needs at least one cluster."
   }
   validation {
+    condition     = alltrue([for cluster in var.clusters : can(regex("^[a-zA-Z0-9_-]{1,255}$", cluster.name))])
+    error_message = "Every cluster needs an ECS cluster name (1-255 letters, digits, hyphens, underscores)."
+  }
+  validation {
     condition = alltrue(flatten([
       for cluster in var.clusters : [
         for thresholds in [cluster.cpu, cluster.memory] :

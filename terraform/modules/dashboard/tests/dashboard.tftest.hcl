@@ -159,3 +159,13 @@ run "thresholds_out_of_order_are_rejected" {
 
   expect_failures = [var.clusters]
 }
+
+run "a_name_ecs_would_not_accept_is_rejected" {
+  command = plan
+
+  variables {
+    clusters = [{ name = "default cluster" }]
+  }
+
+  expect_failures = [var.clusters]
+}
