@@ -6,8 +6,12 @@
 use crate::scenario::{Change, Event, InstanceType, Scenario, SchedulingKind, ServiceSpec};
 
 /// Name and one-line description of every built-in scenario.
-pub const NAMES: [(&str, &str); 6] = [
+pub const NAMES: [(&str, &str); 7] = [
     ("diurnal", "24 h of 40 services following a day/night curve (×0.3 at 03:00 to ×1 at 15:00), 5-minute noise"),
+    (
+        "diurnal-small",
+        "the same day on a small cluster: 10 services, 2 to 6 instances, where the scale-down guard bites",
+    ),
     ("spike", "30 steady services double their desired count at minute 60 for 90 minutes"),
     ("deploy-storm", "60 services; 40 of them deploy at once at minute 60 (desired doubles for 10 minutes)"),
     (
@@ -18,9 +22,15 @@ pub const NAMES: [(&str, &str); 6] = [
     ("bench", "24 h diurnal day of 200 services on 90 to 140 instances, for timing"),
 ];
 
+/// The one-line description of a built-in scenario.
+fn description(name: &str) -> &'static str {
+    NAMES.iter().find(|(n, _)| *n == name).map_or("", |(_, description)| description)
+}
+
 pub fn by_name(name: &str) -> Option<Scenario> {
     match name {
         "diurnal" => Some(diurnal()),
+        "diurnal-small" => Some(diurnal_small()),
         "spike" => Some(spike()),
         "deploy-storm" => Some(deploy_storm()),
         "blue-green" => Some(blue_green()),
@@ -101,7 +111,7 @@ fn day_curve(minute: u32, low: f64) -> f64 {
     low + (1.0 - low) * (1.0 - phase.cos()) / 2.0
 }
 
-fn diurnal_cluster(name: &str, description: &str, services: usize, peak: (u32, u32), low: f64, seed: u64) -> Scenario {
+fn diurnal_cluster(name: &str, services: usize, peak: (u32, u32), low: f64, seed: u64) -> Scenario {
     let minutes = 1440;
     let mut rng = Rng(seed);
     let mut specs = vec![logs_daemon()];
@@ -122,7 +132,7 @@ fn diurnal_cluster(name: &str, description: &str, services: usize, peak: (u32, u
     changes.sort_by_key(|c| c.minute);
     Scenario {
         name: name.into(),
-        description: description.into(),
+        description: description(name).into(),
         minutes,
         instance_type: InstanceType::m5_xlarge(),
         initial_instances: None,
@@ -136,7 +146,13 @@ fn diurnal_cluster(name: &str, description: &str, services: usize, peak: (u32, u
 
 /// A day: 40 services whose desired counts follow the day curve.
 pub fn diurnal() -> Scenario {
-    diurnal_cluster("diurnal", NAMES[0].1, 40, (4, 15), 0.3, 0xD1A7)
+    diurnal_cluster("diurnal", 40, (4, 15), 0.3, 0xD1A7)
+}
+
+/// The same day on a cluster small enough that removing one instance moves the reservation a lot (at 60/85,
+/// 3 instances at 60 % are 90 % on 2): the case the scale-down guard exists for.
+pub fn diurnal_small() -> Scenario {
+    diurnal_cluster("diurnal-small", 10, (2, 6), 0.3, 0x5A11)
 }
 
 /// Steady services that double at once, hold, and come back.
@@ -155,7 +171,7 @@ pub fn spike() -> Scenario {
     changes.sort_by_key(|c| c.minute);
     Scenario {
         name: "spike".into(),
-        description: NAMES[1].1.into(),
+        description: description("spike").into(),
         minutes,
         instance_type: InstanceType::m5_xlarge(),
         initial_instances: None,
@@ -185,7 +201,7 @@ pub fn deploy_storm() -> Scenario {
     changes.sort_by_key(|c| c.minute);
     Scenario {
         name: "deploy-storm".into(),
-        description: NAMES[2].1.into(),
+        description: description("deploy-storm").into(),
         minutes,
         instance_type: InstanceType::m5_xlarge(),
         initial_instances: None,
@@ -217,7 +233,7 @@ pub fn blue_green() -> Scenario {
     changes.sort_by_key(|c| c.minute);
     Scenario {
         name: "blue-green".into(),
-        description: NAMES[3].1.into(),
+        description: description("blue-green").into(),
         minutes,
         instance_type: InstanceType::m5_xlarge(),
         initial_instances: None,
@@ -235,7 +251,7 @@ pub fn blue_green() -> Scenario {
 pub fn fragmentation() -> Scenario {
     Scenario {
         name: "fragmentation".into(),
-        description: NAMES[4].1.into(),
+        description: description("fragmentation").into(),
         minutes: 120,
         instance_type: InstanceType::m5_xlarge(),
         initial_instances: Some(10),
@@ -249,7 +265,7 @@ pub fn fragmentation() -> Scenario {
 
 /// The timing scenario: a 200-service day on 90 to 140 instances (about 120 on average).
 pub fn bench() -> Scenario {
-    diurnal_cluster("bench", NAMES[5].1, 200, (3, 5), 0.6, 0xBE4C)
+    diurnal_cluster("bench", 200, (3, 5), 0.6, 0xBE4C)
 }
 
 #[cfg(test)]

@@ -221,3 +221,31 @@ resource "aws_cloudwatch_metric_alarm" "low" {
   alarm_actions       = [aws_autoscaling_policy.scale_down[each.key].arn]
   tags                = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
 }
+
+# desired_capacity is only used when a group is created (ignore_changes above), so setting it later does
+# nothing. These checks warn, without failing the plan or apply, when a colour's desired_capacity is set and the
+# group's current desired capacity differs. One per colour: check blocks cannot use for_each. The depends_on
+# defers the read to the apply while the group is being created or changed, so a first apply reads the new group.
+check "blue_desired_capacity_is_applied" {
+  data "aws_autoscaling_group" "blue" {
+    name       = aws_autoscaling_group.this["blue"].name
+    depends_on = [aws_autoscaling_group.this]
+  }
+
+  assert {
+    condition     = var.blue.desired_capacity == null || data.aws_autoscaling_group.blue.desired_capacity == var.blue.desired_capacity
+    error_message = "blue.desired_capacity is ${coalesce(var.blue.desired_capacity, -1)} but the group ${data.aws_autoscaling_group.blue.name} runs at ${data.aws_autoscaling_group.blue.desired_capacity}: desired_capacity only sizes a group when it is created, after that the ScaleStatus alarms own it and Terraform does not change it. To resize the colour, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size; remove desired_capacity to silence this warning."
+  }
+}
+
+check "green_desired_capacity_is_applied" {
+  data "aws_autoscaling_group" "green" {
+    name       = aws_autoscaling_group.this["green"].name
+    depends_on = [aws_autoscaling_group.this]
+  }
+
+  assert {
+    condition     = var.green.desired_capacity == null || data.aws_autoscaling_group.green.desired_capacity == var.green.desired_capacity
+    error_message = "green.desired_capacity is ${coalesce(var.green.desired_capacity, -1)} but the group ${data.aws_autoscaling_group.green.name} runs at ${data.aws_autoscaling_group.green.desired_capacity}: desired_capacity only sizes a group when it is created, after that the ScaleStatus alarms own it and Terraform does not change it. To resize the colour, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size; remove desired_capacity to silence this warning."
+  }
+}
