@@ -222,30 +222,23 @@ resource "aws_cloudwatch_metric_alarm" "low" {
   tags                = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
 }
 
-# desired_capacity is only used when a group is created (ignore_changes above), so setting it later does
-# nothing. These checks warn, without failing the plan or apply, when a colour's desired_capacity is set and the
-# group's current desired capacity differs. One per colour: check blocks cannot use for_each. The depends_on
-# defers the read to the apply while the group is being created or changed, so a first apply reads the new group.
+# desired_capacity only sizes a group when it is created (ignore_changes above), so setting it later silently
+# does nothing. These checks warn, without failing the plan or apply, when a colour's desired_capacity is set and
+# differs from what the group will run at. They read the group's own desired_capacity: refreshed from AWS before
+# every plan and kept by ignore_changes, it is the group's current desired capacity, known at plan time (a
+# data source would be unknown until apply whenever the group is created or changed, and cost another read).
+# Auto Scaling keeps desired capacity within min_size and max_size, so the comparison clamps it to the new sizes.
+# One check per colour: check blocks cannot use for_each.
 check "blue_desired_capacity_is_applied" {
-  data "aws_autoscaling_group" "blue" {
-    name       = aws_autoscaling_group.this["blue"].name
-    depends_on = [aws_autoscaling_group.this]
-  }
-
   assert {
-    condition     = var.blue.desired_capacity == null || data.aws_autoscaling_group.blue.desired_capacity == var.blue.desired_capacity
-    error_message = "blue.desired_capacity is ${coalesce(var.blue.desired_capacity, -1)} but the group ${data.aws_autoscaling_group.blue.name} runs at ${data.aws_autoscaling_group.blue.desired_capacity}: desired_capacity only sizes a group when it is created, after that the ScaleStatus alarms own it and Terraform does not change it. To resize the colour, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size; remove desired_capacity to silence this warning."
+    condition     = var.blue.desired_capacity == null || var.blue.desired_capacity == min(max(aws_autoscaling_group.this["blue"].desired_capacity, var.blue.min_size), var.blue.max_size)
+    error_message = "blue.desired_capacity = ${coalesce(var.blue.desired_capacity, -1)}, but the group ${aws_autoscaling_group.this["blue"].name} runs at ${min(max(aws_autoscaling_group.this["blue"].desired_capacity, var.blue.min_size), var.blue.max_size)}, and Terraform will not change that: desired_capacity only sizes a group when it is created; after that the ScaleStatus alarms own it. To resize blue, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size. Remove desired_capacity to silence this warning."
   }
 }
 
 check "green_desired_capacity_is_applied" {
-  data "aws_autoscaling_group" "green" {
-    name       = aws_autoscaling_group.this["green"].name
-    depends_on = [aws_autoscaling_group.this]
-  }
-
   assert {
-    condition     = var.green.desired_capacity == null || data.aws_autoscaling_group.green.desired_capacity == var.green.desired_capacity
-    error_message = "green.desired_capacity is ${coalesce(var.green.desired_capacity, -1)} but the group ${data.aws_autoscaling_group.green.name} runs at ${data.aws_autoscaling_group.green.desired_capacity}: desired_capacity only sizes a group when it is created, after that the ScaleStatus alarms own it and Terraform does not change it. To resize the colour, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size; remove desired_capacity to silence this warning."
+    condition     = var.green.desired_capacity == null || var.green.desired_capacity == min(max(aws_autoscaling_group.this["green"].desired_capacity, var.green.min_size), var.green.max_size)
+    error_message = "green.desired_capacity = ${coalesce(var.green.desired_capacity, -1)}, but the group ${aws_autoscaling_group.this["green"].name} runs at ${min(max(aws_autoscaling_group.this["green"].desired_capacity, var.green.min_size), var.green.max_size)}, and Terraform will not change that: desired_capacity only sizes a group when it is created; after that the ScaleStatus alarms own it. To resize green, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size. Remove desired_capacity to silence this warning."
   }
 }

@@ -472,3 +472,44 @@ run "the_longest_cluster_name_still_fits_every_derived_name" {
     error_message = "Alarm names must fit in 255 characters."
   }
 }
+
+# The state of the runs above holds blue at desired capacity 5, as created; plans below see it as the group's
+# current desired capacity (a mocked refresh keeps the state).
+run "a_group_exists_at_its_created_size" {
+  command = apply
+
+  assert {
+    condition     = aws_autoscaling_group.this["blue"].desired_capacity == 5
+    error_message = "Blue is created at its desired_capacity."
+  }
+}
+
+run "a_later_desired_capacity_change_is_ignored_with_a_warning" {
+  command = plan
+
+  variables {
+    blue = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 3 }
+  }
+
+  assert {
+    condition     = aws_autoscaling_group.this["blue"].desired_capacity == 5
+    error_message = "ignore_changes must keep the group's current desired capacity."
+  }
+
+  # The check warns; the plan itself succeeds.
+  expect_failures = [check.blue_desired_capacity_is_applied]
+}
+
+run "a_desired_capacity_that_min_size_brings_about_does_not_warn" {
+  command = plan
+
+  # Raising min_size to 8 makes Auto Scaling raise desired capacity from 5 to 8, the configured value.
+  variables {
+    blue = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 8, max_size = 15, desired_capacity = 8 }
+  }
+
+  assert {
+    condition     = aws_autoscaling_group.this["blue"].min_size == 8
+    error_message = "min_size must pass through: it is what resizes an existing group."
+  }
+}
