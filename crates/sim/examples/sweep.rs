@@ -2,19 +2,20 @@
 //! the targets: instance-hours ≤ 1.15 × oracle, unplaced task-minutes ≤ the original rule's (40/75),
 //! no min-healthy violations, no oscillations.
 //!
-//! `cargo run --release -p ecs-scaler-sim --example sweep [ADJUSTMENT...]` (default scale-up steps: 2).
+//! `cargo run --release -p ecs-scaler-sim --example sweep [PERCENT...]` (default scale-up step: 25 % of the
+//! group, at least 2 instances, as the Terraform module's default).
 //! Prints one line per (thresholds, step) with each scenario's ratio / unplaced, and whether all targets hold.
 
 use ecs_scaler_core::ScaleRule;
 use ecs_scaler_core::config::Thresholds;
-use ecs_scaler_sim::knobs::SimpleScaling;
+use ecs_scaler_sim::knobs::{Adjustment, SimpleScaling};
 use ecs_scaler_sim::{EcsScaler, Knobs, Seed, builtin, simulate};
 
 const SCENARIOS: [&str; 5] = ["diurnal", "spike", "deploy-storm", "blue-green", "fragmentation"];
 
 fn main() -> Result<(), ecs_scaler_sim::SimError> {
     let steps: Vec<i32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let steps = if steps.is_empty() { vec![2] } else { steps };
+    let steps = if steps.is_empty() { vec![25] } else { steps };
     let scenarios: Vec<_> = SCENARIOS.iter().filter_map(|n| builtin::by_name(n)).collect();
     print!("{:<8} {:>4}", "min-max", "step");
     for name in SCENARIOS {
@@ -22,8 +23,8 @@ fn main() -> Result<(), ecs_scaler_sim::SimError> {
     }
     println!(" | targets");
     for step in steps {
-        let knobs =
-            Knobs { scale_up: SimpleScaling { adjustment: step, ..Knobs::default().scale_up }, ..Knobs::default() };
+        let adjustment = Adjustment::Percent { percent: step, min_instances: 2 };
+        let knobs = Knobs { scale_up: SimpleScaling { adjustment, ..Knobs::default().scale_up }, ..Knobs::default() };
         let mut seed_unplaced = Vec::new();
         for scenario in &scenarios {
             let seed = Seed::with_thresholds(Seed::ORIGINAL, Seed::ORIGINAL);

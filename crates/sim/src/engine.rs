@@ -827,7 +827,7 @@ impl<'s> Simulation<'s> {
         if g.activity.is_some() || t < g.cooldown_until {
             return;
         }
-        let desired = (i64::from(g.desired) + i64::from(policy.adjustment)).clamp(i64::from(g.min), i64::from(g.max));
+        let desired = (i64::from(g.desired) + policy.change(g.desired)).clamp(i64::from(g.min), i64::from(g.max));
         let desired = desired as u32;
         if desired == g.desired {
             return;

@@ -30,14 +30,41 @@ impl AlarmSpec {
     }
 }
 
-/// An Auto Scaling simple scaling policy (`ChangeInCapacity`).
+/// How much a simple scaling policy changes capacity: its `AdjustmentType` and `ScalingAdjustment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adjustment {
+    /// `ChangeInCapacity`: this many instances.
+    Instances(i32),
+    /// `PercentChangeInCapacity`: this percent of the group's capacity, and at least `min_instances` of them
+    /// (`MinAdjustmentMagnitude`).
+    Percent { percent: i32, min_instances: u32 },
+}
+
+/// An Auto Scaling simple scaling policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SimpleScaling {
-    pub adjustment: i32,
+    pub adjustment: Adjustment,
     pub cooldown_seconds: u32,
 }
 
 impl SimpleScaling {
+    /// The change in instances for a group of `capacity`, rounded as Auto Scaling rounds a percent: toward
+    /// zero, but never to zero (12.7 is 12, 0.4 is 1, −0.4 is −1, −6.7 is −6), then at least `min_instances`.
+    pub fn change(&self, capacity: u32) -> i64 {
+        match self.adjustment {
+            Adjustment::Instances(n) => i64::from(n),
+            Adjustment::Percent { percent, min_instances } => {
+                let exact = i64::from(capacity) * i64::from(percent);
+                let rounded = match exact / 100 {
+                    0 if exact != 0 => exact.signum(),
+                    whole => whole,
+                };
+                i64::from(percent.signum()) * rounded.abs().max(i64::from(min_instances))
+            }
+        }
+    }
+
     pub fn cooldown_minutes(&self) -> u32 {
         self.cooldown_seconds.div_ceil(60)
     }
@@ -59,7 +86,7 @@ pub struct Knobs {
     pub alarm_high: AlarmSpec,
     /// `<cluster>_ScaleStatus_low_<colour>`: LessThanThreshold 1, Maximum, 60 s × 10.
     pub alarm_low: AlarmSpec,
-    /// +2 instances, cooldown 180 s.
+    /// +15 % of the group's capacity, at least 2 instances; cooldown 180 s.
     pub scale_up: SimpleScaling,
     /// −1 instance, cooldown 300 s.
     pub scale_down: SimpleScaling,
@@ -95,8 +122,11 @@ impl Default for Knobs {
                 evaluation_periods: 4,
             },
             alarm_low: AlarmSpec { comparison: Comparison::LessThanThreshold, threshold: 1.0, evaluation_periods: 10 },
-            scale_up: SimpleScaling { adjustment: 2, cooldown_seconds: 180 },
-            scale_down: SimpleScaling { adjustment: -1, cooldown_seconds: 300 },
+            scale_up: SimpleScaling {
+                adjustment: Adjustment::Percent { percent: 15, min_instances: 2 },
+                cooldown_seconds: 180,
+            },
+            scale_down: SimpleScaling { adjustment: Adjustment::Instances(-1), cooldown_seconds: 300 },
             drain_hook: true,
             drain: DrainPolicy { max_drain: Duration::seconds(3600), timeout_result: LifecycleResult::Continue },
             lookback_seconds: DEFAULT_LOOKBACK_SECONDS,
@@ -106,5 +136,31 @@ impl Default for Knobs {
             spike_increase_percent: 10.0,
             spike_min_tasks: 5,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn percent(percent: i32, min_instances: u32) -> SimpleScaling {
+        SimpleScaling { adjustment: Adjustment::Percent { percent, min_instances }, cooldown_seconds: 0 }
+    }
+
+    #[test]
+    fn a_percent_adjustment_rounds_toward_zero_but_never_to_zero_then_applies_the_minimum() {
+        assert_eq!(percent(25, 0).change(51), 12, "12.75 rounds down");
+        assert_eq!(percent(25, 0).change(2), 1, "0.5 rounds to 1");
+        assert_eq!(percent(-25, 0).change(2), -1);
+        assert_eq!(percent(-25, 0).change(27), -6, "-6.75 rounds toward zero");
+        assert_eq!(percent(25, 2).change(4), 2, "at least the minimum magnitude");
+        assert_eq!(percent(25, 2).change(40), 10);
+        assert_eq!(percent(25, 2).change(0), 2, "an empty group still grows");
+    }
+
+    #[test]
+    fn an_instance_adjustment_is_what_it_says() {
+        let step = SimpleScaling { adjustment: Adjustment::Instances(-1), cooldown_seconds: 300 };
+        assert_eq!((step.change(1), step.change(100)), (-1, -1));
     }
 }
