@@ -34,6 +34,8 @@ CHECKOV_REQUIREMENTS="$ROOT/tools/requirements-checkov.txt"
 CHECKOV_VENV="$ROOT/.venv-checkov"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 REGION="${REGION:-us-east-1}"
+# The example pins its AMIs (blue.image_id is required); the emulator accepts any well-formed id.
+EMULATOR_IMAGE_ID="ami-0123456789abcdef0"
 
 if [[ -t 2 ]]; then
   log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -291,7 +293,7 @@ write_override() {
       '  skip_requesting_account_id  = true' \
       '  skip_metadata_api_check     = true' \
       '' '  endpoints {'
-    for service in autoscaling cloudwatch ec2 ecs events iam lambda logs sns ssm sts; do
+    for service in autoscaling cloudwatch ec2 ecs events iam lambda logs sns sts; do
       printf '    %-11s = "%s"\n' "$service" "$endpoint"
     done
     printf '%s\n' '  }' '}'
@@ -426,7 +428,8 @@ step_apply() {
   scale_status_zip="$(lambda_zip scale-status)"
   drain_hook_zip="$(lambda_zip drain-hook)"
   log "apply: Lambda packages: $(rel "$scale_status_zip"), $(rel "$drain_hook_zip")"
-  APPLY_VARS=(-var "region=$REGION" -var "scale_status_zip=$scale_status_zip" -var "drain_hook_zip=$drain_hook_zip")
+  APPLY_VARS=(-var "region=$REGION" -var "scale_status_zip=$scale_status_zip" -var "drain_hook_zip=$drain_hook_zip"
+    -var "blue={ image_id = \"$EMULATOR_IMAGE_ID\" }")
 
   log "apply: terraform apply $(rel "$EXAMPLE_DIR")"
   APPLY_STARTED=1

@@ -11,7 +11,6 @@ locals {
   drain_hook_zip      = coalesce(var.drain_hook_zip, "${local.repository_root}/target/lambda/drain-hook/bootstrap.zip")
   lifecycle_hook_name = "ecs-scaler-drain"
   namespace           = "Curalate/AutoScaling"
-  default_image_id    = data.aws_ssm_parameter.ecs_ami.insecure_value
 
   tags = {
     Environment = var.environment
@@ -29,10 +28,6 @@ resource "aws_ecs_cluster" "this" {
 
   # scale-status manages every cluster tagged ecs-scaler:enabled=true (this one is also listed explicitly below).
   tags = merge(local.tags, { "ecs-scaler:enabled" = "true" })
-}
-
-data "aws_ssm_parameter" "ecs_ami" {
-  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
 }
 
 ################################################################################
@@ -164,6 +159,7 @@ module "drain_hook" {
   cluster_names       = [aws_ecs_cluster.this.name]
   lifecycle_hook_name = local.lifecycle_hook_name
   namespace           = local.namespace
+  max_drain_seconds   = var.max_drain_seconds
   alarm_actions       = var.alarm_actions
   tags                = local.tags
 }
@@ -183,6 +179,7 @@ module "ecs_cluster_bg" {
   drain_hook_notification_target_arn = module.drain_hook.notification_target_arn
   drain_hook_role_arn                = module.drain_hook.role_arn
   lifecycle_hook_name                = local.lifecycle_hook_name
+  lifecycle_hook_heartbeat_timeout   = var.lifecycle_hook_heartbeat_timeout
 
   autoscale_enabled = true
   metric_namespace  = local.namespace
@@ -190,8 +187,11 @@ module "ecs_cluster_bg" {
 
   # To upgrade the AMI: give the idle colour the new image_id and the sizes you want, apply, wait for steady
   # state, then set the old colour to 0/0/0 and apply again. See the module's README.
-  blue  = merge(var.blue, { image_id = coalesce(var.blue.image_id, local.default_image_id) })
-  green = merge(var.green, { image_id = coalesce(var.green.image_id, local.default_image_id) })
+  # The AMIs are pinned, never looked up: an AMI that changed by itself (say, the SSM "recommended" parameter)
+  # would change the serving colour's launch template on the next plain apply, and every scale-up would launch
+  # it, bypassing the swap. An idle green only keeps its launch template valid, with blue's AMI.
+  blue  = var.blue
+  green = merge(var.green, { image_id = coalesce(var.green.image_id, var.blue.image_id) })
 
   tags = local.tags
 }
@@ -224,4 +224,14 @@ module "dashboard" {
   }]
   scale_status_function_name = module.scale_status.function_name
   drain_hook_function_name   = module.drain_hook.function_name
+}
+
+# Auto Scaling ends any lifecycle wait after 100 heartbeat timeouts (at most 48 h), heartbeats or not, with the
+# hook's default result CONTINUE: a longer max_drain_seconds would never be reached. The two settings belong to
+# different modules, so the pair is checked here.
+check "max_drain_fits_the_lifecycle_action_limit" {
+  assert {
+    condition     = var.max_drain_seconds <= min(100 * var.lifecycle_hook_heartbeat_timeout, 172800)
+    error_message = "max_drain_seconds (${var.max_drain_seconds} s) exceeds what Auto Scaling allows a lifecycle action with a ${var.lifecycle_hook_heartbeat_timeout} s heartbeat timeout (min(100 x ${var.lifecycle_hook_heartbeat_timeout}, 172800) = ${min(100 * var.lifecycle_hook_heartbeat_timeout, 172800)} s): instances would terminate undrained at that limit instead of when the drain hook gives up. Raise lifecycle_hook_heartbeat_timeout or lower max_drain_seconds."
+  }
 }

@@ -5,9 +5,15 @@ variable "region" {
 }
 
 variable "cluster_name" {
-  description = "Name of the ECS cluster."
+  description = "Name of the ECS cluster; also names the Lambdas, roles, ASGs and alarms."
   type        = string
   default     = "default"
+
+  validation {
+    # The longest derived name: the Lambda "<cluster>-scale-status" (the scale-status module allows 54 characters).
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,41}$", var.cluster_name))
+    error_message = "cluster_name must be 1-41 letters, digits, hyphens or underscores: the example names the scale-status Lambda <cluster_name>-scale-status, which may have 54 characters."
+  }
 }
 
 variable "environment" {
@@ -29,19 +35,19 @@ variable "vpc_cidr" {
 }
 
 variable "blue" {
-  description = "The blue colour. image_id defaults to the latest ECS-optimized Amazon Linux 2023 AMI; desired_capacity to min_size."
+  description = "The blue colour. image_id is required and pinned (see the README for the current ECS-optimized AMI): an AMI looked up on every plan would change the serving colour under you. desired_capacity defaults to min_size and is used only when the group is created."
   type = object({
-    image_id         = optional(string)
+    image_id         = string
     instance_type    = optional(string, "m6i.large")
     min_size         = optional(number, 2)
     max_size         = optional(number, 6)
     desired_capacity = optional(number)
   })
-  default = {}
+  nullable = false
 }
 
 variable "green" {
-  description = "The green colour, idle (all sizes 0) until the next AMI upgrade."
+  description = "The green colour, idle (all sizes 0) until the next AMI upgrade. image_id is required once max_size > 0; an idle green uses blue's."
   type = object({
     image_id         = optional(string)
     instance_type    = optional(string, "m6i.large")
@@ -49,7 +55,27 @@ variable "green" {
     max_size         = optional(number, 0)
     desired_capacity = optional(number)
   })
-  default = {}
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.green.max_size == 0 || var.green.image_id != null
+    error_message = "green.image_id is required when green.max_size > 0: bringing green up is how a new AMI is rolled out, so name it."
+  }
+}
+
+variable "lifecycle_hook_heartbeat_timeout" {
+  description = "Heartbeat timeout of the termination lifecycle hooks in seconds (120-7200). Auto Scaling ends any wait after 100 times this (at most 48 h)."
+  type        = number
+  default     = 300
+  nullable    = false
+}
+
+variable "max_drain_seconds" {
+  description = "How long the drain hook holds an instance before it gives up (with CONTINUE). Must not exceed min(100 x lifecycle_hook_heartbeat_timeout, 172800), where Auto Scaling ends the wait anyway (checked)."
+  type        = number
+  default     = 3600
+  nullable    = false
 }
 
 variable "thresholds" {

@@ -18,6 +18,11 @@ output "launch_template_latest_versions" {
   value       = { for colour, template in aws_launch_template.this : colour => template.latest_version }
 }
 
+output "image_ids" {
+  description = "AMI id by colour, as in each colour's launch template."
+  value       = { for colour, template in aws_launch_template.this : colour => template.image_id }
+}
+
 output "lifecycle_hook_name" {
   description = "Name of the termination lifecycle hook (the same on both ASGs)."
   value       = var.lifecycle_hook_name
