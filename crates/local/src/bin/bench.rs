@@ -93,7 +93,7 @@ async fn main() {
     let emulator = Emulator::start().unwrap();
     let sdk = emulator.sdk_config().await;
     let seeder = Seeder::new(&sdk);
-    let instances = seed_drain_cluster(&seeder).await;
+    let (instances, on_first) = seed_drain_cluster(&seeder).await;
     seeder
         .autoscaling
         .terminate_instance_in_auto_scaling_group()
@@ -105,19 +105,29 @@ async fn main() {
     let settings = DrainSettings::from_vars(Vec::<(String, String)>::new()).unwrap();
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
     let aws = drain_hook::Aws { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics };
-    for round in ["first check (sets DRAINING, records the start)", "later check"] {
+    let rounds = [
+        ("first", "first check (sets DRAINING, records the start)"),
+        ("later", "later check"),
+        ("release", "releasing check (its tasks stopped; reads its stopping tasks, completes)"),
+    ];
+    for (key, round) in rounds {
+        if key == "release" {
+            // ECS moved them: every service keeps at least 9 of its 10 tasks, above its 50 % minimum.
+            for task in &on_first {
+                seeder.stop_task("drain-bench", task).await.unwrap();
+            }
+        }
         emulator.clear_calls().unwrap();
         let started = Instant::now();
         let summary = drain_hook::handle(&scheduled, &settings, aws, tokio::time::Instant::now()).await.unwrap();
         let elapsed = started.elapsed();
         assert_eq!(summary.checks, 1);
+        let released = matches!(summary.instances[0].outcome, drain_hook::Outcome::Completed { .. });
+        assert_eq!(released, key == "release", "{round}: {:?}", summary.instances[0]);
         let calls = count_calls(&emulator);
         let total: usize = calls.values().sum();
         println!("{round}: {total} calls in {:.0} ms: {}", ms(elapsed), describe(&calls));
-        results.insert(
-            format!("drain_hook.calls.{}", if round.starts_with("first") { "first" } else { "later" }),
-            json!(calls),
-        );
+        results.insert(format!("drain_hook.calls.{key}"), json!(calls));
     }
 
     let out = repo_root().join("bench-results");
@@ -163,22 +173,27 @@ async fn seed_clusters(seeder: &Seeder, prefix: &str, n: usize) -> Vec<String> {
     names
 }
 
-/// The drain benchmark's cluster: 20 instances, 50 services of 10 tasks each, spread round-robin.
-async fn seed_drain_cluster(seeder: &Seeder) -> Vec<String> {
+/// The drain benchmark's cluster: 20 instances, 50 services of 10 tasks each, spread round-robin. Returns the
+/// EC2 instance ids and the tasks on the first instance.
+async fn seed_drain_cluster(seeder: &Seeder) -> (Vec<String>, Vec<String>) {
     seeder.cluster("drain-bench", &[]).await.unwrap();
     let hook = HookSpec { name: "drain", heartbeat_timeout: 300, metadata: Some(r#"{"cluster":"drain-bench"}"#) };
     let ids = seeder.group("drain-bench-asg", "drain-bench", 20, Some(hook)).await.unwrap();
     let instances = seeder.register("drain-bench", &ids, 16384, 65536).await.unwrap();
     let task_definition = seeder.task_definition("drain-bench-app", 64, 128).await.unwrap();
-    let mut slot = 0;
+    let (mut slot, mut on_first) = (0, Vec::new());
     for s in 0..50 {
         let name = format!("svc-{s}");
         seeder.service("drain-bench", &task_definition, &ServiceSpec::replica(&name, 10, 50)).await.unwrap();
         for _ in 0..10 {
             let on = &instances[slot % instances.len()].container_instance_arn;
-            seeder.start_task("drain-bench", &task_definition, on, Some(&format!("service:{name}"))).await.unwrap();
+            let task =
+                seeder.start_task("drain-bench", &task_definition, on, Some(&format!("service:{name}"))).await.unwrap();
+            if slot % instances.len() == 0 {
+                on_first.push(task);
+            }
             slot += 1;
         }
     }
-    ids
+    (ids, on_first)
 }

@@ -21,27 +21,61 @@ fn say(line: &str) {
     println!("   {line}");
 }
 
-fn terraform_outputs() -> Value {
+/// `terraform <args> -json` in the example, parsed.
+fn terraform_json(args: &[&str]) -> Value {
     let example = repo_root().join("terraform/examples/complete");
     let output = std::process::Command::new(std::env::var("TERRAFORM").unwrap_or_else(|_| "terraform".into()))
         .arg(format!("-chdir={}", example.display()))
-        .args(["output", "-json"])
+        .args(args)
+        .arg("-json")
         .output()
-        .expect("terraform output");
-    assert!(output.status.success(), "terraform output failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("terraform output is JSON")
+        .expect("terraform");
+    assert!(output.status.success(), "terraform {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("terraform's JSON")
 }
 
-fn run(
-    function: &str,
-    emulator: &Emulator,
-    extra_env: &[(&str, &str)],
-    event: &Value,
-    timeout: Duration,
-) -> Invocation {
-    let mut env = emulator.lambda_env();
-    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let invocation = invoke(&bootstrap(function).unwrap(), &env, event, timeout).unwrap();
+/// The environment Terraform gave each Lambda function, by function name, from the state.
+fn function_environments(state: &Value) -> Vec<(String, Vec<(String, String)>)> {
+    let mut found = Vec::new();
+    let mut modules = vec![&state["values"]["root_module"]];
+    while let Some(module) = modules.pop() {
+        modules.extend(module["child_modules"].as_array().into_iter().flatten());
+        for resource in module["resources"].as_array().into_iter().flatten() {
+            if resource["type"] != "aws_lambda_function" {
+                continue;
+            }
+            let values = &resource["values"];
+            let variables = values["environment"][0]["variables"].as_object().cloned().unwrap_or_default();
+            let env = variables.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned())).collect();
+            found.push((values["function_name"].as_str().unwrap_or_default().to_owned(), env));
+        }
+    }
+    found
+}
+
+/// A Lambda as deployed: its release binary, with the environment Terraform configured, pointed at the emulator.
+struct Function {
+    binary: &'static str,
+    env: Vec<(String, String)>,
+}
+
+impl Function {
+    fn deployed(
+        binary: &'static str,
+        name: &str,
+        environments: &[(String, Vec<(String, String)>)],
+        emulator: &Emulator,
+    ) -> Self {
+        let configured = environments.iter().find(|(n, _)| n == name).map(|(_, env)| env.clone());
+        let mut env = emulator.lambda_env();
+        env.extend(configured.unwrap_or_else(|| panic!("no Lambda function {name} in the Terraform state")));
+        Self { binary, env }
+    }
+}
+
+fn run(function: &Function, event: &Value, timeout: Duration) -> Invocation {
+    let invocation = invoke(&bootstrap(function.binary).unwrap(), &function.env, event, timeout).unwrap();
+    let function = function.binary;
     assert!(!invocation.is_error, "{function} failed: {}\n{}", invocation.payload, invocation.logs);
     invocation
 }
@@ -72,7 +106,14 @@ async fn main() {
         std::env::var("AWS_ENDPOINT_URL").expect("run me through `make demo` (AWS_ENDPOINT_URL names the emulator)");
     let emulator = Emulator::attach(&url);
     let seeder = Seeder::new(&emulator.sdk_config().await);
-    let outputs = terraform_outputs();
+    let outputs = terraform_json(&["output"]);
+    let environments = function_environments(&terraform_json(&["show"]));
+    let function_name = |key: &str| outputs[key]["value"].as_str().unwrap().to_owned();
+    let scale_status =
+        Function::deployed("scale-status", &function_name("scale_status_function_name"), &environments, &emulator);
+    let drain_hook =
+        Function::deployed("drain-hook", &function_name("drain_hook_function_name"), &environments, &emulator);
+    let topic = function_name("drain_hook_topic_arn");
     let cluster = outputs["cluster_name"]["value"].as_str().unwrap().to_owned();
     let blue = outputs["autoscaling_group_names"]["value"]["blue"].as_str().unwrap().to_owned();
     let schedule_input: Value = match &outputs["scale_status_schedule_input"]["value"] {
@@ -85,6 +126,13 @@ async fn main() {
         "ECS cluster {cluster:?}; blue group {blue:?} with a termination hook; both Lambdas and their schedules."
     ));
     say(&format!("The scale-status schedule sends: {schedule_input}"));
+    let env_line = |f: &Function| {
+        let configured: Vec<String> =
+            f.env.iter().filter(|(k, _)| !k.starts_with("AWS_")).map(|(k, v)| format!("{k}={v}")).collect();
+        configured.join(" ")
+    };
+    say(&format!("scale-status runs with {}", env_line(&scale_status)));
+    say(&format!("drain-hook runs with {}", env_line(&drain_hook)));
 
     chapter(2, "A busy cluster");
     let instances = seeder.group_instances(&blue).await.unwrap();
@@ -112,7 +160,7 @@ async fn main() {
     say("AWS/ECS reports CPUReservation 81% and MemoryReservation 55%.");
 
     chapter(3, "One scale-status tick (the release binary, from its zip)");
-    let tick = run("scale-status", &emulator, &[], &schedule_input, Duration::from_secs(30));
+    let tick = run(&scale_status, &schedule_input, Duration::from_secs(30));
     println!("   cluster         cpu  memory instances  status  reason           detail");
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -171,13 +219,13 @@ async fn main() {
     let notification =
         emulator.lifecycle_notifications().unwrap().into_iter().next().expect("a lifecycle notification");
     let sns = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:drain:1",
-        "Sns": {"Type": "Notification", "MessageId": "1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:drain",
+        "EventSubscriptionArn": format!("{topic}:1"),
+        "Sns": {"Type": "Notification", "MessageId": "1", "TopicArn": topic,
             "Subject": "Auto Scaling: Lifecycle action 'TERMINATING'", "Message": notification.to_string(),
             "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
             "SigningCertUrl": "https://example.invalid/cert.pem", "UnsubscribeUrl": "https://example.invalid/unsubscribe",
             "MessageAttributes": {}}}]});
-    let held = run("drain-hook", &emulator, &[], &sns, Duration::from_secs(8));
+    let held = run(&drain_hook, &sns, Duration::from_secs(8));
     for report in held.payload["instances"].as_array().into_iter().flatten() {
         say(&format!(
             "drain hook: {} {}",
@@ -216,7 +264,7 @@ async fn main() {
     say(&format!("web and api copies started on {}, the old ones stopped.", survivor.ec2_instance_id));
     let scheduled = json!({"version": "0", "id": "2", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-22T10:01:00Z", "region": "us-east-1", "resources": [], "detail": {}});
-    let released = run("drain-hook", &emulator, &[], &scheduled, Duration::from_secs(8));
+    let released = run(&drain_hook, &scheduled, Duration::from_secs(8));
     for report in released.payload["instances"].as_array().into_iter().flatten() {
         say(&format!(
             "drain hook: {} {} ({} {}), after {} s",
