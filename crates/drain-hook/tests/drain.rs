@@ -546,6 +546,18 @@ async fn test_notifications_and_duplicate_events_are_harmless() {
     let reconcile = scene.reconcile().await.unwrap();
     assert!(reconcile.instances.is_empty());
     assert_eq!(scene.calls("CompleteLifecycleAction"), 1);
+
+    // Another invocation completes the second instance between this one's read and its own complete: Auto
+    // Scaling answers "No active Lifecycle Action", which is the job done, not a failure.
+    scene.scale_in(&instances[1].ec2_instance_id).await;
+    let lost_race = "No active Lifecycle Action found with instance ID (completed by another invocation)";
+    scene
+        .emulator
+        .inject(&Fault::rejected("autoscaling", "CompleteLifecycleAction", "ValidationError", lost_race))
+        .unwrap();
+    let summary = scene.reconcile().await.unwrap();
+    assert_eq!(outcome(&summary, &instances[1].ec2_instance_id), Outcome::AlreadyDone);
+    assert_eq!(scene.calls("CompleteLifecycleAction"), 2, "tried once, not retried");
 }
 
 #[tokio::test]

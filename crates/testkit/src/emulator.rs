@@ -38,18 +38,24 @@ pub struct Fault {
     pub operation: &'static str,
     pub status: u16,
     pub code: &'static str,
+    pub message: &'static str,
     pub count: u32,
 }
 
 impl Fault {
     /// Throttling, as the SDK sees it after `count` attempts.
     pub fn throttling(service: &'static str, operation: &'static str, count: u32) -> Self {
-        Self { service, operation, status: 400, code: "ThrottlingException", count }
+        Self { service, operation, status: 400, code: "ThrottlingException", message: "Rate exceeded", count }
     }
 
     /// A 503.
     pub fn unavailable(service: &'static str, operation: &'static str, count: u32) -> Self {
-        Self { service, operation, status: 503, code: "ServiceUnavailable", count }
+        Self { service, operation, status: 503, code: "ServiceUnavailable", message: "injected by the test", count }
+    }
+
+    /// A 400 with this code and message, once: how AWS answers a request it refuses.
+    pub fn rejected(service: &'static str, operation: &'static str, code: &'static str, message: &'static str) -> Self {
+        Self { service, operation, status: 400, code, message, count: 1 }
     }
 }
 
@@ -185,7 +191,7 @@ impl Emulator {
     pub fn inject(&self, fault: &Fault) -> Result<(), HarnessError> {
         let body = json!({
             "service": fault.service, "operation": fault.operation, "status": fault.status,
-            "code": fault.code, "message": "injected by the test", "count": fault.count,
+            "code": fault.code, "message": fault.message, "count": fault.count,
         });
         self.control("POST", "faults", Some(body)).map(drop)
     }
