@@ -58,20 +58,29 @@ TERRAFORM="${TERRAFORM:-$(command -v terraform || true)}"
 [[ -n "$TERRAFORM" && -x "$TERRAFORM" ]] || die "terraform not found: install Terraform >= 1.7 or set TERRAFORM"
 
 # The folder holding registry.terraform.io/hashicorp/aws/<version>/<os_arch>/terraform-provider-aws_*, for machines
-# without registry access. Cheap well-known places first, then the whole filesystem.
+# without registry access. Cheap well-known places first, then the whole filesystem. Only providers for this
+# terraform's platform count; of several, the newest 5.x wins (the modules are written against 5.x), then the
+# newest of any other version. Skipped: kernel filesystems, .terraform and .git folders, the build output, and the
+# apply's own temporary folders, whose provider caches are copies that vanish when it ends.
 discover_plugin_dir() {
-  local hit="" place
+  local platform hits="" place
+  platform="$("$TERRAFORM" version -json 2>/dev/null | sed -n 's/^ *"platform": *"\([a-z0-9_]*\)".*/\1/p' | head -n 1)"
+  local pattern="*/registry.terraform.io/hashicorp/aws/*/${platform:-*}/terraform-provider-aws_*"
+  local prune=(\( -path /proc -o -path /sys -o -path /dev -o -name .terraform -o -name .git -o -path "$ROOT/target"
+    -o -path "${TMPDIR:-/tmp}/ecs-scaler-apply.*" -o -path "/tmp/ecs-scaler-apply.*" \) -prune)
   for place in /opt /usr/local/share /usr/share "${XDG_DATA_HOME:-$HOME/.local/share}/terraform" "$HOME/.terraform.d"; do
     [[ -d "$place" ]] || continue
-    hit="$(find "$place" -maxdepth 8 -path '*/.terraform' -prune -o \
-      -path '*/registry.terraform.io/hashicorp/aws/*/terraform-provider-aws_*' -print -quit 2>/dev/null || true)"
-    [[ -n "$hit" ]] && break
+    hits="$(find "$place" -maxdepth 8 "${prune[@]}" -o -path "$pattern" \( -type f -o -type l \) -print 2>/dev/null || true)"
+    [[ -n "$hits" ]] && break
   done
-  if [[ -z "$hit" ]]; then
-    hit="$(find / \( -path /proc -o -path /sys -o -path /dev -o -name .terraform -o -name .git -o -path "$ROOT/target" \) -prune -o \
-      -path '*/registry.terraform.io/hashicorp/aws/*/terraform-provider-aws_*' -print -quit 2>/dev/null || true)"
+  if [[ -z "$hits" ]]; then
+    hits="$(find / "${prune[@]}" -o -path "$pattern" \( -type f -o -type l \) -print 2>/dev/null || true)"
   fi
-  [[ -n "$hit" ]] && printf '%s' "${hit%%/registry.terraform.io/*}"
+  [[ -n "$hits" ]] || return 0
+  # "<is 5.x> <version> <mirror folder>", best first.
+  printf '%s\n' "$hits" |
+    awk -F'/registry.terraform.io/hashicorp/aws/' '{ split($2, rest, "/"); printf "%d\t%s\t%s\n", rest[1] ~ /^5\./, rest[1], $1 }' |
+    sort -t $'\t' -k1,1nr -k2,2Vr | head -n 1 | cut -f 3
   return 0
 }
 
