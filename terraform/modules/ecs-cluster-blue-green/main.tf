@@ -34,6 +34,9 @@ locals {
   })
 
   instance_profile_is_arn = startswith(var.iam_instance_profile, "arn:")
+
+  scale_up_in_percent = var.scale_up.adjustment_type == "PercentChangeInCapacity"
+  scale_up_step       = local.scale_up_in_percent ? "${var.scale_up.adjustment}% (at least ${var.scale_up.min_adjustment_magnitude})" : tostring(var.scale_up.adjustment)
 }
 
 resource "aws_launch_template" "this" {
@@ -163,9 +166,12 @@ resource "aws_autoscaling_policy" "scale_up" {
   name                   = "${var.cluster_name}-${each.key}-scale-up"
   autoscaling_group_name = aws_autoscaling_group.this[each.key].name
   policy_type            = "SimpleScaling"
-  adjustment_type        = "ChangeInCapacity"
-  scaling_adjustment     = var.scale_up.adjustment
-  cooldown               = var.scale_up.cooldown
+  # ScaleStatus says "scale up", not by how much. A step in percent of the group makes absorbing a doubling
+  # take a handful of steps at any size; a fixed +2 takes five times longer at 50 instances than at 10.
+  adjustment_type          = var.scale_up.adjustment_type
+  scaling_adjustment       = var.scale_up.adjustment
+  min_adjustment_magnitude = local.scale_up_in_percent ? var.scale_up.min_adjustment_magnitude : null
+  cooldown                 = var.scale_up.cooldown
 }
 
 resource "aws_autoscaling_policy" "scale_down" {
@@ -188,7 +194,7 @@ resource "aws_cloudwatch_metric_alarm" "high" {
   for_each = local.alarm_colours
 
   alarm_name          = "${var.cluster_name}_ScaleStatus_high_${each.key}"
-  alarm_description   = "ScaleStatus of ${var.cluster_name} says scale up: add ${var.scale_up.adjustment} ${each.key} instance(s)."
+  alarm_description   = "ScaleStatus of ${var.cluster_name} says scale up: add ${local.scale_up_step} ${each.key} instance(s)."
   namespace           = var.metric_namespace
   metric_name         = "ScaleStatus"
   dimensions          = { ClusterName = var.cluster_name }

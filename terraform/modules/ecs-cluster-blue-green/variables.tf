@@ -262,17 +262,27 @@ variable "metric_namespace" {
 }
 
 variable "scale_up" {
-  description = "Scale-up policy: instances added per alarm action and the cooldown in seconds."
+  description = "Scale-up policy, per alarm action: by default +15 % of the group's capacity and at least 2 instances (PercentChangeInCapacity with min_adjustment_magnitude), so a doubling of load takes about as many steps at 100 instances as at 10. adjustment_type = \"ChangeInCapacity\" adds a fixed number of instances instead. cooldown in seconds."
   type = object({
-    adjustment = optional(number, 2)
-    cooldown   = optional(number, 180)
+    adjustment_type          = optional(string, "PercentChangeInCapacity")
+    adjustment               = optional(number, 15)
+    min_adjustment_magnitude = optional(number, 2)
+    cooldown                 = optional(number, 180)
   })
   default  = {}
   nullable = false
 
   validation {
+    condition     = contains(["PercentChangeInCapacity", "ChangeInCapacity"], var.scale_up.adjustment_type)
+    error_message = "scale_up.adjustment_type must be PercentChangeInCapacity or ChangeInCapacity."
+  }
+  validation {
     condition     = var.scale_up.adjustment >= 1 && floor(var.scale_up.adjustment) == var.scale_up.adjustment
-    error_message = "scale_up.adjustment must be a whole number >= 1."
+    error_message = "scale_up.adjustment must be a whole number >= 1 (percent or instances, per adjustment_type)."
+  }
+  validation {
+    condition     = var.scale_up.min_adjustment_magnitude >= 1 && floor(var.scale_up.min_adjustment_magnitude) == var.scale_up.min_adjustment_magnitude
+    error_message = "scale_up.min_adjustment_magnitude must be a whole number >= 1."
   }
   validation {
     condition     = var.scale_up.cooldown >= 0

@@ -163,9 +163,36 @@ run "scale_down_removes_exactly_one_instance" {
     error_message = "Scale-down: ChangeInCapacity -1, cooldown 300."
   }
   assert {
-    condition     = aws_autoscaling_policy.scale_up["blue"].scaling_adjustment == 2 && aws_autoscaling_policy.scale_up["blue"].adjustment_type == "ChangeInCapacity" && aws_autoscaling_policy.scale_up["blue"].cooldown == 180
-    error_message = "Scale-up: ChangeInCapacity +2, cooldown 180."
+    condition     = aws_autoscaling_policy.scale_up["blue"].scaling_adjustment == 15 && aws_autoscaling_policy.scale_up["blue"].adjustment_type == "PercentChangeInCapacity" && aws_autoscaling_policy.scale_up["blue"].min_adjustment_magnitude == 2 && aws_autoscaling_policy.scale_up["blue"].cooldown == 180
+    error_message = "Scale-up: PercentChangeInCapacity +15 %, at least 2 instances, cooldown 180."
   }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.high["blue"].alarm_description == "ScaleStatus of default says scale up: add 15% (at least 2) blue instance(s)."
+    error_message = "The high alarm's description must say the step."
+  }
+}
+
+run "a_fixed_scale_up_step_has_no_minimum_magnitude" {
+  command = plan
+
+  variables {
+    scale_up = { adjustment_type = "ChangeInCapacity", adjustment = 2 }
+  }
+
+  assert {
+    condition     = aws_autoscaling_policy.scale_up["blue"].adjustment_type == "ChangeInCapacity" && aws_autoscaling_policy.scale_up["blue"].scaling_adjustment == 2 && aws_autoscaling_policy.scale_up["blue"].min_adjustment_magnitude == null
+    error_message = "ChangeInCapacity: +2, and no min_adjustment_magnitude (AWS rejects it for that type)."
+  }
+}
+
+run "an_unknown_scale_up_adjustment_type_is_rejected" {
+  command = plan
+
+  variables {
+    scale_up = { adjustment_type = "ExactCapacity" }
+  }
+
+  expect_failures = [var.scale_up]
 }
 
 run "alarm_and_policy_overrides_apply" {
