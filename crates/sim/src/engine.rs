@@ -883,7 +883,7 @@ impl<'s> Simulation<'s> {
             // Managed termination protection keeps instances running non-daemon tasks out of the capacity
             // provider's scale-in; a colour brought down to size 0 still goes, through the lifecycle hook.
             let protect = self.policy.protects_busy_instances() && self.groups[group].max > 0;
-            // The Default termination policy: oldest launch template first, then the oldest instance.
+            // The start of the Default termination policy: oldest launch template first, then the oldest instance.
             let mut candidates: Vec<usize> =
                 members.into_iter().filter(|&i| !protect || self.instances[i].replica_tasks == 0).collect();
             candidates.sort_by_key(|&i| (self.instances[i].launched, i));

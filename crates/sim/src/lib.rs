@@ -39,11 +39,13 @@
 //! 8. **Alarms and Auto Scaling.** The Terraform module's alarms on ScaleStatus: high = GreaterThanThreshold 1,
 //!    Maximum, 60 s × 4 → scale-up policy; low = LessThanThreshold 1, Maximum, 60 s × 10 → scale-down policy;
 //!    missing data treated as missing (never breaching). An alarm in ALARM invokes its Auto Scaling action
-//!    every minute it stays there. Simple scaling: +2 with a 180 s cooldown, −1 with 300 s, clamped to the
-//!    group's min and max; a policy is ignored while the group's previous simple scaling activity is in
+//!    every minute it stays there. Simple scaling: +15 % of the group's desired capacity, at least 2, rounded
+//!    as Auto Scaling rounds a `PercentChangeInCapacity` (toward zero, never to zero), with a 180 s cooldown;
+//!    −1 with 300 s; clamped to the group's min and max; a policy is ignored while the group's previous simple scaling activity is in
 //!    progress or cooling down, and the cooldown starts when the activity completes: launches once InService
 //!    (`in_service_minutes`, 1), terminations once the lifecycle hook lets the instance go. Scale-in picks the
-//!    oldest instance (the Default termination policy: oldest launch template, then oldest instance). With the
+//!    instance with the oldest launch template, then the oldest instance (the start of AWS's Default termination
+//!    policy, which goes on to the next billing hour and then chance; the model stays deterministic). With the
 //!    drain hook the instance goes DRAINING in ECS and waits in Terminating:Wait; without it, it terminates at
 //!    once and its tasks die with it.
 //!
