@@ -325,11 +325,7 @@ async fn a_task_ecs_is_still_stopping_holds_the_instance_until_it_has_stopped() 
     scene.emulator.task_state("lb", &web, &TaskState::stopping()).unwrap();
     let summary = scene.reconcile().await.unwrap();
     assert_eq!(outcome(&summary, &old.ec2_instance_id), Outcome::Held);
-    assert!(
-        matches!(summary.instances[0].blockers.as_slice(), [Blocker::StoppingTasks { count: 1, tasks }] if tasks == &[web.clone()]),
-        "{:?}",
-        summary.instances[0].blockers
-    );
+    assert_eq!(summary.instances[0].blockers, [Blocker::StoppingTasks { count: 1, tasks: vec![web.clone()] }]);
     assert_eq!(scene.calls("ListTasks"), 3, "the snapshot, then the instance's stopping tasks before a release");
     assert_eq!(scene.state(&old.ec2_instance_id).await.as_deref(), WAIT);
 
