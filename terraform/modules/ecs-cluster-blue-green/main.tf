@@ -229,22 +229,23 @@ resource "aws_cloudwatch_metric_alarm" "low" {
 }
 
 # desired_capacity only sizes a group when it is created (ignore_changes above), so setting it later silently
-# does nothing. These checks warn, without failing the plan or apply, when a colour's desired_capacity is set and
-# differs from what the group will run at. They read the group's own desired_capacity: refreshed from AWS before
-# every plan and kept by ignore_changes, it is the group's current desired capacity, known at plan time (a
-# data source would be unknown until apply whenever the group is created or changed, and cost another read).
-# Auto Scaling keeps desired capacity within min_size and max_size, so the comparison clamps it to the new sizes.
-# One check per colour: check blocks cannot use for_each.
+# does nothing. The mistake that hurts is bringing an idle colour up with desired_capacity alone: these checks
+# warn, without failing the plan or apply, when a colour's desired_capacity asks for instances but its group
+# will run none. A running group whose size differs from desired_capacity is the alarms at work, and no warning.
+# They read the group's own desired_capacity: refreshed from AWS before every plan and kept by ignore_changes,
+# it is the group's current desired capacity, known at plan time (a data source would be unknown until apply
+# whenever the group is created or changed). Auto Scaling keeps desired capacity within min_size and max_size,
+# so the comparison clamps it to the new sizes. One check per colour: check blocks cannot use for_each.
 check "blue_desired_capacity_is_applied" {
   assert {
-    condition     = var.blue.desired_capacity == null || var.blue.desired_capacity == min(max(aws_autoscaling_group.this["blue"].desired_capacity, var.blue.min_size), var.blue.max_size)
-    error_message = "blue.desired_capacity = ${coalesce(var.blue.desired_capacity, -1)}, but the group ${aws_autoscaling_group.this["blue"].name} runs at ${min(max(aws_autoscaling_group.this["blue"].desired_capacity, var.blue.min_size), var.blue.max_size)}, and Terraform will not change that: desired_capacity only sizes a group when it is created; after that the ScaleStatus alarms own it. To resize blue, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size. Remove desired_capacity to silence this warning."
+    condition     = coalesce(var.blue.desired_capacity, 0) == 0 || min(max(aws_autoscaling_group.this["blue"].desired_capacity, var.blue.min_size), var.blue.max_size) > 0
+    error_message = "blue.desired_capacity = ${coalesce(var.blue.desired_capacity, 0)}, but the group ${aws_autoscaling_group.this["blue"].name} will run no instance, and Terraform will not change that: desired_capacity only sizes a group when it is created. To bring blue up, raise min_size (Auto Scaling raises the desired capacity to it)."
   }
 }
 
 check "green_desired_capacity_is_applied" {
   assert {
-    condition     = var.green.desired_capacity == null || var.green.desired_capacity == min(max(aws_autoscaling_group.this["green"].desired_capacity, var.green.min_size), var.green.max_size)
-    error_message = "green.desired_capacity = ${coalesce(var.green.desired_capacity, -1)}, but the group ${aws_autoscaling_group.this["green"].name} runs at ${min(max(aws_autoscaling_group.this["green"].desired_capacity, var.green.min_size), var.green.max_size)}, and Terraform will not change that: desired_capacity only sizes a group when it is created; after that the ScaleStatus alarms own it. To resize green, raise min_size (Auto Scaling raises desired capacity to it) or lower max_size. Remove desired_capacity to silence this warning."
+    condition     = coalesce(var.green.desired_capacity, 0) == 0 || min(max(aws_autoscaling_group.this["green"].desired_capacity, var.green.min_size), var.green.max_size) > 0
+    error_message = "green.desired_capacity = ${coalesce(var.green.desired_capacity, 0)}, but the group ${aws_autoscaling_group.this["green"].name} will run no instance, and Terraform will not change that: desired_capacity only sizes a group when it is created. To bring green up, raise min_size (Auto Scaling raises the desired capacity to it)."
   }
 }
