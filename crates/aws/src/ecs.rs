@@ -9,7 +9,10 @@ use aws_sdk_ecs::types::{
     Attribute, ClusterField, ContainerInstanceStatus, DesiredStatus, HealthStatus, SchedulingStrategy, ServiceField,
     TargetType,
 };
-use ecs_scaler_core::{ClusterFacts, ContainerInstance, Scheduling, Service, ServiceEvent, Task, TaskHealth};
+use ecs_scaler_core::{
+    ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
+    TaskHealth,
+};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::{AwsError, EcsApi, MissingCluster};
@@ -112,6 +115,8 @@ impl EcsApi for Ecs {
                     arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
                     status: cluster.status().unwrap_or("UNKNOWN").to_owned(),
                     registered_instances: u32::try_from(cluster.registered_container_instances_count()).unwrap_or(0),
+                    running_tasks: u32::try_from(cluster.running_tasks_count()).unwrap_or(0),
+                    pending_tasks: u32::try_from(cluster.pending_tasks_count()).unwrap_or(0),
                     tags: tag_map(cluster.tags()),
                 });
             }
@@ -187,6 +192,47 @@ impl EcsApi for Ecs {
             output.container_instances().iter().map(|ci| container_instance(ci, "DescribeContainerInstances")).collect()
         })
         .await
+    }
+
+    async fn draining_instances(&self, cluster: &str) -> Result<Option<u32>, AwsError> {
+        let page = self
+            .client
+            .list_container_instances()
+            .cluster(cluster)
+            .status(ContainerInstanceStatus::Draining)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("ListContainerInstances", e))?;
+        let count = u32::try_from(page.container_instance_arns().len()).unwrap_or(u32::MAX);
+        Ok(page.next_token().is_none().then_some(count))
+    }
+
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        const OPERATION: &str = "DescribeTaskDefinition";
+        let output = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk(OPERATION, e))?;
+        let definition = output.task_definition().ok_or_else(|| AwsError::malformed(OPERATION, "no taskDefinition"))?;
+        let size = |value: Option<i32>| value.and_then(|v| u32::try_from(v).ok());
+        Ok(TaskDefinition {
+            arn: definition.task_definition_arn().unwrap_or(arn).to_owned(),
+            cpu: definition.cpu().map(str::to_owned),
+            memory: definition.memory().map(str::to_owned),
+            containers: definition
+                .container_definitions()
+                .iter()
+                .map(|c| ContainerSize {
+                    cpu: u32::try_from(c.cpu()).unwrap_or(0),
+                    memory: size(c.memory()),
+                    memory_reservation: size(c.memory_reservation()),
+                })
+                .collect(),
+        })
     }
 
     async fn clusters_with_instance(&self, ec2_instance_id: &str) -> Result<Vec<String>, AwsError> {
@@ -327,6 +373,7 @@ fn service(s: &aws_sdk_ecs::types::Service) -> Result<Service, AwsError> {
         running: s.running_count(),
         pending: s.pending_count(),
         min_healthy_percent: s.deployment_configuration().and_then(|d| d.minimum_healthy_percent()),
+        task_definition: s.task_definition().unwrap_or_default().to_owned(),
         tags: tag_map(s.tags()),
         events: s
             .events()
@@ -352,6 +399,7 @@ fn task(t: &aws_sdk_ecs::types::Task) -> Result<Task, AwsError> {
             Some(HealthStatus::Unhealthy) => TaskHealth::Unhealthy,
             _ => TaskHealth::Unknown,
         },
+        stopped_at: t.stopped_at().and_then(crate::to_chrono),
     })
 }
 
@@ -368,7 +416,16 @@ fn container_instance(
             .iter()
             .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
             .collect(),
+        registered: registered(ci.registered_resources()),
     })
+}
+
+/// The CPU and MEMORY an instance registered (INTEGER resources), when it reports both.
+fn registered(resources: &[aws_sdk_ecs::types::Resource]) -> Option<Resources> {
+    let value = |name: &str| {
+        resources.iter().find(|r| r.name() == Some(name)).and_then(|r| u32::try_from(r.integer_value()).ok())
+    };
+    Some(Resources { cpu: value("CPU")?, memory: value("MEMORY")? })
 }
 
 #[cfg(test)]

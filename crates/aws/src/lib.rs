@@ -12,7 +12,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use chrono::{DateTime, Utc};
-use ecs_scaler_core::{ClusterFacts, ContainerInstance, Datapoint, Service, Task};
+use ecs_scaler_core::{ClusterFacts, ContainerInstance, Datapoint, Service, Task, TaskDefinition};
 
 pub mod autoscaling;
 pub mod cloudwatch;
@@ -152,6 +152,13 @@ pub trait EcsApi: Send + Sync {
         &self,
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
+
+    /// How many container instances of the cluster are DRAINING: one ListContainerInstances page of 100 with
+    /// `status=DRAINING`; `None` when there are more than fit that page.
+    fn draining_instances(&self, cluster: &str) -> impl Future<Output = Result<Option<u32>, AwsError>> + Send;
+
+    /// One task definition's sizes (DescribeTaskDefinition).
+    fn task_definition(&self, arn: &str) -> impl Future<Output = Result<TaskDefinition, AwsError>> + Send;
 
     /// Names of the clusters where this EC2 instance is registered (ACTIVE or DRAINING): ListClusters pages,
     /// then one ListContainerInstances filtered by `ec2InstanceId` per cluster. Only asked when the instance is

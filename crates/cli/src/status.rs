@@ -43,9 +43,6 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
         println!("{}", to_json(&evaluation)?);
     } else {
         print!("{}", table(&evaluation.clusters));
-        for warning in &evaluation.warnings {
-            eprintln!("warning: {warning}");
-        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -53,11 +50,10 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
 #[derive(Serialize)]
 struct StatusJson<'a> {
     clusters: &'a [ClusterReport],
-    warnings: &'a [String],
 }
 
 pub fn to_json(evaluation: &Evaluation) -> Result<String> {
-    serde_json::to_string_pretty(&StatusJson { clusters: &evaluation.clusters, warnings: &evaluation.warnings })
+    serde_json::to_string_pretty(&StatusJson { clusters: &evaluation.clusters })
         .map_err(|e| CliError::Output(e.to_string()))
 }
 

@@ -448,9 +448,19 @@ impl TickConfig {
         })
     }
 
-    /// Whether a cluster with these tags is managed: listed, or tagged `ecs-scaler:enabled=true`.
-    /// `ecs-scaler:enabled=false` pauses even a listed cluster.
+    /// Whether clusters are found by their `ecs-scaler:enabled=true` tag: only when none is named. A deployment
+    /// that names its clusters manages exactly those, so two deployments in one account never publish for the
+    /// same cluster.
+    pub fn discovers(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// Whether a cluster with these tags is managed: listed, or (when none is listed) tagged
+    /// `ecs-scaler:enabled=true`. `ecs-scaler:enabled=false` pauses even a listed cluster.
     pub fn manages(&self, cluster: &str, tags: &HashMap<String, String>) -> Management {
+        if !self.discovers() && !self.listed.contains_key(cluster) {
+            return Management::Ignored;
+        }
         match tags.get(TAG_ENABLED).map(|raw| parse_bool(raw, Origin::Tag(TAG_ENABLED))) {
             Some(Ok(enabled)) if !enabled.value => Management::Paused,
             Some(Ok(_)) => Management::Managed,
@@ -641,16 +651,27 @@ mod tests {
     }
 
     #[test]
-    fn enabled_tag_adds_pauses_or_is_rejected() {
+    fn a_deployment_that_names_its_clusters_manages_exactly_those() {
         let config = TickConfig::build(&env(&[("CLUSTERS", "listed")]), &ScheduleInput::default()).unwrap();
+        assert!(!config.discovers());
         assert_eq!(config.manages("listed", &HashMap::new()), Management::Managed);
         assert_eq!(config.manages("other", &HashMap::new()), Management::Ignored);
-        assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "true")])), Management::Managed);
+        // Another deployment's cluster, tagged for discovery, is not this deployment's to publish for.
+        assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "true")])), Management::Ignored);
         assert_eq!(config.manages("listed", &tags(&[(TAG_ENABLED, "false")])), Management::Paused);
-        let Management::Invalid(error) = config.manages("other", &tags(&[(TAG_ENABLED, "on")])) else {
+        let Management::Invalid(error) = config.manages("listed", &tags(&[(TAG_ENABLED, "on")])) else {
             panic!("expected an invalid enabled tag");
         };
-        assert_eq!(error.to_string(), r#"cluster "other": tag ecs-scaler:enabled="on" is not true or false"#);
+        assert_eq!(error.to_string(), r#"cluster "listed": tag ecs-scaler:enabled="on" is not true or false"#);
+    }
+
+    #[test]
+    fn a_deployment_that_names_no_cluster_discovers_them_by_tag() {
+        let config = TickConfig::build(&env(&[]), &ScheduleInput::default()).unwrap();
+        assert!(config.discovers());
+        assert_eq!(config.manages("other", &HashMap::new()), Management::Ignored);
+        assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "true")])), Management::Managed);
+        assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "false")])), Management::Paused);
     }
 
     #[test]

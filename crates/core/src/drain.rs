@@ -262,6 +262,7 @@ mod tests {
                 ec2_instance_id: Some(format!("i-{arn}")),
                 status: status.into(),
                 attributes: HashMap::new(),
+                registered: None,
             });
             self
         }
@@ -274,6 +275,7 @@ mod tests {
                 running: 0,
                 pending: 0,
                 min_healthy_percent: Some(min_healthy),
+                task_definition: format!("td/{name}:1"),
                 tags: HashMap::new(),
                 events: Vec::<ServiceEvent>::new(),
             });
@@ -304,6 +306,7 @@ mod tests {
                     group: Some(group.into()),
                     last_status: "RUNNING".into(),
                     health: TaskHealth::Unknown,
+                    stopped_at: None,
                 });
             }
             self
@@ -326,6 +329,7 @@ mod tests {
                 group: Some(group.into()),
                 last_status: last_status.into(),
                 health: TaskHealth::Unknown,
+                stopped_at: None,
             });
             self
         }
@@ -522,6 +526,7 @@ mod tests {
             ec2_instance_id: None,
             status: "DRAINING".into(),
             attributes: HashMap::new(),
+            registered: None,
         };
         assert_eq!(drain_started(&instance), None);
         instance.attributes.insert(ATTRIBUTE_DRAIN_STARTED.into(), "1795312345".into());

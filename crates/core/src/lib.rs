@@ -10,7 +10,10 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod scale;
 
-pub use cluster::{ClusterFacts, ContainerInstance, Scheduling, Service, ServiceEvent, Task, TaskHealth};
+pub use cluster::{
+    ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
+    TaskHealth,
+};
 pub use config::{ClusterSettings, Resource, Thresholds};
 pub use metrics::{Datapoint, Observation};
 pub use scale::{ClusterReading, Decision, Placement, Reason, ScaleRule, ScaleStatus};

@@ -20,6 +20,9 @@ pub enum Observation {
     Stale { newest: DateTime<Utc> },
     /// No datapoint at all.
     Missing,
+    /// No datapoint because the cluster runs no task at all: ECS reports no reservation metrics for such a
+    /// cluster, so this one is known to be 0 rather than unknown.
+    Idle,
 }
 
 impl Observation {
@@ -37,8 +40,14 @@ impl Observation {
     pub fn value(&self) -> Option<f64> {
         match self {
             Observation::Fresh { value, .. } => Some(*value),
-            _ => None,
+            Observation::Idle => Some(0.0),
+            Observation::Stale { .. } | Observation::Missing => None,
         }
+    }
+
+    /// Whether this says nothing about the present: no datapoint, or only old ones.
+    pub fn is_unknown(&self) -> bool {
+        self.value().is_none()
     }
 }
 

@@ -5,7 +5,9 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Serialize, Serializer};
 
-use crate::cluster::Service;
+use std::collections::HashMap;
+
+use crate::cluster::{ClusterFacts, Resources, Scheduling, Service};
 use crate::config::{Resource, Thresholds};
 use crate::metrics::Observation;
 
@@ -36,8 +38,12 @@ pub enum Reason {
     CpuAboveMax,
     MemoryAboveMax,
     UnplacedTasks,
+    /// A short service whose task fits no instance the cluster registers, even an empty one: more instances of
+    /// the same types cannot place it, so it never asks for capacity. Reported per service, beside the decision.
+    UnplaceableTasks,
     BothBelowMin,
-    /// Both reservations are low, but removing one instance would push one to its max (or N ≤ 1).
+    /// Both reservations are low, but removing one instance would push one to its max (or at most one ACTIVE
+    /// instance is left, or the DRAINING ones could not be counted).
     ScaleDownGuard,
     WithinThresholds,
     /// A metric needed for the decision has no datapoint.
@@ -105,7 +111,10 @@ pub struct ClusterReading {
     pub cpu: Observation,
     pub memory: Observation,
     /// Registered container instances (ACTIVE and DRAINING), the denominator of the reservation metrics.
-    pub instances: u32,
+    pub registered: u32,
+    /// How many of them are DRAINING: read only when the scale-down guard is consulted
+    /// ([`ScaleRule::consults_guard`]); `None` when not read, or when there were too many to count in one page.
+    pub draining: Option<u32>,
     pub placement: Placement,
 }
 
@@ -148,10 +157,21 @@ impl ScaleRule {
         self.above_max(reading).is_none()
     }
 
+    /// Whether [`ScaleRule::decide`] will consult the scale-down guard, and so needs
+    /// [`ClusterReading::draining`]: both reservations known and at or below their min, nothing unplaced.
+    pub fn consults_guard(&self, reading: &ClusterReading) -> bool {
+        let (Some(cpu), Some(memory)) = (reading.cpu.value(), reading.memory.value()) else { return false };
+        self.above_max(reading).is_none()
+            && !matches!(reading.placement, Placement::Unplaced(_))
+            && cpu <= self.cpu.min
+            && memory <= self.memory.min
+    }
+
     /// The rule:
     /// 1. **2** when either reservation is at or above its max, or tasks could not be placed;
-    /// 2. **0** when both are at or below their min and removing one of N instances would keep both
-    ///    below their max (`reservation × N/(N−1) < max`; never when N ≤ 1);
+    /// 2. **0** when both are at or below their min and removing one more instance would keep both below
+    ///    their max: with A of the N registered instances ACTIVE, `reservation × N/(A−1) < max` (never when
+    ///    A ≤ 1, nor when the DRAINING ones are unknown);
     /// 3. **1** otherwise; and no status at all when a metric the decision needs is missing or stale.
     pub fn decide(&self, reading: &ClusterReading) -> Decision {
         if let Some((resource, value)) = self.above_max(reading) {
@@ -166,9 +186,8 @@ impl ScaleRule {
             let detail = format!("tasks could not be placed for {}", services.join(", "));
             return Decision::new(Some(ScaleStatus::Up), Reason::UnplacedTasks, detail);
         }
-        let (cpu, memory) = match (reading.cpu, reading.memory) {
-            (Observation::Fresh { value: cpu, .. }, Observation::Fresh { value: memory, .. }) => (cpu, memory),
-            _ => return self.unknown(reading),
+        let (Some(cpu), Some(memory)) = (reading.cpu.value(), reading.memory.value()) else {
+            return self.unknown(reading);
         };
         if cpu > self.cpu.min || memory > self.memory.min {
             let detail = format!(
@@ -177,29 +196,44 @@ impl ScaleRule {
             );
             return Decision::new(Some(ScaleStatus::Stay), Reason::WithinThresholds, detail);
         }
-        match self.scale_down_blocker(cpu, memory, reading.instances) {
+        match self.scale_down_blocker(cpu, memory, reading.registered, reading.draining) {
             Some(why) => Decision::new(Some(ScaleStatus::Stay), Reason::ScaleDownGuard, why),
             None => {
-                let detail =
-                    format!("cpu {cpu}% <= min {}% and memory {memory}% <= min {}%", self.cpu.min, self.memory.min);
+                let idle = if reading.cpu == Observation::Idle { " (no task runs in the cluster)" } else { "" };
+                let detail = format!(
+                    "cpu {cpu}% <= min {}% and memory {memory}% <= min {}%{idle}",
+                    self.cpu.min, self.memory.min
+                );
                 Decision::new(Some(ScaleStatus::Down), Reason::BothBelowMin, detail)
             }
         }
     }
 
-    /// Why removing one instance would be unsafe, if it would.
-    fn scale_down_blocker(&self, cpu: f64, memory: f64, instances: u32) -> Option<String> {
-        if instances <= 1 {
-            return Some(format!("{instances} container instance registered; never scale below one"));
+    /// Why removing one more instance would be unsafe, if it would. The reservations are over all N registered
+    /// instances, DRAINING ones included; those are leaving anyway, so what remains after one more goes is the
+    /// A − 1 other ACTIVE ones: `reservation × N/(A−1)`.
+    fn scale_down_blocker(&self, cpu: f64, memory: f64, registered: u32, draining: Option<u32>) -> Option<String> {
+        let Some(draining) = draining else {
+            return Some("the DRAINING container instances could not be counted; holding".into());
+        };
+        let active = registered.saturating_sub(draining);
+        if active <= 1 {
+            return Some(format!(
+                "{active} ACTIVE container instance(s) of {registered} registered; never scale below one"
+            ));
         }
-        let n = f64::from(instances);
-        let after = |reservation: f64| reservation * n / (n - 1.0);
-        let (cpu_after, memory_after) = (after(cpu), after(memory));
+        let factor = f64::from(registered) / f64::from(active - 1);
+        let (cpu_after, memory_after) = (cpu * factor, memory * factor);
         if cpu_after < self.cpu.max && memory_after < self.memory.max {
             return None;
         }
+        let of = if draining == 0 {
+            format!("{registered}")
+        } else {
+            format!("{active} ACTIVE ({draining} of {registered} registered DRAINING)")
+        };
         Some(format!(
-            "removing 1 of {instances} instances would raise cpu to {cpu_after:.1}% (max {}%) and memory to \
+            "removing 1 of {of} instances would raise cpu to {cpu_after:.1}% (max {}%) and memory to \
              {memory_after:.1}% (max {}%)",
             self.cpu.max, self.memory.max
         ))
@@ -209,7 +243,7 @@ impl ScaleRule {
         let gaps: Vec<String> = Resource::ALL
             .into_iter()
             .filter_map(|resource| match reading.observation(resource) {
-                Observation::Fresh { .. } => None,
+                Observation::Fresh { .. } | Observation::Idle => None,
                 Observation::Missing => Some(format!("no {} datapoint", resource.metric_name())),
                 Observation::Stale { newest } => {
                     Some(format!("newest {} datapoint is from {}", resource.metric_name(), newest.to_rfc3339()))
@@ -222,23 +256,100 @@ impl ScaleRule {
     }
 }
 
-/// The message ECS writes when the scheduler finds no container instance with room for a task.
+/// The message ECS writes when the scheduler finds no container instance that meets a task's requirements.
 const UNABLE_TO_PLACE: &str = "unable to place a task";
+/// What ECS adds to it when the closest instance lacks an attribute a placement constraint asks for.
+const MISSING_ATTRIBUTE: &str = "missing an attribute required by your task";
 
-/// Services that are short of tasks *because* ECS could not place them: running + pending < desired, and an
+/// REPLICA services short of tasks *because* ECS could not place them: running + pending < desired, and an
 /// "unable to place a task" event inside the look-back window. Either alone is not enough: a deployment is
-/// short for a moment, and an old event may be long resolved.
-pub fn unplaced_services(services: &[Service], now: DateTime<Utc>, window: Duration) -> Vec<String> {
+/// short for a moment, and an old event may be long resolved. DAEMON services never count: ECS places one
+/// task per instance, so more instances never place a missing daemon. Nor does a service whose newest such
+/// event says the closest instance lacks an attribute its placement constraints require: instances from the
+/// same launch template would lack it too.
+pub fn placement_failures(services: &[Service], now: DateTime<Utc>, window: Duration) -> Vec<&Service> {
     services
         .iter()
-        .filter(|s| s.running + s.pending < s.desired)
+        .filter(|s| s.scheduling == Scheduling::Replica && s.running + s.pending < s.desired)
         .filter(|s| {
-            s.events.iter().any(|event| {
-                now - event.created_at <= window && event.message.to_ascii_lowercase().contains(UNABLE_TO_PLACE)
-            })
+            let recent = s.events.iter().filter(|event| now - event.created_at <= window);
+            let newest = recent.map(|e| e.message.to_ascii_lowercase()).find(|m| m.contains(UNABLE_TO_PLACE));
+            newest.is_some_and(|message| !message.contains(MISSING_ATTRIBUTE))
         })
-        .map(|s| s.name.clone())
         .collect()
+}
+
+/// Whether a cluster is idle: instances registered, no task RUNNING or PENDING, and no service short of tasks.
+/// ECS publishes no reservation metrics for a cluster without tasks ("If a cluster … has no running tasks, no
+/// metrics will be reported"), so for an idle cluster both reservations are known to be 0, not unknown.
+/// `services` is only looked at when the counts allow idleness ([`ClusterFacts::may_be_idle`]).
+pub fn is_idle(facts: &ClusterFacts, services: &[Service]) -> bool {
+    facts.may_be_idle() && services.iter().all(|s| s.running + s.pending >= s.desired)
+}
+
+/// A short service whose task no registered instance could hold even empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unplaceable {
+    pub service: String,
+    pub task_definition: String,
+    /// What one task reserves.
+    pub task: Resources,
+    /// The largest container instance the cluster registers (most memory, then most CPU).
+    pub largest: Resources,
+}
+
+impl fmt::Display for Unplaceable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "service {} needs {} per task ({}), but the largest container instance registered offers {}: more \
+             instances cannot place it",
+            self.service, self.task, self.task_definition, self.largest
+        )
+    }
+}
+
+/// What the placement check found, once the failing services' task sizes are known.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlacementCheck {
+    /// Services whose tasks would fit an empty instance: more capacity places them.
+    pub unplaced: Vec<String>,
+    /// Services whose tasks fit no instance: reported, never scaled for.
+    pub unplaceable: Vec<Unplaceable>,
+}
+
+impl PlacementCheck {
+    pub fn placement(&self) -> Placement {
+        if self.unplaced.is_empty() { Placement::Clear } else { Placement::Unplaced(self.unplaced.clone()) }
+    }
+}
+
+/// Sort the [`placement_failures`] into those more capacity would place and those it never would: a task fits
+/// when some registered container instance, empty, has room for it (`sizes` maps task definition ARNs to what
+/// a task reserves; `registered` is what each container instance registered). A service whose size is unknown, or a cluster with no registered instance to compare
+/// with (scaled to zero), counts as unplaced: a cluster must be able to grow from nothing.
+pub fn check_placement(
+    failures: &[&Service],
+    sizes: &HashMap<String, Resources>,
+    registered: &[Resources],
+) -> PlacementCheck {
+    let largest = registered.iter().copied().max_by_key(|r| (r.memory, r.cpu));
+    let mut check = PlacementCheck::default();
+    for service in failures {
+        let size = sizes.get(&service.task_definition).copied();
+        match (size, largest) {
+            (Some(task), Some(largest)) if !registered.iter().any(|room| room.holds(task)) => {
+                check.unplaceable.push(Unplaceable {
+                    service: service.name.clone(),
+                    task_definition: service.task_definition.clone(),
+                    task,
+                    largest,
+                });
+            }
+            _ => check.unplaced.push(service.name.clone()),
+        }
+    }
+    check
 }
 
 #[cfg(test)]
@@ -259,8 +370,9 @@ mod tests {
         Observation::Fresh { value, timestamp: now() }
     }
 
+    /// A reading of `instances` registered instances, none of them DRAINING.
     fn reading(cpu: Observation, memory: Observation, instances: u32) -> ClusterReading {
-        ClusterReading { cpu, memory, instances, placement: Placement::Clear }
+        ClusterReading { cpu, memory, registered: instances, draining: Some(0), placement: Placement::Clear }
     }
 
     fn decide(cpu: f64, memory: f64, instances: u32) -> (Option<ScaleStatus>, Reason) {
@@ -377,14 +489,73 @@ mod tests {
         assert_eq!(serde_json::to_string(&ScaleStatus::Up).unwrap(), "2");
     }
 
+    #[test]
+    fn the_guard_counts_only_the_active_instances_that_would_remain() {
+        // 30% of 6 registered, 2 of them DRAINING: one more gone leaves 3 ACTIVE, 30 × 6/3 = 60 < 75: down.
+        let mut r = reading(fresh(30.0), fresh(10.0), 6);
+        r.draining = Some(2);
+        assert_eq!(RULE.decide(&r).status, Some(ScaleStatus::Down));
+        // With 3 DRAINING, 3 ACTIVE would become 2: 30 × 6/2 = 90 >= 75, so stay, and say why.
+        r.draining = Some(3);
+        let held = RULE.decide(&r);
+        assert_eq!((held.status, held.reason), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard));
+        assert_eq!(
+            held.detail,
+            "removing 1 of 3 ACTIVE (3 of 6 registered DRAINING) instances would raise cpu to 90.0% (max 75%) and \
+             memory to 30.0% (max 75%)"
+        );
+        // Counted as registered alone, 30 × 6/5 = 36 would have let it go.
+        r.draining = Some(0);
+        assert_eq!(RULE.decide(&r).status, Some(ScaleStatus::Down));
+    }
+
+    #[test]
+    fn the_guard_never_leaves_fewer_than_one_active_instance() {
+        let mut r = reading(fresh(0.0), fresh(0.0), 3);
+        r.draining = Some(2);
+        let held = RULE.decide(&r);
+        assert_eq!(held.reason, Reason::ScaleDownGuard);
+        assert_eq!(held.detail, "1 ACTIVE container instance(s) of 3 registered; never scale below one");
+    }
+
+    #[test]
+    fn the_guard_holds_when_the_draining_instances_are_unknown() {
+        let mut r = reading(fresh(10.0), fresh(10.0), 50);
+        r.draining = None;
+        let held = RULE.decide(&r);
+        assert_eq!((held.status, held.reason), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard));
+        assert!(held.detail.contains("could not be counted"), "{}", held.detail);
+    }
+
+    #[test]
+    fn only_a_reading_headed_for_the_guard_needs_the_draining_count() {
+        assert!(RULE.consults_guard(&reading(fresh(10.0), fresh(40.0), 3)));
+        assert!(RULE.consults_guard(&reading(Observation::Idle, Observation::Idle, 3)));
+        assert!(!RULE.consults_guard(&reading(fresh(10.0), fresh(41.0), 3)), "memory is above its min");
+        assert!(!RULE.consults_guard(&reading(fresh(10.0), Observation::Missing, 3)));
+        let mut unplaced = reading(fresh(10.0), fresh(10.0), 3);
+        unplaced.placement = Placement::Unplaced(vec!["api".into()]);
+        assert!(!RULE.consults_guard(&unplaced), "unplaced tasks scale up whatever the guard says");
+    }
+
+    #[test]
+    fn an_idle_cluster_reads_as_zero_and_scales_down_to_one_instance() {
+        let idle = RULE.decide(&reading(Observation::Idle, Observation::Idle, 3));
+        assert_eq!((idle.status, idle.reason), (Some(ScaleStatus::Down), Reason::BothBelowMin));
+        assert_eq!(idle.detail, "cpu 0% <= min 40% and memory 0% <= min 40% (no task runs in the cluster)");
+        let last = RULE.decide(&reading(Observation::Idle, Observation::Idle, 1));
+        assert_eq!((last.status, last.reason), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard));
+    }
+
     fn service(desired: i32, running: i32, pending: i32, events: &[(i64, &str)]) -> Service {
         Service {
             name: "svc".into(),
-            scheduling: crate::cluster::Scheduling::Replica,
+            scheduling: Scheduling::Replica,
             desired,
             running,
             pending,
             min_healthy_percent: Some(100),
+            task_definition: "td/svc:1".into(),
             tags: Default::default(),
             events: events
                 .iter()
@@ -399,53 +570,207 @@ mod tests {
     const UNABLE: &str =
         "(service svc) was unable to place a task because no container instance met all of its requirements.";
 
-    #[test]
-    fn a_short_service_with_a_recent_placement_failure_is_unplaced() {
-        let services = [service(3, 1, 0, &[(60, UNABLE)])];
-        assert_eq!(unplaced_services(&services, now(), Duration::minutes(10)), ["svc"]);
+    fn names(failures: &[&Service]) -> Vec<String> {
+        failures.iter().map(|s| s.name.clone()).collect()
     }
 
     #[test]
-    fn placement_needs_both_a_shortfall_and_a_recent_event() {
+    fn a_short_service_with_a_recent_placement_failure_is_a_placement_failure() {
+        let services = [service(3, 1, 0, &[(60, UNABLE)])];
+        assert_eq!(names(&placement_failures(&services, now(), Duration::minutes(10))), ["svc"]);
+    }
+
+    #[test]
+    fn a_placement_failure_needs_both_a_shortfall_and_a_recent_event() {
         let window = Duration::minutes(10);
         let full = [service(3, 2, 1, &[(60, UNABLE)])];
-        assert!(unplaced_services(&full, now(), window).is_empty());
+        assert!(placement_failures(&full, now(), window).is_empty());
         let old_event = [service(3, 1, 0, &[(3600, UNABLE)])];
-        assert!(unplaced_services(&old_event, now(), window).is_empty());
+        assert!(placement_failures(&old_event, now(), window).is_empty());
         let other_event = [service(3, 1, 0, &[(60, "(service svc) has started 1 tasks")])];
-        assert!(unplaced_services(&other_event, now(), window).is_empty());
+        assert!(placement_failures(&other_event, now(), window).is_empty());
     }
 
+    #[test]
+    fn a_daemon_service_is_never_a_placement_failure() {
+        let mut daemon = service(5, 3, 0, &[(60, UNABLE)]);
+        daemon.scheduling = Scheduling::Daemon;
+        assert!(placement_failures(&[daemon], now(), Duration::minutes(10)).is_empty());
+    }
+
+    #[test]
+    fn a_placement_constraint_no_instance_meets_is_not_a_capacity_problem() {
+        let attribute = format!(
+            "{UNABLE} The closest matching container-instance 5b2e9a8e is missing an attribute required by your task."
+        );
+        let constrained = [service(3, 1, 0, &[(30, &attribute), (300, UNABLE)])];
+        assert!(placement_failures(&constrained, now(), Duration::minutes(10)).is_empty(), "the newest event counts");
+        let resolved = [service(3, 1, 0, &[(30, UNABLE), (300, &attribute)])];
+        assert_eq!(placement_failures(&resolved, now(), Duration::minutes(10)).len(), 1);
+    }
+
+    fn instance(cpu: u32, memory: u32) -> Resources {
+        Resources::new(cpu, memory)
+    }
+
+    fn cluster(registered: u32, running: u32, pending: u32) -> ClusterFacts {
+        ClusterFacts {
+            name: "c".into(),
+            arn: "arn:aws:ecs:us-east-1:123456789012:cluster/c".into(),
+            status: "ACTIVE".into(),
+            registered_instances: registered,
+            running_tasks: running,
+            pending_tasks: pending,
+            tags: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_cluster_is_idle_only_with_instances_no_tasks_and_no_service_short() {
+        let scaled_to_zero = service(0, 0, 0, &[]);
+        assert!(is_idle(&cluster(3, 0, 0), std::slice::from_ref(&scaled_to_zero)));
+        assert!(!is_idle(&cluster(0, 0, 0), &[]), "no instance: nothing to scale down");
+        assert!(!is_idle(&cluster(3, 1, 0), &[]), "a task runs");
+        assert!(!is_idle(&cluster(3, 0, 2), &[]), "tasks are starting");
+        let waiting = service(2, 0, 0, &[]);
+        assert!(!is_idle(&cluster(3, 0, 0), &[waiting]), "a service wants tasks ECS has not started: not idle");
+    }
+
+    #[test]
+    fn a_task_larger_than_every_instance_is_unplaceable_and_says_what_would_fit() {
+        let services = [service(2, 0, 0, &[(60, UNABLE)])];
+        let failures = placement_failures(&services, now(), Duration::minutes(10));
+        let sizes = HashMap::from([("td/svc:1".to_owned(), Resources::new(2048, 20_000))]);
+        // One instance has the CPU, the other the memory: neither has both.
+        let instances = [instance(4096, 15_360), instance(1024, 30_000)];
+        let check = check_placement(&failures, &sizes, &instances);
+        assert!(check.unplaced.is_empty());
+        assert_eq!(check.placement(), Placement::Clear);
+        assert_eq!(
+            check.unplaceable[0].to_string(),
+            "service svc needs 2048 CPU units and 20000 MiB per task (td/svc:1), but the largest container instance \
+             registered offers 1024 CPU units and 30000 MiB: more instances cannot place it"
+        );
+    }
+
+    #[test]
+    fn a_task_that_fits_an_empty_instance_is_unplaced() {
+        let services = [service(2, 0, 0, &[(60, UNABLE)])];
+        let failures = placement_failures(&services, now(), Duration::minutes(10));
+        let fits_exactly = HashMap::from([("td/svc:1".to_owned(), Resources::new(4096, 15_360))]);
+        let check = check_placement(&failures, &fits_exactly, &[instance(4096, 15_360)]);
+        assert_eq!(check.placement(), Placement::Unplaced(vec!["svc".into()]));
+        assert!(check.unplaceable.is_empty());
+    }
+
+    #[test]
+    fn without_a_size_or_an_instance_to_compare_with_a_failure_counts_as_unplaced() {
+        let services = [service(2, 0, 0, &[(60, UNABLE)])];
+        let failures = placement_failures(&services, now(), Duration::minutes(10));
+        let huge = HashMap::from([("td/svc:1".to_owned(), Resources::new(99_999, 999_999))]);
+        assert_eq!(check_placement(&failures, &huge, &[]).unplaced, ["svc"], "a cluster scaled to zero must grow");
+        assert_eq!(check_placement(&failures, &HashMap::new(), &[instance(4096, 15_360)]).unplaced, ["svc"]);
+    }
+
+    #[test]
+    fn unplaceable_tasks_leave_the_decision_to_the_reservations() {
+        let services = [service(2, 0, 0, &[(60, UNABLE)])];
+        let failures = placement_failures(&services, now(), Duration::minutes(10));
+        let sizes = HashMap::from([("td/svc:1".to_owned(), Resources::new(8192, 1024))]);
+        let mut r = reading(fresh(10.0), fresh(10.0), 4);
+        r.placement = check_placement(&failures, &sizes, &[instance(4096, 15_360)]).placement();
+        assert_eq!(RULE.decide(&r).status, Some(ScaleStatus::Down), "no runaway scale-up; the idle cluster shrinks");
+    }
+
+    /// Readings the scale-down property is about: low values near the thresholds, all kinds of observations,
+    /// DRAINING instances, placement outcomes.
     fn observation() -> impl Strategy<Value = Observation> {
         prop_oneof![
-            (0.0f64..=100.0).prop_map(fresh),
-            Just(Observation::Missing),
-            Just(Observation::Stale { newest: now() - Duration::hours(1) }),
+            4 => (0.0f64..=45.0).prop_map(fresh),
+            1 => (45.0f64..=100.0).prop_map(fresh),
+            1 => Just(Observation::Idle),
+            1 => Just(Observation::Missing),
+            1 => Just(Observation::Stale { newest: now() - Duration::hours(1) }),
         ]
     }
 
+    fn any_reading() -> impl Strategy<Value = ClusterReading> {
+        let placement = prop_oneof![
+            4 => Just(Placement::Clear),
+            1 => Just(Placement::NotChecked),
+            1 => Just(Placement::Unplaced(vec!["api".into()])),
+        ];
+        (observation(), observation(), 0u32..40, prop::option::weighted(0.9, 0u32..6), placement).prop_map(
+            |(cpu, memory, registered, draining, placement)| ClusterReading {
+                cpu,
+                memory,
+                registered,
+                draining: draining.map(|d| d.min(registered)),
+                placement,
+            },
+        )
+    }
+
+    /// Whether a scale-down of this reading is safe, checked from first principles rather than with the rule's
+    /// own helpers.
+    fn safe_to_scale_down(r: &ClusterReading) -> Result<(), String> {
+        let (Some(c), Some(m)) = (r.cpu.value(), r.memory.value()) else { return Err("a metric is unknown".into()) };
+        if !matches!(r.placement, Placement::Clear | Placement::NotChecked) {
+            return Err("tasks are unplaced".into());
+        }
+        if c > RULE.cpu.min || m > RULE.memory.min {
+            return Err("a reservation is above its min".into());
+        }
+        let active = r.registered - r.draining.ok_or("DRAINING instances unknown")?;
+        if active < 2 {
+            return Err(format!("{active} ACTIVE instance(s)"));
+        }
+        // What the remaining ACTIVE instances would carry, as a fraction of their own capacity.
+        let carried = |reservation: f64| reservation / 100.0 * f64::from(r.registered) / f64::from(active - 1) * 100.0;
+        if carried(c) >= RULE.cpu.max || carried(m) >= RULE.memory.max {
+            return Err("the remaining instances would reach a max".into());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_scale_down_property_is_exercised_by_a_good_share_of_its_cases() {
+        // The generated cases must reach the property's assertion often enough to mean something: count them
+        // over a fixed-seed run of the same strategy the proptest uses.
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]);
+        let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+        let (mut downs, mut safe, cases) = (0, 0, 2000);
+        for _ in 0..cases {
+            let r = any_reading().new_tree(&mut runner).unwrap().current();
+            downs += usize::from(RULE.decide(&r).status == Some(ScaleStatus::Down));
+            safe += usize::from(safe_to_scale_down(&r).is_ok());
+        }
+        // Both sides of the property are well represented: at least 1 case in 6 scales down (measured: about 1 in 5).
+        eprintln!("{downs} of {cases} generated readings scale down; {safe} are safe to");
+        assert!(downs * 6 >= cases, "{downs} of {cases} cases scale down");
+        assert_eq!(downs, safe);
+    }
+
     proptest! {
-        /// Scale-down is only ever emitted with both metrics fresh, both at or below min, and a guard that holds.
+        /// The rule scales down exactly when that is safe: both metrics known, both at or below min, nothing
+        /// unplaced, at least two ACTIVE instances, and the A − 1 left after one more goes carry less than max.
         #[test]
-        fn scale_down_is_always_safe(cpu in observation(), memory in observation(), n in 0u32..50) {
-            let decision = RULE.decide(&reading(cpu, memory, n));
-            if decision.status == Some(ScaleStatus::Down) {
-                let (c, m) = (cpu.value().unwrap(), memory.value().unwrap());
-                prop_assert!(c <= RULE.cpu.min && m <= RULE.memory.min);
-                prop_assert!(n >= 2);
-                let factor = f64::from(n) / f64::from(n - 1);
-                prop_assert!(c * factor < RULE.cpu.max && m * factor < RULE.memory.max);
-            }
+        fn scale_down_happens_exactly_when_it_is_safe(r in any_reading()) {
+            let down = RULE.decide(&r).status == Some(ScaleStatus::Down);
+            let safe = safe_to_scale_down(&r);
+            prop_assert_eq!(down, safe.is_ok(), "reading {:?}: rule says down={}, check says {:?}", r, down, safe);
         }
 
-        /// Any fresh value at or above max scales up, whatever the other metric says.
+        /// Any known value at or above max scales up, whatever the other metric says.
         #[test]
         fn at_or_above_max_always_scales_up(v in 75.0f64..=100.0, other in observation(), n in 0u32..50) {
             prop_assert_eq!(RULE.decide(&reading(fresh(v), other, n)).status, Some(ScaleStatus::Up));
             prop_assert_eq!(RULE.decide(&reading(other, fresh(v), n)).status, Some(ScaleStatus::Up));
         }
 
-        /// Without a fresh reading of a metric, the only possible signal is scale-up.
+        /// Without a reading of a metric, the only possible signal is scale-up.
         #[test]
         fn missing_data_never_yields_stay_or_down(v in 0.0f64..75.0, n in 0u32..50) {
             for r in [reading(fresh(v), Observation::Missing, n), reading(Observation::Missing, fresh(v), n)] {

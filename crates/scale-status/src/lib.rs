@@ -11,11 +11,12 @@ use ecs_scaler_aws::{AwsError, ClusterMetric, EcsApi, MetricUnit, MetricsApi, Re
 use ecs_scaler_core::config::{
     ClusterConfigError, ConfigError, EnvConfig, Management, ScheduleInput, TickConfig, cluster_name,
 };
-use ecs_scaler_core::scale::unplaced_services;
+use ecs_scaler_core::scale::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
 use ecs_scaler_core::{
-    ClusterFacts, ClusterReading, ClusterSettings, Decision, Observation, Placement, Reason, ScaleStatus,
+    ClusterFacts, ClusterReading, ClusterSettings, Decision, Observation, Placement, Reason, Resources, ScaleStatus,
+    Service,
 };
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::Value;
@@ -67,10 +68,17 @@ pub struct ClusterReport {
     pub memory: Option<f64>,
     /// Registered container instances.
     pub instances: Option<u32>,
+    /// DRAINING ones among them, when the scale-down guard needed to know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draining: Option<u32>,
     /// The published value; `None` when nothing was published.
     pub scale_status: Option<ScaleStatus>,
     pub reason: Reason,
     pub detail: String,
+    /// Short services whose tasks fit no registered instance (reason `unplaceable_tasks`): reported, never
+    /// scaled for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unplaceable: Vec<Unplaceable>,
     /// The layered settings, with where each came from; absent when the configuration was invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<ClusterSettings>,
@@ -83,9 +91,11 @@ impl ClusterReport {
             cpu: None,
             memory: None,
             instances: None,
+            draining: None,
             scale_status: decision.status,
             reason: decision.reason,
             detail: decision.detail,
+            unplaceable: Vec::new(),
             settings: None,
         }
     }
@@ -111,7 +121,20 @@ impl ClusterReport {
                 )
             };
         }
-        if level_is_warn { line!(warn) } else { line!(info) }
+        if level_is_warn {
+            line!(warn)
+        } else {
+            line!(info)
+        }
+        for unplaceable in &self.unplaceable {
+            tracing::warn!(
+                cluster = %self.cluster,
+                service = %unplaceable.service,
+                reason = %Reason::UnplaceableTasks,
+                detail = %unplaceable,
+                "task fits no container instance"
+            );
+        }
     }
 }
 
@@ -123,16 +146,12 @@ pub struct Summary {
     pub emitted: usize,
     pub put_metric_data_calls: usize,
     pub clusters: Vec<ClusterReport>,
-    /// Problems that did not stop the tick (e.g. tag discovery failed, listed clusters still handled).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
 }
 
 /// The decisions of one tick, before publishing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub clusters: Vec<ClusterReport>,
-    pub warnings: Vec<String>,
 }
 
 /// Read the schedule input out of a Lambda event: a plain EventBridge "Scheduled Event" carries none; anything
@@ -174,14 +193,10 @@ pub async fn evaluate<M: MetricsApi, E: EcsApi>(
     config: &TickConfig,
     now: DateTime<Utc>,
 ) -> Result<Evaluation, TickError> {
-    let mut warnings = Vec::new();
     let mut names: BTreeSet<String> = config.listed.keys().cloned().collect();
-    match ecs.cluster_arns().await {
-        Ok(arns) => names.extend(arns.iter().map(|arn| cluster_name(arn).to_owned())),
-        Err(error) if !names.is_empty() => {
-            warnings.push(format!("clusters tagged ecs-scaler:enabled=true were not discovered: {error}"))
-        }
-        Err(error) => return Err(TickError::Lookup(error)),
+    if config.discovers() {
+        let arns = ecs.cluster_arns().await.map_err(TickError::Lookup)?;
+        names.extend(arns.iter().map(|arn| cluster_name(arn).to_owned()));
     }
     if names.is_empty() {
         return Err(TickError::NoClusters);
@@ -233,7 +248,7 @@ pub async fn evaluate<M: MetricsApi, E: EcsApi>(
     let assessed: Vec<ClusterReport> =
         futures::stream::iter(assessments).buffer_unordered(CONCURRENT_PLACEMENT_CHECKS).collect().await;
     reports.extend(assessed.into_iter().map(|report| (report.cluster.clone(), report)));
-    Ok(Evaluation { clusters: reports.into_values().collect(), warnings })
+    Ok(Evaluation { clusters: reports.into_values().collect() })
 }
 
 /// Decide one cluster from its reservation series. A failed read gives no status: a wrong 0 removes capacity.
@@ -245,23 +260,30 @@ async fn assess<E: EcsApi>(
     config: &TickConfig,
     now: DateTime<Utc>,
 ) -> ClusterReport {
-    let (reading, decision) = match read(ecs, &facts, &settings, series, config, now).await {
-        Ok(reading) => {
+    let (reading, unplaceable, decision) = match read(ecs, &facts, &settings, series, config, now).await {
+        Ok((reading, check)) => {
             let decision = settings.rule().decide(&reading);
-            (Some(reading), decision)
+            (Some(reading), check.unplaceable, decision)
         }
-        Err(error) => (None, Decision::read_failed(error.to_string())),
+        Err(error) => (None, Vec::new(), Decision::read_failed(error.to_string())),
     };
     ClusterReport {
         cpu: reading.as_ref().and_then(|r| r.cpu.value()),
         memory: reading.as_ref().and_then(|r| r.memory.value()),
         instances: Some(facts.registered_instances),
+        draining: reading.as_ref().and_then(|r| r.draining),
+        unplaceable,
         settings: Some(settings),
         ..ClusterReport::new(&facts.name, decision)
     }
 }
 
-/// Everything the rule needs about one cluster. Services are read only when that can change the answer.
+/// Everything the rule needs about one cluster, read only where it can change the answer:
+/// - the services, for the placement check (unless a reservation already says scale up) and to tell an idle
+///   cluster from one whose tasks cannot start;
+/// - for services that failed placement, their task definitions (one DescribeTaskDefinition each) and the
+///   registered instances, to tell what more capacity would place from what it never would;
+/// - the DRAINING instances, one page, only when the scale-down guard is consulted.
 async fn read<E: EcsApi>(
     ecs: &E,
     facts: &ClusterFacts,
@@ -269,21 +291,60 @@ async fn read<E: EcsApi>(
     series: Result<ReservationSeries, AwsError>,
     config: &TickConfig,
     now: DateTime<Utc>,
-) -> Result<ClusterReading, AwsError> {
+) -> Result<(ClusterReading, PlacementCheck), AwsError> {
     let series = series?;
     let stale_after = Duration::seconds(i64::from(config.stale_after_seconds));
+    let rule = settings.rule();
     let mut reading = ClusterReading {
         cpu: Observation::newest(&series.cpu, now, stale_after),
         memory: Observation::newest(&series.memory, now, stale_after),
-        instances: facts.registered_instances,
+        registered: facts.registered_instances,
+        draining: None,
         placement: Placement::NotChecked,
     };
-    if settings.placement_check.value && settings.rule().placement_matters(&reading) {
-        let services = ecs.services(&facts.name).await?;
-        let unplaced = unplaced_services(&services, now, Duration::seconds(i64::from(config.lookback_seconds)));
-        reading.placement = if unplaced.is_empty() { Placement::Clear } else { Placement::Unplaced(unplaced) };
+    let check_placement_now = settings.placement_check.value && rule.placement_matters(&reading);
+    let services =
+        if check_placement_now || facts.may_be_idle() { Some(ecs.services(&facts.name).await?) } else { None };
+    if services.as_deref().is_some_and(|services| is_idle(facts, services)) {
+        reading.cpu = Observation::Idle;
+        reading.memory = Observation::Idle;
     }
-    Ok(reading)
+    let mut check = PlacementCheck::default();
+    if let Some(services) = services.as_deref().filter(|_| check_placement_now) {
+        let window = Duration::seconds(i64::from(config.lookback_seconds));
+        let failures = placement_failures(services, now, window);
+        if !failures.is_empty() {
+            let (instances, sizes) =
+                futures::try_join!(ecs.container_instances(&facts.name), task_sizes(ecs, &failures))?;
+            let registered: Vec<Resources> = instances.iter().filter_map(|i| i.registered).collect();
+            check = check_placement(&failures, &sizes, &registered);
+        }
+        reading.placement = check.placement();
+    }
+    if rule.consults_guard(&reading) {
+        reading.draining = ecs.draining_instances(&facts.name).await?;
+    }
+    Ok((reading, check))
+}
+
+/// What one task of each failing service reserves, by task definition: one DescribeTaskDefinition per distinct
+/// definition. A definition whose size cannot be told is left out (its service then counts as unplaced).
+async fn task_sizes<E: EcsApi>(ecs: &E, failures: &[&Service]) -> Result<HashMap<String, Resources>, AwsError> {
+    let arns: BTreeSet<&str> = failures.iter().map(|s| s.task_definition.as_str()).filter(|a| !a.is_empty()).collect();
+    let definitions: Vec<_> = futures::stream::iter(arns.into_iter().map(|arn| ecs.task_definition(arn)))
+        .buffer_unordered(CONCURRENT_PLACEMENT_CHECKS)
+        .try_collect()
+        .await?;
+    let mut sizes = HashMap::new();
+    for definition in definitions {
+        match definition.reservation() {
+            Ok(size) => {
+                sizes.insert(definition.arn, size);
+            }
+            Err(why) => tracing::warn!(task_definition = %definition.arn, why = %why, "task size unknown"),
+        }
+    }
+    Ok(sizes)
 }
 
 /// Evaluate, log each decision once, and publish the ScaleStatus datapoints in as few calls as possible.
@@ -294,9 +355,6 @@ pub async fn run<M: MetricsApi, E: EcsApi>(
     now: DateTime<Utc>,
 ) -> Result<Summary, TickError> {
     let evaluation = evaluate(metrics, ecs, config, now).await?;
-    for warning in &evaluation.warnings {
-        tracing::warn!(warning = %warning, "tick degraded");
-    }
     for report in &evaluation.clusters {
         report.log();
     }
@@ -331,7 +389,6 @@ pub async fn run<M: MetricsApi, E: EcsApi>(
         emitted: datapoints.len(),
         put_metric_data_calls: calls,
         clusters: evaluation.clusters,
-        warnings: evaluation.warnings,
     })
 }
 

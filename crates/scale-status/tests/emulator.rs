@@ -81,7 +81,6 @@ async fn one_run_publishes_the_right_scale_status_for_every_kind_of_cluster() {
         ("e2e-between", Some(ScaleStatus::Stay), Reason::WithinThresholds),
         ("e2e-dark", None, Reason::NoData),
         ("e2e-stale", None, Reason::StaleData),
-        ("e2e-tagged", Some(ScaleStatus::Stay), Reason::WithinThresholds),
         ("e2e-badtag", None, Reason::ConfigError),
         ("e2e-unplaced", Some(ScaleStatus::Up), Reason::UnplacedTasks),
     ];
@@ -97,6 +96,20 @@ async fn one_run_publishes_the_right_scale_status_for_every_kind_of_cluster() {
     assert_eq!(guard.instances, Some(2));
     let badtag = summary.clusters.iter().find(|r| r.cluster == "e2e-badtag").unwrap();
     assert_eq!(badtag.detail, r#"tag ecs-scaler:cpu-min="forty" is not a number"#);
+    assert!(
+        !summary.clusters.iter().any(|r| r.cluster == "e2e-tagged"),
+        "a deployment that names clusters ignores tags"
+    );
+
+    // A deployment that names no cluster finds the tagged one, with the threshold from its tag (90% < 95%).
+    let discovered = run(emulator, &env(""), now).await.unwrap();
+    let names: Vec<&str> = discovered.clusters.iter().map(|r| r.cluster.as_str()).collect();
+    assert_eq!(names, ["e2e-tagged"]);
+    assert_eq!(
+        (discovered.clusters[0].scale_status, discovered.clusters[0].reason),
+        (Some(ScaleStatus::Stay), Reason::WithinThresholds)
+    );
+    assert_eq!(scale_status_values(&seeder, "e2e-tagged", now).await, [1.0]);
 }
 
 #[tokio::test]
@@ -113,7 +126,143 @@ async fn a_tick_costs_one_call_per_api_page_not_per_cluster() {
     let summary = run(&emulator, &env(&names.join(",")), now).await.unwrap();
     assert_eq!(summary.emitted, 10);
     let operations: Vec<String> = emulator.calls().unwrap().into_iter().map(|c| c.operation).collect();
-    assert_eq!(operations, ["ListClusters", "DescribeClusters", "GetMetricData", "PutMetricData"]);
+    // The clusters are named, so the account is not listed.
+    assert_eq!(operations, ["DescribeClusters", "GetMetricData", "PutMetricData"]);
+}
+
+/// Production failure modes: tasks no instance could take, idle clusters, DRAINING instances.
+#[tokio::test]
+async fn tasks_no_instance_could_hold_and_daemons_never_scale_the_cluster_up() {
+    let emulator = Emulator::start().unwrap();
+    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let now = Utc::now();
+    let minute_ago = now - Duration::minutes(1);
+    // Three m5.xlarge-sized instances (4096 CPU units, 16384 MiB), nearly empty.
+    seeder.scaled_cluster("huge", &[], 3, Some((10.0, 10.0)), minute_ago).await.unwrap();
+    let huge = seeder.task_definition("huge-batch", 8192, 4096).await.unwrap();
+    for name in ["batch", "batch-copy"] {
+        seeder.service("huge", &huge, &ServiceSpec::replica(name, 2, 100)).await.unwrap();
+        let message = format!(
+            "(service {name}) was unable to place a task because no container instance met all of its requirements."
+        );
+        emulator.service_event("huge", name, &message, minute_ago.timestamp() as f64).unwrap();
+    }
+    let logs = seeder.task_definition("huge-logs", 128, 256).await.unwrap();
+    seeder.service("huge", &logs, &ServiceSpec::daemon("logs")).await.unwrap();
+    emulator
+        .service_event(
+            "huge",
+            "logs",
+            "(service logs) was unable to place a task because no container instance met all of its requirements.",
+            minute_ago.timestamp() as f64,
+        )
+        .unwrap();
+    emulator.clear_calls().unwrap();
+
+    let summary = run(&emulator, &env("huge"), now).await.unwrap();
+    let report = &summary.clusters[0];
+    // The reservations decide alone: 10% on 3 instances goes down, instead of climbing to max_size.
+    assert_eq!(
+        (report.scale_status, report.reason),
+        (Some(ScaleStatus::Down), Reason::BothBelowMin),
+        "{}",
+        report.detail
+    );
+    let unplaceable: Vec<&str> = report.unplaceable.iter().map(|u| u.service.as_str()).collect();
+    assert_eq!(unplaceable, ["batch", "batch-copy"], "the daemon is not there: more instances never place a daemon");
+    assert_eq!(
+        report.unplaceable[0].to_string(),
+        format!(
+            "service batch needs 8192 CPU units and 4096 MiB per task ({huge}), but the largest container instance registered offers 4096 CPU units and 16384 MiB: more instances cannot place it"
+        )
+    );
+    assert_eq!(scale_status_values(&seeder, "huge", now).await, [0.0]);
+    let calls = emulator.calls().unwrap();
+    let count = |operation: &str| calls.iter().filter(|c| c.operation == operation).count();
+    assert_eq!(count("DescribeTaskDefinition"), 1, "one per distinct task definition of the short services");
+    assert_eq!(count("DescribeContainerInstances"), 1, "3 instances: one page");
+}
+
+#[tokio::test]
+async fn an_idle_cluster_scales_down_and_a_waiting_one_publishes_nothing() {
+    let emulator = Emulator::shared();
+    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let now = Utc::now();
+    // Instances, no task, no service short: ECS publishes no reservation, which is known to be 0.
+    seeder.idle_cluster("e2e-night", &[], 3).await.unwrap();
+    // The same, but a service wants tasks ECS has not started: missing data stays missing.
+    seeder.idle_cluster("e2e-waiting", &[], 3).await.unwrap();
+    let definition = seeder.task_definition("e2e-waiting-api", 256, 512).await.unwrap();
+    seeder.service("e2e-waiting", &definition, &ServiceSpec::replica("api", 2, 100)).await.unwrap();
+    // One instance, idle: never below one.
+    seeder.idle_cluster("e2e-last", &[], 1).await.unwrap();
+
+    let summary = run(emulator, &env("e2e-night,e2e-waiting,e2e-last"), now).await.unwrap();
+    let find = |name: &str| summary.clusters.iter().find(|r| r.cluster == name).unwrap();
+    let night = find("e2e-night");
+    assert_eq!((night.scale_status, night.reason), (Some(ScaleStatus::Down), Reason::BothBelowMin), "{}", night.detail);
+    assert_eq!((night.cpu, night.memory), (Some(0.0), Some(0.0)));
+    assert!(night.detail.ends_with("(no task runs in the cluster)"), "{}", night.detail);
+    assert_eq!(scale_status_values(&seeder, "e2e-night", now).await, [0.0]);
+    assert_eq!((find("e2e-waiting").scale_status, find("e2e-waiting").reason), (None, Reason::NoData));
+    assert!(scale_status_values(&seeder, "e2e-waiting", now).await.is_empty());
+    assert_eq!(
+        (find("e2e-last").scale_status, find("e2e-last").reason),
+        (Some(ScaleStatus::Stay), Reason::ScaleDownGuard)
+    );
+}
+
+#[tokio::test]
+async fn the_scale_down_guard_counts_draining_instances_out_with_one_page_only_when_consulted() {
+    let emulator = Emulator::start().unwrap();
+    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let now = Utc::now();
+    let minute_ago = now - Duration::minutes(1);
+    // 30% of 4 registered instances; 2 of them DRAINING. Counting all 4, one less would be 40% (< 75%): down.
+    // Only 2 are ACTIVE, so one less leaves one carrying 30 × 4/1 = 120%: stay.
+    let instances = seeder.scaled_cluster("drain-guard", &[], 4, Some((30.0, 30.0)), minute_ago).await.unwrap();
+    let leaving: Vec<String> = instances[2..].iter().map(|i| i.container_instance_arn.clone()).collect();
+    seeder.set_draining("drain-guard", &leaving).await.unwrap();
+    // Between the thresholds: the guard is not consulted, so the DRAINING instances are not read.
+    seeder.scaled_cluster("drain-between", &[], 4, Some((50.0, 50.0)), minute_ago).await.unwrap();
+    emulator.clear_calls().unwrap();
+
+    let summary = run(&emulator, &env("drain-guard,drain-between"), now).await.unwrap();
+    let guard = summary.clusters.iter().find(|r| r.cluster == "drain-guard").unwrap();
+    assert_eq!((guard.scale_status, guard.reason), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard));
+    assert_eq!(guard.draining, Some(2));
+    assert!(guard.detail.contains("removing 1 of 2 ACTIVE (2 of 4 registered DRAINING) instances"), "{}", guard.detail);
+    let lists = emulator.calls().unwrap().into_iter().filter(|c| c.operation == "ListContainerInstances").count();
+    assert_eq!(lists, 1, "one page, for the one cluster whose guard was consulted");
+}
+
+#[tokio::test]
+async fn two_deployments_each_publish_one_datapoint_per_tick_for_their_own_cluster() {
+    let emulator = Emulator::start().unwrap();
+    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let now = Utc::now();
+    let minute_ago = now - Duration::minutes(1);
+    // Both clusters carry the discovery tag, as the example tags its cluster.
+    let tagged = [("ecs-scaler:enabled", "true")];
+    seeder.scaled_cluster("team-a", &tagged, 3, Some((80.0, 50.0)), minute_ago).await.unwrap();
+    seeder.scaled_cluster("team-b", &tagged, 3, Some((80.0, 50.0)), minute_ago).await.unwrap();
+    let deployment = |cluster: &str, cpu_max: &str| {
+        EnvConfig::from_vars([
+            ("CLUSTERS", cluster),
+            ("CPU_MIN", "40"),
+            ("CPU_MAX", cpu_max),
+            ("MEMORY_MIN", "40"),
+            ("MEMORY_MAX", "90"),
+        ])
+    };
+    // Team A scales up at 95% CPU, team B at 70%: the same 80% is a 1 for one and a 2 for the other.
+    let a = run(&emulator, &deployment("team-a", "95"), now).await.unwrap();
+    let b = run(&emulator, &deployment("team-b", "70"), now).await.unwrap();
+    assert_eq!((a.emitted, b.emitted), (1, 1));
+    assert_eq!(scale_status_values(&seeder, "team-a", now).await, [1.0]);
+    assert_eq!(scale_status_values(&seeder, "team-b", now).await, [2.0]);
+    let failed = emulator.calls().unwrap().into_iter().filter(|c| c.status >= 400).count();
+    assert_eq!(failed, 0, "no call failed");
 }
 
 #[tokio::test]

@@ -270,15 +270,26 @@ async fn no_managed_cluster_fails_the_invocation() {
 }
 
 #[tokio::test]
-async fn listed_clusters_still_run_when_tag_discovery_fails() {
+async fn a_deployment_that_names_its_clusters_never_lists_the_account_and_ignores_tagged_ones() {
     let cloud = FakeCloud::new()
         .with_cluster("a", 4, &[])
         .with_reservations("a", 90.0, 10.0, minute_ago())
+        .with_cluster("theirs", 4, &[("ecs-scaler:enabled", "true")])
+        .with_reservations("theirs", 90.0, 10.0, minute_ago())
         .failing("ListClusters");
     let summary = tick(&cloud, &env(&[("CLUSTERS", "a")]), json!({})).await.unwrap();
     assert_eq!(decision(&summary, "a"), (Some(ScaleStatus::Up), Reason::CpuAboveMax));
-    assert_eq!(summary.warnings.len(), 1);
-    assert!(summary.warnings[0].contains("ListClusters failed"), "{:?}", summary.warnings);
+    assert_eq!(summary.clusters.len(), 1, "{:?}", summary.clusters);
+    assert_eq!(cloud.calls("ListClusters"), 0);
+    assert_eq!(published(&cloud), [("a".into(), 2.0)]);
+}
+
+#[tokio::test]
+async fn a_deployment_that_names_no_cluster_fails_when_discovery_fails() {
+    let cloud = FakeCloud::new().with_cluster("a", 4, &[("ecs-scaler:enabled", "true")]).failing("ListClusters");
+    let error = tick(&cloud, &env(&[]), json!({})).await.unwrap_err();
+    assert!(matches!(error, TickError::Lookup(_)), "{error}");
+    assert_eq!(cloud.calls("PutMetricData"), 0);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ecs_scaler_core::drain::{ClusterSnapshot, DrainVerdict, Registration, Release, required_tasks};
-use ecs_scaler_core::{ContainerInstance, ScaleStatus, Scheduling, Service, ServiceEvent, Task, TaskHealth};
+use ecs_scaler_core::{ContainerInstance, Resources, ScaleStatus, Scheduling, Service, ServiceEvent, Task, TaskHealth};
 use serde::Serialize;
 
 use crate::SimError;
@@ -175,6 +175,8 @@ pub struct Simulation<'s> {
     /// Tasks each service could not place this minute.
     unplaced: Vec<u32>,
     specs: Vec<ServiceSpec>,
+    /// What one task of each service's task definition reserves.
+    task_sizes: HashMap<String, Resources>,
     desired: Vec<u32>,
     services: Vec<Service>,
     /// RUNNING tasks each service lost with terminated instances and has not got back yet.
@@ -197,6 +199,11 @@ fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).single().unwrap_or(DateTime::UNIX_EPOCH)
 }
 
+/// The task definition ARN of a service's tasks.
+fn task_definition(spec: &ServiceSpec) -> String {
+    format!("arn:aws:ecs:sim:000000000000:task-definition/{}:1", spec.name)
+}
+
 const UNABLE_TO_PLACE: &str = "was unable to place a task because no container instance met all of its requirements.";
 
 impl<'s> Simulation<'s> {
@@ -215,10 +222,13 @@ impl<'s> Simulation<'s> {
                 running: 0,
                 pending: 0,
                 min_healthy_percent: Some(spec.min_healthy_percent),
+                task_definition: task_definition(spec),
                 tags: HashMap::new(),
                 events: Vec::new(),
             })
             .collect();
+        let task_sizes =
+            specs.iter().map(|spec| (task_definition(spec), Resources::new(spec.cpu, spec.memory))).collect();
         let idle = Group { min: 0, max: 0, desired: 0, activity: None, cooldown_until: 0 };
         let blue = Group { min: scenario.min_size, max: scenario.max_size, ..idle.clone() };
         let mut simulation = Self {
@@ -240,6 +250,7 @@ impl<'s> Simulation<'s> {
             next_task: 0,
             unplaced: vec![0; scenario.services.len()],
             desired: specs.iter().map(|s| s.desired).collect(),
+            task_sizes,
             lost: vec![0; specs.len()],
             specs,
             services,
@@ -343,13 +354,23 @@ impl<'s> Simulation<'s> {
         let unplaced = self.schedule(now);
         self.release_drained(t);
         let (record, view_numbers) = self.measure(recording.unwrap_or(0), unplaced);
+        let registered_sizes: Vec<Resources> =
+            self.instances.iter().filter(|i| i.registered()).map(|i| Resources::new(i.cpu, i.memory)).collect();
+        let (running_tasks, pending_tasks) = self.tasks.iter().flatten().fold((0, 0), |(running, pending), task| {
+            if task.running { (running + 1, pending) } else { (running, pending + 1) }
+        });
         let view = ClusterView {
             minute: recording.unwrap_or(0),
             now,
             cpu_reservation: record.cpu_reservation,
             memory_reservation: record.memory_reservation,
             registered_instances: record.registered,
+            draining_instances: record.draining,
+            registered_sizes: &registered_sizes,
+            running_tasks,
+            pending_tasks,
             services: &self.services,
+            task_sizes: &self.task_sizes,
             instances_needed: view_numbers.0,
             instances_running: view_numbers.1,
         };
@@ -657,6 +678,7 @@ impl<'s> Simulation<'s> {
                 group: Some(groups[service].clone()),
                 last_status: if task.running { "RUNNING" } else { "PENDING" }.to_owned(),
                 health: TaskHealth::Healthy,
+                stopped_at: None,
             })
             .collect();
         let instances = self
@@ -668,6 +690,7 @@ impl<'s> Simulation<'s> {
                 ec2_instance_id: Some(i.ec2_instance_id.clone()),
                 status: if i.state == InstanceState::Active { "ACTIVE" } else { "DRAINING" }.to_owned(),
                 attributes: HashMap::new(),
+                registered: Some(Resources::new(i.cpu, i.memory)),
             })
             .collect();
         // Tasks stop the minute they are told to: nothing is ever left stopping.
@@ -714,7 +737,9 @@ impl<'s> Simulation<'s> {
                 }
             }
         }
-        let percent = |used: u64, total: u64| (total > 0).then(|| used as f64 / total as f64 * 100.0);
+        // ECS publishes no reservation for a cluster that runs no task at all.
+        let any_task = self.tasks.iter().any(|tasks| !tasks.is_empty());
+        let percent = |used: u64, total: u64| (total > 0 && any_task).then(|| used as f64 / total as f64 * 100.0);
 
         let (mut desired_tasks, mut placed_tasks, mut running_tasks, mut shortfall, mut below_min) = (0, 0, 0, 0, 0);
         let active_instances = registered - draining;

@@ -33,7 +33,8 @@
 //!    has passed; its remaining tasks (daemons) stop with it.
 //! 6. **Metrics.** CPUReservation and MemoryReservation as AWS defines them: CPU units (MiB) reserved by the
 //!    tasks on ACTIVE and DRAINING instances over those instances' registered CPU units (MiB), in percent,
-//!    PENDING tasks included (their reservation is taken at placement). No instance registered: no datapoint.
+//!    PENDING tasks included (their reservation is taken at placement). No instance registered, or no task in
+//!    the cluster: no datapoint.
 //! 7. **Policy.** The minute's view goes to the [`Policy`], which publishes a ScaleStatus datapoint or, for
 //!    target tracking, asks for a capacity.
 //! 8. **Alarms and Auto Scaling.** The Terraform module's alarms on ScaleStatus: high = GreaterThanThreshold 1,
@@ -69,8 +70,9 @@
 //!
 //! # Policies
 //!
-//! - `ecs-scaler` — [`EcsScaler`]: the core's rule with its scale-down guard and the placement signal, with
-//!   the core's default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`).
+//! - `ecs-scaler` — [`EcsScaler`]: the core's rule with its scale-down guard (DRAINING instances counted
+//!   out), the placement signal (tasks no instance could hold left out) and the idle rule, with the core's
+//!   default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`).
 //! - `seed` — [`Seed`]: the original rule (thresholds only, no guard, no placement signal) with the same
 //!   thresholds as `ecs-scaler`, so the comparison shows what the rule itself changes; the original example's
 //!   40/75 is one flag away (`--seed-thresholds 40,75`).

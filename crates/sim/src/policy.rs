@@ -3,10 +3,14 @@
 //! The simulator owns the world (ECS, alarms, Auto Scaling); a policy only reads the minute's view and says
 //! what it would publish or ask for. So the comparison never copies a rule: `ecs-scaler` calls the core crate.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use ecs_scaler_core::config::{DEFAULT_CPU, DEFAULT_MEMORY, Thresholds};
-use ecs_scaler_core::scale::unplaced_services;
-use ecs_scaler_core::{ClusterReading, Observation, Placement, ScaleRule, ScaleStatus, Service};
+use ecs_scaler_core::scale::{check_placement, is_idle, placement_failures};
+use ecs_scaler_core::{
+    ClusterFacts, ClusterReading, Observation, Placement, Resources, ScaleRule, ScaleStatus, Service,
+};
 use serde::Serialize;
 
 use crate::SimError;
@@ -22,8 +26,17 @@ pub struct ClusterView<'a> {
     pub memory_reservation: Option<f64>,
     /// Registered (ACTIVE and DRAINING) container instances.
     pub registered_instances: u32,
+    /// DRAINING ones among them.
+    pub draining_instances: u32,
+    /// What each registered container instance registered.
+    pub registered_sizes: &'a [Resources],
+    /// Tasks RUNNING and PENDING in the cluster, daemons included, as DescribeClusters counts them.
+    pub running_tasks: u32,
+    pub pending_tasks: u32,
     /// Every service as DescribeServices reports it, events included.
     pub services: &'a [Service],
+    /// What one task of each task definition reserves.
+    pub task_sizes: &'a HashMap<String, Resources>,
     /// ECS managed scaling's M: instances running non-daemon tasks, plus the fresh instances the tasks ECS
     /// could not place this minute would need (first-fit decreasing).
     pub instances_needed: u32,
@@ -98,12 +111,29 @@ impl Policy for EcsScaler {
         let mut reading = ClusterReading {
             cpu: observation(view.cpu_reservation, view.now),
             memory: observation(view.memory_reservation, view.now),
-            instances: view.registered_instances,
+            registered: view.registered_instances,
+            draining: None,
             placement: Placement::NotChecked,
         };
+        let facts = ClusterFacts {
+            name: "sim".into(),
+            arn: String::new(),
+            status: "ACTIVE".into(),
+            registered_instances: view.registered_instances,
+            running_tasks: view.running_tasks,
+            pending_tasks: view.pending_tasks,
+            tags: HashMap::new(),
+        };
+        if is_idle(&facts, view.services) {
+            reading.cpu = Observation::Idle;
+            reading.memory = Observation::Idle;
+        }
         if self.placement_check && self.rule.placement_matters(&reading) {
-            let unplaced = unplaced_services(view.services, view.now, self.lookback);
-            reading.placement = if unplaced.is_empty() { Placement::Clear } else { Placement::Unplaced(unplaced) };
+            let failures = placement_failures(view.services, view.now, self.lookback);
+            reading.placement = check_placement(&failures, view.task_sizes, view.registered_sizes).placement();
+        }
+        if self.rule.consults_guard(&reading) {
+            reading.draining = Some(view.draining_instances);
         }
         Signal::ScaleStatus(self.rule.decide(&reading).status)
     }
@@ -250,13 +280,19 @@ mod tests {
     use super::*;
 
     fn view(cpu: f64, memory: f64, instances: u32) -> ClusterView<'static> {
+        static NO_SIZES: std::sync::OnceLock<HashMap<String, Resources>> = std::sync::OnceLock::new();
         ClusterView {
             minute: 0,
             now: DateTime::UNIX_EPOCH,
             cpu_reservation: Some(cpu),
             memory_reservation: Some(memory),
             registered_instances: instances,
+            draining_instances: 0,
+            registered_sizes: &[],
+            running_tasks: instances,
+            pending_tasks: 0,
             services: &[],
+            task_sizes: NO_SIZES.get_or_init(HashMap::new),
             instances_needed: 0,
             instances_running: instances,
         }

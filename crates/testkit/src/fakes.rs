@@ -6,7 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use ecs_scaler_aws::{AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations};
-use ecs_scaler_core::{ClusterFacts, ContainerInstance, Datapoint, Scheduling, Service, ServiceEvent, Task};
+use ecs_scaler_core::{
+    ClusterFacts, ContainerInstance, Datapoint, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
+};
 
 /// The fake's state; tests set it up with the builder methods on [`FakeCloud`].
 #[derive(Debug, Default)]
@@ -18,6 +20,7 @@ pub struct FakeState {
     /// Tasks ECS is stopping, per cluster.
     pub stopping: HashMap<String, Vec<Task>>,
     pub instances: HashMap<String, Vec<ContainerInstance>>,
+    pub task_definitions: HashMap<String, TaskDefinition>,
     /// Operations that fail (after "retries"), e.g. `"DescribeServices"`.
     pub failing: HashSet<&'static str>,
     /// Every call, by operation name, in order.
@@ -40,15 +43,46 @@ impl FakeCloud {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// An ACTIVE cluster with `instances` registered container instances and these tags.
+    /// An ACTIVE cluster with `instances` registered container instances, a task running on each, and these tags.
     pub fn with_cluster(self, name: &str, instances: u32, tags: &[(&str, &str)]) -> Self {
         self.state().clusters.push(ClusterFacts {
             name: name.into(),
             arn: format!("arn:aws:ecs:us-east-1:123456789012:cluster/{name}"),
             status: "ACTIVE".into(),
             registered_instances: instances,
+            running_tasks: instances,
+            pending_tasks: 0,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         });
+        self
+    }
+
+    /// Set how many tasks DescribeClusters says run and wait in the last cluster added.
+    pub fn with_task_counts(self, running: u32, pending: u32) -> Self {
+        if let Some(cluster) = self.state().clusters.last_mut() {
+            cluster.running_tasks = running;
+            cluster.pending_tasks = pending;
+        }
+        self
+    }
+
+    /// A registered container instance of `cluster` with this status and registered size.
+    pub fn with_instance(self, cluster: &str, arn: &str, status: &str, cpu: u32, memory: u32) -> Self {
+        self.state().instances.entry(cluster.into()).or_default().push(ContainerInstance {
+            arn: arn.into(),
+            ec2_instance_id: Some(format!("i-{arn}")),
+            status: status.into(),
+            attributes: HashMap::new(),
+            registered: Some(ecs_scaler_core::Resources::new(cpu, memory)),
+        });
+        self
+    }
+
+    /// A task definition of one container reserving `cpu` units and `memory` MiB.
+    pub fn with_task_definition(self, arn: &str, cpu: u32, memory: u32) -> Self {
+        let container = ecs_scaler_core::ContainerSize { cpu, memory: None, memory_reservation: Some(memory) };
+        let definition = TaskDefinition { arn: arn.into(), cpu: None, memory: None, containers: vec![container] };
+        self.state().task_definitions.insert(arn.into(), definition);
         self
     }
 
@@ -78,11 +112,18 @@ impl FakeCloud {
             running,
             pending: 0,
             min_healthy_percent: Some(100),
+            task_definition: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{name}:1"),
             tags: HashMap::new(),
             events: events.iter().map(|(at, m)| ServiceEvent { created_at: *at, message: m.to_string() }).collect(),
         };
+        let definition = service.task_definition.clone();
         self.state().services.entry(cluster.into()).or_default().push(service);
-        self
+        // A small task (256 CPU units, 512 MiB) unless the test registered the definition itself.
+        if self.state().task_definitions.contains_key(&definition) {
+            self
+        } else {
+            self.with_task_definition(&definition, 256, 512)
+        }
     }
 
     /// Make every call of `operation` fail.
@@ -181,6 +222,21 @@ impl EcsApi for FakeCloud {
 
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {
         self.cluster_list("DescribeContainerInstances", cluster, |s| &s.instances)
+    }
+
+    async fn draining_instances(&self, cluster: &str) -> Result<Option<u32>, AwsError> {
+        let instances = self.cluster_list("ListContainerInstances", cluster, |s| &s.instances)?;
+        let draining = instances.iter().filter(|i| i.is_draining()).count();
+        Ok((draining <= 100).then(|| u32::try_from(draining).unwrap_or(u32::MAX)))
+    }
+
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        let state = self.call("DescribeTaskDefinition")?;
+        state.task_definitions.get(arn).cloned().ok_or_else(|| AwsError {
+            operation: "DescribeTaskDefinition",
+            code: Some("ClientException".into()),
+            message: format!("Unable to describe task definition {arn} (fake)"),
+        })
     }
 
     async fn clusters_with_instance(&self, ec2_instance_id: &str) -> Result<Vec<String>, AwsError> {

@@ -144,9 +144,10 @@ impl Seeder {
     }
 
     /// The scale-status tests' standard cluster: an ECS cluster with `tags`, a group `<name>-asg` of `instances`
-    /// m5.xlarge-sized instances registered with it, and, if given, one CPU and memory reservation datapoint at
-    /// `at`. CloudWatch's EndTime is exclusive (to the second), so a datapoint meant to be fresh should be a
-    /// little in the past, as ECS's own are.
+    /// m5.xlarge-sized instances registered with it, a task running on the first (a cluster without tasks is
+    /// idle; see [`Seeder::idle_cluster`]) and, if given, one CPU and memory reservation datapoint at `at`.
+    /// CloudWatch's EndTime is exclusive (to the second), so a datapoint meant to be fresh should be a little in
+    /// the past, as ECS's own are.
     pub async fn scaled_cluster(
         &self,
         name: &str,
@@ -155,13 +156,28 @@ impl Seeder {
         reservations: Option<(f64, f64)>,
         at: DateTime<Utc>,
     ) -> Result<Vec<SeededInstance>, HarnessError> {
-        self.cluster(name, tags).await?;
-        let ids = self.group(&format!("{name}-asg"), name, instances, None).await?;
-        let registered = self.register(name, &ids, 4096, 16384).await?;
+        let registered = self.idle_cluster(name, tags, instances).await?;
+        if let Some(first) = registered.first() {
+            let definition = self.task_definition(&format!("{name}-load"), 256, 512).await?;
+            self.start_task(name, &definition, &first.container_instance_arn, None).await?;
+        }
         if let Some((cpu, memory)) = reservations {
             self.reservations(name, cpu, memory, at).await?;
         }
         Ok(registered)
+    }
+
+    /// An ECS cluster with `tags` and a group `<name>-asg` of `instances` m5.xlarge-sized instances registered
+    /// with it, running nothing.
+    pub async fn idle_cluster(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+        instances: i32,
+    ) -> Result<Vec<SeededInstance>, HarnessError> {
+        self.cluster(name, tags).await?;
+        let ids = self.group(&format!("{name}-asg"), name, instances, None).await?;
+        self.register(name, &ids, 4096, 16384).await
     }
 
     /// Register EC2 instances with a cluster, each offering `cpu` units and `memory` MiB.
@@ -278,6 +294,19 @@ impl Seeder {
             .and_then(|t| t.task_arn())
             .map(str::to_owned)
             .ok_or_else(|| HarnessError::Aws("StartTask started no task".into()))
+    }
+
+    /// Set container instances DRAINING, as an operator or a Spot interruption would.
+    pub async fn set_draining(&self, cluster: &str, container_instance_arns: &[String]) -> Result<(), HarnessError> {
+        self.ecs
+            .update_container_instances_state()
+            .cluster(cluster)
+            .set_container_instances(Some(container_instance_arns.to_vec()))
+            .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
+            .send()
+            .await
+            .map_err(aws("UpdateContainerInstancesState"))?;
+        Ok(())
     }
 
     pub async fn stop_task(&self, cluster: &str, task: &str) -> Result<(), HarnessError> {
