@@ -1,7 +1,5 @@
 //! Auto Scaling: finding held instances and completing or extending their lifecycle actions.
 
-use std::future::Future;
-
 use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_autoscaling::types::Filter;
@@ -9,35 +7,12 @@ use ecs_scaler_core::lifecycle::{
     ActionOutcome, AutoScalingGroup, GroupInstance, LifecycleAction, LifecycleHook, LifecycleResult,
 };
 
-use crate::AwsError;
+use ecs_scaler_core::ports::{AutoScalingApi, AwsError};
+
+use crate::sdk_error;
 
 /// DescribeAutoScalingGroups takes at most 100 group names per call.
 const GROUP_NAMES_PER_CALL: usize = 100;
-
-/// Auto Scaling, as the drain hook uses it.
-pub trait AutoScalingApi: Send + Sync {
-    /// Groups by name, with their instances and tags. Unknown names are simply absent.
-    fn groups(&self, names: &[String]) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
-
-    /// Every group carrying the tag key `tag_key`.
-    fn tagged_groups(&self, tag_key: &str) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
-
-    /// The group an instance belongs to, if any (DescribeAutoScalingInstances).
-    fn group_of(&self, instance_id: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
-
-    /// The lifecycle hooks of one group.
-    fn hooks(&self, group: &str) -> impl Future<Output = Result<Vec<LifecycleHook>, AwsError>> + Send;
-
-    /// CompleteLifecycleAction. "No active Lifecycle Action" is an outcome, not an error.
-    fn complete(
-        &self,
-        action: &LifecycleAction,
-        result: LifecycleResult,
-    ) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send;
-
-    /// RecordLifecycleActionHeartbeat. "No active Lifecycle Action" is an outcome, not an error.
-    fn heartbeat(&self, action: &LifecycleAction) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send;
-}
 
 #[derive(Debug, Clone)]
 pub struct AutoScaling {
@@ -70,7 +45,7 @@ impl AutoScaling {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::sdk("DescribeAutoScalingGroups", e))?;
+            .map_err(|e| sdk_error("DescribeAutoScalingGroups", e))?;
         Ok(groups.iter().map(group).collect())
     }
 }
@@ -95,7 +70,7 @@ impl AutoScalingApi for AutoScaling {
             .instance_ids(instance_id)
             .send()
             .await
-            .map_err(|e| AwsError::sdk("DescribeAutoScalingInstances", e))?;
+            .map_err(|e| sdk_error("DescribeAutoScalingInstances", e))?;
         Ok(output.auto_scaling_instances().first().and_then(|i| i.auto_scaling_group_name()).map(str::to_owned))
     }
 
@@ -106,7 +81,7 @@ impl AutoScalingApi for AutoScaling {
             .auto_scaling_group_name(group)
             .send()
             .await
-            .map_err(|e| AwsError::sdk("DescribeLifecycleHooks", e))?;
+            .map_err(|e| sdk_error("DescribeLifecycleHooks", e))?;
         Ok(output
             .lifecycle_hooks()
             .iter()
@@ -155,7 +130,7 @@ where
     match outcome {
         Ok(_) => Ok(ActionOutcome::Done),
         Err(error) if is_no_active_action(&error) => Ok(ActionOutcome::NoActiveAction),
-        Err(error) => Err(AwsError::sdk(operation, error)),
+        Err(error) => Err(sdk_error(operation, error)),
     }
 }
 

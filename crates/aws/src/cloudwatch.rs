@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use ecs_scaler_core::{Datapoint, Resource};
 use futures::StreamExt;
 
-use crate::{AwsError, ClusterMetric, MetricUnit, MetricsApi, ReservationSeries, Reservations};
+use ecs_scaler_core::ports::{AwsError, ClusterMetric, MetricUnit, MetricsApi, ReservationSeries, Reservations};
+
+use crate::sdk_error;
 
 /// GetMetricData takes at most 500 queries; each cluster needs two.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -57,7 +59,7 @@ impl CloudWatch {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::sdk("GetMetricData", e))?;
+            .map_err(|e| sdk_error("GetMetricData", e))?;
 
         let mut series: Vec<Result<ReservationSeries, AwsError>> =
             clusters.iter().map(|_| Ok(ReservationSeries::default())).collect();
@@ -113,7 +115,7 @@ impl MetricsApi for CloudWatch {
                 .set_metric_data(Some(chunk.iter().map(datum).collect()))
                 .send()
                 .await
-                .map_err(|e| AwsError::sdk("PutMetricData", e))?;
+                .map_err(|e| sdk_error("PutMetricData", e))?;
             calls += 1;
         }
         Ok(calls)

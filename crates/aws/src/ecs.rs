@@ -15,7 +15,9 @@ use ecs_scaler_core::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use crate::{AwsError, EcsApi, MissingCluster};
+use ecs_scaler_core::ports::{AwsError, EcsApi, MissingCluster};
+
+use crate::sdk_error;
 
 /// DescribeClusters, DescribeTasks and DescribeContainerInstances take 100 names each.
 const DESCRIBE_BATCH: usize = 100;
@@ -90,7 +92,7 @@ impl EcsApi for Ecs {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::sdk("ListClusters", e))
+            .map_err(|e| sdk_error("ListClusters", e))
     }
 
     async fn describe_clusters(&self, names: &[String]) -> Result<(Vec<ClusterFacts>, Vec<MissingCluster>), AwsError> {
@@ -102,7 +104,7 @@ impl EcsApi for Ecs {
                 .include(ClusterField::Tags)
                 .send()
                 .await
-                .map_err(|e| AwsError::sdk("DescribeClusters", e))?;
+                .map_err(|e| sdk_error("DescribeClusters", e))?;
             Ok(vec![output])
         })
         .await?;
@@ -140,7 +142,7 @@ impl EcsApi for Ecs {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::sdk("ListServices", e))?;
+            .map_err(|e| sdk_error("ListServices", e))?;
         in_batches(&arns, DESCRIBE_SERVICES_BATCH, |batch| async move {
             let output = self
                 .client
@@ -150,7 +152,7 @@ impl EcsApi for Ecs {
                 .include(ServiceField::Tags)
                 .send()
                 .await
-                .map_err(|e| AwsError::sdk("DescribeServices", e))?;
+                .map_err(|e| sdk_error("DescribeServices", e))?;
             check_failures("DescribeServices", output.failures())?;
             output.services().iter().map(service).collect()
         })
@@ -178,7 +180,7 @@ impl EcsApi for Ecs {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::sdk("ListContainerInstances", e))?;
+            .map_err(|e| sdk_error("ListContainerInstances", e))?;
         in_batches(&arns, DESCRIBE_BATCH, |batch| async move {
             let output = self
                 .client
@@ -187,7 +189,7 @@ impl EcsApi for Ecs {
                 .set_container_instances(Some(batch))
                 .send()
                 .await
-                .map_err(|e| AwsError::sdk("DescribeContainerInstances", e))?;
+                .map_err(|e| sdk_error("DescribeContainerInstances", e))?;
             check_failures("DescribeContainerInstances", output.failures())?;
             output.container_instances().iter().map(|ci| container_instance(ci, "DescribeContainerInstances")).collect()
         })
@@ -203,7 +205,7 @@ impl EcsApi for Ecs {
             .max_results(100)
             .send()
             .await
-            .map_err(|e| AwsError::sdk("ListContainerInstances", e))?;
+            .map_err(|e| sdk_error("ListContainerInstances", e))?;
         let count = u32::try_from(page.container_instance_arns().len()).unwrap_or(u32::MAX);
         Ok(page.next_token().is_none().then_some(count))
     }
@@ -216,7 +218,7 @@ impl EcsApi for Ecs {
             .task_definition(arn)
             .send()
             .await
-            .map_err(|e| AwsError::sdk(OPERATION, e))?;
+            .map_err(|e| sdk_error(OPERATION, e))?;
         let definition = output.task_definition().ok_or_else(|| AwsError::malformed(OPERATION, "no taskDefinition"))?;
         let size = |value: Option<i32>| value.and_then(|v| u32::try_from(v).ok());
         Ok(TaskDefinition {
@@ -259,7 +261,7 @@ impl EcsApi for Ecs {
                     .send()
                     .try_collect()
                     .await
-                    .map_err(|e| AwsError::sdk(OPERATION, e))?;
+                    .map_err(|e| sdk_error(OPERATION, e))?;
                 let name = arn.rsplit('/').next().unwrap_or(arn.as_str()).to_owned();
                 Ok::<_, AwsError>((!found.is_empty()).then_some(name))
             }
@@ -284,7 +286,7 @@ impl EcsApi for Ecs {
                 .status(ContainerInstanceStatus::Draining)
                 .send()
                 .await
-                .map_err(|e| AwsError::sdk(OPERATION, e))?;
+                .map_err(|e| sdk_error(OPERATION, e))?;
             if let Some(failure) = output.failures().first() {
                 let message = format!(
                     "{}: {} {}",
@@ -319,7 +321,7 @@ impl EcsApi for Ecs {
             .attributes(attribute)
             .send()
             .await
-            .map_err(|e| AwsError::sdk("PutAttributes", e))?;
+            .map_err(|e| sdk_error("PutAttributes", e))?;
         Ok(())
     }
 }
@@ -345,7 +347,7 @@ impl Ecs {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::sdk("ListTasks", e))?;
+            .map_err(|e| sdk_error("ListTasks", e))?;
         in_batches(&arns, DESCRIBE_BATCH, |batch| async move {
             let output = self
                 .client
@@ -354,7 +356,7 @@ impl Ecs {
                 .set_tasks(Some(batch))
                 .send()
                 .await
-                .map_err(|e| AwsError::sdk("DescribeTasks", e))?;
+                .map_err(|e| sdk_error("DescribeTasks", e))?;
             check_failures("DescribeTasks", output.failures())?;
             output.tasks().iter().map(task).collect()
         })

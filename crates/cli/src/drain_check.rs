@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use drain_hook::Inspection;
-use ecs_scaler_aws::{AutoScaling, AutoScalingApi, Ecs, EcsApi};
+use ecs_scaler_aws::{AutoScaling, Ecs};
 use ecs_scaler_core::drain::{Blocker, DrainSettings, DrainVerdict, Release};
+use ecs_scaler_core::ports::{AutoScalingApi, EcsApi};
 
 use crate::{CliError, DrainCheckArgs, Result};
 

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use ecs_scaler_aws::{CloudWatch, Ecs, EcsApi, MetricsApi};
+use ecs_scaler_aws::{CloudWatch, Ecs};
 use ecs_scaler_core::config::{EnvConfig, EventCluster, ScheduleInput, SourcedThresholds, TickConfig, cluster_name};
+use ecs_scaler_core::ports::{EcsApi, MetricsApi};
 use scale_status::{ClusterReport, Evaluation};
 use serde::Serialize;
 

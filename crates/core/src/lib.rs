@@ -8,6 +8,7 @@ pub mod config;
 pub mod drain;
 pub mod lifecycle;
 pub mod metrics;
+pub mod ports;
 pub mod scale;
 
 pub use cluster::{

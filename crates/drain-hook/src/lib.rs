@@ -13,7 +13,6 @@ use aws_lambda_events::autoscaling::AutoScalingEvent;
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::sns::SnsEvent;
 use chrono::{DateTime, Duration, Utc};
-use ecs_scaler_aws::{AutoScalingApi, AwsError, ClusterMetric, EcsApi, MetricUnit, MetricsApi};
 use ecs_scaler_core::ContainerInstance;
 use ecs_scaler_core::config::ConfigError;
 use ecs_scaler_core::drain::{
@@ -24,6 +23,7 @@ use ecs_scaler_core::lifecycle::{
     ActionOutcome, LifecycleAction, LifecycleMessage, LifecycleRequest, LifecycleResult, TAG_CLUSTER, TERMINATING,
     Termination, resolve_cluster,
 };
+use ecs_scaler_core::ports::{AutoScalingApi, AwsError, ClusterMetric, EcsApi, MetricUnit, MetricsApi};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::Value;

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Duration, Utc};
-use ecs_scaler_aws::{AwsError, ClusterMetric, EcsApi, MetricUnit, MetricsApi, ReservationSeries};
 use ecs_scaler_core::config::{
     ClusterConfigError, ConfigError, EnvConfig, Management, ScheduleInput, TickConfig, cluster_name,
 };
+use ecs_scaler_core::ports::{AwsError, ClusterMetric, EcsApi, MetricUnit, MetricsApi, ReservationSeries};
 use ecs_scaler_core::scale::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
 use ecs_scaler_core::{
     ClusterFacts, ClusterReading, ClusterSettings, Decision, Observation, Placement, Reason, Resources, ScaleStatus,

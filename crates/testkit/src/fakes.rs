@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use ecs_scaler_aws::{AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations};
+use ecs_scaler_core::ports::{
+    AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations,
+};
 use ecs_scaler_core::{
     ClusterFacts, ContainerInstance, Datapoint, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
 };

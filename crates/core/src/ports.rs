@@ -1,0 +1,190 @@
+//! The ports: what ecs-scaler asks of AWS, as small traits in the core's plain types, and the one [`Context`]
+//! that carries them. `ecs-scaler-aws` implements them with the AWS SDK; the simulator implements them over
+//! its simulated world; tests script them. Nothing here knows an SDK, a network or a runtime.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::cluster::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinition};
+use crate::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
+use crate::metrics::Datapoint;
+
+/// A failed AWS call, after the SDK's retries (or a simulated one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    /// The AWS error code (`ThrottlingException`, `ValidationError`, ...), when the service sent one.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    /// An answer that parsed but makes no sense (a missing ARN, say).
+    pub fn malformed(operation: &'static str, message: impl Into<String>) -> Self {
+        Self { operation, code: None, message: message.into() }
+    }
+}
+
+/// CPU and memory reservation datapoints of one cluster.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReservationSeries {
+    pub cpu: Vec<Datapoint>,
+    pub memory: Vec<Datapoint>,
+}
+
+/// Reservation datapoints per cluster; a cluster whose query failed carries the error.
+pub type Reservations = std::collections::HashMap<String, Result<ReservationSeries, AwsError>>;
+
+/// A datapoint to publish with dimension `ClusterName`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterMetric {
+    pub name: &'static str,
+    pub cluster: String,
+    pub value: f64,
+    pub unit: MetricUnit,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricUnit {
+    None,
+    Count,
+    Seconds,
+}
+
+/// CloudWatch, as ecs-scaler uses it.
+pub trait MetricsApi: Send + Sync {
+    /// `AWS/ECS` CPUReservation and MemoryReservation (Maximum, 60 s) between `start` and `end`.
+    fn reservations(
+        &self,
+        clusters: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> impl Future<Output = Reservations> + Send;
+
+    /// Publish datapoints in as few PutMetricData calls as the API allows. Returns the number of calls.
+    fn put(&self, namespace: &str, metrics: &[ClusterMetric]) -> impl Future<Output = Result<usize, AwsError>> + Send;
+}
+
+/// A cluster DescribeClusters could not return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingCluster {
+    pub name: String,
+    pub reason: String,
+}
+
+/// ECS, as ecs-scaler uses it.
+pub trait EcsApi: Send + Sync {
+    /// Every cluster ARN in the account and region.
+    fn cluster_arns(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// Clusters with their tags, 100 per call. Clusters ECS does not know come back in the second list.
+    fn describe_clusters(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<(Vec<ClusterFacts>, Vec<MissingCluster>), AwsError>> + Send;
+
+    /// Every service of the cluster with tags and events: ListServices pages, then DescribeServices, 10 per call.
+    fn services(&self, cluster: &str) -> impl Future<Output = Result<Vec<Service>, AwsError>> + Send;
+
+    /// Every task of the cluster whose desired status is RUNNING: ListTasks pages, then DescribeTasks, 100 per call.
+    fn tasks(&self, cluster: &str) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+
+    /// Tasks on one container instance that ECS is stopping but that have not stopped yet (desired status
+    /// STOPPED, last status anything else): ListTasks pages, then DescribeTasks, 100 per call.
+    fn stopping_tasks(
+        &self,
+        cluster: &str,
+        container_instance_arn: &str,
+    ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+
+    /// Every registered container instance: ListContainerInstances pages, then DescribeContainerInstances, 100 per call.
+    fn container_instances(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
+
+    /// How many container instances of the cluster are DRAINING: one ListContainerInstances page of 100 with
+    /// `status=DRAINING`; `None` when there are more than fit that page.
+    fn draining_instances(&self, cluster: &str) -> impl Future<Output = Result<Option<u32>, AwsError>> + Send;
+
+    /// One task definition's sizes (DescribeTaskDefinition).
+    fn task_definition(&self, arn: &str) -> impl Future<Output = Result<TaskDefinition, AwsError>> + Send;
+
+    /// Names of the clusters where this EC2 instance is registered (ACTIVE or DRAINING): ListClusters pages,
+    /// then one ListContainerInstances filtered by `ec2InstanceId` per cluster. Only asked when the instance is
+    /// missing from the cluster the hook resolved, so its cost is paid on that rare path alone.
+    fn clusters_with_instance(
+        &self,
+        ec2_instance_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// Set container instances to DRAINING (a no-op for those already draining), 10 per call. Returns them
+    /// as ECS reports them afterwards.
+    fn drain(
+        &self,
+        cluster: &str,
+        container_instance_arns: &[String],
+    ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
+
+    /// Set a custom attribute on a container instance.
+    fn put_attribute(
+        &self,
+        cluster: &str,
+        container_instance_arn: &str,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Auto Scaling, as the drain hook uses it.
+pub trait AutoScalingApi: Send + Sync {
+    /// Groups by name, with their instances and tags. Unknown names are simply absent.
+    fn groups(&self, names: &[String]) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
+
+    /// Every group carrying the tag key `tag_key`.
+    fn tagged_groups(&self, tag_key: &str) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
+
+    /// The group an instance belongs to, if any (DescribeAutoScalingInstances).
+    fn group_of(&self, instance_id: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// The lifecycle hooks of one group.
+    fn hooks(&self, group: &str) -> impl Future<Output = Result<Vec<LifecycleHook>, AwsError>> + Send;
+
+    /// CompleteLifecycleAction. "No active Lifecycle Action" is an outcome, not an error.
+    fn complete(
+        &self,
+        action: &LifecycleAction,
+        result: LifecycleResult,
+    ) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send;
+
+    /// RecordLifecycleActionHeartbeat. "No active Lifecycle Action" is an outcome, not an error.
+    fn heartbeat(&self, action: &LifecycleAction) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send;
+}
+
+/// What time it is, as the caller's world says: the wall clock in the Lambdas, the simulated minute in the
+/// simulator. Decisions take `now` from here, never from the system.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Everything an invocation talks to, passed as one value the same way everywhere: the Lambdas build it from
+/// SDK clients once per cold start, the simulator from its world, tests from a script.
+#[derive(Debug)]
+pub struct Context<'a, E, A, M, C> {
+    pub ecs: &'a E,
+    pub autoscaling: &'a A,
+    pub metrics: &'a M,
+    pub clock: &'a C,
+}
+
+// Only references inside: copyable whatever the ports are (derive would demand E: Copy and so on).
+impl<E, A, M, C> Clone for Context<'_, E, A, M, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E, A, M, C> Copy for Context<'_, E, A, M, C> {}
