@@ -160,13 +160,11 @@ impl EcsApi for Ecs {
     }
 
     async fn tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
-        self.list_tasks(cluster, None, DesiredStatus::Running).await
+        self.list_tasks(cluster, DesiredStatus::Running).await
     }
 
-    async fn stopping_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
-        let tasks = self.list_tasks(cluster, Some(container_instance_arn), DesiredStatus::Stopped).await?;
-        // ECS keeps listing stopped tasks for a while after they stopped; only those still on their way count.
-        Ok(tasks.into_iter().filter(|t| t.last_status != "STOPPED").collect())
+    async fn stopped_tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
+        self.list_tasks(cluster, DesiredStatus::Stopped).await
     }
 
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {
@@ -327,19 +325,12 @@ impl EcsApi for Ecs {
 }
 
 impl Ecs {
-    /// The cluster's tasks with this desired status (on one container instance, if given): ListTasks pages,
-    /// then DescribeTasks, 100 per call.
-    async fn list_tasks(
-        &self,
-        cluster: &str,
-        container_instance_arn: Option<&str>,
-        desired_status: DesiredStatus,
-    ) -> Result<Vec<Task>, AwsError> {
+    /// The cluster's tasks with this desired status: ListTasks pages, then DescribeTasks, 100 per call.
+    async fn list_tasks(&self, cluster: &str, desired_status: DesiredStatus) -> Result<Vec<Task>, AwsError> {
         let arns: Vec<String> = self
             .client
             .list_tasks()
             .cluster(cluster)
-            .set_container_instance(container_instance_arn.map(str::to_owned))
             .desired_status(desired_status)
             .max_results(100)
             .into_paginator()
@@ -573,12 +564,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stopping_tasks_are_the_instances_desired_stopped_tasks_that_have_not_stopped_yet() {
-        let instance = "arn:aws:ecs:us-east-1:123456789012:container-instance/c/1";
+    async fn stopped_tasks_are_the_clusters_desired_stopped_tasks_whatever_their_last_status() {
         let list = mock!(Client::list_tasks)
-            .match_requests(move |r| {
-                r.container_instance() == Some(instance) && r.desired_status() == Some(&DesiredStatus::Stopped)
-            })
+            .match_requests(|r| r.container_instance().is_none() && r.desired_status() == Some(&DesiredStatus::Stopped))
             .then_output(|| ListTasksOutput::builder().set_task_arns(Some(arns("task/c", 0..3))).build());
         let describe = mock!(Client::describe_tasks).then_compute_output(|r| {
             let statuses = ["STOPPED", "DEACTIVATING", "STOPPING"];
@@ -586,9 +574,9 @@ mod tests {
             DescribeTasksOutput::builder().set_tasks(Some(tasks)).build()
         });
         let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
-        let stopping = Ecs::new(client).stopping_tasks("c", instance).await.unwrap();
-        let statuses: Vec<&str> = stopping.iter().map(|t| t.last_status.as_str()).collect();
-        assert_eq!(statuses, ["DEACTIVATING", "STOPPING"]);
+        let stopped = Ecs::new(client).stopped_tasks("c").await.unwrap();
+        let statuses: Vec<&str> = stopped.iter().map(|t| t.last_status.as_str()).collect();
+        assert_eq!(statuses, ["STOPPED", "DEACTIVATING", "STOPPING"]);
         assert_eq!((list.num_calls(), describe.num_calls()), (1, 1));
     }
 

@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use drain_hook::Inspection;
-use ecs_scaler_aws::{AutoScaling, Ecs};
-use ecs_scaler_core::drain::{Blocker, DrainSettings, DrainVerdict, Release};
-use ecs_scaler_core::ports::{AutoScalingApi, EcsApi};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
+use ecs_scaler_core::drain::run::inspect;
+use ecs_scaler_core::drain::{Blocker, DrainSettings, Inspection, Outcome, Release};
+use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
 
 use crate::{CliError, DrainCheckArgs, Result};
 
@@ -14,33 +14,28 @@ use crate::{CliError, DrainCheckArgs, Result};
 pub const EXIT_HELD: u8 = 3;
 
 /// The drain hook's verdict for `instance`, judged as if it were DRAINING now. Changes nothing.
-pub async fn check<E: EcsApi, A: AutoScalingApi>(
-    ecs: &E,
-    autoscaling: &A,
+pub async fn check<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, M, C>,
     instance: &str,
     cluster: Option<&str>,
     settings: &DrainSettings,
 ) -> Result<Inspection> {
-    Ok(drain_hook::inspect(ecs, autoscaling, instance, cluster, settings).await?)
-}
-
-/// Whether the hook would let the instance go on its next check.
-pub fn releasable(inspection: &Inspection) -> bool {
-    matches!(inspection.verdict, DrainVerdict::Complete { .. })
+    Ok(inspect(ctx, settings, instance, cluster).await.map_err(drain_hook::DrainError::from)?)
 }
 
 pub async fn run(args: DrainCheckArgs) -> Result<ExitCode> {
     let settings = DrainSettings::from_vars(std::env::vars())?;
     let sdk = ecs_scaler_aws::load_sdk_config().await;
-    let (ecs, autoscaling) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk));
-    let inspection = check(&ecs, &autoscaling, &args.instance, args.cluster.as_deref(), &settings).await?;
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let inspection = check(ctx, &args.instance, args.cluster.as_deref(), &settings).await?;
     if args.json {
         let text = serde_json::to_string_pretty(&inspection).map_err(|e| CliError::Output(e.to_string()))?;
         println!("{text}");
     } else {
         print!("{}", describe(&inspection));
     }
-    Ok(if releasable(&inspection) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_HELD) })
+    Ok(if inspection.releasable() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_HELD) })
 }
 
 /// The verdict in words: one headline, then every blocker on its own line.
@@ -51,33 +46,34 @@ pub fn describe(inspection: &Inspection) -> String {
         _ => "not registered with ECS".to_owned(),
     };
     let _ = writeln!(out, "{} in cluster {} ({registered})", inspection.instance, inspection.cluster);
-    if let Some(age) = inspection.drain_age_seconds {
+    let report = &inspection.report;
+    if let Some(age) = report.drain_age_seconds {
         let _ = writeln!(out, "draining for {age} s");
     }
-    let blockers = match &inspection.verdict {
-        DrainVerdict::Complete { why: Release::Ready, .. } => {
+    match report.outcome {
+        Outcome::Completed { why: Release::Ready, .. } => {
             let _ = writeln!(
                 out,
-                "READY: could be released now; nothing but daemons on it, every service at its minimum elsewhere"
+                "READY: could be released now; nothing but daemons on it, every service it moved at its minimum elsewhere"
             );
-            return out;
         }
-        DrainVerdict::Complete { why: Release::NotRegistered, .. } => {
+        Outcome::Completed { why: Release::NotRegistered, .. } => {
             let _ = writeln!(out, "READY: not registered with ECS, nothing to drain");
-            return out;
         }
-        DrainVerdict::Complete { why: Release::TimedOut, result, blockers } => {
+        Outcome::Completed { why: Release::TimedOut, result } => {
             let _ = writeln!(
                 out,
                 "TIMED OUT: the max drain time has passed; the hook would complete with {result} despite:"
             );
-            blockers
         }
-        DrainVerdict::Hold { blockers } => {
+        _ => {
             let _ = writeln!(out, "HELD: the drain hook would keep it in Terminating:Wait because of:");
-            blockers
         }
-    };
+    }
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "  - {error}");
+    }
+    let blockers = &report.blockers;
     for blocker in blockers {
         match blocker {
             Blocker::OwnTasks { count, tasks } => {
@@ -92,6 +88,12 @@ pub fn describe(inspection: &Inspection) -> String {
             other => {
                 let _ = writeln!(out, "  - {other}");
             }
+        }
+    }
+    if !report.unrelated.is_empty() {
+        let _ = writeln!(out, "below their minimum, but not moved by this drain (they do not hold it):");
+        for below in &report.unrelated {
+            let _ = writeln!(out, "  - {below}");
         }
     }
     out

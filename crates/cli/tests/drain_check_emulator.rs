@@ -5,10 +5,11 @@
 use std::process::Command;
 use std::time::Duration;
 
-use drain_hook::{Aws, Outcome, Summary, handle};
-use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs};
-use ecs_scaler_cli::drain_check::{EXIT_HELD, check, releasable};
-use ecs_scaler_core::drain::{Blocker, DrainSettings, DrainVerdict, Release};
+use drain_hook::{Summary, handle};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
+use ecs_scaler_cli::drain_check::{EXIT_HELD, check};
+use ecs_scaler_core::drain::{BelowMin, Blocker, DrainSettings, InstanceReport, Outcome, Release};
+use ecs_scaler_core::ports::Context;
 use ecs_scaler_testkit::{Emulator, HookSpec, Seeder, ServiceSpec};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -45,13 +46,7 @@ fn drain_check(emulator: &Emulator, args: &[&str]) -> (Option<i32>, String, Stri
     )
 }
 
-fn blockers(verdict: &DrainVerdict) -> Vec<Blocker> {
-    match verdict {
-        DrainVerdict::Hold { blockers } | DrainVerdict::Complete { blockers, .. } => blockers.clone(),
-    }
-}
-
-fn report<'a>(summary: &'a Summary, instance: &str) -> &'a drain_hook::InstanceReport {
+fn report<'a>(summary: &'a Summary, instance: &str) -> &'a InstanceReport {
     summary.instances.iter().find(|r| r.instance == instance).unwrap_or_else(|| panic!("{instance}: {summary:?}"))
 }
 
@@ -62,6 +57,7 @@ async fn drain_check_agrees_with_the_drain_hook_before_and_after_the_tasks_move_
     let seeder = Seeder::new(&sdk);
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
     let settings = DrainSettings::from_vars(Vec::<(String, String)>::new()).unwrap();
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
 
     seeder.cluster("shop", &[]).await.unwrap();
     let metadata = json!({ "cluster": "shop" }).to_string();
@@ -83,11 +79,12 @@ async fn drain_check_agrees_with_the_drain_hook_before_and_after_the_tasks_move_
     assert_eq!(code, Some(i32::from(EXIT_HELD)), "{stdout}{stderr}");
     let printed: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(printed["cluster"], "shop", "found through the group's ecs-scaler:cluster tag");
-    assert_eq!(printed["verdict"]["verdict"], "hold");
-    let inspection = check(&ecs, &autoscaling, &old.ec2_instance_id, None, &settings).await.unwrap();
-    assert!(!releasable(&inspection));
-    let before = blockers(&inspection.verdict);
-    assert!(before.contains(&Blocker::Service { name: "api".into(), running_on_active: 0, required: 2 }), "{before:?}");
+    assert_eq!(printed["report"]["outcome"], "held");
+    let inspection = check(ctx, &old.ec2_instance_id, None, &settings).await.unwrap();
+    assert!(!inspection.releasable());
+    let before = inspection.report.blockers.clone();
+    let api = Blocker::Service(BelowMin { name: "api".into(), running_on_active: 0, required: 2 });
+    assert!(before.contains(&api), "{before:?}");
     assert!(matches!(before[0], Blocker::OwnTasks { count: 2, .. }), "{before:?}");
     let calls = emulator.calls().unwrap();
     let mutating: Vec<&str> = calls.iter().map(|c| c.operation.as_str()).filter(|op| MUTATING.contains(op)).collect();
@@ -102,9 +99,8 @@ async fn drain_check_agrees_with_the_drain_hook_before_and_after_the_tasks_move_
         .send()
         .await
         .unwrap();
-    let aws = Aws { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics };
     let deadline = || Instant::now() + Duration::from_secs(1);
-    let summary = handle(&scheduled(), &settings, aws, deadline()).await.unwrap();
+    let summary = handle(&scheduled(), &settings, ctx, deadline()).await.unwrap();
     let lambda = report(&summary, &old.ec2_instance_id);
     assert_eq!(lambda.outcome, Outcome::Held);
     assert_eq!(lambda.blockers, before, "drain-check and the hook name the same blockers");
@@ -118,9 +114,9 @@ async fn drain_check_agrees_with_the_drain_hook_before_and_after_the_tasks_move_
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("READY: could be released now"), "{stdout}");
     assert!(stdout.contains("DRAINING"), "the hook set it DRAINING on its first check: {stdout}");
-    let inspection = check(&ecs, &autoscaling, &old.ec2_instance_id, Some("shop"), &settings).await.unwrap();
-    assert!(matches!(inspection.verdict, DrainVerdict::Complete { why: Release::Ready, .. }), "{inspection:?}");
-    let summary = handle(&scheduled(), &settings, aws, deadline()).await.unwrap();
+    let inspection = check(ctx, &old.ec2_instance_id, Some("shop"), &settings).await.unwrap();
+    assert!(matches!(inspection.report.outcome, Outcome::Completed { why: Release::Ready, .. }), "{inspection:?}");
+    let summary = handle(&scheduled(), &settings, ctx, deadline()).await.unwrap();
     assert!(
         matches!(report(&summary, &old.ec2_instance_id).outcome, Outcome::Completed { why: Release::Ready, .. }),
         "{summary:?}"

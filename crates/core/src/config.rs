@@ -354,7 +354,7 @@ where
 }
 
 /// `"a, b,,arn:…:cluster/c"` → `["a", "b", "c"]`, first occurrence wins.
-fn split_cluster_list(raw: &str) -> Vec<String> {
+pub fn split_cluster_list(raw: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|name| !name.is_empty()).map(cluster_name) {
         if !names.iter().any(|seen| seen == name) {

@@ -92,13 +92,9 @@ pub trait EcsApi: Send + Sync {
     /// Every task of the cluster whose desired status is RUNNING: ListTasks pages, then DescribeTasks, 100 per call.
     fn tasks(&self, cluster: &str) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
 
-    /// Tasks on one container instance that ECS is stopping but that have not stopped yet (desired status
-    /// STOPPED, last status anything else): ListTasks pages, then DescribeTasks, 100 per call.
-    fn stopping_tasks(
-        &self,
-        cluster: &str,
-        container_instance_arn: &str,
-    ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+    /// Every task of the cluster whose desired status is STOPPED (ECS lists stopped tasks for about an hour):
+    /// ListTasks pages, then DescribeTasks, 100 per call. Read only before an instance would be released.
+    fn stopped_tasks(&self, cluster: &str) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
 
     /// Every registered container instance: ListContainerInstances pages, then DescribeContainerInstances, 100 per call.
     fn container_instances(

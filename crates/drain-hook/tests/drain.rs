@@ -6,10 +6,11 @@
 
 use std::time::Duration as StdDuration;
 
-use drain_hook::{Aws, DrainError, Outcome, Summary, Trigger, handle, trigger};
-use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs};
-use ecs_scaler_core::drain::{ATTRIBUTE_DRAIN_STARTED, Blocker, DrainSettings, Release};
+use drain_hook::{DrainError, Summary, Trigger, handle, trigger};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
+use ecs_scaler_core::drain::{ATTRIBUTE_DRAIN_STARTED, BelowMin, Blocker, DrainSettings, Outcome, Release};
 use ecs_scaler_core::lifecycle::LifecycleResult;
+use ecs_scaler_core::ports::Context;
 use ecs_scaler_testkit::{Emulator, Fault, HookSpec, SeededInstance, Seeder, ServiceSpec, TaskState};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -64,8 +65,9 @@ impl Scene {
     }
 
     async fn run(&self, event: &Value, deadline: Instant) -> Result<Summary, DrainError> {
-        let aws = Aws { ecs: &self.ecs, autoscaling: &self.autoscaling, metrics: &self.metrics };
-        handle(event, &self.settings, aws, deadline).await
+        let ctx =
+            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, metrics: &self.metrics, clock: &SystemClock };
+        handle(event, &self.settings, ctx, deadline).await
     }
 
     /// One check round (the deadline is too near for a second).
@@ -114,6 +116,10 @@ fn sns_event(message: &str) -> Value {
     let mut event: Value = serde_json::from_str(SNS_LIFECYCLE).unwrap();
     event["Records"][0]["Sns"]["Message"] = json!(message);
     event
+}
+
+fn service_blocker(name: &str, running_on_active: usize, required: usize) -> Blocker {
+    Blocker::Service(BelowMin { name: name.into(), running_on_active, required })
 }
 
 fn outcome(summary: &Summary, instance: &str) -> Outcome {
@@ -167,8 +173,15 @@ async fn holds_while_a_service_is_below_min_then_completes_once_replacements_run
 
     scene.scale_in(&old.ec2_instance_id).await;
     assert_eq!(scene.state(&old.ec2_instance_id).await.as_deref(), WAIT);
-    let (guard, lines) = ecs_scaler_testkit::capture_logs();
+    // The notification starts the drain and holds the instance; judging it is the reconcile's job.
     let results = scene.notify().await;
+    assert_eq!(outcome(results[0].as_ref().unwrap(), &old.ec2_instance_id), Outcome::DrainStarted);
+    assert_eq!(scene.calls("UpdateContainerInstancesState"), 1, "set DRAINING");
+    assert_eq!((scene.calls("ListTasks"), scene.calls("ListServices")), (0, 0), "a notification reads no snapshot");
+    assert_eq!(scene.ecs_status("single", &old.container_instance_arn).await, "DRAINING");
+
+    let (guard, lines) = ecs_scaler_testkit::capture_logs();
+    let summary = scene.reconcile().await.unwrap();
     drop(guard);
     let checks: Vec<Value> = lines().into_iter().filter(|l| l["message"] == "drain check").collect();
     assert_eq!(checks.len(), 1, "one line per check: {checks:?}");
@@ -179,17 +192,13 @@ async fn holds_while_a_service_is_below_min_then_completes_once_replacements_run
     let blockers = checks[0]["blockers"].as_str().unwrap();
     assert!(blockers.contains("service api: 0 running on ACTIVE instances, 2 required"), "{blockers}");
     assert!(blockers.contains("2 task(s) still on the instance"), "{blockers}");
-    let summary = results[0].as_ref().unwrap();
-    assert_eq!(outcome(summary, &old.ec2_instance_id), Outcome::Held);
+    assert_eq!(outcome(&summary, &old.ec2_instance_id), Outcome::Held);
     let blockers = &summary.instances[0].blockers;
-    assert!(
-        blockers.contains(&Blocker::Service { name: "api".into(), running_on_active: 0, required: 2 }),
-        "{blockers:?}"
-    );
+    assert!(blockers.contains(&service_blocker("api", 0, 2)), "{blockers:?}");
     assert!(matches!(blockers[0], Blocker::OwnTasks { count: 2, .. }));
     assert_eq!(scene.state(&old.ec2_instance_id).await.as_deref(), WAIT, "still held");
     assert!(scene.calls("RecordLifecycleActionHeartbeat") >= 1, "heartbeats while holding");
-    assert_eq!(scene.calls("UpdateContainerInstancesState"), 1, "set DRAINING");
+    assert_eq!(scene.calls("UpdateContainerInstancesState"), 1, "already DRAINING: not set again");
     assert_eq!(scene.calls("CompleteLifecycleAction"), 0);
 
     // The scheduler moves the tasks: one replacement is not enough at 100%.
@@ -286,11 +295,7 @@ async fn a_blue_green_teardown_waits_for_the_new_colour_then_releases_all() {
     scene.seeder.start_task("bg", &td, &green[0].container_instance_arn, Some("service:pair")).await.unwrap();
     let summary = scene.reconcile().await.unwrap();
     assert!(summary.instances.iter().all(|r| r.outcome == Outcome::Held));
-    assert!(summary.instances[0].blockers.contains(&Blocker::Service {
-        name: "pair".into(),
-        running_on_active: 1,
-        required: 2
-    }));
+    assert!(summary.instances[0].blockers.contains(&service_blocker("pair", 1, 2)));
 
     scene.seeder.start_task("bg", &td, &green[1].container_instance_arn, Some("service:pair")).await.unwrap();
     for task in &blue_tasks {
@@ -326,7 +331,7 @@ async fn a_task_ecs_is_still_stopping_holds_the_instance_until_it_has_stopped() 
     let summary = scene.reconcile().await.unwrap();
     assert_eq!(outcome(&summary, &old.ec2_instance_id), Outcome::Held);
     assert_eq!(summary.instances[0].blockers, [Blocker::StoppingTasks { count: 1, tasks: vec![web.clone()] }]);
-    assert_eq!(scene.calls("ListTasks"), 3, "the snapshot, then the instance's stopping tasks before a release");
+    assert_eq!(scene.calls("ListTasks"), 3, "the snapshot, then the cluster's stopped tasks before a release");
     assert_eq!(scene.state(&old.ec2_instance_id).await.as_deref(), WAIT);
 
     scene.emulator.task_state("lb", &web, &TaskState::stopped()).unwrap();
@@ -376,11 +381,7 @@ async fn two_instances_holding_both_copies_wait_until_both_run_elsewhere() {
     for instance in &instances[..2] {
         let report = summary.instances.iter().find(|r| r.instance == instance.ec2_instance_id).unwrap();
         assert_eq!(report.outcome, Outcome::Held);
-        assert!(report.blockers.contains(&Blocker::Service {
-            name: "proxy".into(),
-            running_on_active: 0,
-            required: 2
-        }));
+        assert!(report.blockers.contains(&service_blocker("proxy", 0, 2)));
     }
     scene.seeder.start_task("pair", &td, &instances[2].container_instance_arn, Some("service:proxy")).await.unwrap();
     scene.seeder.stop_task("pair", &a).await.unwrap();
@@ -479,10 +480,15 @@ async fn an_instance_registered_in_no_cluster_completes_once_that_is_known() {
     let hook = HookSpec { name: "drain", heartbeat_timeout: 300, metadata: Some(r#"{"cluster":"bare"}"#) };
     let ids = scene.seeder.group("bare-asg", "bare", 2, Some(hook)).await.unwrap();
     scene.scale_in(&ids[0]).await;
+    let results = scene.notify().await;
+    assert_eq!(
+        outcome(results[0].as_ref().unwrap(), &ids[0]),
+        Outcome::Held,
+        "not in its cluster: held for the reconcile"
+    );
     // Whether it is registered in some other cluster is unknown while ListClusters fails: hold.
     scene.emulator.inject(&Fault::unavailable("ecs", "ListClusters", 100)).unwrap();
-    let results = scene.notify().await;
-    let error = results[0].as_ref().unwrap_err();
+    let error = scene.reconcile().await.unwrap_err();
     assert!(matches!(error, DrainError::Incomplete { failed: 1, .. }) && error.to_string().contains("ListClusters"));
     assert_eq!(scene.state(&ids[0]).await.as_deref(), WAIT);
     scene.emulator.clear_faults().unwrap();
@@ -509,11 +515,10 @@ async fn an_instance_registered_in_another_cluster_than_the_hooks_is_held_not_re
 
     scene.scale_in(&ids[0]).await;
     let results = scene.notify().await;
-    let summary = results[0].as_ref().unwrap();
-    assert_eq!(outcome(summary, &ids[0]), Outcome::Held);
-    assert_eq!(summary.instances[0].blockers, [Blocker::RegisteredElsewhere { clusters: vec!["search".into()] }]);
+    assert_eq!(outcome(results[0].as_ref().unwrap(), &ids[0]), Outcome::Held);
     let summary = scene.reconcile().await.unwrap();
-    assert_eq!(outcome(&summary, &ids[0]), Outcome::Held, "the scheduled reconcile holds it too");
+    assert_eq!(outcome(&summary, &ids[0]), Outcome::Held, "the scheduled reconcile holds it");
+    assert_eq!(summary.instances[0].blockers, [Blocker::RegisteredElsewhere { clusters: vec!["search".into()] }]);
     assert!(scene.calls("RecordLifecycleActionHeartbeat") >= 2);
     assert_eq!(scene.state(&ids[0]).await.as_deref(), WAIT);
     assert_eq!(scene.calls("CompleteLifecycleAction"), 0);
@@ -535,12 +540,15 @@ async fn test_notifications_and_duplicate_events_are_harmless() {
     let message = scene.emulator.lifecycle_notifications().unwrap().remove(0).to_string();
     let deadline = || Instant::now() + StdDuration::from_secs(1);
     let first = scene.run(&sns_event(&message), deadline()).await.unwrap();
-    assert!(matches!(outcome(&first, &instances[0].ec2_instance_id), Outcome::Completed { .. }));
-    // The same notification again (SNS delivers at least once), and a reconcile that races it.
+    assert_eq!(outcome(&first, &instances[0].ec2_instance_id), Outcome::DrainStarted);
+    // The same notification again (SNS delivers at least once): the drain is already started.
     let again = scene.run(&sns_event(&message), deadline()).await.unwrap();
-    assert!(again.instances.is_empty(), "already gone: nothing to do");
+    assert_eq!(outcome(&again, &instances[0].ec2_instance_id), Outcome::DrainStarted);
+    assert_eq!((scene.calls("UpdateContainerInstancesState"), scene.calls("PutAttributes")), (1, 1), "written once");
     let reconcile = scene.reconcile().await.unwrap();
-    assert!(reconcile.instances.is_empty());
+    assert!(matches!(outcome(&reconcile, &instances[0].ec2_instance_id), Outcome::Completed { .. }));
+    let late = scene.run(&sns_event(&message), deadline()).await.unwrap();
+    assert!(late.instances.is_empty(), "already gone: nothing to do");
     assert_eq!(scene.calls("CompleteLifecycleAction"), 1);
 
     // Another invocation completes the second instance between this one's read and its own complete: Auto
@@ -641,4 +649,120 @@ async fn aws_faults_on_reads_never_lead_to_a_completion() {
     }
     let summary = scene.reconcile().await.unwrap();
     assert!(matches!(outcome(&summary, &old.ec2_instance_id), Outcome::Completed { .. }), "released once reads work");
+}
+
+// ---- production failure modes ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_service_the_drain_never_touched_is_named_but_never_holds_the_instance() {
+    let scene = Scene::new(&[]).await;
+    scene.cluster("crash").await;
+    let instances = scene.group("crash", "crash-asg", 2).await;
+    let (old, new) = (&instances[0], &instances[1]);
+    let td = scene.seeder.task_definition("app", 256, 512).await.unwrap();
+    scene.seeder.service("crash", &td, &ServiceSpec::replica("moved", 1, 100)).await.unwrap();
+    // A crash-looping service elsewhere in the cluster: 1 of 3 running, never on the instance being removed.
+    scene.seeder.service("crash", &td, &ServiceSpec::replica("crashloop", 3, 100)).await.unwrap();
+    scene.seeder.start_task("crash", &td, &new.container_instance_arn, Some("service:crashloop")).await.unwrap();
+    let moved =
+        scene.seeder.start_task("crash", &td, &old.container_instance_arn, Some("service:moved")).await.unwrap();
+    scene.scale_in(&old.ec2_instance_id).await;
+
+    let summary = scene.reconcile().await.unwrap();
+    let report = &summary.instances[0];
+    assert_eq!(report.outcome, Outcome::Held);
+    assert!(matches!(report.blockers[0], Blocker::OwnTasks { count: 1, .. }));
+    assert_eq!(report.blockers[1..], [service_blocker("moved", 0, 1)], "crashloop does not block");
+    assert_eq!(report.unrelated, [BelowMin { name: "crashloop".into(), running_on_active: 1, required: 3 }]);
+
+    // The scheduler moves "moved": its replacement is PENDING, so the service the drain moved is short.
+    let replacement =
+        scene.seeder.start_task("crash", &td, &new.container_instance_arn, Some("service:moved")).await.unwrap();
+    scene
+        .emulator
+        .task_state("crash", &replacement, &TaskState { last_status: Some("PENDING"), ..TaskState::default() })
+        .unwrap();
+    scene.seeder.stop_task("crash", &moved).await.unwrap();
+    let summary = scene.reconcile().await.unwrap();
+    assert_eq!(outcome(&summary, &old.ec2_instance_id), Outcome::Held);
+    assert_eq!(
+        summary.instances[0].blockers,
+        [service_blocker("moved", 0, 1)],
+        "the task that left since the drain began keeps its service in the drain"
+    );
+
+    scene
+        .emulator
+        .task_state("crash", &replacement, &TaskState { last_status: Some("RUNNING"), ..TaskState::default() })
+        .unwrap();
+    let (guard, lines) = ecs_scaler_testkit::capture_logs();
+    let summary = scene.reconcile().await.unwrap();
+    drop(guard);
+    assert_eq!(
+        outcome(&summary, &old.ec2_instance_id),
+        Outcome::Completed { result: LifecycleResult::Continue, why: Release::Ready },
+        "crashloop is still at 1 of 3, and does not hold the drain"
+    );
+    let line = lines().into_iter().find(|l| l["message"] == "drain check").unwrap();
+    assert_eq!(line["below_min_elsewhere"], "service crashloop: 1 running on ACTIVE instances, 3 required");
+}
+
+impl Scene {
+    async fn run_as(&self, env: &[(&str, &str)], event: &Value) -> Result<Summary, DrainError> {
+        let settings = DrainSettings::from_vars(env.iter().copied()).unwrap();
+        let ctx =
+            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, metrics: &self.metrics, clock: &SystemClock };
+        handle(event, &settings, ctx, Instant::now() + StdDuration::from_secs(1)).await
+    }
+}
+
+#[tokio::test]
+async fn two_deployments_each_drain_only_the_groups_of_their_own_clusters() {
+    let scene = Scene::new(&[]).await;
+    let mut waiting = Vec::new();
+    for team in ["team-a", "team-b"] {
+        scene.cluster(team).await;
+        let instances = scene.group(team, &format!("{team}-asg"), 2).await;
+        scene.scale_in(&instances[0].ec2_instance_id).await;
+        waiting.push(instances[0].ec2_instance_id.clone());
+    }
+    let scheduled: Value = serde_json::from_str(SCHEDULED).unwrap();
+    let a = scene.run_as(&[("CLUSTERS", "team-a")], &scheduled).await.unwrap();
+    let b = scene.run_as(&[("CLUSTERS", "team-b")], &scheduled).await.unwrap();
+    let handled = |summary: &Summary| summary.instances.iter().map(|r| r.instance.clone()).collect::<Vec<_>>();
+    assert_eq!(handled(&a), [waiting[0].clone()]);
+    assert_eq!(handled(&b), [waiting[1].clone()]);
+    assert!(matches!(a.instances[0].outcome, Outcome::Completed { .. }), "{a:?}");
+    assert!(matches!(b.instances[0].outcome, Outcome::Completed { .. }), "{b:?}");
+    assert_eq!(scene.emulator.calls().unwrap().iter().filter(|c| c.status >= 400).count(), 0, "no call failed");
+}
+
+#[tokio::test]
+async fn a_reconcile_polls_only_for_its_window_and_picks_up_instances_that_start_waiting_meanwhile() {
+    let scene = Scene::new(&[("POLL_SECONDS", "1"), ("RECONCILE_SECONDS", "3")]).await;
+    scene.cluster("window").await;
+    let instances = scene.group("window", "window-asg", 3).await;
+    let td = scene.seeder.task_definition("job", 256, 512).await.unwrap();
+    for instance in &instances[..2] {
+        scene.seeder.start_task("window", &td, &instance.container_instance_arn, Some("family:job")).await.unwrap();
+    }
+    scene.scale_in(&instances[0].ec2_instance_id).await;
+    scene.emulator.clear_calls().unwrap();
+
+    // A deadline far away: the window, not the deadline, ends the invocation, before the next tick starts.
+    let started = Instant::now();
+    let later = async {
+        tokio::time::sleep(StdDuration::from_millis(1500)).await;
+        scene.scale_in(&instances[1].ec2_instance_id).await;
+    };
+    let scheduled: Value = serde_json::from_str(SCHEDULED).unwrap();
+    let (summary, ()) = tokio::join!(scene.run(&scheduled, Instant::now() + StdDuration::from_secs(60)), later);
+    let summary = summary.unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < StdDuration::from_secs(6), "returned after {elapsed:?}");
+    assert!((3..=5).contains(&summary.checks), "one check a second for 3 s: {}", summary.checks);
+    let held: Vec<&str> = summary.instances.iter().map(|r| r.instance.as_str()).collect();
+    assert_eq!(held, [instances[0].ec2_instance_id.as_str(), instances[1].ec2_instance_id.as_str()], "{summary:?}");
+    assert_eq!(scene.calls("RecordLifecycleActionHeartbeat"), 2, "one heartbeat per instance per invocation");
+    assert_eq!(scene.calls("ListServices"), summary.checks, "one snapshot per check for the whole cluster");
 }

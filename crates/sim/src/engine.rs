@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ecs_scaler_core::drain::{ClusterSnapshot, DrainVerdict, Registration, Release, required_tasks};
+use ecs_scaler_core::drain::{
+    ATTRIBUTE_DRAIN_STARTED, ClusterSnapshot, Registration, Release, Verdict, required_tasks,
+};
 use ecs_scaler_core::{ContainerInstance, Resources, ScaleStatus, Scheduling, Service, ServiceEvent, Task, TaskHealth};
 use serde::Serialize;
 
@@ -181,6 +183,8 @@ pub struct Simulation<'s> {
     services: Vec<Service>,
     /// RUNNING tasks each service lost with terminated instances and has not got back yet.
     lost: Vec<u32>,
+    /// Tasks the scheduler stopped on DRAINING instances, as ECS lists stopped tasks (for an hour).
+    stopped_on_draining: Vec<Task>,
     trace: Vec<Vec<(u32, u32)>>,
     cursors: Vec<usize>,
     groups: [Group; 2],
@@ -252,6 +256,7 @@ impl<'s> Simulation<'s> {
             desired: specs.iter().map(|s| s.desired).collect(),
             task_sizes,
             lost: vec![0; specs.len()],
+            stopped_on_draining: Vec::new(),
             specs,
             services,
             trace: scenario.trace(),
@@ -509,13 +514,29 @@ impl<'s> Simulation<'s> {
         Some(best)
     }
 
+    /// The simulated wall clock at the current tick.
+    fn now(&self) -> DateTime<Utc> {
+        self.start + Duration::minutes(i64::from(self.tick))
+    }
+
     /// Remove the tasks at these positions of the service's tasks, releasing their reservations.
     fn remove_tasks(&mut self, service: usize, mut positions: Vec<usize>, killed: bool) {
         positions.sort_unstable();
         positions.dedup();
+        let now = self.now();
         for &position in positions.iter().rev() {
             let task = self.tasks[service].swap_remove(position);
             let spec = &self.specs[service];
+            if !killed && matches!(self.instances[task.instance].state, InstanceState::Draining { .. }) {
+                self.stopped_on_draining.push(Task {
+                    arn: format!("arn:aws:ecs:sim:000000000000:task/sim/{}", task.id),
+                    container_instance_arn: Some(self.instances[task.instance].arn.clone()),
+                    group: Some(self.services[service].task_group()),
+                    last_status: "STOPPED".into(),
+                    health: TaskHealth::Unknown,
+                    stopped_at: Some(now),
+                });
+            }
             let instance = &mut self.instances[task.instance];
             instance.used_cpu -= spec.cpu;
             instance.used_memory -= spec.memory;
@@ -643,14 +664,16 @@ impl<'s> Simulation<'s> {
         if !self.instances.iter().any(|i| matches!(i.state, InstanceState::Draining { .. })) {
             return;
         }
+        let hour_ago = self.now() - Duration::hours(1);
+        self.stopped_on_draining.retain(|task| task.stopped_at.is_some_and(|at| at >= hour_ago));
         let snapshot = self.snapshot();
         let mut released = Vec::new();
         for (index, instance) in self.instances.iter().enumerate() {
             let InstanceState::Draining { since } = instance.state else { continue };
             let age = Duration::minutes(i64::from(t - since));
-            match self.knobs.drain.verdict(&snapshot, Registration::Here(&instance.arn), age) {
-                DrainVerdict::Hold { .. } => {}
-                DrainVerdict::Complete { why, .. } => released.push((index, why)),
+            match self.knobs.drain.verdict(&snapshot, Registration::Here(&instance.arn), age).verdict {
+                Verdict::Hold => {}
+                Verdict::Complete { why, .. } => released.push((index, why)),
             }
         }
         let recording = u32::from(self.recording().is_some());
@@ -685,16 +708,24 @@ impl<'s> Simulation<'s> {
             .instances
             .iter()
             .filter(|i| i.registered())
-            .map(|i| ContainerInstance {
-                arn: i.arn.clone(),
-                ec2_instance_id: Some(i.ec2_instance_id.clone()),
-                status: if i.state == InstanceState::Active { "ACTIVE" } else { "DRAINING" }.to_owned(),
-                attributes: HashMap::new(),
-                registered: Some(Resources::new(i.cpu, i.memory)),
+            .map(|i| {
+                let mut attributes = HashMap::new();
+                if let InstanceState::Draining { since } = i.state {
+                    let started = self.start + Duration::minutes(i64::from(since));
+                    attributes.insert(ATTRIBUTE_DRAIN_STARTED.to_owned(), started.timestamp().to_string());
+                }
+                ContainerInstance {
+                    arn: i.arn.clone(),
+                    ec2_instance_id: Some(i.ec2_instance_id.clone()),
+                    status: if i.state == InstanceState::Active { "ACTIVE" } else { "DRAINING" }.to_owned(),
+                    attributes,
+                    registered: Some(Resources::new(i.cpu, i.memory)),
+                }
             })
             .collect();
-        // Tasks stop the minute they are told to: nothing is ever left stopping.
-        ClusterSnapshot { services: self.services.clone(), tasks, instances, stopping: vec![] }
+        // Tasks stop the minute they are told to: nothing is ever left stopping, only stopped.
+        let stopped = Some(self.stopped_on_draining.clone());
+        ClusterSnapshot { services: self.services.clone(), tasks, instances, stopped }
     }
 
     /// The instance is gone: whatever still runs on it dies.

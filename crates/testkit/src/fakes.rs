@@ -217,9 +217,8 @@ impl EcsApi for FakeCloud {
         self.cluster_list("DescribeTasks", cluster, |s| &s.tasks)
     }
 
-    async fn stopping_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
-        let tasks = self.cluster_list("DescribeTasks", cluster, |s| &s.stopping)?;
-        Ok(tasks.into_iter().filter(|t| t.container_instance_arn.as_deref() == Some(container_instance_arn)).collect())
+    async fn stopped_tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
+        self.cluster_list("DescribeTasks", cluster, |s| &s.stopping)
     }
 
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {

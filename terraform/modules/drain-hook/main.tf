@@ -20,9 +20,11 @@ locals {
   environment = {
     for key, value in {
       SCALE_NAMESPACE      = var.namespace
+      CLUSTERS             = join(",", var.cluster_names)
       ASG_NAMES            = join(",", var.asg_names)
       CLUSTER              = var.fallback_cluster
       POLL_SECONDS         = tostring(var.poll_seconds)
+      RECONCILE_SECONDS    = tostring(var.reconcile_seconds)
       MAX_DRAIN_SECONDS    = tostring(var.max_drain_seconds)
       DRAIN_TIMEOUT_RESULT = var.drain_timeout_result
       LIFECYCLE_HOOK_NAME  = var.lifecycle_hook_name
@@ -315,6 +317,10 @@ resource "aws_lambda_function" "drain" {
     precondition {
       condition     = var.timeout >= 3 * var.poll_seconds
       error_message = "timeout (${var.timeout} s) must allow at least three polls of poll_seconds (${var.poll_seconds} s)."
+    }
+    precondition {
+      condition     = var.timeout >= var.reconcile_seconds + var.poll_seconds + 10
+      error_message = "timeout (${var.timeout} s) must outlast a reconcile's window (reconcile_seconds ${var.reconcile_seconds} s) plus its last check (poll_seconds ${var.poll_seconds} s) and 10 s."
     }
     precondition {
       condition     = var.fallback_cluster == null || contains(var.cluster_names, coalesce(var.fallback_cluster, "-"))

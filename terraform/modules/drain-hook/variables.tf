@@ -64,7 +64,7 @@ variable "namespace" {
 }
 
 variable "poll_seconds" {
-  description = "POLL_SECONDS: how often an invocation re-checks a draining instance (and heartbeats its lifecycle action)."
+  description = "POLL_SECONDS: how often a reconcile re-checks the draining instances of a cluster, with one snapshot for all of them (each held instance gets one heartbeat per reconcile)."
   type        = number
   default     = 10
   nullable    = false
@@ -72,6 +72,18 @@ variable "poll_seconds" {
   validation {
     condition     = var.poll_seconds >= 1 && var.poll_seconds <= 60 && floor(var.poll_seconds) == var.poll_seconds
     error_message = "poll_seconds must be a whole number between 1 and 60."
+  }
+}
+
+variable "reconcile_seconds" {
+  description = "RECONCILE_SECONDS: how long one scheduled reconcile keeps checking (every poll_seconds). Keep it below the reconcile schedule's interval: then reconciles never overlap, and each cluster has one poller at a time. Lifecycle notifications only start drains; they do not poll."
+  type        = number
+  default     = 45
+  nullable    = false
+
+  validation {
+    condition     = var.reconcile_seconds >= 0 && var.reconcile_seconds <= 840 && floor(var.reconcile_seconds) == var.reconcile_seconds
+    error_message = "reconcile_seconds must be a whole number between 0 and 840."
   }
 }
 
@@ -109,7 +121,7 @@ variable "log_level" {
 }
 
 variable "timeout" {
-  description = "Lambda timeout in seconds. Each invocation polls every poll_seconds until shortly before this deadline, then leaves the instance to the next reconcile."
+  description = "Lambda timeout in seconds. A reconcile polls every poll_seconds for reconcile_seconds (and stops 5 s before this deadline in any case), then leaves the instance to the next reconcile."
   type        = number
   default     = 120
   nullable    = false

@@ -11,6 +11,16 @@ locals {
 
   log_group_name = "/aws/lambda/${var.name}"
 
+  # A deployment that names its clusters manages exactly those (the function never lists the account then), and
+  # its grants reach only them. Naming none means discovery by the ecs-scaler:enabled tag, which must see all.
+  named_clusters = distinct(concat(var.settings.clusters, [for cluster in var.clusters : cluster.name]))
+  discovers      = length(local.named_clusters) == 0
+  cluster_arns   = local.discovers ? ["${local.ecs_arn_prefix}:cluster/*"] : [for c in local.named_clusters : "${local.ecs_arn_prefix}:cluster/${c}"]
+  service_arns   = local.discovers ? ["${local.ecs_arn_prefix}:service/*"] : [for c in local.named_clusters : "${local.ecs_arn_prefix}:service/${c}/*"]
+  container_instance_arns = local.discovers ? ["${local.ecs_arn_prefix}:container-instance/*"] : [
+    for c in local.named_clusters : "${local.ecs_arn_prefix}:container-instance/${c}/*"
+  ]
+
   # Unset and empty values are left out: the function treats an absent variable as "use the default".
   environment = {
     for key, value in {
@@ -112,37 +122,58 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
-  statement {
-    sid     = "ListClusters"
-    actions = ["ecs:ListClusters"]
-    # ListClusters supports no resource-level permissions; clusters opt in by tag, so the function must see all.
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = local.discovers ? [1] : []
+
+    content {
+      sid     = "ListClusters"
+      actions = ["ecs:ListClusters"]
+      # Only for discovery: ListClusters supports no resource-level permissions, and clusters opt in by tag.
+      resources = ["*"]
+    }
   }
 
   statement {
-    sid     = "DescribeClusters"
-    actions = ["ecs:DescribeClusters"]
-    # Every cluster of this account and region: discovery reads the ecs-scaler:* tags of each.
-    resources = ["${local.ecs_arn_prefix}:cluster/*"]
+    sid       = "DescribeClusters"
+    actions   = ["ecs:DescribeClusters"]
+    resources = local.cluster_arns
   }
 
   statement {
-    sid     = "ListServices"
-    actions = ["ecs:ListServices"]
-    # ListServices has no resource type; the condition keeps it to this account's clusters in this region.
+    sid = "ListWithinManagedClusters"
+    # The placement check's services, and the guard's DRAINING instances (one page, only when consulted).
+    actions = [
+      "ecs:ListContainerInstances",
+      "ecs:ListServices",
+    ]
+    # ListServices has no resource type; the condition keeps both to the managed clusters.
     resources = ["*"]
 
     condition {
       test     = "ArnLike"
       variable = "ecs:cluster"
-      values   = ["${local.ecs_arn_prefix}:cluster/*"]
+      values   = local.cluster_arns
     }
   }
 
   statement {
     sid       = "DescribeServices"
     actions   = ["ecs:DescribeServices"]
-    resources = ["${local.ecs_arn_prefix}:service/*"]
+    resources = local.service_arns
+  }
+
+  statement {
+    sid = "SizeUpUnplacedTasks"
+    # For services ECS could not place: the registered instances' sizes...
+    actions   = ["ecs:DescribeContainerInstances"]
+    resources = local.container_instance_arns
+  }
+
+  statement {
+    sid = "ReadTaskSizes"
+    # ...and their task definitions' sizes. DescribeTaskDefinition supports no resource-level permissions.
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
   }
 
   statement {

@@ -1,7 +1,8 @@
 //! `make bench`: the figures the issues ask for, measured on the AWS emulator.
 //! - zip size, cold start (process start to first response) and peak RSS of the real release binaries;
 //! - AWS calls per scale-status tick for 1, 10, 100 and 300 clusters;
-//! - AWS calls per drain readiness check for a cluster with 50 services, 500 tasks and 20 instances.
+//! - AWS calls per drain readiness check for a cluster with 50 services, 500 tasks and 20 instances, and the
+//!   ECS reads per minute while all 20 instances are torn down at once (a blue/green swap).
 //!
 //! Results are printed and written to `bench-results/bench.json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,9 +11,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::config::EnvConfig;
-use ecs_scaler_core::drain::DrainSettings;
+use ecs_scaler_core::drain::{DrainSettings, Outcome};
+use ecs_scaler_core::ports::{Context, EcsApi};
 use ecs_scaler_testkit::emulator::repo_root;
 use ecs_scaler_testkit::lambda::{bootstrap, invoke};
 use ecs_scaler_testkit::{Emulator, HookSpec, Seeder, ServiceSpec};
@@ -93,7 +95,7 @@ async fn main() {
     let emulator = Emulator::start().unwrap();
     let sdk = emulator.sdk_config().await;
     let seeder = Seeder::new(&sdk);
-    let (instances, on_first) = seed_drain_cluster(&seeder).await;
+    let (instances, on_first) = seed_drain_cluster(&seeder, "drain-bench").await;
     seeder
         .autoscaling
         .terminate_instance_in_auto_scaling_group()
@@ -102,13 +104,15 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let settings = DrainSettings::from_vars(Vec::<(String, String)>::new()).unwrap();
+    // One check per reconcile: the figures are per check.
+    let settings = DrainSettings::from_vars([("RECONCILE_SECONDS", "0")]).unwrap();
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let aws = drain_hook::Aws { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics };
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let far = || tokio::time::Instant::now() + Duration::from_secs(60);
     let rounds = [
         ("first", "first check (sets DRAINING, records the start)"),
         ("later", "later check"),
-        ("release", "releasing check (its tasks stopped; reads its stopping tasks, completes)"),
+        ("release", "releasing check (its tasks stopped; reads the stopped tasks, completes)"),
     ];
     for (key, round) in rounds {
         if key == "release" {
@@ -119,16 +123,18 @@ async fn main() {
         }
         emulator.clear_calls().unwrap();
         let started = Instant::now();
-        let summary = drain_hook::handle(&scheduled, &settings, aws, tokio::time::Instant::now()).await.unwrap();
+        let summary = drain_hook::handle(&scheduled, &settings, ctx, far()).await.unwrap();
         let elapsed = started.elapsed();
         assert_eq!(summary.checks, 1);
-        let released = matches!(summary.instances[0].outcome, drain_hook::Outcome::Completed { .. });
+        let released = matches!(summary.instances[0].outcome, Outcome::Completed { .. });
         assert_eq!(released, key == "release", "{round}: {:?}", summary.instances[0]);
         let calls = count_calls(&emulator);
         let total: usize = calls.values().sum();
         println!("{round}: {total} calls in {:.0} ms: {}", ms(elapsed), describe(&calls));
         results.insert(format!("drain_hook.calls.{key}"), json!(calls));
     }
+    drop(emulator);
+    teardown(&mut results).await;
 
     let out = repo_root().join("bench-results");
     std::fs::create_dir_all(&out).unwrap();
@@ -173,27 +179,139 @@ async fn seed_clusters(seeder: &Seeder, prefix: &str, n: usize) -> Vec<String> {
     names
 }
 
-/// The drain benchmark's cluster: 20 instances, 50 services of 10 tasks each, spread round-robin. Returns the
-/// EC2 instance ids and the tasks on the first instance.
-async fn seed_drain_cluster(seeder: &Seeder) -> (Vec<String>, Vec<String>) {
-    seeder.cluster("drain-bench", &[]).await.unwrap();
-    let hook = HookSpec { name: "drain", heartbeat_timeout: 300, metadata: Some(r#"{"cluster":"drain-bench"}"#) };
-    let ids = seeder.group("drain-bench-asg", "drain-bench", 20, Some(hook)).await.unwrap();
-    let instances = seeder.register("drain-bench", &ids, 16384, 65536).await.unwrap();
-    let task_definition = seeder.task_definition("drain-bench-app", 64, 128).await.unwrap();
-    let (mut slot, mut on_first) = (0, Vec::new());
+/// The drain benchmark's cluster: a group `<cluster>-asg` of 20 instances with the termination hook, 50
+/// services of 10 tasks each, spread round-robin. Returns the EC2 instance ids and the tasks on the first
+/// instance.
+async fn seed_drain_cluster(seeder: &Seeder, cluster: &str) -> (Vec<String>, Vec<String>) {
+    let (ids, tasks) = seed_drain_cluster_tasks(seeder, cluster).await;
+    let on_first = tasks.into_iter().filter(|(_, on, _)| *on == 0).map(|(task, _, _)| task).collect();
+    (ids, on_first)
+}
+
+/// As [`seed_drain_cluster`], returning every task with its instance's position and its service.
+async fn seed_drain_cluster_tasks(seeder: &Seeder, cluster: &str) -> (Vec<String>, Vec<(String, usize, String)>) {
+    seeder.cluster(cluster, &[]).await.unwrap();
+    let metadata = json!({ "cluster": cluster }).to_string();
+    let hook = HookSpec { name: "drain", heartbeat_timeout: 300, metadata: Some(&metadata) };
+    let ids = seeder.group(&format!("{cluster}-asg"), cluster, 20, Some(hook)).await.unwrap();
+    let instances = seeder.register(cluster, &ids, 16384, 65536).await.unwrap();
+    let task_definition = seeder.task_definition(&format!("{cluster}-app"), 64, 128).await.unwrap();
+    let (mut slot, mut tasks) = (0, Vec::new());
     for s in 0..50 {
         let name = format!("svc-{s}");
-        seeder.service("drain-bench", &task_definition, &ServiceSpec::replica(&name, 10, 50)).await.unwrap();
+        seeder.service(cluster, &task_definition, &ServiceSpec::replica(&name, 10, 50)).await.unwrap();
         for _ in 0..10 {
-            let on = &instances[slot % instances.len()].container_instance_arn;
-            let task =
-                seeder.start_task("drain-bench", &task_definition, on, Some(&format!("service:{name}"))).await.unwrap();
-            if slot % instances.len() == 0 {
-                on_first.push(task);
-            }
+            let on = slot % instances.len();
+            let group = format!("service:{name}");
+            let task = seeder
+                .start_task(cluster, &task_definition, &instances[on].container_instance_arn, Some(&group))
+                .await
+                .unwrap();
+            tasks.push((task, on, group));
             slot += 1;
         }
     }
-    (ids, on_first)
+    (ids, tasks)
+}
+
+/// ECS reads per minute while a whole colour of 20 instances (50 services, 500 tasks) is torn down: the 20
+/// lifecycle notifications, then one reconcile a minute, each the one poller of the cluster. Time is scaled
+/// 1:10 (POLL_SECONDS 1 and RECONCILE_SECONDS 4.5 stand for the defaults 10 and 45), so a reconcile checks as
+/// often as it would in a minute. Between minutes the bench plays ECS, moving a third of the tasks to the
+/// new colour.
+async fn teardown(results: &mut BTreeMap<String, serde_json::Value>) {
+    const ECS_READS: [&str; 6] = [
+        "ListContainerInstances",
+        "DescribeContainerInstances",
+        "ListTasks",
+        "DescribeTasks",
+        "ListServices",
+        "DescribeServices",
+    ];
+    println!("\n== ECS reads per minute while 20 instances are torn down at once (50 services, 500 tasks)");
+    let emulator = Emulator::start().unwrap();
+    let sdk = emulator.sdk_config().await;
+    let seeder = Seeder::new(&sdk);
+    let (blue, tasks) = seed_drain_cluster_tasks(&seeder, "teardown").await;
+    let green = seeder.group("teardown-green", "teardown", 20, None).await.unwrap();
+    let green = seeder.register("teardown", &green, 16384, 65536).await.unwrap();
+    let definition = seeder.task_definition("teardown-app", 64, 128).await.unwrap();
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ecs_reads = |emulator: &Emulator| {
+        emulator.calls().unwrap().iter().filter(|c| ECS_READS.contains(&c.operation.as_str())).count()
+    };
+    // What one check's snapshot reads: the denominator of "snapshots' worth".
+    emulator.clear_calls().unwrap();
+    let (instances, tasks_now, services) =
+        tokio::try_join!(ecs.container_instances("teardown"), ecs.tasks("teardown"), ecs.services("teardown")).unwrap();
+    assert_eq!((instances.len(), tasks_now.len(), services.len()), (40, 500, 50));
+    let snapshot_reads = ecs_reads(&emulator);
+    seeder
+        .autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name("teardown-asg")
+        .min_size(0)
+        .desired_capacity(0)
+        .send()
+        .await
+        .unwrap();
+    emulator.clear_calls().unwrap();
+    let notifications = emulator.lifecycle_notifications().unwrap();
+    let settings = DrainSettings::from_vars([("CLUSTERS", "teardown")]).unwrap();
+    for message in &notifications {
+        let event = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:drain:1",
+            "Sns": {"Type": "Notification", "MessageId": "1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:drain", "Subject": null,
+                "Message": message.to_string(), "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1", "Signature": "",
+                "SigningCertUrl": "", "UnsubscribeUrl": "", "MessageAttributes": {}}}]});
+        drain_hook::handle(&event, &settings, ctx, tokio::time::Instant::now() + Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let burst = ecs_reads(&emulator);
+    println!(
+        "snapshot of the cluster: {snapshot_reads} ECS reads; {} notifications: {burst} ECS reads ({:.1} snapshots' worth)",
+        notifications.len(),
+        burst as f64 / snapshot_reads as f64
+    );
+    let scaled =
+        DrainSettings::from_vars([("CLUSTERS", "teardown"), ("POLL_SECONDS", "1"), ("RECONCILE_SECONDS", "4")])
+            .unwrap();
+    let scheduled = json!({"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let mut minutes = Vec::new();
+    let mut moved = 0;
+    for minute in 1..=6 {
+        emulator.clear_calls().unwrap();
+        let summary =
+            drain_hook::handle(&scheduled, &scaled, ctx, tokio::time::Instant::now() + Duration::from_secs(60))
+                .await
+                .unwrap();
+        let reads = ecs_reads(&emulator);
+        let released = summary.instances.iter().filter(|r| matches!(r.outcome, Outcome::Completed { .. })).count();
+        println!(
+            "minute {minute}: {} checks, {reads} ECS reads ({:.1} snapshots' worth), {released} of {} instances released",
+            summary.checks,
+            reads as f64 / snapshot_reads as f64,
+            summary.instances.len()
+        );
+        minutes.push(json!({"checks": summary.checks, "ecs_reads": reads, "released": released}));
+        if summary.instances.iter().all(|r| matches!(r.outcome, Outcome::Completed { .. }))
+            && !summary.instances.is_empty()
+        {
+            break;
+        }
+        // ECS moves a third of the tasks to the new colour: replacements first, then the old copies stop.
+        let batch: Vec<&(String, usize, String)> = tasks.iter().skip(moved).take(tasks.len().div_ceil(3)).collect();
+        for (task, on, group) in &batch {
+            seeder.start_task("teardown", &definition, &green[*on].container_instance_arn, Some(group)).await.unwrap();
+            seeder.stop_task("teardown", task).await.unwrap();
+        }
+        moved += batch.len();
+    }
+    assert_eq!(blue.len(), 20);
+    results.insert(
+        "drain_hook.teardown".into(),
+        json!({"snapshot_ecs_reads": snapshot_reads, "notification_burst_ecs_reads": burst, "minutes": minutes}),
+    );
 }

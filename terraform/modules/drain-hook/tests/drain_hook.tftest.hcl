@@ -135,12 +135,14 @@ run "the_function_is_configured_for_its_poll_loop" {
   assert {
     condition = aws_lambda_function.drain.environment[0].variables == tomap({
       SCALE_NAMESPACE      = "Curalate/AutoScaling"
+      CLUSTERS             = "default,batch"
       POLL_SECONDS         = "10"
+      RECONCILE_SECONDS    = "45"
       MAX_DRAIN_SECONDS    = "3600"
       DRAIN_TIMEOUT_RESULT = "CONTINUE"
       RUST_LOG             = "info"
     })
-    error_message = "Default environment: namespace, poll, max drain, timeout result, log level; optional ones unset."
+    error_message = "Default environment: namespace, the deployment's clusters, poll, reconcile window, max drain, timeout result, log level; optional ones unset."
   }
   assert {
     condition     = aws_lambda_function.drain.logging_config[0].log_format == "JSON"
@@ -343,4 +345,15 @@ run "max_drain_beyond_the_auto_scaling_limit_is_rejected" {
   }
 
   expect_failures = [var.max_drain_seconds]
+}
+
+run "a_reconcile_window_the_timeout_cannot_hold_is_rejected" {
+  command = plan
+
+  variables {
+    timeout           = 60
+    reconcile_seconds = 55
+  }
+
+  expect_failures = [aws_lambda_function.drain]
 }

@@ -174,8 +174,10 @@ run "the_policy_is_least_privilege" {
       "cloudwatch:GetMetricData",
       "cloudwatch:PutMetricData",
       "ecs:DescribeClusters",
+      "ecs:DescribeContainerInstances",
       "ecs:DescribeServices",
-      "ecs:ListClusters",
+      "ecs:DescribeTaskDefinition",
+      "ecs:ListContainerInstances",
       "ecs:ListServices",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
@@ -186,8 +188,8 @@ run "the_policy_is_least_privilege" {
     # Resource "*" only for actions that support nothing narrower.
     condition = sort(flatten([
       for statement in data.aws_iam_policy_document.lambda.statement : tolist(statement.actions) if contains(statement.resources, "*")
-    ])) == sort(["cloudwatch:GetMetricData", "cloudwatch:PutMetricData", "ecs:ListClusters", "ecs:ListServices"])
-    error_message = "Only GetMetricData, PutMetricData, ListClusters and ListServices may use Resource *."
+    ])) == sort(["cloudwatch:GetMetricData", "cloudwatch:PutMetricData", "ecs:DescribeTaskDefinition", "ecs:ListContainerInstances", "ecs:ListServices"])
+    error_message = "Only GetMetricData, PutMetricData, DescribeTaskDefinition and the cluster-conditioned lists may use Resource *."
   }
   assert {
     condition = one([
@@ -204,8 +206,39 @@ run "the_policy_is_least_privilege" {
     condition = one([
       for statement in data.aws_iam_policy_document.lambda.statement : statement.resources
       if contains(statement.actions, "ecs:DescribeServices")
-    ]) == toset(["arn:aws:ecs:us-east-1:123456789012:service/*"])
-    error_message = "DescribeServices is scoped to this account's and region's services."
+    ]) == toset(["arn:aws:ecs:us-east-1:123456789012:service/default/*"])
+    error_message = "DescribeServices is scoped to the named cluster's services."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.condition
+      if contains(statement.actions, "ecs:ListServices")
+      ]) == toset([{
+        test     = "ArnLike"
+        variable = "ecs:cluster"
+        values   = tolist(["arn:aws:ecs:us-east-1:123456789012:cluster/default"])
+    }])
+    error_message = "The lists are limited to the named cluster."
+  }
+}
+
+run "a_deployment_that_names_no_cluster_may_discover_them_all" {
+  command = apply
+
+  variables {
+    clusters = []
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : tolist(statement.actions)]), "ecs:ListClusters")
+    error_message = "Discovery needs ListClusters."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.resources
+      if contains(statement.actions, "ecs:DescribeClusters")
+    ]) == toset(["arn:aws:ecs:us-east-1:123456789012:cluster/*"])
+    error_message = "Discovery reads the tags of every cluster of the account and region."
   }
 }
 
