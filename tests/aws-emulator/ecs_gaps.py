@@ -19,7 +19,8 @@ Each patch below names the gap it closes. In short:
   integers make the Rust SDK reject the whole DescribeTasks answer).
 * Task reservations follow ECS: task-level cpu/memory when the task definition has them,
   otherwise the sum of its containers' cpu and memoryReservation (else memory).
-* RegisterContainerInstance honours totalResources and attributes.
+* RegisterContainerInstance honours totalResources and attributes. UpdateContainerInstancesState answers with
+  the instances' attributes (moto's answer lists each as an empty object).
 * ListClusters, ListServices, ListContainerInstances and ListTasks paginate (maxResults,
   nextToken; ECS's default page sizes). ListServices is scoped to its cluster exactly and
   leaves deleted services out. ListContainerInstances supports ``status`` and a subset of the
@@ -55,7 +56,7 @@ from moto.ecs.models import (
     TaskDefinition,
     ecs_backends,
 )
-from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
+from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse, format_attributes
 
 TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED")
 HEALTH_STATUSES = ("HEALTHY", "UNHEALTHY", "UNKNOWN")
@@ -449,3 +450,9 @@ def install() -> None:
     EC2ContainerServiceResponse.describe_tasks = _response_describe_tasks
     EC2ContainerServiceResponse.create_service = _response_create_service
     EC2ContainerServiceResponse.register_container_instance = _response_register_container_instance
+    # moto formats the attributes (kept as a dict) for Describe and Register only; UpdateContainerInstancesState
+    # answered with an empty object per attribute.
+    EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER = {
+        **EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER,
+        "UpdateContainerInstancesStateResponse.containerInstances.ContainerInstance.attributes": format_attributes,
+    }

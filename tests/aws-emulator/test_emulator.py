@@ -632,6 +632,17 @@ class EcsTest(EmulatorTest):
     def service(self, name: str = "web") -> dict:
         return self.ecs.describe_services(cluster="prod", services=[name], include=["TAGS"])["services"][0]
 
+    def test_setting_draining_answers_with_the_instances_attributes(self) -> None:
+        self.ecs.put_attributes(cluster="prod", attributes=[
+            {"name": "ecs-scaler.drain-started", "value": "1795312345", "targetType": "container-instance", "targetId": self.instances[0]},
+        ])
+        answer = self.ecs.update_container_instances_state(cluster="prod", containerInstances=[self.instances[0]], status="DRAINING")
+        [instance] = answer["containerInstances"]
+        self.assertEqual(instance["status"], "DRAINING")
+        self.assertIn({"name": "ecs-scaler.drain-started", "value": "1795312345"}, instance["attributes"])
+        with self.assertRaises(self.ecs.exceptions.InvalidParameterException):
+            self.ecs.update_container_instances_state(cluster="prod", containerInstances=[self.instances[0]], status="GONE")
+
     def test_service_counts_come_from_its_tasks(self) -> None:
         tasks = [self.start(self.instances[0]), self.start(self.instances[1]), self.start(self.instances[1])]
         self.start(self.instances[0], service="other")

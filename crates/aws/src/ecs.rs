@@ -79,6 +79,18 @@ fn check_failures(operation: &'static str, failures: &[aws_sdk_ecs::types::Failu
     }
 }
 
+/// The cluster query `ec2InstanceId == <id>`. Instance IDs are `i-` and letters or digits; anything else could
+/// change what the filter expression means, so it is refused before any call.
+fn ec2_instance_filter(operation: &'static str, ec2_instance_id: &str) -> Result<String, AwsError> {
+    let valid = ec2_instance_id
+        .strip_prefix("i-")
+        .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()));
+    if !valid {
+        return Err(AwsError::malformed(operation, format!("{ec2_instance_id:?} is not an EC2 instance ID")));
+    }
+    Ok(format!("ec2InstanceId == {ec2_instance_id}"))
+}
+
 fn tag_map(tags: &[aws_sdk_ecs::types::Tag]) -> HashMap<String, String> {
     tags.iter().filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned()))).collect()
 }
@@ -160,11 +172,42 @@ impl EcsApi for Ecs {
     }
 
     async fn tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
-        self.list_tasks(cluster, DesiredStatus::Running).await
+        self.list_tasks(cluster, None, DesiredStatus::Running).await
     }
 
-    async fn stopped_tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
-        self.list_tasks(cluster, DesiredStatus::Stopped).await
+    async fn stopped_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
+        self.list_tasks(cluster, Some(container_instance_arn), DesiredStatus::Stopped).await
+    }
+
+    async fn container_instances_of(
+        &self,
+        cluster: &str,
+        ec2_instance_ids: &[String],
+    ) -> Result<Vec<ContainerInstance>, AwsError> {
+        const OPERATION: &str = "ListContainerInstances";
+        let mut found = Vec::new();
+        for id in ec2_instance_ids {
+            let filter = ec2_instance_filter(OPERATION, id)?;
+            let arns: Vec<String> = self
+                .client
+                .list_container_instances()
+                .cluster(cluster)
+                .filter(filter)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| sdk_error(OPERATION, e))?;
+            found.extend(arns.into_iter().map(|arn| ContainerInstance {
+                arn,
+                ec2_instance_id: Some(id.clone()),
+                status: ecs_scaler_core::drain::UNKNOWN_STATUS.to_owned(),
+                attributes: HashMap::new(),
+                registered: None,
+            }));
+        }
+        Ok(found)
     }
 
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {
@@ -237,14 +280,7 @@ impl EcsApi for Ecs {
 
     async fn clusters_with_instance(&self, ec2_instance_id: &str) -> Result<Vec<String>, AwsError> {
         const OPERATION: &str = "ListContainerInstances";
-        // Instance IDs are `i-` and letters or digits; anything else could change what the filter expression means.
-        if !ec2_instance_id
-            .strip_prefix("i-")
-            .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_alphanumeric()))
-        {
-            return Err(AwsError::malformed(OPERATION, format!("{ec2_instance_id:?} is not an EC2 instance ID")));
-        }
-        let filter = format!("ec2InstanceId == {ec2_instance_id}");
+        let filter = ec2_instance_filter(OPERATION, ec2_instance_id)?;
         let clusters = self.cluster_arns().await?;
         let lookups = clusters.into_iter().map(|arn| {
             let filter = filter.clone();
@@ -325,12 +361,19 @@ impl EcsApi for Ecs {
 }
 
 impl Ecs {
-    /// The cluster's tasks with this desired status: ListTasks pages, then DescribeTasks, 100 per call.
-    async fn list_tasks(&self, cluster: &str, desired_status: DesiredStatus) -> Result<Vec<Task>, AwsError> {
+    /// The cluster's tasks with this desired status (on one container instance, if given): ListTasks pages,
+    /// then DescribeTasks, 100 per call.
+    async fn list_tasks(
+        &self,
+        cluster: &str,
+        container_instance_arn: Option<&str>,
+        desired_status: DesiredStatus,
+    ) -> Result<Vec<Task>, AwsError> {
         let arns: Vec<String> = self
             .client
             .list_tasks()
             .cluster(cluster)
+            .set_container_instance(container_instance_arn.map(str::to_owned))
             .desired_status(desired_status)
             .max_results(100)
             .into_paginator()
@@ -564,9 +607,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stopped_tasks_are_the_clusters_desired_stopped_tasks_whatever_their_last_status() {
+    async fn stopped_tasks_are_the_instances_desired_stopped_tasks_whatever_their_last_status() {
+        let instance = "arn:aws:ecs:us-east-1:123456789012:container-instance/c/1";
         let list = mock!(Client::list_tasks)
-            .match_requests(|r| r.container_instance().is_none() && r.desired_status() == Some(&DesiredStatus::Stopped))
+            .match_requests(move |r| {
+                r.container_instance() == Some(instance) && r.desired_status() == Some(&DesiredStatus::Stopped)
+            })
             .then_output(|| ListTasksOutput::builder().set_task_arns(Some(arns("task/c", 0..3))).build());
         let describe = mock!(Client::describe_tasks).then_compute_output(|r| {
             let statuses = ["STOPPED", "DEACTIVATING", "STOPPING"];
@@ -574,7 +620,7 @@ mod tests {
             DescribeTasksOutput::builder().set_tasks(Some(tasks)).build()
         });
         let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
-        let stopped = Ecs::new(client).stopped_tasks("c").await.unwrap();
+        let stopped = Ecs::new(client).stopped_tasks("c", instance).await.unwrap();
         let statuses: Vec<&str> = stopped.iter().map(|t| t.last_status.as_str()).collect();
         assert_eq!(statuses, ["STOPPED", "DEACTIVATING", "STOPPING"]);
         assert_eq!((list.num_calls(), describe.num_calls()), (1, 1));

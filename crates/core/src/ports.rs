@@ -92,14 +92,27 @@ pub trait EcsApi: Send + Sync {
     /// Every task of the cluster whose desired status is RUNNING: ListTasks pages, then DescribeTasks, 100 per call.
     fn tasks(&self, cluster: &str) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
 
-    /// Every task of the cluster whose desired status is STOPPED (ECS lists stopped tasks for about an hour):
-    /// ListTasks pages, then DescribeTasks, 100 per call. Read only before an instance would be released.
-    fn stopped_tasks(&self, cluster: &str) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+    /// The tasks of one container instance whose desired status is STOPPED (ECS lists stopped tasks for about
+    /// an hour): ListTasks pages, then DescribeTasks, 100 per call. Read only before an instance is released.
+    fn stopped_tasks(
+        &self,
+        cluster: &str,
+        container_instance_arn: &str,
+    ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
 
     /// Every registered container instance: ListContainerInstances pages, then DescribeContainerInstances, 100 per call.
     fn container_instances(
         &self,
         cluster: &str,
+    ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
+
+    /// The container instances of these EC2 instances, by ARN alone (status `UNKNOWN`, no attributes): one
+    /// ListContainerInstances filtered by `ec2InstanceId` each, no Describe. Enough to set them DRAINING, which
+    /// answers with the rest; what a lifecycle notification reads.
+    fn container_instances_of(
+        &self,
+        cluster: &str,
+        ec2_instance_ids: &[String],
     ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
 
     /// How many container instances of the cluster are DRAINING: one ListContainerInstances page of 100 with

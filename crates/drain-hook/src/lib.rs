@@ -133,24 +133,27 @@ pub async fn handle<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
             let found = run::notified_targets(ctx, settings, &terminations).await?;
             let mut reports = hold_unresolved(ctx, &found.unresolved).await;
             let mut targets = found.targets;
-            reports.extend(run::check(ctx, settings, &mut targets, Mode::Start).await);
+            reports.extend(run::check(ctx, settings, &mut targets, Mode::Start, &mut run::Memory::default()).await);
             finish(ctx, settings, "lifecycle_notification", reports, &BTreeMap::new(), 0).await
         }
         Trigger::Reconcile => reconcile(ctx, settings, deadline).await,
     }
 }
 
-/// The poller: check every waiting instance, one snapshot per cluster, every `POLL_SECONDS` until the
-/// reconcile window closes or the deadline nears. Instances that start waiting meanwhile join the next round.
+/// The poller: check every waiting instance, one snapshot per cluster, every `POLL_SECONDS` from the start of
+/// the invocation (0, 10, 20, 30, 40 s with the defaults) until the reconcile window closes or the deadline
+/// nears. Instances that start waiting meanwhile join the next round.
 async fn reconcile<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, M, C>,
     settings: &DrainSettings,
     deadline: Instant,
 ) -> Result<Summary, DrainError> {
+    let started = Instant::now();
     let window = settings.reconcile_window.to_std().unwrap_or_default();
-    let stop = (Instant::now() + window).min(deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline));
+    let stop = (started + window).min(deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline));
     let poll = settings.poll.to_std().unwrap_or(std::time::Duration::from_secs(10));
     let mut hooks = BTreeMap::new();
+    let mut memory = run::Memory::default();
     let found = run::waiting_targets(ctx, settings, &mut hooks).await?;
     let draining = found.draining;
     let mut last: BTreeMap<String, InstanceReport> = BTreeMap::new();
@@ -160,16 +163,19 @@ async fn reconcile<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     }
     let mut targets = found.targets;
     let mut checks = 0;
+    let mut round: u32 = 0;
     while !targets.is_empty() {
         checks += targets.iter().map(|t| &t.cluster).collect::<std::collections::BTreeSet<_>>().len();
-        for report in run::check(ctx, settings, &mut targets, Mode::Check).await {
+        for report in run::check(ctx, settings, &mut targets, Mode::Check, &mut memory).await {
             log(&report);
             last.insert(report.instance.clone(), report);
         }
-        if Instant::now() + poll > stop {
+        round += 1;
+        let next = started + poll * round;
+        if next > stop {
             break;
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep_until(next).await;
         let again = match run::waiting_targets(ctx, settings, &mut hooks).await {
             Ok(again) => again,
             Err(error) => {

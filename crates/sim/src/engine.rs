@@ -704,7 +704,7 @@ impl<'s> Simulation<'s> {
                 stopped_at: None,
             })
             .collect();
-        let instances = self
+        let instances: Vec<ContainerInstance> = self
             .instances
             .iter()
             .filter(|i| i.registered())
@@ -724,8 +724,9 @@ impl<'s> Simulation<'s> {
             })
             .collect();
         // Tasks stop the minute they are told to: nothing is ever left stopping, only stopped.
-        let stopped = Some(self.stopped_on_draining.clone());
-        ClusterSnapshot { services: self.services.clone(), tasks, instances, stopped }
+        let stopped = self.stopped_on_draining.clone();
+        let stopped_read = instances.iter().map(|i: &ContainerInstance| i.arn.clone()).collect();
+        ClusterSnapshot { services: self.services.clone(), tasks, instances, stopped, stopped_read }
     }
 
     /// The instance is gone: whatever still runs on it dies.

@@ -217,8 +217,21 @@ impl EcsApi for FakeCloud {
         self.cluster_list("DescribeTasks", cluster, |s| &s.tasks)
     }
 
-    async fn stopped_tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
-        self.cluster_list("DescribeTasks", cluster, |s| &s.stopping)
+    async fn stopped_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
+        let tasks = self.cluster_list("DescribeTasks", cluster, |s| &s.stopping)?;
+        Ok(tasks.into_iter().filter(|t| t.container_instance_arn.as_deref() == Some(container_instance_arn)).collect())
+    }
+
+    async fn container_instances_of(
+        &self,
+        cluster: &str,
+        ec2_instance_ids: &[String],
+    ) -> Result<Vec<ContainerInstance>, AwsError> {
+        let instances = self.cluster_list("ListContainerInstances", cluster, |s| &s.instances)?;
+        Ok(instances
+            .into_iter()
+            .filter(|i| i.ec2_instance_id.as_ref().is_some_and(|id| ec2_instance_ids.contains(id)))
+            .collect())
     }
 
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, AwsError> {

@@ -75,7 +75,7 @@ impl Cluster {
     }
 
     fn task(&self, group: &str, on: &str, last_status: &str) -> Task {
-        let n = self.snapshot.tasks.len() + self.snapshot.stopped.as_ref().map_or(0, Vec::len);
+        let n = self.snapshot.tasks.len() + self.snapshot.stopped.len();
         Task {
             arn: format!("task-{n}"),
             container_instance_arn: Some(on.into()),
@@ -107,7 +107,7 @@ impl Cluster {
     pub fn stopping(mut self, group: &str, on: &str, last_status: &str) -> Self {
         let mut task = self.task(group, on, last_status);
         task.stopped_at = (last_status == "STOPPED").then(now);
-        self.snapshot.stopped.get_or_insert_with(Vec::new).push(task);
+        self.snapshot.stopped.push(task);
         self
     }
 
@@ -122,16 +122,20 @@ impl Cluster {
     /// A task of `group` that stopped on `on` this long before [`now`].
     pub fn stopped_minutes_ago(mut self, group: &str, on: &str, minutes: i64) -> Self {
         self = self.stopping(group, on, "STOPPED");
-        if let Some(task) = self.snapshot.stopped.as_mut().and_then(|s| s.last_mut()) {
+        if let Some(task) = self.snapshot.stopped.last_mut() {
             task.stopped_at = Some(now() - Duration::minutes(minutes));
         }
         self
     }
 
-    /// What blocks the instance `arn`, with the stopped tasks read (none, unless the fixture added some).
+    /// Mark every instance's stopped tasks as read (the fixture added whatever stopped tasks there are).
+    pub fn stopped_read(mut self) -> Self {
+        self.snapshot.stopped_read = self.snapshot.instances.iter().map(|i| i.arn.clone()).collect();
+        self
+    }
+
+    /// What blocks the instance `arn`, with its stopped tasks read.
     pub fn blockers(&self, arn: &str) -> Vec<Blocker> {
-        let mut snapshot = self.snapshot.clone();
-        snapshot.stopped.get_or_insert_with(Vec::new);
-        readiness(&snapshot, arn).blockers
+        readiness(&self.snapshot, arn).blockers
     }
 }

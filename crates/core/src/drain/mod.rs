@@ -17,11 +17,13 @@ pub mod targets;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
-pub use plan::{Act, InstanceReport, Mode, Outcome, Plan, Reading, Step, Target, metrics, plan};
+pub use plan::{
+    Act, InstanceReport, Mode, Outcome, Plan, Reading, Services, Step, Target, UNKNOWN_STATUS, metrics, plan,
+};
 pub use readiness::{
     ATTRIBUTE_DRAIN_STARTED, BelowMin, Blocker, ClusterSnapshot, DrainPolicy, DrainVerdict, Readiness, Registration,
     Release, TAG_MIN_HEALTHY, Verdict, drain_started, readiness, required_tasks,
 };
-pub use run::{Error, Inspection};
+pub use run::{Error, Inspection, Memory};
 pub use settings::{DEFAULT_MAX_DRAIN_SECONDS, DEFAULT_POLL_SECONDS, DEFAULT_RECONCILE_SECONDS, DrainSettings};
 pub use targets::Targets;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::readiness::{
     BelowMin, Blocker, ClusterSnapshot, DrainPolicy, DrainVerdict, Registration, Release, Verdict, drain_started,
+    readiness,
 };
 use crate::lifecycle::{LifecycleAction, LifecycleResult};
 use crate::ports::{ClusterMetric, MetricUnit};
@@ -37,10 +38,24 @@ pub enum Mode {
     Check,
 }
 
+/// How fresh the services in a reading are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Services {
+    /// Not read yet in this invocation.
+    #[default]
+    NotRead,
+    /// Read by an earlier check of this invocation: good enough to tell daemon tasks apart.
+    Earlier,
+    /// Read by this check: fresh enough to judge minimums before a release.
+    ThisCheck,
+}
+
 /// What the shell has read about a cluster so far.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reading {
     pub snapshot: ClusterSnapshot,
+    /// How fresh `snapshot.services` is.
+    pub services: Services,
     /// Where instances missing from the snapshot are registered (EC2 id → cluster names), once looked up.
     pub registrations: HashMap<String, Vec<String>>,
 }
@@ -54,9 +69,13 @@ pub enum Plan {
     /// Look up where these EC2 instances are registered: they are missing from the cluster, and one that never
     /// registered is released at once while one registered elsewhere is held. Then plan again.
     LookUp(Vec<String>),
-    /// Read the cluster's stopped tasks into [`ClusterSnapshot::stopped`], then plan again: an instance would
-    /// be released, and tasks still stopping there, or services that left a DRAINING instance, may hold it.
-    ReadStopped,
+    /// Read the cluster's services, then plan again: once per invocation to tell daemon tasks apart, and again
+    /// in a check where an instance would be released, for fresh desired counts and minimums.
+    ReadServices,
+    /// Read the stopped tasks of these container instances into [`ClusterSnapshot::stopped`], then plan again:
+    /// each would otherwise be released, and a task still stopping there, or a service that left it since its
+    /// drain began and is below its minimum, holds it.
+    ReadStopped(Vec<String>),
     /// The lifecycle action for each target, in target order.
     Act(Vec<Step>),
 }
@@ -138,6 +157,9 @@ impl InstanceReport {
     }
 }
 
+/// The status of a container instance read by ARN alone (see [`crate::ports::EcsApi::container_instances_of`]).
+pub const UNKNOWN_STATUS: &str = "UNKNOWN";
+
 /// The plan for `targets`, all of one cluster, from what has been read of it.
 pub fn plan(reading: &Reading, targets: &[Target], mode: Mode, policy: &DrainPolicy, now: DateTime<Utc>) -> Plan {
     let snapshot = &reading.snapshot;
@@ -147,7 +169,8 @@ pub fn plan(reading: &Reading, targets: &[Target], mode: Mode, policy: &DrainPol
     let mut instances = Vec::new();
     let mut record = Vec::new();
     for (target, instance) in targets.iter().filter_map(|t| Some((t, found(t)?))) {
-        if instance.is_active() {
+        // UNKNOWN: a notification's cheap read knows the ARN only; setting DRAINING answers with the rest.
+        if instance.is_active() || instance.status == UNKNOWN_STATUS {
             instances.push(instance.arn.clone());
         }
         if (instance.is_active() || instance.is_draining()) && drain_started(instance).is_none() {
@@ -177,12 +200,27 @@ pub fn plan(reading: &Reading, targets: &[Target], mode: Mode, policy: &DrainPol
     if !missing.is_empty() {
         return Plan::LookUp(missing);
     }
-
-    let verdicts: Vec<Judged> = targets.iter().map(|t| judge(reading, t, policy, now)).collect();
-    if snapshot.stopped.is_none() && verdicts.iter().any(|j| matches!(j, Judged::Verdict(v, _) if v.is_ready())) {
-        return Plan::ReadStopped;
+    if reading.services == Services::NotRead {
+        return Plan::ReadServices;
     }
-    Plan::Act(targets.iter().zip(verdicts).map(|(target, judged)| step(target, judged)).collect())
+
+    // Instances with nothing but daemons left would be released: only they need fresh services and their
+    // stopped tasks. The others are held by their own tasks whatever those reads say.
+    let candidates: Vec<&str> = targets
+        .iter()
+        .filter_map(found)
+        .filter(|i| !readiness(snapshot, &i.arn).blockers.iter().any(|b| matches!(b, Blocker::OwnTasks { .. })))
+        .map(|i| i.arn.as_str())
+        .collect();
+    if !candidates.is_empty() && reading.services != Services::ThisCheck {
+        return Plan::ReadServices;
+    }
+    let unread: Vec<String> =
+        candidates.iter().filter(|arn| !snapshot.stopped_read.contains(**arn)).map(|arn| (*arn).to_owned()).collect();
+    if !unread.is_empty() {
+        return Plan::ReadStopped(unread);
+    }
+    Plan::Act(targets.iter().map(|target| step(target, judge(reading, target, policy, now))).collect())
 }
 
 /// A target's verdict, or why there is none.
@@ -282,8 +320,18 @@ mod tests {
         }
     }
 
+    /// A reading with everything a release needs already read in this check.
     fn reading(cluster: Cluster) -> Reading {
-        Reading { snapshot: cluster.snapshot, registrations: HashMap::new() }
+        Reading {
+            snapshot: cluster.stopped_read().snapshot,
+            services: Services::ThisCheck,
+            registrations: HashMap::new(),
+        }
+    }
+
+    /// A reading at the start of a check: services as an earlier check read them, no stopped task read.
+    fn later_check(cluster: Cluster) -> Reading {
+        Reading { snapshot: cluster.snapshot, services: Services::Earlier, registrations: HashMap::new() }
     }
 
     fn acts(plan: &Plan) -> Vec<(Act, Outcome)> {
@@ -370,13 +418,30 @@ mod tests {
     }
 
     #[test]
-    fn a_ready_instance_asks_for_the_stopped_tasks_before_it_is_released() {
+    fn a_ready_instance_gets_fresh_services_and_its_stopped_tasks_read_before_it_is_released() {
         let empty = Cluster::new().instance("old", "DRAINING").drain_started_minutes_ago(3).instance("new", "ACTIVE");
-        assert_eq!(plan(&reading(empty.clone()), &[target("old")], Mode::Check, &POLICY, now()), Plan::ReadStopped);
-        let read = empty.stopped("family:job", "new", 1);
-        let plan = plan(&reading(read), &[target("old")], Mode::Check, &POLICY, now());
+        let first = Reading { services: Services::NotRead, ..later_check(empty.clone()) };
+        assert_eq!(plan(&first, &[target("old")], Mode::Check, &POLICY, now()), Plan::ReadServices, "daemons unknown");
+        let earlier = later_check(empty.clone());
+        assert_eq!(plan(&earlier, &[target("old")], Mode::Check, &POLICY, now()), Plan::ReadServices, "stale minimums");
+        let fresh = Reading { services: Services::ThisCheck, ..earlier };
+        assert_eq!(
+            plan(&fresh, &[target("old")], Mode::Check, &POLICY, now()),
+            Plan::ReadStopped(vec!["old".into()]),
+            "only the instance that would go"
+        );
+        let read = reading(empty.stopped("family:job", "new", 1));
+        let plan = plan(&read, &[target("old")], Mode::Check, &POLICY, now());
         let release = Outcome::Completed { result: LifecycleResult::Continue, why: Release::Ready };
         assert_eq!(acts(&plan), [(Act::Complete(LifecycleResult::Continue), release)]);
+    }
+
+    #[test]
+    fn a_notification_read_knows_only_the_arn_and_sets_draining_to_learn_the_rest() {
+        let mut cluster = Cluster::new().instance("old", UNKNOWN_STATUS);
+        cluster.snapshot.instances[0].attributes.clear();
+        let plan = plan(&later_check(cluster), &[target("old")], Mode::Start, &POLICY, now());
+        assert_eq!(plan, Plan::Drain { instances: vec!["old".into()], record: vec![] });
     }
 
     #[test]

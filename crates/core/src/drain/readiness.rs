@@ -8,7 +8,7 @@
 //! teardown from taking both copies of a service at once. Services below their minimum that the drain never
 //! touched (a crash loop, a failed deployment elsewhere) are named, and never hold an instance.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -32,11 +32,13 @@ pub struct ClusterSnapshot {
     /// Tasks whose desired status is RUNNING.
     pub tasks: Vec<Task>,
     pub instances: Vec<ContainerInstance>,
-    /// Tasks whose desired status is STOPPED (ECS lists them for about an hour after they stop): those still
-    /// stopping hold their instance, and those that left a DRAINING instance since its drain began make their
-    /// service part of the drain. Read only when an instance would otherwise be released (`None` until then),
-    /// so the calls are paid on that path alone.
-    pub stopped: Option<Vec<Task>>,
+    /// Tasks whose desired status is STOPPED on the instances in `stopped_read` (ECS lists stopped tasks for
+    /// about an hour): those still stopping hold their instance, and those that left a DRAINING instance since
+    /// its drain began make their service part of the drain. Read per instance, and only for an instance that
+    /// would otherwise be released, so the calls are paid on that path alone.
+    pub stopped: Vec<Task>,
+    /// The container instances whose stopped tasks are in `stopped`.
+    pub stopped_read: BTreeSet<String>,
 }
 
 impl ClusterSnapshot {
@@ -45,13 +47,15 @@ impl ClusterSnapshot {
     }
 
     /// The services whose tasks a drain is moving: a task on a DRAINING instance now, or one that stopped there
-    /// since that instance's drain began (or is still stopping), as far as the stopped tasks have been read.
+    /// since that instance's drain began (or is still stopping), as far as stopped tasks have been read. A
+    /// service that left another DRAINING instance and has no task on this one cannot be hurt by releasing this
+    /// one, so only the instance being released needs its stopped tasks read.
     pub fn involved_services(&self) -> HashSet<&str> {
         let draining: HashMap<&str, Option<DateTime<Utc>>> =
             self.instances.iter().filter(|i| i.is_draining()).map(|i| (i.arn.as_str(), drain_started(i))).collect();
         let on_draining = |task: &&Task| task.container_instance_arn.as_deref().and_then(|arn| draining.get(arn));
         let now = self.tasks.iter().filter(|t| on_draining(t).is_some());
-        let departed = self.stopped.iter().flatten().filter(|task| match on_draining(task) {
+        let departed = self.stopped.iter().filter(|task| match on_draining(task) {
             None => false,
             Some(started) => {
                 let since_drain = match (task.stopped_at, started) {
@@ -140,7 +144,7 @@ pub fn readiness(snapshot: &ClusterSnapshot, container_instance_arn: &str) -> Re
     };
     let own: Vec<&Task> = snapshot.tasks.iter().filter(on_instance).collect();
     let stopping: Vec<&Task> =
-        snapshot.stopped.iter().flatten().filter(on_instance).filter(|t| t.last_status != "STOPPED").collect();
+        snapshot.stopped.iter().filter(on_instance).filter(|t| t.last_status != "STOPPED").collect();
     let named = |tasks: &[&Task]| tasks.iter().take(NAMED_TASKS).map(|t| t.arn.clone()).collect();
     let mut readiness = Readiness::default();
     if !own.is_empty() {
@@ -261,8 +265,9 @@ impl DrainVerdict {
         Self { verdict: Verdict::Hold, blockers, unrelated }
     }
 
-    /// Whether this releases the instance because it is ready. Before acting on it, the stopped tasks must
-    /// have been read into [`ClusterSnapshot::stopped`]: they can only turn a release into a hold.
+    /// Whether this releases the instance because it is ready. Before acting on it, the services must have been
+    /// read in this check and the instance's stopped tasks into [`ClusterSnapshot::stopped`]: both can only turn
+    /// a release into a hold.
     pub fn is_ready(&self) -> bool {
         matches!(self.verdict, Verdict::Complete { why: Release::Ready, .. })
     }
@@ -392,6 +397,14 @@ mod tests {
             .stopped("service:pair", "a", 1);
         assert_eq!(cluster.blockers("a"), [service_blocker("pair", 0, 2)]);
         assert!(cluster.blockers("b").contains(&service_blocker("pair", 0, 2)));
+        // Once pair left b too, with its replacements not running yet: a alone read shows it from a's stopped task.
+        let later = Cluster::new()
+            .instance("a", "DRAINING")
+            .instance("b", "DRAINING")
+            .instance("c", "ACTIVE")
+            .service("pair", 2, 100)
+            .stopped("service:pair", "a", 1);
+        assert_eq!(later.blockers("a"), [service_blocker("pair", 0, 2)]);
     }
 
     #[test]

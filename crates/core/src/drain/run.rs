@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::plan::{Act, InstanceReport, Mode, Outcome, Plan, Reading, Step, Target, plan};
+use super::plan::{Act, InstanceReport, Mode, Outcome, Plan, Reading, Services, Step, Target, plan};
 use super::readiness::{ATTRIBUTE_DRAIN_STARTED, ClusterSnapshot};
 use super::settings::DrainSettings;
 use super::targets::{Targets, UnknownGroup, notified, waiting};
-use crate::cluster::ContainerInstance;
+use crate::cluster::{ContainerInstance, Service};
 use crate::lifecycle::{ActionOutcome, LifecycleAction, LifecycleHook, TAG_CLUSTER, Termination};
 use crate::ports::{AutoScalingApi, AwsError, Clock, Context, EcsApi, MetricsApi};
 
@@ -69,6 +69,14 @@ pub async fn waiting_targets<E, A: AutoScalingApi, M, C>(
     Ok(waiting(settings, &groups, hooks))
 }
 
+/// What one invocation keeps between its checks: each cluster's services, read at most once unless an
+/// instance would be released (then fresh), so a reconcile that polls a busy teardown does not re-read
+/// every service every round.
+#[derive(Debug, Clone, Default)]
+pub struct Memory {
+    services: BTreeMap<String, Vec<Service>>,
+}
+
 /// One check of `targets`, grouped by cluster, one snapshot each. Held targets are marked as having had
 /// their heartbeat. Returns one report per target, in target order.
 pub async fn check<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
@@ -76,13 +84,14 @@ pub async fn check<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
     settings: &DrainSettings,
     targets: &mut [Target],
     mode: Mode,
+    memory: &mut Memory,
 ) -> Vec<InstanceReport> {
     let clusters: BTreeSet<String> = targets.iter().map(|t| t.cluster.clone()).collect();
     let mut reports: Vec<Option<InstanceReport>> = vec![None; targets.len()];
     for cluster in clusters {
         let positions: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].cluster == cluster).collect();
         let mut ours: Vec<Target> = positions.iter().map(|&i| targets[i].clone()).collect();
-        let done = check_cluster(ctx, settings, &cluster, &mut ours, mode).await;
+        let done = check_cluster(ctx, settings, &cluster, &mut ours, mode, memory).await;
         for ((position, target), report) in positions.into_iter().zip(ours).zip(done) {
             targets[position] = target;
             reports[position] = Some(report);
@@ -98,12 +107,17 @@ async fn check_cluster<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
     cluster: &str,
     targets: &mut [Target],
     mode: Mode,
+    memory: &mut Memory,
 ) -> Vec<InstanceReport> {
     let now = ctx.clock.now();
-    let mut reading = match read(ctx.ecs, cluster, mode).await {
-        Ok(snapshot) => Reading { snapshot, registrations: Default::default() },
+    let mut reading = match read(ctx.ecs, cluster, targets, mode).await {
+        Ok(snapshot) => Reading { snapshot, ..Reading::default() },
         Err(error) => return hold_unsure(ctx.autoscaling, targets, error.to_string()).await,
     };
+    if let Some(services) = memory.services.get(cluster) {
+        reading.snapshot.services.clone_from(services);
+        reading.services = Services::Earlier;
+    }
     for _ in 0..MAX_PASSES {
         let step = match plan(&reading, targets, mode, &settings.policy, now) {
             Plan::Act(steps) => return act(ctx.autoscaling, targets, steps).await,
@@ -111,9 +125,12 @@ async fn check_cluster<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
                 drain(ctx.ecs, cluster, &mut reading.snapshot, &instances, &record).await
             }
             Plan::LookUp(instances) => look_up(ctx.ecs, &mut reading, &instances).await,
-            Plan::ReadStopped => {
-                ctx.ecs.stopped_tasks(cluster).await.map(|tasks| reading.snapshot.stopped = Some(tasks))
-            }
+            Plan::ReadServices => ctx.ecs.services(cluster).await.map(|services| {
+                memory.services.insert(cluster.to_owned(), services.clone());
+                reading.snapshot.services = services;
+                reading.services = Services::ThisCheck;
+            }),
+            Plan::ReadStopped(instances) => read_stopped(ctx.ecs, cluster, &mut reading.snapshot, &instances).await,
         };
         if let Err(error) = step {
             return hold_unsure(ctx.autoscaling, targets, error.to_string()).await;
@@ -123,17 +140,32 @@ async fn check_cluster<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
         .await
 }
 
-/// The snapshot a check starts from: every container instance, and for a readiness check the tasks and
-/// services too.
-async fn read<E: EcsApi>(ecs: &E, cluster: &str, mode: Mode) -> Result<ClusterSnapshot, AwsError> {
+/// The snapshot a check starts from: for a readiness check every container instance and the tasks (services
+/// come when the plan asks); for a notification only the notified instances' ARNs.
+async fn read<E: EcsApi>(ecs: &E, cluster: &str, targets: &[Target], mode: Mode) -> Result<ClusterSnapshot, AwsError> {
     match mode {
-        Mode::Start => Ok(ClusterSnapshot { instances: ecs.container_instances(cluster).await?, ..Default::default() }),
+        Mode::Start => {
+            let ids: Vec<String> = targets.iter().map(|t| t.action.instance_id.clone()).collect();
+            Ok(ClusterSnapshot { instances: ecs.container_instances_of(cluster, &ids).await?, ..Default::default() })
+        }
         Mode::Check => {
-            let (instances, tasks, services) =
-                futures::try_join!(ecs.container_instances(cluster), ecs.tasks(cluster), ecs.services(cluster))?;
-            Ok(ClusterSnapshot { services, tasks, instances, stopped: None })
+            let (instances, tasks) = futures::try_join!(ecs.container_instances(cluster), ecs.tasks(cluster))?;
+            Ok(ClusterSnapshot { tasks, instances, ..Default::default() })
         }
     }
+}
+
+async fn read_stopped<E: EcsApi>(
+    ecs: &E,
+    cluster: &str,
+    snapshot: &mut ClusterSnapshot,
+    instances: &[String],
+) -> Result<(), AwsError> {
+    for arn in instances {
+        snapshot.stopped.extend(ecs.stopped_tasks(cluster, arn).await?);
+        snapshot.stopped_read.insert(arn.clone());
+    }
+    Ok(())
 }
 
 /// Set the instances DRAINING and record their drain starts, and show both in the snapshot. A drain start that
@@ -149,7 +181,7 @@ async fn drain<E: EcsApi>(
         let updated = ecs.drain(cluster, instances).await?;
         for instance in snapshot.instances.iter_mut() {
             if let Some(now) = updated.iter().find(|u| u.arn == instance.arn) {
-                instance.status.clone_from(&now.status);
+                *instance = now.clone();
             }
         }
     }
@@ -281,12 +313,12 @@ pub async fn inspect<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
                 .ok_or_else(|| Error::NoCluster(instance_id.to_owned()))?
         }
     };
-    let snapshot = read(ctx.ecs, &cluster, Mode::Check).await.map_err(Error::Lookup)?;
-    let found: Option<ContainerInstance> = snapshot.instance_by_ec2_id(instance_id).cloned();
-    let mut reading = Reading { snapshot, registrations: Default::default() };
     let action =
         LifecycleAction { group: String::new(), hook: String::new(), instance_id: instance_id.into(), token: None };
     let targets = [Target { action, cluster: cluster.clone(), since: None, beaten: true }];
+    let snapshot = read(ctx.ecs, &cluster, &targets, Mode::Check).await.map_err(Error::Lookup)?;
+    let found: Option<ContainerInstance> = snapshot.instance_by_ec2_id(instance_id).cloned();
+    let mut reading = Reading { snapshot, ..Reading::default() };
     let now = ctx.clock.now();
     for _ in 0..MAX_PASSES {
         match plan(&reading, &targets, Mode::Check, &settings.policy, now) {
@@ -314,8 +346,12 @@ pub async fn inspect<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
                 }
             }
             Plan::LookUp(instances) => look_up(ctx.ecs, &mut reading, &instances).await.map_err(Error::Lookup)?,
-            Plan::ReadStopped => {
-                reading.snapshot.stopped = Some(ctx.ecs.stopped_tasks(&cluster).await.map_err(Error::Lookup)?);
+            Plan::ReadServices => {
+                reading.snapshot.services = ctx.ecs.services(&cluster).await.map_err(Error::Lookup)?;
+                reading.services = Services::ThisCheck;
+            }
+            Plan::ReadStopped(instances) => {
+                read_stopped(ctx.ecs, &cluster, &mut reading.snapshot, &instances).await.map_err(Error::Lookup)?;
             }
         }
     }

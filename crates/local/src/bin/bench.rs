@@ -216,9 +216,9 @@ async fn seed_drain_cluster_tasks(seeder: &Seeder, cluster: &str) -> (Vec<String
 
 /// ECS reads per minute while a whole colour of 20 instances (50 services, 500 tasks) is torn down: the 20
 /// lifecycle notifications, then one reconcile a minute, each the one poller of the cluster. Time is scaled
-/// 1:10 (POLL_SECONDS 1 and RECONCILE_SECONDS 4.5 stand for the defaults 10 and 45), so a reconcile checks as
-/// often as it would in a minute. Between minutes the bench plays ECS, moving a third of the tasks to the
-/// new colour.
+/// 1:5 (POLL_SECONDS 2 and RECONCILE_SECONDS 9 stand for the defaults 10 and 45): a reconcile checks at 0, 2,
+/// 4, 6 and 8 s, as it would at 0, 10, 20, 30 and 40 s of its minute. Between minutes the bench plays ECS,
+/// moving a third of the tasks to the new colour.
 async fn teardown(results: &mut BTreeMap<String, serde_json::Value>) {
     const ECS_READS: [&str; 6] = [
         "ListContainerInstances",
@@ -275,7 +275,7 @@ async fn teardown(results: &mut BTreeMap<String, serde_json::Value>) {
         burst as f64 / snapshot_reads as f64
     );
     let scaled =
-        DrainSettings::from_vars([("CLUSTERS", "teardown"), ("POLL_SECONDS", "1"), ("RECONCILE_SECONDS", "4")])
+        DrainSettings::from_vars([("CLUSTERS", "teardown"), ("POLL_SECONDS", "2"), ("RECONCILE_SECONDS", "9")])
             .unwrap();
     let scheduled = json!({"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
