@@ -14,7 +14,6 @@ locals {
   task_arns                     = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:task/${cluster}/*"]
   service_arns                  = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:service/${cluster}/*"]
   autoscaling_group_arn_pattern = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/*"
-  log_group_name                = "/aws/lambda/${var.name}"
   uses_customer_managed_key     = var.sns_kms_key_arn != null
 
   environment = {
@@ -97,13 +96,13 @@ resource "aws_iam_role_policy" "autoscaling_publish" {
 resource "aws_sns_topic_subscription" "drain" {
   topic_arn = aws_sns_topic.lifecycle.arn
   protocol  = "lambda"
-  endpoint  = aws_lambda_function.drain.arn
+  endpoint  = module.lambda.function_arn
 }
 
 resource "aws_lambda_permission" "sns" {
   statement_id  = "AllowLifecycleNotifications"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.drain.function_name
+  function_name = module.lambda.function_name
   principal     = "sns.amazonaws.com"
   source_arn    = aws_sns_topic.lifecycle.arn
 }
@@ -122,13 +121,25 @@ resource "aws_cloudwatch_event_rule" "reconcile" {
 resource "aws_cloudwatch_event_target" "reconcile" {
   rule      = aws_cloudwatch_event_rule.reconcile.name
   target_id = "drain-hook"
-  arn       = aws_lambda_function.drain.arn
+  arn       = module.lambda.function_arn
+
+  # Each invocation from here polls every poll_seconds for reconcile_seconds: the function's timeout must hold it.
+  lifecycle {
+    precondition {
+      condition     = var.timeout >= 3 * var.poll_seconds
+      error_message = "timeout (${var.timeout} s) must allow at least three polls of poll_seconds (${var.poll_seconds} s)."
+    }
+    precondition {
+      condition     = var.timeout >= var.reconcile_seconds + var.poll_seconds + 10
+      error_message = "timeout (${var.timeout} s) must outlast a reconcile's window (reconcile_seconds ${var.reconcile_seconds} s) plus its last check (poll_seconds ${var.poll_seconds} s) and 10 s."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "reconcile" {
   statement_id  = "AllowReconcileSchedule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.drain.function_name
+  function_name = module.lambda.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.reconcile.arn
 }
@@ -136,25 +147,6 @@ resource "aws_lambda_permission" "reconcile" {
 ################################################################################
 # Function
 ################################################################################
-
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaRunsTheDrainHook"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "lambda" {
-  name               = "${var.name}-lambda"
-  description        = "Execution role of the ${var.name} Lambda."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-  tags               = var.tags
-}
 
 data "aws_iam_policy_document" "lambda" {
   statement {
@@ -262,66 +254,11 @@ data "aws_iam_policy_document" "lambda" {
       "logs:CreateLogStream",
       "logs:PutLogEvents",
     ]
-    resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
-  }
-}
-
-resource "aws_iam_role_policy" "lambda" {
-  name   = "drain-ecs-container-instances"
-  role   = aws_iam_role.lambda.id
-  policy = data.aws_iam_policy_document.lambda.json
-}
-
-resource "aws_cloudwatch_log_group" "lambda" {
-  #checkov:skip=CKV_AWS_338:Retention is the log_retention_in_days variable (default 30 days); these are operational logs, not audit records.
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_lambda_function" "drain" {
-  #checkov:skip=CKV_AWS_116:No DLQ needed: the reconcile every minute re-reads every instance in Terminating:Wait, so a lost invocation is picked up a minute later.
-  #checkov:skip=CKV_AWS_117:The function only calls AWS APIs; a VPC would add NAT or endpoints and no protection.
-  #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, numbers, a log filter); Lambda encrypts it at rest with an AWS managed key.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the project does not have; the zip comes from the project's own build.
-  #checkov:skip=CKV_AWS_50:The Rust runtime emits no X-Ray segments; the drain is observed through its metrics and JSON logs.
-  function_name    = var.name
-  description      = "Holds terminating ECS container instances of ${join(", ", var.cluster_names)} in Terminating:Wait until their services stay above their minimum."
-  role             = aws_iam_role.lambda.arn
-  filename         = var.zip_path
-  source_code_hash = filebase64sha256(var.zip_path)
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = ["x86_64"]
-  timeout          = var.timeout
-  memory_size      = var.memory_size
-
-  reserved_concurrent_executions = var.reserved_concurrent_executions
-
-  environment {
-    variables = local.environment
+    resources = ["${module.lambda.log_group_arn}:*"]
   }
 
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.lambda.name
-  }
-
-  tags = var.tags
-
-  # Permissions first: the schedule may invoke the function as soon as it exists.
-  depends_on = [aws_iam_role_policy.lambda]
-
+  # The grants above reach cluster_names only: a fallback cluster outside them could not be drained.
   lifecycle {
-    precondition {
-      condition     = var.timeout >= 3 * var.poll_seconds
-      error_message = "timeout (${var.timeout} s) must allow at least three polls of poll_seconds (${var.poll_seconds} s)."
-    }
-    precondition {
-      condition     = var.timeout >= var.reconcile_seconds + var.poll_seconds + 10
-      error_message = "timeout (${var.timeout} s) must outlast a reconcile's window (reconcile_seconds ${var.reconcile_seconds} s) plus its last check (poll_seconds ${var.poll_seconds} s) and 10 s."
-    }
     precondition {
       condition     = var.fallback_cluster == null || contains(var.cluster_names, coalesce(var.fallback_cluster, "-"))
       error_message = "fallback_cluster must be one of cluster_names, or the function could not drain it."
@@ -329,23 +266,49 @@ resource "aws_lambda_function" "drain" {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  count = var.errors_alarm_enabled ? 1 : 0
+module "lambda" {
+  source = "../_lambda"
 
-  alarm_name          = "${var.name}-errors"
-  alarm_description   = "The ${var.name} Lambda is failing: terminating instances may not be drained."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.drain.function_name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  # No invocations means no errors.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = var.alarm_actions
-  ok_actions         = var.alarm_actions
-  tags               = var.tags
+  name                           = var.name
+  description                    = "Holds terminating ECS container instances of ${join(", ", var.cluster_names)} in Terminating:Wait until their services stay above their minimum."
+  zip_path                       = var.zip_path
+  assume_role_statement_id       = "LambdaRunsTheDrainHook"
+  policy_name                    = "drain-ecs-container-instances"
+  policy_json                    = data.aws_iam_policy_document.lambda.json
+  environment                    = local.environment
+  timeout                        = var.timeout
+  memory_size                    = var.memory_size
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  log_retention_in_days          = var.log_retention_in_days
+  log_kms_key_arn                = var.log_kms_key_arn
+  errors_alarm_enabled           = var.errors_alarm_enabled
+  errors_alarm_description       = "The ${var.name} Lambda is failing: terminating instances may not be drained."
+  alarm_actions                  = var.alarm_actions
+  tags                           = var.tags
+}
+
+# Where the function's resources lived before they moved into ../_lambda: existing states follow them there.
+moved {
+  from = aws_iam_role.lambda
+  to   = module.lambda.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.lambda
+  to   = module.lambda.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_cloudwatch_log_group.lambda
+  to   = module.lambda.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_lambda_function.drain
+  to   = module.lambda.aws_lambda_function.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.errors
+  to   = module.lambda.aws_cloudwatch_metric_alarm.errors
 }

@@ -14,22 +14,22 @@ output "role_arn" {
 
 output "function_name" {
   description = "Name of the drain Lambda."
-  value       = aws_lambda_function.drain.function_name
+  value       = module.lambda.function_name
 }
 
 output "function_arn" {
   description = "ARN of the drain Lambda."
-  value       = aws_lambda_function.drain.arn
+  value       = module.lambda.function_arn
 }
 
 output "lambda_role_arn" {
   description = "ARN of the drain Lambda's execution role."
-  value       = aws_iam_role.lambda.arn
+  value       = module.lambda.role_arn
 }
 
 output "log_group_name" {
   description = "Log group of the drain Lambda."
-  value       = aws_cloudwatch_log_group.lambda.name
+  value       = module.lambda.log_group_name
 }
 
 output "reconcile_rule_arn" {
@@ -39,5 +39,5 @@ output "reconcile_rule_arn" {
 
 output "errors_alarm_arn" {
   description = "ARN of the Errors alarm; null when errors_alarm_enabled is false."
-  value       = try(aws_cloudwatch_metric_alarm.errors[0].arn, null)
+  value       = module.lambda.errors_alarm_arn
 }

@@ -9,8 +9,6 @@ locals {
   account        = data.aws_caller_identity.current.account_id
   ecs_arn_prefix = "arn:${local.partition}:ecs:${local.region}:${local.account}"
 
-  log_group_name = "/aws/lambda/${var.name}"
-
   # A deployment that names its clusters manages exactly those (the function never lists the account then), and
   # its grants reach only them. Naming none means discovery by the ecs-scaler:enabled tag, which must see all.
   named_clusters = distinct(concat(var.settings.clusters, [for cluster in var.clusters : cluster.name]))
@@ -66,14 +64,14 @@ resource "aws_cloudwatch_event_rule" "tick" {
 resource "aws_cloudwatch_event_target" "tick" {
   rule      = aws_cloudwatch_event_rule.tick.name
   target_id = "scale-status"
-  arn       = aws_lambda_function.scale_status.arn
+  arn       = module.lambda.function_arn
   input     = local.schedule_input
 }
 
 resource "aws_lambda_permission" "tick" {
   statement_id  = "AllowScaleStatusSchedule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.scale_status.function_name
+  function_name = module.lambda.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.tick.arn
 }
@@ -81,25 +79,6 @@ resource "aws_lambda_permission" "tick" {
 ################################################################################
 # Function
 ################################################################################
-
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaRunsScaleStatus"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "lambda" {
-  name               = "${var.name}-lambda"
-  description        = "Execution role of the ${var.name} Lambda."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-  tags               = var.tags
-}
 
 data "aws_iam_policy_document" "lambda" {
   statement {
@@ -182,75 +161,53 @@ data "aws_iam_policy_document" "lambda" {
       "logs:CreateLogStream",
       "logs:PutLogEvents",
     ]
-    resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
+    resources = ["${module.lambda.log_group_arn}:*"]
   }
 }
 
-resource "aws_iam_role_policy" "lambda" {
-  name   = "publish-scale-status"
-  role   = aws_iam_role.lambda.id
-  policy = data.aws_iam_policy_document.lambda.json
-}
+module "lambda" {
+  source = "../_lambda"
 
-resource "aws_cloudwatch_log_group" "lambda" {
-  #checkov:skip=CKV_AWS_338:Retention is the log_retention_in_days variable (default 30 days); these are operational logs, not audit records.
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_lambda_function" "scale_status" {
-  #checkov:skip=CKV_AWS_116:No DLQ needed: a failed tick is superseded by the next one a minute later, and the alarms treat the gap as missing data.
-  #checkov:skip=CKV_AWS_117:The function only calls AWS APIs; a VPC would add NAT or endpoints and no protection.
-  #checkov:skip=CKV_AWS_173:The environment holds no secrets (cluster names, thresholds, a log filter); Lambda encrypts it at rest with an AWS managed key.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the project does not have; the zip comes from the project's own build.
-  #checkov:skip=CKV_AWS_50:The Rust runtime emits no X-Ray segments; the function is observed through ScaleStatus and its JSON logs.
-  function_name    = var.name
-  description      = "Publishes the ScaleStatus metric (0 scale down, 1 stay, 2 scale up) for the managed ECS clusters."
-  role             = aws_iam_role.lambda.arn
-  filename         = var.zip_path
-  source_code_hash = filebase64sha256(var.zip_path)
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = ["x86_64"]
-  timeout          = var.timeout
-  memory_size      = var.memory_size
-
+  name                           = var.name
+  description                    = "Publishes the ScaleStatus metric (0 scale down, 1 stay, 2 scale up) for the managed ECS clusters."
+  zip_path                       = var.zip_path
+  assume_role_statement_id       = "LambdaRunsScaleStatus"
+  policy_name                    = "publish-scale-status"
+  policy_json                    = data.aws_iam_policy_document.lambda.json
+  environment                    = local.environment
+  timeout                        = var.timeout
+  memory_size                    = var.memory_size
   reserved_concurrent_executions = var.reserved_concurrent_executions
-
-  environment {
-    variables = local.environment
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.lambda.name
-  }
-
-  tags = var.tags
-
-  # Permissions first: the schedule may invoke the function as soon as it exists.
-  depends_on = [aws_iam_role_policy.lambda]
+  log_retention_in_days          = var.log_retention_in_days
+  log_kms_key_arn                = var.log_kms_key_arn
+  errors_alarm_enabled           = var.errors_alarm_enabled
+  errors_alarm_description       = "The ${var.name} Lambda is failing: ScaleStatus goes missing and the clusters stop scaling."
+  alarm_actions                  = var.alarm_actions
+  tags                           = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  count = var.errors_alarm_enabled ? 1 : 0
+# Where the function's resources lived before they moved into ../_lambda: existing states follow them there.
+moved {
+  from = aws_iam_role.lambda
+  to   = module.lambda.aws_iam_role.this
+}
 
-  alarm_name          = "${var.name}-errors"
-  alarm_description   = "The ${var.name} Lambda is failing: ScaleStatus goes missing and the clusters stop scaling."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.scale_status.function_name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  # No invocations means no errors.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = var.alarm_actions
-  ok_actions         = var.alarm_actions
-  tags               = var.tags
+moved {
+  from = aws_iam_role_policy.lambda
+  to   = module.lambda.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_cloudwatch_log_group.lambda
+  to   = module.lambda.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_lambda_function.scale_status
+  to   = module.lambda.aws_lambda_function.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.errors
+  to   = module.lambda.aws_cloudwatch_metric_alarm.errors
 }

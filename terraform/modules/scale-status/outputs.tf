@@ -1,21 +1,21 @@
 output "function_name" {
   description = "Name of the scale-status Lambda."
-  value       = aws_lambda_function.scale_status.function_name
+  value       = module.lambda.function_name
 }
 
 output "function_arn" {
   description = "ARN of the scale-status Lambda."
-  value       = aws_lambda_function.scale_status.arn
+  value       = module.lambda.function_arn
 }
 
 output "lambda_role_arn" {
   description = "ARN of the Lambda's execution role."
-  value       = aws_iam_role.lambda.arn
+  value       = module.lambda.role_arn
 }
 
 output "log_group_name" {
   description = "Log group of the Lambda."
-  value       = aws_cloudwatch_log_group.lambda.name
+  value       = module.lambda.log_group_name
 }
 
 output "schedule_rule_arn" {
@@ -35,5 +35,5 @@ output "namespace" {
 
 output "errors_alarm_arn" {
   description = "ARN of the Errors alarm; null when errors_alarm_enabled is false."
-  value       = try(aws_cloudwatch_metric_alarm.errors[0].arn, null)
+  value       = module.lambda.errors_alarm_arn
 }

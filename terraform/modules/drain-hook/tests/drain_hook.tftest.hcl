@@ -21,11 +21,6 @@ mock_provider "aws" {
       json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
     }
   }
-  mock_resource "aws_iam_role" {
-    defaults = {
-      arn = "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook"
-    }
-  }
   mock_resource "aws_sns_topic" {
     defaults = {
       arn = "arn:aws:sns:us-east-1:123456789012:ecs-scaler-drain-hook"
@@ -48,6 +43,18 @@ mock_provider "aws" {
   }
 }
 
+# The module has two roles, Auto Scaling's (it publishes the lifecycle notifications) and the function's: each gets
+# an ARN of its own, so a test can tell which one an output or a hook hands on.
+override_resource {
+  target = aws_iam_role.autoscaling
+  values = { arn = "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook-asg" }
+}
+
+override_resource {
+  target = module.lambda.aws_iam_role.this
+  values = { arn = "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook-lambda" }
+}
+
 variables {
   zip_path      = "tests/fixtures/bootstrap.zip"
   cluster_names = ["default", "batch"]
@@ -57,7 +64,7 @@ run "lifecycle_notifications_reach_the_function" {
   command = apply
 
   assert {
-    condition     = aws_sns_topic_subscription.drain.protocol == "lambda" && aws_sns_topic_subscription.drain.endpoint == aws_lambda_function.drain.arn && aws_sns_topic_subscription.drain.topic_arn == aws_sns_topic.lifecycle.arn
+    condition     = aws_sns_topic_subscription.drain.protocol == "lambda" && aws_sns_topic_subscription.drain.endpoint == module.lambda.function_arn && aws_sns_topic_subscription.drain.topic_arn == aws_sns_topic.lifecycle.arn
     error_message = "The function must be subscribed to the lifecycle topic."
   }
   assert {
@@ -65,8 +72,16 @@ run "lifecycle_notifications_reach_the_function" {
     error_message = "SNS must be allowed to invoke the function, from this topic only."
   }
   assert {
-    condition     = output.notification_target_arn == aws_sns_topic.lifecycle.arn && output.role_arn == aws_iam_role.autoscaling.arn
-    error_message = "Outputs must hand the topic and the Auto Scaling role to the blue/green module."
+    condition     = output.notification_target_arn == aws_sns_topic.lifecycle.arn
+    error_message = "notification_target_arn must hand the topic to the blue/green module."
+  }
+  assert {
+    condition     = output.role_arn == "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook-asg"
+    error_message = "role_arn must be Auto Scaling's publishing role (got ${output.role_arn}), not the function's."
+  }
+  assert {
+    condition     = output.lambda_role_arn == "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook-lambda" && module.lambda.function.role == output.lambda_role_arn
+    error_message = "lambda_role_arn must be the function's execution role (got ${output.lambda_role_arn})."
   }
 }
 
@@ -129,11 +144,11 @@ run "the_function_is_configured_for_its_poll_loop" {
   command = plan
 
   assert {
-    condition     = aws_lambda_function.drain.timeout == 120 && aws_lambda_function.drain.runtime == "provided.al2023" && aws_lambda_function.drain.handler == "bootstrap"
+    condition     = module.lambda.function.timeout == 120 && module.lambda.function.runtime == "provided.al2023" && module.lambda.function.handler == "bootstrap"
     error_message = "Timeout 120 s on provided.al2023 / bootstrap."
   }
   assert {
-    condition = aws_lambda_function.drain.environment[0].variables == tomap({
+    condition = module.lambda.function.environment[0].variables == tomap({
       SCALE_NAMESPACE      = "Curalate/AutoScaling"
       CLUSTERS             = "default,batch"
       POLL_SECONDS         = "10"
@@ -145,7 +160,7 @@ run "the_function_is_configured_for_its_poll_loop" {
     error_message = "Default environment: namespace, the deployment's clusters, poll, reconcile window, max drain, timeout result, log level; optional ones unset."
   }
   assert {
-    condition     = aws_lambda_function.drain.logging_config[0].log_format == "JSON"
+    condition     = module.lambda.function.logging_config[0].log_format == "JSON"
     error_message = "Logs must be JSON."
   }
 }
@@ -162,10 +177,10 @@ run "optional_settings_become_environment_variables" {
 
   assert {
     condition = (
-      aws_lambda_function.drain.environment[0].variables["ASG_NAMES"] == "default-blue,default-green" &&
-      aws_lambda_function.drain.environment[0].variables["CLUSTER"] == "default" &&
-      aws_lambda_function.drain.environment[0].variables["LIFECYCLE_HOOK_NAME"] == "ecs-scaler-drain" &&
-      aws_lambda_function.drain.environment[0].variables["DRAIN_TIMEOUT_RESULT"] == "ABANDON"
+      module.lambda.function.environment[0].variables["ASG_NAMES"] == "default-blue,default-green" &&
+      module.lambda.function.environment[0].variables["CLUSTER"] == "default" &&
+      module.lambda.function.environment[0].variables["LIFECYCLE_HOOK_NAME"] == "ecs-scaler-drain" &&
+      module.lambda.function.environment[0].variables["DRAIN_TIMEOUT_RESULT"] == "ABANDON"
     )
     error_message = "ASG_NAMES, CLUSTER, LIFECYCLE_HOOK_NAME and DRAIN_TIMEOUT_RESULT must be passed through."
   }
@@ -281,7 +296,7 @@ run "errors_alarm_is_optional" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.errors) == 0 && output.errors_alarm_arn == null
+    condition     = module.lambda.errors_alarm == null && output.errors_alarm_arn == null
     error_message = "Without the alarm the output must be null."
   }
 }
@@ -324,7 +339,7 @@ run "a_timeout_too_short_for_the_poll_loop_is_rejected" {
     poll_seconds = 15
   }
 
-  expect_failures = [aws_lambda_function.drain]
+  expect_failures = [aws_cloudwatch_event_target.reconcile]
 }
 
 run "a_fallback_cluster_outside_the_managed_ones_is_rejected" {
@@ -334,7 +349,7 @@ run "a_fallback_cluster_outside_the_managed_ones_is_rejected" {
     fallback_cluster = "elsewhere"
   }
 
-  expect_failures = [aws_lambda_function.drain]
+  expect_failures = [data.aws_iam_policy_document.lambda]
 }
 
 run "max_drain_beyond_the_auto_scaling_limit_is_rejected" {
@@ -355,5 +370,5 @@ run "a_reconcile_window_the_timeout_cannot_hold_is_rejected" {
     reconcile_seconds = 55
   }
 
-  expect_failures = [aws_lambda_function.drain]
+  expect_failures = [aws_cloudwatch_event_target.reconcile]
 }

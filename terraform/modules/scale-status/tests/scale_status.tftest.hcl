@@ -102,19 +102,19 @@ run "the_function_runs_the_rust_bootstrap_with_json_logs" {
 
   assert {
     condition = (
-      aws_lambda_function.scale_status.runtime == "provided.al2023" &&
-      aws_lambda_function.scale_status.handler == "bootstrap" &&
-      aws_lambda_function.scale_status.architectures == tolist(["x86_64"]) &&
-      aws_lambda_function.scale_status.source_code_hash == filebase64sha256("tests/fixtures/bootstrap.zip")
+      module.lambda.function.runtime == "provided.al2023" &&
+      module.lambda.function.handler == "bootstrap" &&
+      module.lambda.function.architectures == tolist(["x86_64"]) &&
+      module.lambda.function.source_code_hash == filebase64sha256("tests/fixtures/bootstrap.zip")
     )
     error_message = "provided.al2023 / bootstrap / x86_64 from the zip, with its hash."
   }
   assert {
-    condition     = aws_lambda_function.scale_status.logging_config[0].log_format == "JSON" && aws_lambda_function.scale_status.logging_config[0].log_group == "/aws/lambda/ecs-scaler-scale-status"
+    condition     = module.lambda.function.logging_config[0].log_format == "JSON" && module.lambda.function.logging_config[0].log_group == "/aws/lambda/ecs-scaler-scale-status"
     error_message = "Logs must be JSON, into the module's log group."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.lambda.retention_in_days == 30
+    condition     = module.lambda.log_retention_in_days == 30
     error_message = "Log retention defaults to 30 days."
   }
 }
@@ -123,7 +123,7 @@ run "unset_settings_stay_out_of_the_environment" {
   command = plan
 
   assert {
-    condition = aws_lambda_function.scale_status.environment[0].variables == tomap({
+    condition = module.lambda.function.environment[0].variables == tomap({
       SCALE_NAMESPACE = "Curalate/AutoScaling"
       RUST_LOG        = "info"
     })
@@ -147,7 +147,7 @@ run "settings_become_environment_variables" {
   }
 
   assert {
-    condition = aws_lambda_function.scale_status.environment[0].variables == tomap({
+    condition = module.lambda.function.environment[0].variables == tomap({
       SCALE_NAMESPACE     = "Curalate/AutoScaling"
       CLUSTERS            = "default,batch"
       CPU_MIN             = "50"
@@ -250,7 +250,7 @@ run "errors_alarm_is_optional" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.errors) == 0 && output.errors_alarm_arn == null
+    condition     = module.lambda.errors_alarm == null && output.errors_alarm_arn == null
     error_message = "Without the alarm the output must be null."
   }
 }
@@ -264,10 +264,10 @@ run "errors_alarm_watches_the_function" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.errors[0].namespace == "AWS/Lambda" &&
-      aws_cloudwatch_metric_alarm.errors[0].metric_name == "Errors" &&
-      aws_cloudwatch_metric_alarm.errors[0].dimensions == tomap({ FunctionName = "ecs-scaler-scale-status" }) &&
-      aws_cloudwatch_metric_alarm.errors[0].alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:pager"])
+      module.lambda.errors_alarm.namespace == "AWS/Lambda" &&
+      module.lambda.errors_alarm.metric_name == "Errors" &&
+      module.lambda.errors_alarm.dimensions == tomap({ FunctionName = "ecs-scaler-scale-status" }) &&
+      module.lambda.errors_alarm.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:pager"])
     )
     error_message = "The Errors alarm must watch the function and notify alarm_actions."
   }
