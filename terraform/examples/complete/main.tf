@@ -190,8 +190,10 @@ module "ecs_cluster_bg" {
   # The AMIs are pinned, never looked up: an AMI that changed by itself (say, the SSM "recommended" parameter)
   # would change the serving colour's launch template on the next plain apply, and every scale-up would launch
   # it, bypassing the swap. An idle green only keeps its launch template valid, with blue's AMI.
-  blue  = var.blue
-  green = merge(var.green, { image_id = coalesce(var.green.image_id, var.blue.image_id) })
+  colours = {
+    blue  = var.blue
+    green = merge(var.green, { image_id = coalesce(var.green.image_id, var.blue.image_id) })
+  }
 
   tags = local.tags
 }

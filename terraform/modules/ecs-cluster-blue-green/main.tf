@@ -1,10 +1,7 @@
 data "aws_region" "current" {}
 
 locals {
-  colours = {
-    blue  = var.blue
-    green = var.green
-  }
+  colours = var.colours
 
   # A colour with max_size = 0 is idle: it has its group, launch template and lifecycle hook (so it can be
   # brought up by changing sizes alone), but no scaling policies or alarms, which could only ever act on nothing.
@@ -238,14 +235,14 @@ resource "aws_cloudwatch_metric_alarm" "low" {
 # so the comparison clamps it to the new sizes. One check per colour: check blocks cannot use for_each.
 check "blue_desired_capacity_is_applied" {
   assert {
-    condition     = coalesce(var.blue.desired_capacity, 0) == 0 || min(max(aws_autoscaling_group.this["blue"].desired_capacity, var.blue.min_size), var.blue.max_size) > 0
-    error_message = "blue.desired_capacity = ${coalesce(var.blue.desired_capacity, 0)}, but the group ${aws_autoscaling_group.this["blue"].name} will run no instance, and Terraform will not change that: desired_capacity only sizes a group when it is created. To bring blue up, raise min_size (Auto Scaling raises the desired capacity to it)."
+    condition     = coalesce(var.colours["blue"].desired_capacity, 0) == 0 || min(max(aws_autoscaling_group.this["blue"].desired_capacity, var.colours["blue"].min_size), var.colours["blue"].max_size) > 0
+    error_message = "colours.blue.desired_capacity = ${coalesce(var.colours["blue"].desired_capacity, 0)}, but the group ${aws_autoscaling_group.this["blue"].name} will run no instance, and Terraform will not change that: desired_capacity only sizes a group when it is created. To bring blue up, raise min_size (Auto Scaling raises the desired capacity to it)."
   }
 }
 
 check "green_desired_capacity_is_applied" {
   assert {
-    condition     = coalesce(var.green.desired_capacity, 0) == 0 || min(max(aws_autoscaling_group.this["green"].desired_capacity, var.green.min_size), var.green.max_size) > 0
-    error_message = "green.desired_capacity = ${coalesce(var.green.desired_capacity, 0)}, but the group ${aws_autoscaling_group.this["green"].name} will run no instance, and Terraform will not change that: desired_capacity only sizes a group when it is created. To bring green up, raise min_size (Auto Scaling raises the desired capacity to it)."
+    condition     = coalesce(var.colours["green"].desired_capacity, 0) == 0 || min(max(aws_autoscaling_group.this["green"].desired_capacity, var.colours["green"].min_size), var.colours["green"].max_size) > 0
+    error_message = "colours.green.desired_capacity = ${coalesce(var.colours["green"].desired_capacity, 0)}, but the group ${aws_autoscaling_group.this["green"].name} will run no instance, and Terraform will not change that: desired_capacity only sizes a group when it is created. To bring green up, raise min_size (Auto Scaling raises the desired capacity to it)."
   }
 }

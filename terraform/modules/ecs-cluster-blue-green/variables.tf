@@ -11,53 +11,32 @@ variable "cluster_name" {
   }
 }
 
-variable "blue" {
-  description = "The blue colour: AMI, instance type and sizes. A colour with max_size = 0 is idle. desired_capacity (default: min_size) is the size the group is created with; after that the ScaleStatus alarms own it (see README)."
-  type = object({
+variable "colours" {
+  description = "The two colours, keyed blue and green: AMI, instance type and sizes of each. A colour with max_size = 0 is idle; keep the one you are not using at min_size = max_size = 0. desired_capacity (default: min_size) is the size a group is created with; after that the ScaleStatus alarms own it (see README)."
+  type = map(object({
     image_id         = string
     instance_type    = string
     min_size         = number
     max_size         = number
     desired_capacity = optional(number)
-  })
+  }))
   nullable = false
 
   validation {
-    condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.blue.image_id))
-    error_message = "blue.image_id must be an AMI id (ami-xxxxxxxx)."
+    condition     = toset(keys(var.colours)) == toset(["blue", "green"])
+    error_message = "colours must have exactly two keys, blue and green (got ${jsonencode(keys(var.colours))})."
   }
   validation {
-    condition     = var.blue.min_size >= 0 && var.blue.min_size <= var.blue.max_size && floor(var.blue.min_size) == var.blue.min_size && floor(var.blue.max_size) == var.blue.max_size
-    error_message = "blue: min_size and max_size must be whole numbers with 0 <= min_size <= max_size."
+    condition     = alltrue([for colour in values(var.colours) : can(regex("^ami-[0-9a-f]{8,17}$", colour.image_id))])
+    error_message = "colours: image_id must be an AMI id (ami-xxxxxxxx); not one in ${jsonencode([for name, colour in var.colours : name if !can(regex("^ami-[0-9a-f]{8,17}$", colour.image_id))])}."
   }
   validation {
-    condition     = var.blue.desired_capacity == null || try(var.blue.desired_capacity >= var.blue.min_size && var.blue.desired_capacity <= var.blue.max_size, false)
-    error_message = "blue: desired_capacity must lie between min_size and max_size."
-  }
-}
-
-variable "green" {
-  description = "The green colour, same shape as blue. Keep the colour you are not using at min_size = max_size = 0."
-  type = object({
-    image_id         = string
-    instance_type    = string
-    min_size         = number
-    max_size         = number
-    desired_capacity = optional(number)
-  })
-  nullable = false
-
-  validation {
-    condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.green.image_id))
-    error_message = "green.image_id must be an AMI id (ami-xxxxxxxx)."
+    condition     = alltrue([for colour in values(var.colours) : colour.min_size >= 0 && colour.min_size <= colour.max_size && floor(colour.min_size) == colour.min_size && floor(colour.max_size) == colour.max_size])
+    error_message = "colours: min_size and max_size must be whole numbers with 0 <= min_size <= max_size; not so in ${jsonencode([for name, colour in var.colours : name if !(colour.min_size >= 0 && colour.min_size <= colour.max_size && floor(colour.min_size) == colour.min_size && floor(colour.max_size) == colour.max_size)])}."
   }
   validation {
-    condition     = var.green.min_size >= 0 && var.green.min_size <= var.green.max_size && floor(var.green.min_size) == var.green.min_size && floor(var.green.max_size) == var.green.max_size
-    error_message = "green: min_size and max_size must be whole numbers with 0 <= min_size <= max_size."
-  }
-  validation {
-    condition     = var.green.desired_capacity == null || try(var.green.desired_capacity >= var.green.min_size && var.green.desired_capacity <= var.green.max_size, false)
-    error_message = "green: desired_capacity must lie between min_size and max_size."
+    condition     = alltrue([for colour in values(var.colours) : colour.desired_capacity == null || try(colour.desired_capacity >= colour.min_size && colour.desired_capacity <= colour.max_size, false)])
+    error_message = "colours: desired_capacity must lie between min_size and max_size; not so in ${jsonencode([for name, colour in var.colours : name if !(colour.desired_capacity == null || try(colour.desired_capacity >= colour.min_size && colour.desired_capacity <= colour.max_size, false))])}."
   }
 }
 

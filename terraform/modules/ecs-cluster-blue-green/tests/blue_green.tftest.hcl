@@ -27,8 +27,10 @@ variables {
   autoscale_enabled                  = true
   root_volume_size                   = 50
 
-  blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
-  green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+  colours = {
+    blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
+    green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+  }
 }
 
 run "both_colours_get_a_group_a_launch_template_and_a_drain_hook" {
@@ -90,16 +92,28 @@ run "alarms_drive_the_policies_of_their_own_colour" {
   command = apply
 
   variables {
-    green = { image_id = "ami-0aae19d30bab785d3", instance_type = "c5.2xlarge", min_size = 5, max_size = 15 }
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
+      green = { image_id = "ami-0aae19d30bab785d3", instance_type = "c5.2xlarge", min_size = 5, max_size = 15 }
+    }
   }
 
+  # An ARN per colour and policy, so an alarm wired to the other colour's policy fails the assertion below.
   override_resource {
-    target = aws_autoscaling_policy.scale_up
-    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:11111111-1111-1111-1111-111111111111:autoScalingGroupName/default:policyName/scale-up" }
+    target = aws_autoscaling_policy.scale_up["blue"]
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:11111111-1111-1111-1111-111111111111:autoScalingGroupName/default-blue:policyName/default-blue-scale-up" }
   }
   override_resource {
-    target = aws_autoscaling_policy.scale_down
-    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:22222222-2222-2222-2222-222222222222:autoScalingGroupName/default:policyName/scale-down" }
+    target = aws_autoscaling_policy.scale_down["blue"]
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:22222222-2222-2222-2222-222222222222:autoScalingGroupName/default-blue:policyName/default-blue-scale-down" }
+  }
+  override_resource {
+    target = aws_autoscaling_policy.scale_up["green"]
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:33333333-3333-3333-3333-333333333333:autoScalingGroupName/default-green:policyName/default-green-scale-up" }
+  }
+  override_resource {
+    target = aws_autoscaling_policy.scale_down["green"]
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:44444444-4444-4444-4444-444444444444:autoScalingGroupName/default-green:policyName/default-green-scale-down" }
   }
 
   assert {
@@ -109,6 +123,10 @@ run "alarms_drive_the_policies_of_their_own_colour" {
       aws_cloudwatch_metric_alarm.low[colour].alarm_actions == toset([aws_autoscaling_policy.scale_down[colour].arn])
     ])
     error_message = "Each colour's high alarm must trigger its scale-up policy and its low alarm its scale-down policy."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.high["green"].alarm_actions == toset(["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:33333333-3333-3333-3333-333333333333:autoScalingGroupName/default-green:policyName/default-green-scale-up"])
+    error_message = "Green's high alarm must call green's scale-up policy."
   }
   assert {
     condition     = aws_autoscaling_policy.scale_up["green"].autoscaling_group_name == "default-green" && aws_autoscaling_policy.scale_down["blue"].autoscaling_group_name == "default-blue"
@@ -335,20 +353,26 @@ run "min_size_above_max_size_is_rejected" {
   command = plan
 
   variables {
-    blue = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 5, max_size = 2 }
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 5, max_size = 2 }
+      green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+    }
   }
 
-  expect_failures = [var.blue]
+  expect_failures = [var.colours]
 }
 
 run "desired_capacity_outside_the_sizes_is_rejected" {
   command = plan
 
   variables {
-    green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 3 }
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
+      green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 3 }
+    }
   }
 
-  expect_failures = [var.green]
+  expect_failures = [var.colours]
 }
 
 run "heartbeat_timeout_the_reconcile_could_miss_is_rejected" {
@@ -498,4 +522,30 @@ run "the_longest_cluster_name_still_fits_every_derived_name" {
     condition     = alltrue([for alarm in concat(values(aws_cloudwatch_metric_alarm.high), values(aws_cloudwatch_metric_alarm.low)) : length(alarm.alarm_name) <= 255])
     error_message = "Alarm names must fit in 255 characters."
   }
+}
+
+run "colours_other_than_blue_and_green_are_rejected" {
+  command = plan
+
+  variables {
+    colours = {
+      blue = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15 }
+      red  = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0 }
+    }
+  }
+
+  expect_failures = [var.colours]
+}
+
+run "a_malformed_ami_of_either_colour_is_rejected" {
+  command = plan
+
+  variables {
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15 }
+      green = { image_id = "ubuntu-22.04", instance_type = "c3.2xlarge", min_size = 0, max_size = 0 }
+    }
+  }
+
+  expect_failures = [var.colours]
 }

@@ -37,8 +37,10 @@ variables {
   autoscale_enabled                  = true
   root_volume_size                   = 50
 
-  blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
-  green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+  colours = {
+    blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
+    green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+  }
 }
 
 # Each run sees the state the runs before it left (a mocked refresh keeps it): blue created at desired capacity 5,
@@ -58,7 +60,10 @@ run "an_autoscaled_group_keeps_its_size_and_does_not_warn" {
   # The alarms moved blue away from the 5 it was created with; a desired_capacity of 3 changes nothing, and a
   # running group of another size is no mistake worth a warning (a failing check would fail this run).
   variables {
-    blue = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 3 }
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 3 }
+      green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+    }
   }
 
   assert {
@@ -74,7 +79,10 @@ run "bringing_an_idle_colour_up_with_desired_capacity_alone_warns" {
   command = apply
 
   variables {
-    green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 15, desired_capacity = 5 }
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 2, max_size = 15, desired_capacity = 5 }
+      green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 15, desired_capacity = 5 }
+    }
   }
 
   assert {
@@ -91,7 +99,10 @@ run "a_desired_capacity_that_min_size_brings_about_does_not_warn" {
 
   # Raising min_size to 8 makes Auto Scaling raise desired capacity from 5 to 8, the configured value.
   variables {
-    blue = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 8, max_size = 15, desired_capacity = 8 }
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 8, max_size = 15, desired_capacity = 8 }
+      green = { image_id = "ami-c868b6b5", instance_type = "c3.2xlarge", min_size = 0, max_size = 0, desired_capacity = 0 }
+    }
   }
 
   assert {
