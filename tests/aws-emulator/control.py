@@ -2,9 +2,10 @@
 
 JSON in and out, no authentication. It exposes the call log (to count API calls per tick and
 to assert that nothing mutating happened), fault injection, the lifecycle notifications AWS
-would have published, the emulator clock, and the two ECS facts only the ECS scheduler and
-agent can set in real life (service events, task status and health). README.md documents
-each endpoint.
+would have published, the emulator clock, the ECS facts only the ECS scheduler and agent can
+set in real life (service events, task status and health) or emit (service action events),
+the HTTP endpoints standing in for Lambda functions, and what was sent to them (custom
+termination requests, EventBridge deliveries). README.md documents each endpoint.
 """
 
 import json
@@ -17,7 +18,11 @@ from moto.core.exceptions import ServiceException
 from moto.moto_api._internal.models import moto_api_backend
 
 import ecs_gaps
+import eventbridge
+import lambdas
 import lifecycle
+import scaling
+import termination
 
 PREFIX = "/_emulator/"
 
@@ -61,6 +66,19 @@ class ControlApi:
             ("POST", "clock"): self._advance_clock,
             ("POST", "ecs/service-events"): self._add_service_event,
             ("POST", "ecs/task-state"): self._set_task_state,
+            ("POST", "ecs/service-action"): self._emit_service_action,
+            ("GET", "lambda/functions"): lambda _: {
+                "functions": [f.describe() for f in lambdas.REGISTRY.functions.values()]
+            },
+            ("POST", "lambda/functions"): self._register_function,
+            ("DELETE", "lambda/functions"): lambda _: lambdas.REGISTRY.reset() or {"functions": []},
+            ("GET", "autoscaling/termination-requests"): lambda _: {
+                "requests": list(termination.TERMINATION.requests)
+            },
+            ("DELETE", "autoscaling/termination-requests"): lambda _: termination.TERMINATION.requests.clear()
+            or {"requests": []},
+            ("GET", "events/deliveries"): lambda _: {"deliveries": list(eventbridge.DELIVERIES)},
+            ("DELETE", "events/deliveries"): lambda _: eventbridge.DELIVERIES.clear() or {"deliveries": []},
             ("POST", "reset"): self._reset,
         }
 
@@ -151,11 +169,49 @@ class ControlApi:
             "healthStatus": task.health_status,
         }
 
+    def _register_function(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            function = lambdas.REGISTRY.register(
+                _field(body, "arn", str),
+                _field(body, "url", str),
+                _field(body, "timeout_seconds", (int, float), lambdas.DEFAULT_TIMEOUT_SECONDS),
+            )
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return function.describe()
+
+    def _emit_service_action(self, body: dict[str, Any]) -> dict[str, Any]:
+        container_instances = _field(body, "container_instances", list, None)
+        capacity_providers = _field(body, "capacity_providers", list, None)
+        for name, values in (("container_instances", container_instances), ("capacity_providers", capacity_providers)):
+            if values is not None and not all(isinstance(v, str) for v in values):
+                raise BadRequest(f"'{name}' must be a list of strings")
+        try:
+            return _moto(
+                eventbridge.service_action,
+                _field(body, "cluster", str),
+                _field(body, "service", str),
+                _field(body, "event_name", str),
+                _field(body, "reason", str, None),
+                _field(body, "event_type", str, None),
+                container_instances,
+                capacity_providers,
+                _field(body, "created_at", (int, float), None),
+            )
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+
     def _reset(self, _: dict[str, Any]) -> dict[str, Any]:
-        """Forget everything: moto's backends, the call log, faults, lifecycle state and the clock offset."""
+        """Forget everything: moto's backends, the call log, faults, lifecycle, scaling, termination and
+        EventBridge state, registered functions and the clock offset."""
         moto_api_backend.reset()
         lifecycle.LIFECYCLE.reset()
         lifecycle.CLOCK.reset()
+        scaling.reset()
+        termination.TERMINATION.reset()
+        eventbridge.reset()
+        lambdas.REGISTRY.reset()
+        lambdas.OUTBOX.reset()
         self.calls.clear()
         self.faults.clear()
         return {"ok": True}

@@ -5,13 +5,18 @@ it picks a backend from the SigV4 credential scope of each request. The gateway 
 same app and, for every request:
 
 1. applies overdue lifecycle timeouts (lifecycle.py evaluates them lazily);
-2. answers ``/_emulator/*`` itself (control.py);
-3. otherwise identifies the AWS call (service, operation, wire protocol), fails it if a
+2. runs the Lambda invocations now due (``settle``, below);
+3. answers ``/_emulator/*`` itself (control.py);
+4. otherwise identifies the AWS call (service, operation, wire protocol), fails it if a
    fault is armed for it, routes rpc-v2-cbor calls through cbor_bridge.py and everything
-   else straight to moto, and records the call with its status in the call log.
+   else straight to moto, and records the call with its status in the call log;
+5. runs the invocations the request made necessary (a custom termination function asked
+   about a scale-in, events delivered to Lambda targets) before answering it.
 
 Requests are handled one at a time under a lock: moto's backends are not thread-safe, the
-call log's order then is the order requests were served, and tests are no load test.
+call log's order then is the order requests were served, and tests are no load test. Lambda
+invocations (lambdas.py) run outside the lock: the function under test calls the emulator back
+while it runs, and those calls are served meanwhile (the server is threaded).
 """
 
 import io
@@ -33,7 +38,11 @@ import cbor_bridge
 import cloudwatch_gaps
 import control
 import ecs_gaps
+import eventbridge
+import lambdas
 import lifecycle
+import scaling
+import termination
 
 log = logging.getLogger("aws-emulator")
 
@@ -114,6 +123,7 @@ class Gateway:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         path = environ.get("PATH_INFO", "")
+        self.settle()
         with self.lock:
             lifecycle.LIFECYCLE.expire_overdue()
             if path.startswith(control.PREFIX):
@@ -126,11 +136,38 @@ class Gateway:
                 if call is not None:
                     self.control.record(call.service, call.operation, response[0])
                     log.info("%s %s (%s) -> %s", call.service, call.operation, call.protocol, response[0])
+        self.settle()
         status, headers, payload = response
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "status")]
         headers.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)
         return [payload]
+
+    def settle(self, rounds: int = 10) -> None:
+        """Run the Lambda invocations that are due: planned and applied under the lock, run outside it.
+
+        A round's outcomes can make more work due (a termination that needs another function call
+        is retried only after 10 s of emulator clock, so this stops); ``rounds`` bounds it anyway.
+        """
+        for _ in range(rounds):
+            with self.lock:
+                lifecycle.LIFECYCLE.expire_overdue()
+                jobs = lambdas.OUTBOX.take()
+            if not jobs:
+                return
+            outcomes = []
+            for job in jobs:
+                try:
+                    outcomes.append(job.run())
+                except Exception as exc:  # never let one invocation take the request down
+                    log.exception("a Lambda invocation failed inside the emulator")
+                    outcomes.append(lambdas.Outcome(False, error=f"the emulator failed to invoke: {exc!r}"))
+            with self.lock:
+                for job, outcome in zip(jobs, outcomes):
+                    try:
+                        job.apply(outcome)
+                    except Exception:
+                        log.exception("applying a Lambda invocation's outcome failed")
 
     def _aws(self, environ: dict[str, Any], body: bytes, call: Call | None) -> Response:
         if call is None:  # unsigned: moto's own endpoints, instance metadata
@@ -161,6 +198,9 @@ class Gateway:
 def build_app() -> Gateway:
     """moto's server app with the emulator's patches installed, behind the gateway."""
     lifecycle.install()
+    scaling.install()
+    termination.install()  # wraps what lifecycle and scaling patched
     ecs_gaps.install()
     cloudwatch_gaps.install()
+    eventbridge.install()
     return Gateway(DomainDispatcherApplication(create_backend_app))

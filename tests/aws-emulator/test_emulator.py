@@ -17,6 +17,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -29,6 +31,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 EMULATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "emulator.py")
 REGION = "us-east-1"
@@ -155,6 +158,48 @@ def _type_problems(shape, value, path: str):
     elif shape.type_name == "map":
         for key, item in value.items():
             yield from _type_problems(shape.value, item, f"{path}.{key}")
+
+
+class FakeFunction:
+    """A local HTTP endpoint standing in for a Lambda function: it records every request and
+    answers from a script (a JSON document, or ``(status, body bytes, delay seconds)``, or a
+    callable taking the request), falling back to ``default`` once the script runs out."""
+
+    def __init__(self, default=None):
+        self.requests: list = []
+        self.script: list = []
+        self.default = default if default is not None else {"InstanceIDs": []}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(request)
+                answer = fake.script.pop(0) if fake.script else fake.default
+                if callable(answer):
+                    answer = answer(request)
+                status, body, delay = answer if isinstance(answer, tuple) else (200, json.dumps(answer).encode(), 0)
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the emulator gave up waiting
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/invoke"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 EMU: Emulator
@@ -588,6 +633,435 @@ class LifecycleTest(EmulatorTest):
             AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain", LifecycleActionResult="ABANDON", InstanceId=second
         )
         self.assertEqual(self.states(), {})
+
+
+# --- Auto Scaling policies: step scaling, ExecutePolicy and warm-up ------------------------------
+
+
+class ScalingPolicyTest(EmulatorTest):
+    STEPS = [  # relative to the breach threshold
+        {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 10, "ScalingAdjustment": 2},
+        {"MetricIntervalLowerBound": 10, "ScalingAdjustment": 3},
+    ]
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.asg = EMU.client("autoscaling")
+        EMU.client("ec2").create_launch_template(
+            LaunchTemplateName="ecs-node", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "m5.large"}
+        )
+
+    def create_group(self, desired: int, min_size: int = 0, max_size: int = 30, **extra) -> None:
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName="ecs-nodes", MinSize=min_size, MaxSize=max_size, DesiredCapacity=desired,
+            LaunchTemplate={"LaunchTemplateName": "ecs-node"}, AvailabilityZones=["us-east-1a", "us-east-1b"], **extra,
+        )
+
+    def group(self) -> dict:
+        return self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=["ecs-nodes"])["AutoScalingGroups"][0]
+
+    def desired(self) -> int:
+        group = self.group()
+        self.assertEqual(len([i for i in group["Instances"] if i["LifecycleState"] == "InService"]), group["DesiredCapacity"])
+        return group["DesiredCapacity"]
+
+    def put_step_policy(self, name: str = "scale-out", steps=None, **extra) -> str:
+        return self.asg.put_scaling_policy(
+            AutoScalingGroupName="ecs-nodes", PolicyName=name, PolicyType="StepScaling",
+            **{"AdjustmentType": "ChangeInCapacity", "StepAdjustments": steps or self.STEPS, **extra},
+        )["PolicyARN"]
+
+    def execute(self, policy: str, metric_value: float, threshold: float = 50.0) -> None:
+        self.asg.execute_policy(AutoScalingGroupName="ecs-nodes", PolicyName=policy, MetricValue=metric_value, BreachThreshold=threshold)
+
+    def test_put_step_policy_answers_its_arn_and_describe_returns_what_was_stored(self) -> None:
+        self.create_group(desired=1)
+        arn = self.put_step_policy(
+            AdjustmentType="PercentChangeInCapacity", MinAdjustmentMagnitude=2, EstimatedInstanceWarmup=120,
+            MetricAggregationType="Maximum",
+        )
+        self.assertRegex(arn, r"^arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:[0-9a-f-]+:autoScalingGroupName/ecs-nodes:policyName/scale-out$")
+        [policy] = self.asg.describe_policies(AutoScalingGroupName="ecs-nodes")["ScalingPolicies"]
+        self.assertEqual(policy["PolicyARN"], arn)
+        self.assertEqual(
+            {k: policy[k] for k in ("PolicyType", "AdjustmentType", "MinAdjustmentMagnitude", "EstimatedInstanceWarmup", "MetricAggregationType")},
+            {"PolicyType": "StepScaling", "AdjustmentType": "PercentChangeInCapacity", "MinAdjustmentMagnitude": 2,
+             "EstimatedInstanceWarmup": 120, "MetricAggregationType": "Maximum"},
+        )
+        self.assertEqual(policy["StepAdjustments"], [
+            {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 10.0, "ScalingAdjustment": 2},
+            {"MetricIntervalLowerBound": 10.0, "ScalingAdjustment": 3},
+        ])
+        self.put_step_policy("defaults")
+        [policy] = self.asg.describe_policies(AutoScalingGroupName="ecs-nodes", PolicyNames=["defaults"])["ScalingPolicies"]
+        self.assertEqual(policy["MetricAggregationType"], "Average")
+        simple = self.asg.put_scaling_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple", AdjustmentType="ChangeInCapacity", ScalingAdjustment=1)
+        self.assertTrue(simple["PolicyARN"].endswith(":policyName/simple"))
+
+    def test_step_tables_are_validated_as_aws_does(self) -> None:
+        self.create_group(desired=0)
+        up = lambda lower=None, upper=None, adjustment=1: {  # noqa: E731
+            k: v for k, v in {"MetricIntervalLowerBound": lower, "MetricIntervalUpperBound": upper, "ScalingAdjustment": adjustment}.items()
+            if v is not None
+        }
+        cases = {
+            "StepAdjustment intervals can not overlap": [up(0, 10), up(5)],
+            "StepAdjustment intervals can not have gaps between them": [up(0, 10), up(20)],
+            "At most one StepAdjustment may have an unspecified lower bound": [up(None, -10), up(None, 0), up(0)],
+            "At most one StepAdjustment may have an unspecified upper bound": [up(0), up(10)],
+            "Both lower and upper bounds of a StepAdjustment cannot be left unspecified": [up()],
+            "The upper bound of a StepAdjustment must be greater than its lower bound": [up(10, 10), up(10)],
+            "There must be a StepAdjustment with an unspecified upper bound (i.e., upper bound is null) "
+            "when one StepAdjustment has a positive upper bound": [up(1, 2)],
+            "There must be a StepAdjustment with an unspecified lower bound (i.e., lower bound is null) "
+            "when one StepAdjustment has a negative lower bound": [up(-10, 0)],
+            "There can be at most 20 step adjustments per scaling policy": [up(None, 0)] + [up(n, n + 1) for n in range(19)] + [up(19)],
+        }
+        for message, steps in cases.items():
+            with self.subTest(message):
+                self.assertClientError("ValidationError", message, self.put_step_policy, steps=steps)
+        self.put_step_policy(steps=[up(None, 0)] + [up(n, n + 1) for n in range(18)] + [up(18)])  # 20 steps
+        self.put_step_policy(steps=[up(None, -5, -1)])  # scale-in only: nothing above the threshold
+        self.assertClientError(
+            "ValidationError", "MinAdjustmentMagnitude is only supported with AdjustmentType PercentChangeInCapacity",
+            self.put_step_policy, MinAdjustmentMagnitude=2,
+        )
+        self.assertClientError("ValidationError", None, self.put_step_policy, AdjustmentType="Everything")
+        self.assertClientError("ValidationError", None, self.put_step_policy, AdjustmentType="ExactCapacity", steps=[up(0, None, -1)])
+
+    def test_execute_picks_the_step_by_aws_bound_rules(self) -> None:
+        self.create_group(desired=2, DefaultInstanceWarmup=0)  # nothing warms: every step applies
+        self.put_step_policy("exact", AdjustmentType="ExactCapacity", steps=[
+            {"MetricIntervalUpperBound": -10, "ScalingAdjustment": 1},
+            {"MetricIntervalLowerBound": -10, "MetricIntervalUpperBound": 0, "ScalingAdjustment": 2},
+            {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 10, "ScalingAdjustment": 3},
+            {"MetricIntervalLowerBound": 10, "ScalingAdjustment": 4},
+        ])
+        # Above the threshold the lower bound is inclusive and the upper exclusive; below, the other way round.
+        for metric_value, expected in [(50, 3), (40, 1), (59.99, 3), (60, 4), (49.5, 2), (40.01, 2), (30, 1), (1000, 4)]:
+            with self.subTest(metric_value=metric_value):
+                self.execute("exact", metric_value)
+                self.assertEqual(self.desired(), expected)
+
+    def test_execute_errors(self) -> None:
+        self.create_group(desired=1)
+        arn = self.put_step_policy()  # covers d >= 0 only
+        message = "The metric value 49 does not correspond to a step adjustment of policy scale-out (breach threshold 50)"
+        self.assertClientError("ValidationError", message, self.execute, "scale-out", 49)
+        self.assertClientError("ValidationError", message, self.execute, arn, 49)
+        self.assertClientError(
+            "ValidationError", "MetricValue and BreachThreshold are required for policy type StepScaling",
+            self.asg.execute_policy, AutoScalingGroupName="ecs-nodes", PolicyName="scale-out",
+        )
+        self.asg.put_scaling_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple", AdjustmentType="ChangeInCapacity", ScalingAdjustment=1)
+        self.assertClientError(
+            "ValidationError", "MetricValue and BreachThreshold are supported only for policy type StepScaling",
+            self.execute, "simple", 60,
+        )
+        self.assertClientError("ValidationError", None, self.asg.execute_policy, PolicyName="missing")
+        self.assertEqual(self.desired(), 1)
+
+    def test_warming_instances_count_as_added_capacity(self) -> None:
+        self.create_group(desired=2, DefaultInstanceWarmup=600)
+        arn = self.put_step_policy(EstimatedInstanceWarmup=120)  # the policy's warm-up wins over the group's
+        self.execute(arn, 55)  # +2
+        self.assertEqual(self.desired(), 4)
+        self.execute(arn, 55)  # the same breach again: its 2 instances are still warming
+        self.assertEqual(self.desired(), 4)
+        self.execute(arn, 65)  # a higher step: +3 counted from the 2 that are not warming
+        self.assertEqual(self.desired(), 5)
+        EMU.ok("POST", "clock", {"advance_seconds": 119})
+        self.execute(arn, 65)
+        self.assertEqual(self.desired(), 5)
+        EMU.ok("POST", "clock", {"advance_seconds": 2})  # all warmed up
+        self.execute(arn, 55)
+        self.assertEqual(self.desired(), 7)
+
+    def test_warmup_falls_back_to_the_group_default_then_its_cooldown(self) -> None:
+        self.create_group(desired=1, DefaultInstanceWarmup=60, DefaultCooldown=100)
+        self.put_step_policy()
+        self.execute("scale-out", 55)
+        EMU.ok("POST", "clock", {"advance_seconds": 61})
+        self.execute("scale-out", 55)
+        self.assertEqual(self.desired(), 5)
+
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="ecs-nodes", DefaultInstanceWarmup=-1)  # off
+        self.assertEqual((self.group()["DefaultInstanceWarmup"], self.group()["DefaultCooldown"]), (-1, 100))
+        EMU.ok("POST", "clock", {"advance_seconds": 61})
+        self.execute("scale-out", 55)
+        self.assertEqual(self.desired(), 7)
+        EMU.ok("POST", "clock", {"advance_seconds": 99})
+        self.execute("scale-out", 55)
+        self.assertEqual(self.desired(), 7, "still warming for the 100 s DefaultCooldown")
+        EMU.ok("POST", "clock", {"advance_seconds": 2})
+        self.execute("scale-out", 55)
+        self.assertEqual(self.desired(), 9)
+
+    def test_policy_scale_in_is_blocked_while_instances_warm(self) -> None:
+        self.create_group(desired=3, DefaultInstanceWarmup=300)
+        self.put_step_policy("out")
+        self.put_step_policy("in", steps=[{"MetricIntervalUpperBound": 0, "ScalingAdjustment": -1}])
+        self.asg.put_scaling_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple-in", AdjustmentType="ChangeInCapacity", ScalingAdjustment=-1)
+        self.execute("in", 40)  # nothing is warming yet
+        self.assertEqual(self.desired(), 2)
+        self.execute("out", 55)
+        self.assertEqual(self.desired(), 4)
+        self.execute("in", 40)
+        self.asg.execute_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple-in")
+        self.assertEqual(self.desired(), 4, "no policy scales in while instances warm")
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=3)  # a person still can
+        self.assertEqual(self.desired(), 3)
+        EMU.ok("POST", "clock", {"advance_seconds": 301})
+        self.execute("in", 40)
+        self.assertEqual(self.desired(), 2)
+
+    def test_capacity_stays_within_min_and_max(self) -> None:
+        self.create_group(desired=2, min_size=1, max_size=5, DefaultInstanceWarmup=0)
+        self.put_step_policy("out", steps=[{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 10}])
+        self.put_step_policy("in", steps=[{"MetricIntervalUpperBound": 0, "ScalingAdjustment": -10}])
+        self.execute("out", 60)
+        self.assertEqual(self.desired(), 5)
+        self.execute("in", 40)
+        self.assertEqual(self.desired(), 1)
+
+    def test_percent_change_rounds_as_aws_does(self) -> None:
+        self.create_group(desired=4, DefaultInstanceWarmup=0)
+        self.put_step_policy("pct", AdjustmentType="PercentChangeInCapacity", MinAdjustmentMagnitude=2, steps=[
+            {"MetricIntervalUpperBound": 0, "ScalingAdjustment": -30},
+            {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 15},
+        ])
+        self.execute("pct", 60)  # 15 % of 4 is 0.6: rounded to 1, raised to MinAdjustmentMagnitude 2
+        self.assertEqual(self.desired(), 6)
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=11)
+        self.execute("pct", 60)  # 15 % of 11 is 1.65: rounded down to 1, raised to 2
+        self.assertEqual(self.desired(), 13)
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=20)
+        self.execute("pct", 60)  # 3
+        self.assertEqual(self.desired(), 23)
+        self.execute("pct", 40)  # -30 % of 23 is -6.9: rounded up to -6
+        self.assertEqual(self.desired(), 17)
+        self.asg.put_scaling_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple-pct",
+                                    AdjustmentType="PercentChangeInCapacity", ScalingAdjustment=-5)
+        self.asg.execute_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple-pct")  # -0.85: -1
+        self.assertEqual(self.desired(), 16)
+
+    def test_simple_policies_honor_the_cooldown_when_asked(self) -> None:
+        self.create_group(desired=1)
+        self.asg.put_scaling_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple", AdjustmentType="ChangeInCapacity",
+                                    ScalingAdjustment=1, Cooldown=60)
+        self.asg.execute_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple", HonorCooldown=True)
+        self.assertClientError(
+            "ScalingActivityInProgress", None,
+            self.asg.execute_policy, AutoScalingGroupName="ecs-nodes", PolicyName="simple", HonorCooldown=True,
+        )
+        self.asg.execute_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple")  # not honouring it
+        self.assertEqual(self.desired(), 3)
+        EMU.ok("POST", "clock", {"advance_seconds": 61})
+        self.asg.execute_policy(AutoScalingGroupName="ecs-nodes", PolicyName="simple", HonorCooldown=True)
+        self.assertEqual(self.desired(), 4)
+
+    def test_group_keeps_its_warmup_and_cooldown_and_launches_across_zones(self) -> None:
+        self.create_group(desired=5, DefaultInstanceWarmup=60)
+        group = self.group()
+        self.assertEqual((group["DefaultInstanceWarmup"], group["DefaultCooldown"]), (60, 300))
+        zones = sorted(i["AvailabilityZone"] for i in group["Instances"])
+        self.assertEqual(zones, ["us-east-1a"] * 3 + ["us-east-1b"] * 2)
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="ecs-nodes", DefaultInstanceWarmup=0, DefaultCooldown=30, DesiredCapacity=6)
+        group = self.group()
+        self.assertEqual((group["DefaultInstanceWarmup"], group["DefaultCooldown"]), (0, 30))
+        self.assertEqual(sorted(i["AvailabilityZone"] for i in group["Instances"]), ["us-east-1a"] * 3 + ["us-east-1b"] * 3)
+
+
+# --- Custom termination policy: a Lambda function first in TerminationPolicies -----------------
+
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:pick-instances"
+
+
+class CustomTerminationTest(EmulatorTest):
+    def setUp(self) -> None:
+        super().setUp()
+        self.asg, self.ec2 = EMU.client("autoscaling"), EMU.client("ec2")
+        self.ec2.create_launch_template(
+            LaunchTemplateName="ecs-node", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "m5.large"}
+        )
+        self.function = FakeFunction()
+        self.addCleanup(self.function.close)
+
+    def register(self, arn: str = FUNCTION_ARN, **extra) -> dict:
+        return EMU.ok("POST", "lambda/functions", {"arn": arn, "url": self.function.url, **extra})
+
+    def create_group(self, desired: int, hook: bool = False, policies=None, zones=("us-east-1a", "us-east-1b")) -> list[str]:
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName="ecs-nodes", MinSize=0, MaxSize=10, DesiredCapacity=desired,
+            LaunchTemplate={"LaunchTemplateName": "ecs-node"}, AvailabilityZones=list(zones),
+            TerminationPolicies=policies if policies is not None else [f"{FUNCTION_ARN}:live", "OldestInstance"],
+        )
+        if hook:
+            self.asg.put_lifecycle_hook(AutoScalingGroupName="ecs-nodes", LifecycleHookName="drain",
+                                        LifecycleTransition=TERMINATING, HeartbeatTimeout=300)
+        return [i["InstanceId"] for i in self.group()["Instances"]]
+
+    def group(self) -> dict:
+        return self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=["ecs-nodes"])["AutoScalingGroups"][0]
+
+    def states(self) -> dict[str, str]:
+        return {i["InstanceId"]: i["LifecycleState"] for i in self.group()["Instances"]}
+
+    def zones(self) -> dict[str, str]:
+        return {i["InstanceId"]: i["AvailabilityZone"] for i in self.group()["Instances"]}
+
+    def requests(self) -> list[dict]:
+        return EMU.ok("GET", "autoscaling/termination-requests")["requests"]
+
+    def set_desired(self, capacity: int) -> None:
+        self.asg.set_desired_capacity(AutoScalingGroupName="ecs-nodes", DesiredCapacity=capacity)
+
+    def test_request_has_aws_shape_and_chosen_instances_go_through_the_hook(self) -> None:
+        self.register()
+        ids = self.create_group(desired=4, hook=True)
+        zones = self.zones()
+        chosen = next(i for i in ids if zones[i] == "us-east-1b")
+        self.function.script.append({"InstanceIDs": [chosen]})
+        self.set_desired(3)
+
+        [request] = self.function.requests
+        self.assertEqual(list(request), ["AutoScalingGroupARN", "AutoScalingGroupName", "CapacityToTerminate", "Instances", "Cause"])
+        self.assertEqual(request["AutoScalingGroupARN"], self.group()["AutoScalingGroupARN"])
+        self.assertEqual((request["AutoScalingGroupName"], request["Cause"]), ("ecs-nodes", "SCALE_IN"))
+        self.assertEqual(request["CapacityToTerminate"], [{"AvailabilityZone": "us-east-1a", "Capacity": 1, "InstanceMarketOption": "on-demand"}])
+        self.assertEqual(request["Instances"], [  # zones balanced (2 and 2): every instance is offered
+            {"AvailabilityZone": zones[i], "InstanceId": i, "InstanceType": "m5.large", "InstanceMarketOption": "on-demand"} for i in ids
+        ])
+        self.assertEqual(self.group()["DesiredCapacity"], 3)
+        self.assertEqual(self.states()[chosen], "Terminating:Wait")
+        [note] = EMU.ok("GET", "autoscaling/lifecycle-notifications")["notifications"]
+        self.assertEqual(note["EC2InstanceId"], chosen)
+        [logged] = self.requests()
+        self.assertEqual((logged["group"], logged["function"], logged["url"]), ("ecs-nodes", f"{FUNCTION_ARN}:live", self.function.url))
+        self.assertEqual((logged["request"], logged["response"], logged["error"]), (request, {"InstanceIDs": [chosen]}, None))
+        self.assertEqual(logged["terminated"], [chosen])
+        self.assertRegex(logged["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+        # Now us-east-1a has more InService instances: only its instances are offered.
+        in_a = [i for i in ids if zones[i] == "us-east-1a"]
+        self.function.script.append({"InstanceIDs": in_a[:1]})
+        self.set_desired(2)
+        request = self.function.requests[1]
+        self.assertEqual(request["CapacityToTerminate"], [{"AvailabilityZone": "us-east-1a", "Capacity": 1, "InstanceMarketOption": "on-demand"}])
+        self.assertEqual([i["InstanceId"] for i in request["Instances"]], in_a)
+        self.assertEqual(sorted(s for s in self.states().values()), ["InService", "InService", "Terminating:Wait", "Terminating:Wait"])
+
+    def test_short_empty_failed_and_late_answers_are_retried_every_10_seconds(self) -> None:
+        self.register()
+        first, second, third = self.create_group(desired=3, zones=["us-east-1a"])
+        self.function.script += [
+            {"InstanceIDs": [second]},  # one of the two needed
+            {"InstanceIDs": []},
+            (500, b'{"errorMessage": "boom"}', 0),
+            (200, b"not json", 0),
+            (200, b'{"InstanceIDs": []}', 2.5),  # past the 2 s limit
+            {"InstanceIDs": ["i-00000000000000000", third, first]},  # more than needed, and a stranger
+        ]
+        self.set_desired(1)
+        self.assertEqual(self.states(), {first: "InService", third: "InService"})
+        self.assertEqual(self.group()["DesiredCapacity"], 1)
+        self.assertEqual(len(self.function.requests), 1)
+        self.assertEqual(self.function.requests[0]["CapacityToTerminate"][0]["Capacity"], 2)
+
+        EMU.ok("POST", "clock", {"advance_seconds": 9})
+        self.assertEqual(len(self.function.requests), 1, "not again within 10 s")
+        for attempt in range(2, 6):
+            EMU.ok("POST", "clock", {"advance_seconds": 10})
+            self.assertEqual(len(self.function.requests), attempt)
+            self.assertEqual(self.states(), {first: "InService", third: "InService"})
+        self.assertEqual(self.function.requests[1]["CapacityToTerminate"][0]["Capacity"], 1)
+        EMU.ok("POST", "clock", {"advance_seconds": 10})
+        self.assertEqual(self.states(), {third: "InService"}, "the first in the group's order goes")
+        self.assertEqual(self.ec2.describe_instances(InstanceIds=[first])["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated")
+
+        EMU.ok("POST", "clock", {"advance_seconds": 60})
+        self.assertEqual(len(self.function.requests), 6, "nothing left to ask about")
+        log = self.requests()
+        self.assertEqual([e["terminated"] for e in log], [[second], [], [], [], [], [first]])
+        self.assertEqual([e["error"] for e in log[:5]], [
+            None, None, "the function failed: HTTP 500", "the function's answer is not JSON", "the function timed out after 2 s",
+        ])
+        self.assertEqual(log[5]["response"], {"InstanceIDs": ["i-00000000000000000", third, first]})
+        self.assertEqual(EMU.control("DELETE", "autoscaling/termination-requests"), (200, {"requests": []}))
+        self.assertEqual(self.requests(), [])
+
+    def test_more_instances_than_needed_take_the_first_in_group_order(self) -> None:
+        self.register()
+        ids = self.create_group(desired=4)
+        self.function.default = {"InstanceIDs": list(reversed(ids))}
+        self.set_desired(2)
+        self.assertEqual(sorted(self.states()), sorted(ids[2:]))
+
+    def test_without_an_endpoint_nothing_goes_until_one_is_registered(self) -> None:
+        first, second = self.create_group(desired=2)
+        self.set_desired(1)
+        [logged] = self.requests()
+        self.assertEqual((logged["url"], logged["response"], logged["terminated"]), (None, None, []))
+        self.assertEqual(logged["error"], f"no endpoint is registered for {FUNCTION_ARN}:live")
+        self.assertEqual(set(self.states()), {first, second})
+        self.register(f"{FUNCTION_ARN}:7")  # any qualifier: matched by function name
+        self.function.default = {"InstanceIDs": [second]}
+        EMU.ok("POST", "clock", {"advance_seconds": 10})
+        self.assertEqual(self.states(), {first: "InService"})
+
+    def test_the_function_may_call_the_emulator_back(self) -> None:
+        self.register()
+        ids = self.create_group(desired=3)
+
+        def answer(request: dict) -> dict:  # as the real function reads the cluster while it decides
+            group = EMU.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[request["AutoScalingGroupName"]])
+            return {"InstanceIDs": [group["AutoScalingGroups"][0]["Instances"][-1]["InstanceId"]]}
+
+        self.function.script.append(answer)
+        started = time.monotonic()
+        self.set_desired(2)
+        self.assertLess(time.monotonic() - started, 2)
+        self.assertEqual(set(self.states()), set(ids[:2]))
+
+    def test_policy_scale_in_asks_the_function_and_update_can_install_it(self) -> None:
+        ids = self.create_group(desired=3, policies=["OldestInstance"])
+        self.register()
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="ecs-nodes", TerminationPolicies=[FUNCTION_ARN])
+        self.assertEqual(self.group()["TerminationPolicies"], [FUNCTION_ARN])
+        self.asg.put_scaling_policy(AutoScalingGroupName="ecs-nodes", PolicyName="in", AdjustmentType="ChangeInCapacity", ScalingAdjustment=-1)
+        self.function.default = {"InstanceIDs": [ids[1]]}
+        self.asg.execute_policy(AutoScalingGroupName="ecs-nodes", PolicyName="in")
+        self.assertEqual(self.function.requests[0]["CapacityToTerminate"][0]["Capacity"], 1)
+        self.assertEqual(set(self.states()), {ids[0], ids[2]})
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="ecs-nodes", MaxSize=1)  # desired follows MaxSize down
+        self.assertEqual(len(self.function.requests), 2)
+
+    def test_without_a_function_first_scale_in_is_as_before(self) -> None:
+        first, second = self.create_group(desired=2, policies=["OldestInstance"])
+        self.register()
+        self.set_desired(1)
+        self.assertEqual((self.states(), self.function.requests, self.requests()), ({second: "InService"}, [], []))
+
+    def test_termination_policies_are_validated(self) -> None:
+        for policies, message in [
+            (["OldestInstance", FUNCTION_ARN], "A Lambda function in TerminationPolicies must be the first termination policy"),
+            ([FUNCTION_ARN, FUNCTION_ARN + ":2"], "Only one Lambda function can be specified in TerminationPolicies"),
+            ([FUNCTION_ARN + ":$LATEST"], "The $LATEST version of a Lambda function cannot be used as a termination policy"),
+            (["Youngest"], "Unsupported termination policy: Youngest"),
+        ]:
+            with self.subTest(policies=policies):
+                self.assertClientError("ValidationError", message, self.create_group, desired=0, policies=policies)
+
+    def test_functions_are_registered_listed_and_cleared(self) -> None:
+        registered = self.register(timeout_seconds=1)
+        self.assertEqual(registered, {"arn": FUNCTION_ARN, "name": "pick-instances", "url": self.function.url, "timeout_seconds": 1})
+        self.assertEqual(EMU.ok("GET", "lambda/functions"), {"functions": [registered]})
+        status, error = EMU.control("POST", "lambda/functions", {"arn": "pick-instances", "url": self.function.url})
+        self.assertEqual((status, error), (400, {"error": "not a Lambda function ARN: pick-instances"}))
+        self.assertEqual(EMU.control("POST", "lambda/functions", {"arn": FUNCTION_ARN, "url": "ftp://x"})[0], 400)
+        self.assertEqual(EMU.control("DELETE", "lambda/functions"), (200, {"functions": []}))
+        self.assertEqual(EMU.ok("GET", "lambda/functions"), {"functions": []})
 
 
 # --- ECS ---------------------------------------------------------------------------------------
