@@ -108,6 +108,7 @@ class Delivery:
     function: lambdas.Function | None
     payload: bytes
     event_id: str | None
+    generation: int = 0  # RESETS when planned: a delivery planned before a reset is not logged after it
 
     def run(self) -> lambdas.Outcome:
         if self.function is None:
@@ -115,6 +116,8 @@ class Delivery:
         return lambdas.invoke(self.function, self.payload, self.function.timeout_seconds)
 
     def apply(self, outcome: lambdas.Outcome) -> None:
+        if self.generation != RESETS:
+            return
         try:
             payload: Any = json.loads(self.payload)
         except ValueError:
@@ -136,6 +139,7 @@ class Delivery:
 
 
 DELIVERIES: list[dict[str, Any]] = []
+RESETS = 0
 
 _send_to_targets = Rule.send_to_targets
 
@@ -159,7 +163,8 @@ def _rule_send_to_targets(self: Rule, original_event: dict[str, Any], transform_
             self.targets = targets
     for target in functions:
         function = lambdas.REGISTRY.lookup(target["Arn"])
-        lambdas.OUTBOX.put(Delivery(self, target, function, _payload(target, original_event), original_event.get("id")))
+        payload = _payload(target, original_event)
+        lambdas.OUTBOX.put(Delivery(self, target, function, payload, original_event.get("id"), RESETS))
 
 
 def put(message: dict[str, Any], bus_name: str = "default") -> None:
@@ -223,6 +228,8 @@ def service_action(
 
 
 def reset() -> None:
+    global RESETS
+    RESETS += 1
     DELIVERIES.clear()
 
 

@@ -872,6 +872,22 @@ class ScalingPolicyTest(EmulatorTest):
         self.assertEqual(sorted(i["AvailabilityZone"] for i in group["Instances"]), ["us-east-1a"] * 3 + ["us-east-1b"] * 3)
 
 
+    def test_launches_into_one_subnet_per_zone(self) -> None:
+        ec2 = EMU.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = {zone: ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+                   for zone, cidr in [("us-east-1a", "10.0.1.0/24"), ("us-east-1b", "10.0.2.0/24")]}
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName="ecs-nodes", MinSize=0, MaxSize=10, DesiredCapacity=4,
+            LaunchTemplate={"LaunchTemplateName": "ecs-node"}, VPCZoneIdentifier=",".join(subnets.values()),
+        )
+        ids = [i["InstanceId"] for i in self.group()["Instances"]]
+        described = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]]
+        placed = sorted((i["Placement"]["AvailabilityZone"], i["SubnetId"]) for i in described)
+        self.assertEqual(placed, [("us-east-1a", subnets["us-east-1a"])] * 2 + [("us-east-1b", subnets["us-east-1b"])] * 2)
+        self.assertEqual(self.group()["VPCZoneIdentifier"], ",".join(subnets.values()))
+
+
 # --- Custom termination policy: a Lambda function first in TerminationPolicies -----------------
 
 
@@ -1064,6 +1080,129 @@ class CustomTerminationTest(EmulatorTest):
         self.assertEqual(EMU.ok("GET", "lambda/functions"), {"functions": []})
 
 
+# --- EventBridge: Lambda targets and ECS service action events --------------------------------
+
+
+SCALER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:scaler"
+
+
+class EventBridgeTest(EmulatorTest):
+    PLACEMENT_FAILURES = {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Service Action"],
+        "detail": {"eventName": ["SERVICE_TASK_PLACEMENT_FAILURE"]},
+    }
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.ecs, self.events = EMU.client("ecs"), EMU.client("events")
+        self.ecs.create_cluster(clusterName="prod")
+        self.ecs.register_task_definition(family="api", containerDefinitions=[{"name": "api", "image": "x", "memory": 512}])
+        self.service_arn = self.ecs.create_service(cluster="prod", serviceName="api", taskDefinition="api", desiredCount=2)["service"]["serviceArn"]
+        self.function = FakeFunction(default={"ok": True})
+        self.addCleanup(self.function.close)
+        EMU.ok("POST", "lambda/functions", {"arn": SCALER_ARN, "url": self.function.url})
+
+    def rule(self, name: str, pattern: dict, targets: list[dict], state: str = "ENABLED") -> None:
+        self.events.put_rule(Name=name, EventPattern=json.dumps(pattern), State=state)
+        self.events.put_targets(Rule=name, Targets=targets)
+
+    def placement_failure(self, **extra) -> dict:
+        return EMU.ok("POST", "ecs/service-action", {
+            "cluster": "prod", "service": "api", "event_name": "SERVICE_TASK_PLACEMENT_FAILURE", "reason": "RESOURCE:MEMORY", **extra,
+        })
+
+    def deliveries(self) -> list[dict]:
+        return EMU.ok("GET", "events/deliveries")["deliveries"]
+
+    def test_service_action_event_has_the_aws_shape_and_reaches_the_function(self) -> None:
+        self.rule("placement", self.PLACEMENT_FAILURES, [{"Id": "scaler", "Arn": SCALER_ARN}])
+        self.rule("off", self.PLACEMENT_FAILURES, [{"Id": "scaler", "Arn": SCALER_ARN}], state="DISABLED")
+        self.rule("steady", {"source": ["aws.ecs"], "detail": {"eventName": ["SERVICE_STEADY_STATE"]}}, [{"Id": "scaler", "Arn": SCALER_ARN}])
+        [instance_id] = [i["InstanceId"] for i in EMU.client("ec2").run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"]]
+        instance = self.ecs.register_container_instance(cluster="prod", instanceIdentityDocument=json.dumps({"instanceId": instance_id}))
+        instance_arn = instance["containerInstance"]["containerInstanceArn"]
+
+        event = self.placement_failure(container_instances=[instance_arn.split("/")[-1]])
+        self.assertEqual(list(event), ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"])
+        self.assertRegex(event.pop("id"), r"^[0-9a-f-]{36}$")
+        self.assertRegex(event.pop("time"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertRegex(event["detail"].pop("createdAt"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(event, {
+            "version": "0",
+            "detail-type": "ECS Service Action",
+            "source": "aws.ecs",
+            "account": "123456789012",
+            "region": "us-east-1",
+            "resources": [self.service_arn],
+            "detail": {
+                "eventType": "ERROR",
+                "eventName": "SERVICE_TASK_PLACEMENT_FAILURE",
+                "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+                "containerInstanceArns": [instance_arn],
+                "reason": "RESOURCE:MEMORY",
+            },
+        })
+        [received] = self.function.requests  # only the enabled rule that matches, before the answer
+        self.assertEqual(received["detail-type"], "ECS Service Action")
+        self.assertEqual(received["detail"]["reason"], "RESOURCE:MEMORY")
+        [delivery] = self.deliveries()
+        self.assertEqual(delivery["payload"], received)
+        self.assertEqual(
+            {k: delivery[k] for k in ("rule", "target_id", "function", "url", "event_id", "status", "response", "error")},
+            {"rule": "placement", "target_id": "scaler", "function": SCALER_ARN, "url": self.function.url,
+             "event_id": received["id"], "status": 200, "response": {"ok": True}, "error": None},
+        )
+        steady = EMU.ok("POST", "ecs/service-action", {"cluster": "prod", "service": "api", "event_name": "SERVICE_STEADY_STATE"})
+        self.assertEqual(steady["detail"]["eventType"], "INFO")
+        self.assertNotIn("reason", steady["detail"])
+        self.assertEqual([d["rule"] for d in self.deliveries()], ["placement", "steady"])
+        self.assertEqual(EMU.control("DELETE", "events/deliveries"), (200, {"deliveries": []}))
+
+    def test_target_input_and_input_path_replace_the_event(self) -> None:
+        self.rule("placement", self.PLACEMENT_FAILURES, [
+            {"Id": "constant", "Arn": f"{SCALER_ARN}:live", "Input": '{"cluster": "prod"}'},
+            {"Id": "detail", "Arn": SCALER_ARN, "InputPath": "$.detail"},
+        ])
+        event = self.placement_failure()
+        self.assertEqual(self.function.requests, [{"cluster": "prod"}, event["detail"]])
+
+    def test_other_targets_still_get_events_and_failures_are_logged(self) -> None:
+        queue_url = EMU.client("sqs").create_queue(QueueName="ecs-events")["QueueUrl"]
+        self.rule("placement", self.PLACEMENT_FAILURES, [
+            {"Id": "queue", "Arn": "arn:aws:sqs:us-east-1:123456789012:ecs-events"},
+            {"Id": "unknown", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:nobody"},
+            {"Id": "scaler", "Arn": SCALER_ARN},
+        ])
+        self.function.script.append((502, b"", 0))
+        event = self.placement_failure()
+        [message] = EMU.client("sqs").receive_message(QueueUrl=queue_url)["Messages"]
+        self.assertEqual(json.loads(message["Body"])["detail"], event["detail"])
+        unknown, scaler = self.deliveries()
+        self.assertEqual((unknown["url"], unknown["status"], unknown["error"]),
+                         (None, None, "no endpoint is registered for arn:aws:lambda:us-east-1:123456789012:function:nobody"))
+        self.assertEqual((scaler["status"], scaler["error"]), (502, "the function failed: HTTP 502"))
+
+    def test_put_events_reach_lambda_targets(self) -> None:
+        self.rule("custom", {"source": ["ecs-scaler.test"]}, [{"Id": "scaler", "Arn": SCALER_ARN}])
+        self.events.put_events(Entries=[{"Source": "ecs-scaler.test", "DetailType": "Poke", "Detail": '{"n": 1}'}])
+        [received] = self.function.requests
+        self.assertEqual((received["source"], received["detail-type"], received["detail"]), ("ecs-scaler.test", "Poke", {"n": 1}))
+        self.assertRegex(received["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+    def test_bad_service_action_requests(self) -> None:
+        status, error = EMU.control("POST", "ecs/service-action", {"cluster": "prod", "service": "nope", "event_name": "SERVICE_STEADY_STATE"})
+        self.assertEqual((status, error), (400, {"error": "ServiceNotFoundException: Service not found."}))
+        status, error = EMU.control("POST", "ecs/service-action", {"cluster": "prod", "service": "api", "event_name": "SERVICE_NEW_THING"})
+        self.assertEqual(status, 400)
+        self.assertIn("give 'event_type'", error["error"])
+        event = EMU.ok("POST", "ecs/service-action", {"cluster": "prod", "service": "api", "event_name": "SERVICE_NEW_THING", "event_type": "WARN"})
+        self.assertEqual(event["detail"]["eventType"], "WARN")
+        status, error = EMU.control("POST", "ecs/service-action", {**{"cluster": "prod", "service": "api"},
+                                                                   "event_name": "SERVICE_TASK_PLACEMENT_FAILURE", "container_instances": ["nope"]})
+        self.assertEqual((status, error), (400, {"error": "no container instance nope in cluster prod"}))
+
+
 # --- ECS ---------------------------------------------------------------------------------------
 
 
@@ -1244,6 +1383,18 @@ class EcsTest(EmulatorTest):
         pages = list(self.ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 3}))
         self.assertEqual([len(p["clusterArns"]) for p in pages], [3, 1])
 
+    def test_cluster_tags_can_be_changed_and_read_back(self) -> None:
+        """Native moto, pinned: the scaler tags a cluster to throttle event-driven evaluations."""
+        arn = self.ecs.describe_clusters(clusters=["prod"])["clusters"][0]["clusterArn"]
+        self.ecs.tag_resource(resourceArn=arn, tags=[{"key": "ecs-scaler:last-evaluation", "value": "1795312345"}])
+        self.ecs.tag_resource(resourceArn=arn, tags=[{"key": "ecs-scaler:last-evaluation", "value": "1795312400"}])
+        tags = {t["key"]: t["value"] for t in self.ecs.list_tags_for_resource(resourceArn=arn)["tags"]}
+        self.assertEqual(tags, {"ecs-scaler:enabled": "true", "ecs-scaler:last-evaluation": "1795312400"})
+        self.ecs.untag_resource(resourceArn=arn, tagKeys=["ecs-scaler:enabled"])
+        [cluster] = self.ecs.describe_clusters(clusters=["prod"], include=["TAGS"])["clusters"]
+        self.assertEqual(cluster["tags"], [{"key": "ecs-scaler:last-evaluation", "value": "1795312400"}])
+        self.assertNotIn("tags", self.ecs.describe_clusters(clusters=["prod"])["clusters"][0])
+
     def test_list_services_pages_by_ten_and_stays_in_its_cluster(self) -> None:
         for n in range(10):
             self.ecs.create_service(cluster="prod", serviceName=f"svc-{n:02}", taskDefinition="web", desiredCount=1)
@@ -1332,8 +1483,10 @@ class ControlTest(EmulatorTest):
         EMU.client("ecs").create_cluster(clusterName="gone")
         EMU.ok("POST", "faults", {"service": "ecs", "code": "X"})
         EMU.ok("POST", "clock", {"advance_seconds": 60})
+        EMU.ok("POST", "lambda/functions", {"arn": "arn:aws:lambda:us-east-1:123456789012:function:f", "url": "http://127.0.0.1:9/"})
         EMU.ok("POST", "reset")
         self.assertEqual(EMU.ok("GET", "faults"), {"faults": []})
+        self.assertEqual(EMU.ok("GET", "lambda/functions"), {"functions": []})
         self.assertEqual(EMU.ok("GET", "clock")["offset_seconds"], 0)
         self.assertEqual(EMU.client("ecs").list_clusters()["clusterArns"], [])
         self.assertEqual(re.sub(r"\d", "0", EMU.ok("GET", "clock")["now"]), "0000-00-00T00:00:00.000Z")
