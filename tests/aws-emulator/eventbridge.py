@@ -20,6 +20,7 @@ and a scheduled rule, which has no pattern, matches every event). Here:
 
 import datetime
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from moto.events.models import Rule, events_backends
 import ecs_gaps
 import lambdas
 import lifecycle
+
+log = logging.getLogger("aws-emulator")
 
 REGION = "us-east-1"
 ENABLED_STATES = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
@@ -171,7 +174,10 @@ def put(message: dict[str, Any], bus_name: str = "default") -> None:
     """Put an event (moto's internal form) on a bus of the default account, as an AWS service does."""
     bus = events_backends[DEFAULT_ACCOUNT_ID][REGION].describe_event_bus(bus_name)
     for rule in list(bus.rules.values()):
-        rule.send_to_targets(dict(message))
+        try:
+            rule.send_to_targets(dict(message))
+        except Exception:  # a broken target (say, a queue that is gone) fails its delivery, not the event
+            log.warning("rule %s could not deliver event %s", rule.name, message.get("id"), exc_info=True)
 
 
 def service_action(
