@@ -12,6 +12,16 @@ output "role_arn" {
   depends_on = [aws_iam_role_policy.autoscaling_publish]
 }
 
+output "notification_topic_kms_key_id" {
+  description = "KMS key the topic is encrypted with, as applied: alias/aws/sns unless sns_kms_key_arn is set."
+  value       = aws_sns_topic.lifecycle.kms_master_key_id
+}
+
+output "subscription_arn" {
+  description = "ARN of the drain Lambda's subscription to the topic."
+  value       = aws_sns_topic_subscription.drain.arn
+}
+
 output "function_name" {
   description = "Name of the drain Lambda."
   value       = module.lambda.function_name

@@ -32,6 +32,12 @@ locals {
 
   instance_profile_is_arn = startswith(var.iam_instance_profile, "arn:")
 
+  # The ScaleStatus alarms by level, for the scale_status_alarms output.
+  scale_status_alarms = {
+    high = aws_cloudwatch_metric_alarm.high
+    low  = aws_cloudwatch_metric_alarm.low
+  }
+
   scale_up_in_percent = var.scale_up.adjustment_type == "PercentChangeInCapacity"
   scale_up_step       = local.scale_up_in_percent ? "${var.scale_up.adjustment}% (at least ${var.scale_up.min_adjustment_magnitude})" : tostring(var.scale_up.adjustment)
 }

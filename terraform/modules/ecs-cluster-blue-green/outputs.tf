@@ -52,3 +52,37 @@ output "scale_status_low_alarm_arns" {
   description = "ARNs of the <cluster>_ScaleStatus_low_<colour> alarms by colour (empty when autoscale_enabled is false)."
   value       = { for colour, alarm in aws_cloudwatch_metric_alarm.low : colour => alarm.arn }
 }
+
+output "lifecycle_hooks" {
+  description = "The termination lifecycle hooks by colour, as applied: name, heartbeat_timeout, default_result and notification_metadata (JSON)."
+  value = {
+    for colour, hook in aws_autoscaling_lifecycle_hook.drain : colour => {
+      name                  = hook.name
+      heartbeat_timeout     = hook.heartbeat_timeout
+      default_result        = hook.default_result
+      notification_metadata = hook.notification_metadata
+    }
+  }
+}
+
+output "scale_status_alarms" {
+  description = "The ScaleStatus alarms by colour, { high = ..., low = ... }, as applied: alarm_name, arn, the condition (comparison_operator, threshold, statistic, period, evaluation_periods, datapoints_to_alarm), the metric (namespace, metric_name, dimensions) and alarm_actions, the scaling policy each calls. Empty when autoscale_enabled is false."
+  value = {
+    for colour in keys(aws_cloudwatch_metric_alarm.high) : colour => {
+      for level, alarms in local.scale_status_alarms : level => {
+        alarm_name          = alarms[colour].alarm_name
+        arn                 = alarms[colour].arn
+        comparison_operator = alarms[colour].comparison_operator
+        threshold           = alarms[colour].threshold
+        statistic           = alarms[colour].statistic
+        period              = alarms[colour].period
+        evaluation_periods  = alarms[colour].evaluation_periods
+        datapoints_to_alarm = alarms[colour].datapoints_to_alarm
+        namespace           = alarms[colour].namespace
+        metric_name         = alarms[colour].metric_name
+        dimensions          = alarms[colour].dimensions
+        alarm_actions       = alarms[colour].alarm_actions
+      }
+    }
+  }
+}

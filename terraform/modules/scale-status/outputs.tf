@@ -24,8 +24,8 @@ output "schedule_rule_arn" {
 }
 
 output "schedule_input" {
-  description = "The constant JSON input the schedule sends; null when clusters is empty (plain scheduled event)."
-  value       = local.schedule_input
+  description = "The constant JSON input the schedule sends, as its target holds it; null when clusters is empty (plain scheduled event)."
+  value       = aws_cloudwatch_event_target.tick.input
 }
 
 output "namespace" {
