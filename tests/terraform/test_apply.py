@@ -3,6 +3,7 @@
 terraform/examples/complete/tests/emulator/emulator.tftest.hcl asserts what the apply creates. This applies the
 example with both colours active and checks, with boto3 against the emulator, that
   - each colour's ScaleStatus alarms call that colour's own scaling policies;
+  - the EventBridge schedules run the functions every minute (no data source reads them back);
   - a plan after an out-of-band change of blue's desired capacity (what the alarms do) would not undo it;
 then runs APPLY_THEN if set (`make demo` tells its story there), destroys, and checks that nothing is left.
 
@@ -228,6 +229,18 @@ class AppliedExample(unittest.TestCase):
                     called.add(policies[policy])
         self.assertEqual(len(called), 4, "the four alarms call four different policies")
 
+    def test_the_schedules_run_the_functions_every_minute(self):
+        # EventBridge rules and targets have no data source, so the emulator terraform test cannot read them back.
+        events, outputs = example.client("events"), example.outputs
+        for rule, function in (
+            (f"{outputs['scale_status_function_name']}-tick", outputs["scale_status_function_name"]),
+            (f"{outputs['drain_hook_function_name']}-reconcile", outputs["drain_hook_function_name"]),
+        ):
+            with self.subTest(rule=rule):
+                self.assertEqual(events.describe_rule(Name=rule)["ScheduleExpression"], "rate(1 minute)")
+                targets = [target["Arn"] for target in events.list_targets_by_rule(Rule=rule)["Targets"]]
+                self.assertEqual([arn.split(":")[-1] for arn in targets], [function])
+
     def test_a_plan_leaves_an_out_of_band_desired_capacity_alone(self):
         # Against AWS a plan right after the apply is empty (exit 0); against moto it is not (terraform/README.md,
         # emulator notes). So the plan after the change is compared with one taken before it.
@@ -310,6 +323,7 @@ def load_tests(loader, tests, pattern):
     """Apply, check, hand over to APPLY_THEN, destroy: in that order, not unittest's alphabetical one."""
     applied = [
         "test_each_colours_alarms_call_that_colours_policies",
+        "test_the_schedules_run_the_functions_every_minute",
         "test_a_plan_leaves_an_out_of_band_desired_capacity_alone",
         "test_apply_then",
     ]
