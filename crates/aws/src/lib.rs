@@ -17,6 +17,8 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ecs;
 pub mod logging;
+#[cfg(feature = "seed")]
+pub mod seed;
 
 pub use autoscaling::AutoScaling;
 pub use cloudwatch::CloudWatch;

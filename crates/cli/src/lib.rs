@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Tick(#[from] scale_status::TickError),
+    Tick(#[from] ecs_scaler_core::scale::TickError),
     #[error(transparent)]
     Config(#[from] ecs_scaler_core::config::ConfigError),
     #[error(transparent)]

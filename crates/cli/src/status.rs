@@ -2,23 +2,20 @@
 
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
-use ecs_scaler_aws::{CloudWatch, Ecs};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::config::{EnvConfig, EventCluster, ScheduleInput, SourcedThresholds, TickConfig, cluster_name};
-use ecs_scaler_core::ports::{EcsApi, MetricsApi};
-use scale_status::{ClusterReport, Evaluation};
+use ecs_scaler_core::ports::{Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::scale::{ClusterReport, Evaluation};
 use serde::Serialize;
 
 use crate::{CliError, Result, StatusArgs};
 
 /// Layer the configuration as the Lambda does, with `clusters` (when any) as the schedule input's list, and
 /// evaluate. Only the named clusters are kept when there are any.
-pub async fn evaluate<M: MetricsApi, E: EcsApi>(
+pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
     clusters: &[String],
     env: &EnvConfig,
-    metrics: &M,
-    ecs: &E,
-    now: DateTime<Utc>,
+    ctx: Context<'_, E, A, M, C>,
 ) -> Result<Evaluation> {
     let input = ScheduleInput {
         clusters: (!clusters.is_empty()).then(|| {
@@ -27,7 +24,7 @@ pub async fn evaluate<M: MetricsApi, E: EcsApi>(
         namespace: None,
     };
     let config = TickConfig::build(env, &input)?;
-    let mut evaluation = scale_status::evaluate(metrics, ecs, &config, now).await?;
+    let mut evaluation = ecs_scaler_core::scale::evaluate(ctx, &config).await?;
     if !clusters.is_empty() {
         let wanted: Vec<&str> = clusters.iter().map(|c| cluster_name(c)).collect();
         evaluation.clusters.retain(|report| wanted.contains(&report.cluster.as_str()));
@@ -38,8 +35,9 @@ pub async fn evaluate<M: MetricsApi, E: EcsApi>(
 pub async fn run(args: StatusArgs) -> Result<ExitCode> {
     let env = EnvConfig::from_vars(std::env::vars());
     let sdk = ecs_scaler_aws::load_sdk_config().await;
-    let (metrics, ecs) = (CloudWatch::from_conf(&sdk), Ecs::from_conf(&sdk));
-    let evaluation = evaluate(&args.clusters, &env, &metrics, &ecs, Utc::now()).await?;
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let evaluation = evaluate(&args.clusters, &env, ctx).await?;
     if args.json {
         println!("{}", to_json(&evaluation)?);
     } else {

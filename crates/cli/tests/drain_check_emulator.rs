@@ -6,11 +6,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use drain_hook::{Summary, handle};
+use ecs_scaler_aws::seed::{HookSpec, Seeder, ServiceSpec, sdk_config};
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_cli::drain_check::{EXIT_HELD, check};
 use ecs_scaler_core::drain::{BelowMin, Blocker, DrainSettings, InstanceReport, Outcome, Release};
 use ecs_scaler_core::ports::Context;
-use ecs_scaler_testkit::{Emulator, HookSpec, Seeder, ServiceSpec};
+use ecs_scaler_testkit::Emulator;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -53,7 +54,7 @@ fn report<'a>(summary: &'a Summary, instance: &str) -> &'a InstanceReport {
 #[tokio::test]
 async fn drain_check_agrees_with_the_drain_hook_before_and_after_the_tasks_move_and_changes_nothing() {
     let emulator = Emulator::start().unwrap();
-    let sdk = emulator.sdk_config().await;
+    let sdk = sdk_config(emulator.url()).await;
     let seeder = Seeder::new(&sdk);
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
     let settings = DrainSettings::from_vars(Vec::<(String, String)>::new()).unwrap();
@@ -126,7 +127,7 @@ async fn drain_check_agrees_with_the_drain_hook_before_and_after_the_tasks_move_
 #[tokio::test]
 async fn a_held_instance_is_explained_service_by_service() {
     let emulator = Emulator::start().unwrap();
-    let sdk = emulator.sdk_config().await;
+    let sdk = sdk_config(emulator.url()).await;
     let seeder = Seeder::new(&sdk);
     seeder.cluster("words", &[]).await.unwrap();
     let ids = seeder.group("words-asg", "words", 2, None).await.unwrap();

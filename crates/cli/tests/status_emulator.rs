@@ -5,10 +5,12 @@
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
+use ecs_scaler_aws::seed::{Seeder, ServiceSpec, sdk_config};
 use ecs_scaler_aws::{CloudWatch, Ecs};
 use ecs_scaler_core::config::EnvConfig;
+use ecs_scaler_core::ports::{Context, FixedClock};
 use ecs_scaler_core::{Reason, ScaleStatus};
-use ecs_scaler_testkit::{Emulator, Seeder, ServiceSpec};
+use ecs_scaler_testkit::Emulator;
 use serde_json::{Value, json};
 
 const THRESHOLDS: [(&str, &str); 4] =
@@ -73,7 +75,7 @@ fn ecs_scaler(emulator: &Emulator, extra_env: &[(&str, &str)], args: &[&str]) ->
 #[tokio::test]
 async fn status_agrees_with_the_lambda_for_every_kind_of_cluster_and_publishes_nothing() {
     let emulator = Emulator::shared();
-    let sdk = emulator.sdk_config().await;
+    let sdk = sdk_config(emulator.url()).await;
     let seeder = Seeder::new(&sdk);
     let now = Utc::now();
     let clusters = seed_every_kind(emulator, &seeder, "cli", now).await;
@@ -81,7 +83,9 @@ async fn status_agrees_with_the_lambda_for_every_kind_of_cluster_and_publishes_n
 
     // The library path and the binary, before the Lambda runs: nothing may be published by either.
     let (metrics, ecs) = (CloudWatch::from_conf(&sdk), Ecs::from_conf(&sdk));
-    let evaluation = ecs_scaler_cli::status::evaluate(&[], &env(&listed), &metrics, &ecs, now).await.unwrap();
+    let autoscaling = ecs_scaler_aws::AutoScaling::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    let evaluation = ecs_scaler_cli::status::evaluate(&[], &env(&listed), ctx).await.unwrap();
     let mut vars: Vec<(&str, &str)> = THRESHOLDS.to_vec();
     vars.push(("CLUSTERS", &listed));
     let (ok, stdout, stderr) = ecs_scaler(emulator, &vars, &["status", "--json"]);
@@ -91,7 +95,7 @@ async fn status_agrees_with_the_lambda_for_every_kind_of_cluster_and_publishes_n
         assert!(published(&seeder, cluster, now).await.is_empty(), "{cluster}: status published a datapoint");
     }
 
-    let summary = scale_status::handle(&json!({}), &env(&listed), &metrics, &ecs, now).await.unwrap();
+    let summary = scale_status::handle(&json!({}), &env(&listed), ctx).await.unwrap();
     for cluster in &clusters {
         let lambda = summary.clusters.iter().find(|r| &r.cluster == cluster).unwrap();
         let library = evaluation.clusters.iter().find(|r| &r.cluster == cluster).unwrap();
@@ -116,7 +120,7 @@ async fn status_agrees_with_the_lambda_for_every_kind_of_cluster_and_publishes_n
 #[tokio::test]
 async fn the_status_table_names_thresholds_with_their_origin_and_only_the_clusters_asked_for() {
     let emulator = Emulator::shared();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let minute_ago = Utc::now() - Duration::minutes(1);
     seeder
         .scaled_cluster("cli-table-a", &[("ecs-scaler:cpu-max", "95")], 3, Some((90.0, 30.0)), minute_ago)

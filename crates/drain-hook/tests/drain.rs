@@ -7,11 +7,12 @@
 use std::time::Duration as StdDuration;
 
 use drain_hook::{DrainError, Summary, Trigger, handle, trigger};
+use ecs_scaler_aws::seed::{HookSpec, SeededInstance, Seeder, ServiceSpec, sdk_config};
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::drain::{ATTRIBUTE_DRAIN_STARTED, BelowMin, Blocker, DrainSettings, Outcome, Release};
 use ecs_scaler_core::lifecycle::LifecycleResult;
 use ecs_scaler_core::ports::Context;
-use ecs_scaler_testkit::{Emulator, Fault, HookSpec, SeededInstance, Seeder, ServiceSpec, TaskState};
+use ecs_scaler_testkit::{Emulator, Fault, TaskState};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -41,7 +42,7 @@ struct Scene {
 impl Scene {
     async fn new(env: &[(&str, &str)]) -> Self {
         let emulator = Emulator::start().unwrap();
-        let sdk = emulator.sdk_config().await;
+        let sdk = sdk_config(emulator.url()).await;
         Self {
             seeder: Seeder::new(&sdk),
             ecs: Ecs::from_conf(&sdk),
@@ -182,7 +183,7 @@ async fn holds_while_a_service_is_below_min_then_completes_once_replacements_run
     assert_eq!(scene.calls("DescribeContainerInstances"), 0);
     assert_eq!(scene.ecs_status("single", &old.container_instance_arn).await, "DRAINING");
 
-    let (guard, lines) = ecs_scaler_testkit::capture_logs();
+    let (guard, lines) = ecs_scaler_testkit::capture_logs(ecs_scaler_aws::logging::subscriber);
     let summary = scene.reconcile().await.unwrap();
     drop(guard);
     let checks: Vec<Value> = lines().into_iter().filter(|l| l["message"] == "drain check").collect();
@@ -699,7 +700,7 @@ async fn a_service_the_drain_never_touched_is_named_but_never_holds_the_instance
         .emulator
         .task_state("crash", &replacement, &TaskState { last_status: Some("RUNNING"), ..TaskState::default() })
         .unwrap();
-    let (guard, lines) = ecs_scaler_testkit::capture_logs();
+    let (guard, lines) = ecs_scaler_testkit::capture_logs(ecs_scaler_aws::logging::subscriber);
     let summary = scene.reconcile().await.unwrap();
     drop(guard);
     assert_eq!(

@@ -1,8 +1,9 @@
 //! The scale-status Lambda: clients and environment are read once per cold start; the event and the cluster
 //! tags are read again every tick, so threshold changes need no redeploy.
 
-use ecs_scaler_aws::{CloudWatch, Ecs};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::config::EnvConfig;
+use ecs_scaler_core::ports::Context;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -10,10 +11,11 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     ecs_scaler_aws::logging::init();
     let sdk = ecs_scaler_aws::load_sdk_config().await;
-    let (metrics, ecs) = (&CloudWatch::from_conf(&sdk), &Ecs::from_conf(&sdk));
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
     let env = &EnvConfig::from_vars(std::env::vars());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        scale_status::handle(&event.payload, env, metrics, ecs, chrono::Utc::now()).await
+        scale_status::handle(&event.payload, env, ctx).await
     }))
     .await
 }

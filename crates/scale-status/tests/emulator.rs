@@ -3,11 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, Utc};
-use ecs_scaler_aws::{CloudWatch, Ecs};
+use ecs_scaler_aws::seed::{Seeder, ServiceSpec, sdk_config};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs};
 use ecs_scaler_core::config::EnvConfig;
+use ecs_scaler_core::ports::{Context, FixedClock};
+use ecs_scaler_core::scale::{Summary, TickError};
 use ecs_scaler_core::{Reason, ScaleStatus};
-use ecs_scaler_testkit::{Emulator, Fault, Seeder, ServiceSpec};
-use scale_status::{Summary, TickError, handle};
+use ecs_scaler_testkit::{Emulator, Fault};
+use scale_status::{Error, handle};
 use serde_json::json;
 
 const UNABLE: &str =
@@ -23,9 +26,11 @@ fn env(clusters: &str) -> EnvConfig {
     ])
 }
 
-async fn run(emulator: &Emulator, env: &EnvConfig, now: DateTime<Utc>) -> Result<Summary, TickError> {
-    let sdk = emulator.sdk_config().await;
-    handle(&json!({}), env, &CloudWatch::from_conf(&sdk), &Ecs::from_conf(&sdk), now).await
+async fn run(emulator: &Emulator, env: &EnvConfig, now: DateTime<Utc>) -> Result<Summary, Error> {
+    let sdk = sdk_config(emulator.url()).await;
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    handle(&json!({}), env, ctx).await
 }
 
 async fn scale_status_values(seeder: &Seeder, cluster: &str, now: DateTime<Utc>) -> Vec<f64> {
@@ -36,7 +41,7 @@ async fn scale_status_values(seeder: &Seeder, cluster: &str, now: DateTime<Utc>)
 #[tokio::test]
 async fn one_run_publishes_the_right_scale_status_for_every_kind_of_cluster() {
     let emulator = Emulator::shared();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     let minute_ago = now - Duration::minutes(1);
 
@@ -115,7 +120,7 @@ async fn one_run_publishes_the_right_scale_status_for_every_kind_of_cluster() {
 #[tokio::test]
 async fn a_tick_costs_one_call_per_api_page_not_per_cluster() {
     let emulator = Emulator::start().unwrap();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     let names: Vec<String> = (0..10).map(|i| format!("calls-{i}")).collect();
     for name in &names {
@@ -134,7 +139,7 @@ async fn a_tick_costs_one_call_per_api_page_not_per_cluster() {
 #[tokio::test]
 async fn tasks_no_instance_could_hold_and_daemons_never_scale_the_cluster_up() {
     let emulator = Emulator::start().unwrap();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     let minute_ago = now - Duration::minutes(1);
     // Three m5.xlarge-sized instances (4096 CPU units, 16384 MiB), nearly empty.
@@ -186,7 +191,7 @@ async fn tasks_no_instance_could_hold_and_daemons_never_scale_the_cluster_up() {
 #[tokio::test]
 async fn an_idle_cluster_scales_down_and_a_waiting_one_publishes_nothing() {
     let emulator = Emulator::shared();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     // Instances, no task, no service short: ECS publishes no reservation, which is known to be 0.
     seeder.idle_cluster("e2e-night", &[], 3).await.unwrap();
@@ -215,7 +220,7 @@ async fn an_idle_cluster_scales_down_and_a_waiting_one_publishes_nothing() {
 #[tokio::test]
 async fn the_scale_down_guard_counts_draining_instances_out_with_one_page_only_when_consulted() {
     let emulator = Emulator::start().unwrap();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     let minute_ago = now - Duration::minutes(1);
     // 30% of 4 registered instances; 2 of them DRAINING. Counting all 4, one less would be 40% (< 75%): down.
@@ -239,7 +244,7 @@ async fn the_scale_down_guard_counts_draining_instances_out_with_one_page_only_w
 #[tokio::test]
 async fn two_deployments_each_publish_one_datapoint_per_tick_for_their_own_cluster() {
     let emulator = Emulator::start().unwrap();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     let minute_ago = now - Duration::minutes(1);
     // Both clusters carry the discovery tag, as the example tags its cluster.
@@ -268,7 +273,7 @@ async fn two_deployments_each_publish_one_datapoint_per_tick_for_their_own_clust
 #[tokio::test]
 async fn throttled_metric_reads_are_retried_and_then_succeed() {
     let emulator = Emulator::start().unwrap();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     seeder.scaled_cluster("retry", &[], 3, Some((90.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
     emulator.inject(&Fault::throttling("cloudwatch", "GetMetricData", 2)).unwrap();
@@ -281,7 +286,7 @@ async fn throttled_metric_reads_are_retried_and_then_succeed() {
 #[tokio::test]
 async fn failed_reads_never_publish_a_scale_status() {
     let emulator = Emulator::start().unwrap();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let now = Utc::now();
     seeder.scaled_cluster("quiet", &[], 3, Some((10.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
     seeder.scaled_cluster("busy", &[], 3, Some((90.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
@@ -298,7 +303,7 @@ async fn failed_reads_never_publish_a_scale_status() {
     emulator.inject(&Fault::throttling("cloudwatch", "GetMetricData", 100)).unwrap();
     emulator.clear_calls().unwrap();
     let error = run(&emulator, &env("quiet,busy"), now + Duration::seconds(60)).await.unwrap_err();
-    assert!(matches!(error, TickError::NothingEvaluated(_)), "{error}");
+    assert!(matches!(error, Error::Tick(TickError::NothingEvaluated(_))), "{error}");
     let calls = emulator.calls().unwrap();
     assert_eq!(calls.iter().filter(|c| c.operation == "GetMetricData").count(), 4, "bounded: 1 call + 3 retries");
     assert!(!calls.iter().any(|c| c.operation == "PutMetricData"));

@@ -8,7 +8,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde_json::{Value, json};
 
 use crate::HarnessError;
@@ -111,24 +110,6 @@ impl Emulator {
 
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    /// SDK configuration pointing at this emulator, with the production retry and timeout policy.
-    pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.url)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
-                "AKIDEMULATOR",
-                "secret",
-                None,
-                None,
-                "emulator",
-            ))
-            .retry_config(ecs_scaler_aws::retry_config())
-            .timeout_config(ecs_scaler_aws::timeout_config())
-            .load()
-            .await
     }
 
     /// Environment for a Lambda binary run against this emulator.

@@ -30,22 +30,16 @@ pub struct Invocation {
 /// Extract the `bootstrap` of a packaged function into a fresh directory. Returns its path.
 pub fn bootstrap(function: &str) -> Result<PathBuf, HarnessError> {
     let zip = repo_root().join(format!("target/lambda/{function}/bootstrap.zip"));
-    if !zip.exists() {
-        return Err(HarnessError::Spawn(format!("{} does not exist: run `make package`", zip.display())));
-    }
+    let unreadable = |e: &dyn std::fmt::Display| HarnessError::Spawn(format!("{}: {e}", zip.display()));
+    let file = std::fs::File::open(&zip)
+        .map_err(|e| HarnessError::Spawn(format!("{} cannot be read (run `make package`): {e}", zip.display())))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| unreadable(&e))?;
+    let mut entry = archive.by_name("bootstrap").map_err(|_| unreadable(&"holds no bootstrap"))?;
     let dir = std::env::temp_dir().join(format!("ecs-scaler-{function}-{}", std::process::id()));
-    let python =
-        std::env::var_os("ECS_SCALER_PYTHON").map_or_else(|| repo_root().join(".venv/bin/python"), PathBuf::from);
-    let status = Command::new(python)
-        .args(["-m", "zipfile", "-e"])
-        .arg(&zip)
-        .arg(&dir)
-        .status()
-        .map_err(|e| HarnessError::Spawn(format!("unzipping {}: {e}", zip.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| unreadable(&e))?;
     let binary = dir.join("bootstrap");
-    if !status.success() || !binary.exists() {
-        return Err(HarnessError::Spawn(format!("{} holds no bootstrap", zip.display())));
-    }
+    let mut out = std::fs::File::create(&binary).map_err(|e| unreadable(&e))?;
+    std::io::copy(&mut entry, &mut out).map_err(|e| unreadable(&e))?;
     make_executable(&binary)?;
     Ok(binary)
 }
@@ -92,8 +86,9 @@ pub fn invoke(
         let url = request.url().to_owned();
         if url.ends_with("/runtime/invocation/next") && init.is_none() {
             init = Some(started.elapsed());
-            let deadline_ms =
-                chrono::Utc::now().timestamp_millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+            let now_ms =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+            let deadline_ms = now_ms.saturating_add(timeout.as_millis());
             let headers = [
                 ("Lambda-Runtime-Aws-Request-Id", "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned()),
                 ("Lambda-Runtime-Deadline-Ms", deadline_ms.to_string()),

@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use ecs_scaler_aws::seed::{HookSpec, Seeder, ServiceSpec, sdk_config};
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::config::EnvConfig;
 use ecs_scaler_core::drain::{DrainSettings, Outcome};
 use ecs_scaler_core::ports::{Context, EcsApi};
+use ecs_scaler_testkit::Emulator;
 use ecs_scaler_testkit::emulator::repo_root;
 use ecs_scaler_testkit::lambda::{bootstrap, invoke};
-use ecs_scaler_testkit::{Emulator, HookSpec, Seeder, ServiceSpec};
 use serde_json::json;
 
 const COLD_START_RUNS: usize = 5;
@@ -37,7 +38,7 @@ async fn main() {
 
     println!("\n== Cold start and peak RSS ({COLD_START_RUNS} runs each, median; 10 clusters / an empty reconcile)");
     let emulator = Emulator::start().unwrap();
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let names = seed_clusters(&seeder, "cold", 10).await;
     let scale_env = lambda_env(&emulator, &[("CLUSTERS", &names.join(","))]);
     let scheduled = json!({"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -71,17 +72,17 @@ async fn main() {
     println!("{:>8}  {:>6}  {:>8}  by operation", "clusters", "calls", "tick ms");
     for n in [1usize, 10, 100, 300] {
         let emulator = Emulator::start().unwrap();
-        let sdk = emulator.sdk_config().await;
+        let sdk = sdk_config(emulator.url()).await;
         let seeder = Seeder::new(&sdk);
         let names = seed_clusters(&seeder, "tick", n).await;
         for (placement, label) in [("true", "placement on"), ("false", "placement off")] {
             let env = EnvConfig::from_vars([("CLUSTERS", names.join(",").as_str()), ("PLACEMENT_CHECK", placement)]);
             emulator.clear_calls().unwrap();
             let started = Instant::now();
-            let summary =
-                scale_status::handle(&json!({}), &env, &CloudWatch::from_conf(&sdk), &Ecs::from_conf(&sdk), Utc::now())
-                    .await
-                    .unwrap();
+            let (ecs, autoscaling, metrics) =
+                (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+            let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+            let summary = scale_status::handle(&json!({}), &env, ctx).await.unwrap();
             let elapsed = started.elapsed();
             assert_eq!(summary.emitted, n, "every cluster gets a ScaleStatus");
             let calls = count_calls(&emulator);
@@ -93,7 +94,7 @@ async fn main() {
 
     println!("\n== AWS calls per drain readiness check (50 services, 500 tasks, 20 instances, 1 instance terminating)");
     let emulator = Emulator::start().unwrap();
-    let sdk = emulator.sdk_config().await;
+    let sdk = sdk_config(emulator.url()).await;
     let seeder = Seeder::new(&sdk);
     let (instances, on_first) = seed_drain_cluster(&seeder, "drain-bench").await;
     seeder
@@ -230,7 +231,7 @@ async fn teardown(results: &mut BTreeMap<String, serde_json::Value>) {
     ];
     println!("\n== ECS reads per minute while 20 instances are torn down at once (50 services, 500 tasks)");
     let emulator = Emulator::start().unwrap();
-    let sdk = emulator.sdk_config().await;
+    let sdk = sdk_config(emulator.url()).await;
     let seeder = Seeder::new(&sdk);
     let (blue, tasks) = seed_drain_cluster_tasks(&seeder, "teardown").await;
     let green = seeder.group("teardown-green", "teardown", 20, None).await.unwrap();

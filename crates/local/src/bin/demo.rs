@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use ecs_scaler_aws::seed::{Seeder, ServiceSpec, sdk_config};
+use ecs_scaler_testkit::Emulator;
 use ecs_scaler_testkit::emulator::repo_root;
 use ecs_scaler_testkit::lambda::{Invocation, bootstrap, invoke};
-use ecs_scaler_testkit::{Emulator, Seeder, ServiceSpec};
 use serde_json::{Value, json};
 
 fn chapter(n: u32, title: &str) {
@@ -105,7 +106,7 @@ async fn main() {
     let url =
         std::env::var("AWS_ENDPOINT_URL").expect("run me through `make demo` (AWS_ENDPOINT_URL names the emulator)");
     let emulator = Emulator::attach(&url);
-    let seeder = Seeder::new(&emulator.sdk_config().await);
+    let seeder = Seeder::new(&sdk_config(emulator.url()).await);
     let outputs = terraform_json(&["output"]);
     let environments = function_environments(&terraform_json(&["show"]));
     let function_name = |key: &str| outputs[key]["value"].as_str().unwrap().to_owned();

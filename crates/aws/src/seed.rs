@@ -1,5 +1,6 @@
-//! Seeding the emulator with clusters, instances, services, tasks and metrics, the way AWS would have them.
-//! Used by the end-to-end tests, the demo and the benchmark, so a scenario is written once.
+//! Seeding an AWS emulator with clusters, instances, services, tasks and metrics, the way AWS would have them
+//! (feature `seed`). Used by the end-to-end tests, the demo and the benchmark, so a scenario is written once.
+//! It lives with the adapters because it speaks the SDK; nothing in the Lambdas uses it.
 
 use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types::Tag as AsgTag;
@@ -7,7 +8,23 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum,
 use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration, Resource, SchedulingStrategy, Tag as EcsTag};
 use chrono::{DateTime, Utc};
 
-use crate::HarnessError;
+/// Why seeding could not do what a test asked.
+#[derive(Debug, thiserror::Error)]
+#[error("seeding the emulator: {0}")]
+pub struct HarnessError(String);
+
+/// SDK configuration pointing at an emulator, with the production retry and timeout policy and made-up
+/// credentials (the emulator checks none).
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new("AKIDEMULATOR", "secret", None, None, "emulator"))
+        .retry_config(crate::retry_config())
+        .timeout_config(crate::timeout_config())
+        .load()
+        .await
+}
 
 /// One EC2 instance of a seeded group, registered with ECS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +62,7 @@ pub struct HookSpec<'a> {
 }
 
 fn aws<E: std::error::Error>(operation: &str) -> impl FnOnce(E) -> HarnessError + '_ {
-    move |e| HarnessError::Aws(format!("{operation}: {}", aws_sdk_ecs::error::DisplayErrorContext(e)))
+    move |e| HarnessError(format!("{operation}: {}", aws_sdk_ecs::error::DisplayErrorContext(e)))
 }
 
 /// SDK clients for seeding and reading back.
@@ -209,7 +226,7 @@ impl Seeder {
             let arn = output
                 .container_instance()
                 .and_then(|ci| ci.container_instance_arn())
-                .ok_or_else(|| HarnessError::Aws("RegisterContainerInstance returned no ARN".into()))?;
+                .ok_or_else(|| HarnessError("RegisterContainerInstance returned no ARN".into()))?;
             registered.push(SeededInstance { ec2_instance_id: id.clone(), container_instance_arn: arn.to_owned() });
         }
         Ok(registered)
@@ -235,7 +252,7 @@ impl Seeder {
             .task_definition()
             .and_then(|td| td.task_definition_arn())
             .map(str::to_owned)
-            .ok_or_else(|| HarnessError::Aws("RegisterTaskDefinition returned no ARN".into()))
+            .ok_or_else(|| HarnessError("RegisterTaskDefinition returned no ARN".into()))
     }
 
     pub async fn service(
@@ -293,7 +310,7 @@ impl Seeder {
             .first()
             .and_then(|t| t.task_arn())
             .map(str::to_owned)
-            .ok_or_else(|| HarnessError::Aws("StartTask started no task".into()))
+            .ok_or_else(|| HarnessError("StartTask started no task".into()))
     }
 
     /// Set container instances DRAINING, as an operator or a Spot interruption would.

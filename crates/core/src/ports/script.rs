@@ -1,20 +1,21 @@
-//! An in-memory AWS behind the same traits the SDK adapters implement, for testing the orchestration of the
-//! Lambdas without a network. It records every call, so tests can assert what was (not) called.
+//! A scripted double of the ports, for unit tests of what runs over them (the tick, the drain steps) without a
+//! network: it answers what the test put in, records every call, and fails the operations a test names. It
+//! models nothing of AWS (no scheduler, no alarms): the simulator's world is the one model of AWS, and the
+//! emulator is AWS for the end-to-end tests.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
+use super::{AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations};
+use crate::cluster::{
+    ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
+};
+use crate::metrics::Datapoint;
 use chrono::{DateTime, Utc};
-use ecs_scaler_core::ports::{
-    AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations,
-};
-use ecs_scaler_core::{
-    ClusterFacts, ContainerInstance, Datapoint, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
-};
 
-/// The fake's state; tests set it up with the builder methods on [`FakeCloud`].
+/// The fake's state; tests set it up with the builder methods on [`Script`].
 #[derive(Debug, Default)]
-pub struct FakeState {
+pub struct ScriptState {
     pub clusters: Vec<ClusterFacts>,
     pub series: HashMap<String, ReservationSeries>,
     pub services: HashMap<String, Vec<Service>>,
@@ -31,16 +32,16 @@ pub struct FakeState {
 }
 
 #[derive(Debug, Default)]
-pub struct FakeCloud {
-    state: Mutex<FakeState>,
+pub struct Script {
+    state: Mutex<ScriptState>,
 }
 
-impl FakeCloud {
+impl Script {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+    pub fn state(&self) -> MutexGuard<'_, ScriptState> {
         // A poisoned lock only means another test thread panicked; the state is still what it was.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -75,14 +76,14 @@ impl FakeCloud {
             ec2_instance_id: Some(format!("i-{arn}")),
             status: status.into(),
             attributes: HashMap::new(),
-            registered: Some(ecs_scaler_core::Resources::new(cpu, memory)),
+            registered: Some(Resources::new(cpu, memory)),
         });
         self
     }
 
     /// A task definition of one container reserving `cpu` units and `memory` MiB.
     pub fn with_task_definition(self, arn: &str, cpu: u32, memory: u32) -> Self {
-        let container = ecs_scaler_core::ContainerSize { cpu, memory: None, memory_reservation: Some(memory) };
+        let container = ContainerSize { cpu, memory: None, memory_reservation: Some(memory) };
         let definition = TaskDefinition { arn: arn.into(), cpu: None, memory: None, containers: vec![container] };
         self.state().task_definitions.insert(arn.into(), definition);
         self
@@ -143,14 +144,14 @@ impl FakeCloud {
     }
 
     /// Record the call, and fail it if the test asked for that.
-    fn call(&self, operation: &'static str) -> Result<MutexGuard<'_, FakeState>, AwsError> {
+    fn call(&self, operation: &'static str) -> Result<MutexGuard<'_, ScriptState>, AwsError> {
         let mut state = self.state();
         state.calls.push(operation);
         if state.failing.contains(operation) {
             return Err(AwsError {
                 operation,
                 code: Some("ThrottlingException".into()),
-                message: "Rate exceeded (fake, after retries)".into(),
+                message: "Rate exceeded (scripted, after retries)".into(),
             });
         }
         Ok(state)
@@ -160,14 +161,14 @@ impl FakeCloud {
         &self,
         operation: &'static str,
         cluster: &str,
-        pick: fn(&FakeState) -> &HashMap<String, Vec<T>>,
+        pick: fn(&ScriptState) -> &HashMap<String, Vec<T>>,
     ) -> Result<Vec<T>, AwsError> {
         let state = self.call(operation)?;
         Ok(pick(&state).get(cluster).cloned().unwrap_or_default())
     }
 }
 
-impl MetricsApi for FakeCloud {
+impl MetricsApi for Script {
     async fn reservations(&self, clusters: &[String], start: DateTime<Utc>, end: DateTime<Utc>) -> Reservations {
         let state = match self.call("GetMetricData") {
             Ok(state) => state,
@@ -193,7 +194,7 @@ impl MetricsApi for FakeCloud {
     }
 }
 
-impl EcsApi for FakeCloud {
+impl EcsApi for Script {
     async fn cluster_arns(&self) -> Result<Vec<String>, AwsError> {
         Ok(self.call("ListClusters")?.clusters.iter().map(|c| c.arn.clone()).collect())
     }
@@ -249,7 +250,7 @@ impl EcsApi for FakeCloud {
         state.task_definitions.get(arn).cloned().ok_or_else(|| AwsError {
             operation: "DescribeTaskDefinition",
             code: Some("ClientException".into()),
-            message: format!("Unable to describe task definition {arn} (fake)"),
+            message: format!("Unable to describe task definition {arn} (scripted)"),
         })
     }
 

@@ -10,6 +10,9 @@ use crate::cluster::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinit
 use crate::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
 use crate::metrics::Datapoint;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod script;
+
 /// A failed AWS call, after the SDK's retries (or a simulated one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation} failed: {message}")]
@@ -177,6 +180,16 @@ pub trait AutoScalingApi: Send + Sync {
 /// simulator. Decisions take `now` from here, never from the system.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+}
+
+/// A clock stopped at one moment: for tests, and for asking "what would happen at this time".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
 }
 
 /// Everything an invocation talks to, passed as one value the same way everywhere: the Lambdas build it from

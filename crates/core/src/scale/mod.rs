@@ -1,0 +1,13 @@
+//! Scaling decisions.
+//!
+//! - [`rule`]: the ScaleStatus rule, from one cluster's reading: thresholds, the scale-down guard.
+//! - [`placement`]: which short services more capacity would place, which never; idle clusters.
+//! - [`tick`]: one tick over the ports: which clusters, what to read, what to publish.
+
+pub mod placement;
+pub mod rule;
+pub mod tick;
+
+pub use placement::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
+pub use rule::{ClusterReading, Decision, Placement, Reason, ScaleRule, ScaleStatus};
+pub use tick::{ClusterReport, Evaluation, METRIC_NAME, Summary, TickError, evaluate, run};

@@ -1,0 +1,594 @@
+//! One tick of scale-status over the ports: which clusters are managed, what each reads, what each decides, and
+//! what gets published. The Lambda, the CLI's `status` and the simulator all run this same code: the Lambda
+//! with the AWS SDK behind the ports, the simulator with its simulated world.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::placement::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
+use super::rule::{ClusterReading, Decision, Placement, Reason, ScaleStatus};
+use crate::cluster::{ClusterFacts, Resources, Service};
+use crate::config::{ClusterConfigError, ClusterSettings, ConfigError, Management, TickConfig, cluster_name};
+use crate::metrics::Observation;
+use crate::ports::{AwsError, Clock, ClusterMetric, Context, EcsApi, MetricUnit, MetricsApi, ReservationSeries};
+
+/// The metric a tick publishes.
+pub const METRIC_NAME: &str = "ScaleStatus";
+/// Clusters whose services are read at once for the placement check.
+const CONCURRENT_PLACEMENT_CHECKS: usize = 8;
+
+/// Why a tick could do nothing useful. The Lambda reports these as failed invocations.
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(
+        "no managed clusters: set CLUSTERS, list clusters in the schedule input, or tag a cluster ecs-scaler:enabled=true"
+    )]
+    NoClusters,
+    #[error("could not look up the clusters: {0}")]
+    Lookup(AwsError),
+    #[error("no cluster could be evaluated ({0})")]
+    NothingEvaluated(String),
+    #[error("decisions were made but not published: {0}")]
+    Publish(AwsError),
+}
+
+/// One line of the decision table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterReport {
+    pub cluster: String,
+    /// CPU reservation (%) the decision used, when fresh.
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+    /// Registered container instances.
+    pub instances: Option<u32>,
+    /// DRAINING ones among them, when the scale-down guard needed to know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draining: Option<u32>,
+    /// The published value; `None` when nothing was published.
+    pub scale_status: Option<ScaleStatus>,
+    pub reason: Reason,
+    pub detail: String,
+    /// Short services whose tasks fit no registered instance (reason `unplaceable_tasks`): reported, never
+    /// scaled for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unplaceable: Vec<Unplaceable>,
+    /// The layered settings, with where each came from; absent when the configuration was invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<ClusterSettings>,
+}
+
+impl ClusterReport {
+    fn new(cluster: &str, decision: Decision) -> Self {
+        Self {
+            cluster: cluster.to_owned(),
+            cpu: None,
+            memory: None,
+            instances: None,
+            draining: None,
+            scale_status: decision.status,
+            reason: decision.reason,
+            detail: decision.detail,
+            unplaceable: Vec::new(),
+            settings: None,
+        }
+    }
+
+    fn config_error(error: &ClusterConfigError) -> Self {
+        Self::new(&error.cluster, Decision::config_error(error.error.to_string()))
+    }
+
+    /// The structured log line: one per cluster per tick.
+    pub fn log(&self) {
+        let level_is_warn = matches!(self.reason, Reason::ConfigError | Reason::ReadFailed);
+        macro_rules! line {
+            ($level:ident) => {
+                tracing::$level!(
+                    cluster = %self.cluster,
+                    cpu = self.cpu,
+                    memory = self.memory,
+                    instances = self.instances,
+                    scale_status = self.scale_status.map(|s| s as u8),
+                    reason = %self.reason,
+                    detail = %self.detail,
+                    "scale decision"
+                )
+            };
+        }
+        if level_is_warn {
+            line!(warn)
+        } else {
+            line!(info)
+        }
+        for unplaceable in &self.unplaceable {
+            tracing::warn!(
+                cluster = %self.cluster,
+                service = %unplaceable.service,
+                reason = %Reason::UnplaceableTasks,
+                detail = %unplaceable,
+                "task fits no container instance"
+            );
+        }
+    }
+}
+
+/// What the Lambda returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub namespace: String,
+    /// ScaleStatus datapoints published.
+    pub emitted: usize,
+    pub put_metric_data_calls: usize,
+    pub clusters: Vec<ClusterReport>,
+}
+
+/// The decisions of one tick, before publishing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub clusters: Vec<ClusterReport>,
+}
+
+/// Read every managed cluster and decide its ScaleStatus. Publishes nothing.
+pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, M, C>,
+    config: &TickConfig,
+) -> Result<Evaluation, TickError> {
+    let (ecs, metrics, now) = (ctx.ecs, ctx.metrics, ctx.clock.now());
+    let mut names: BTreeSet<String> = config.listed.keys().cloned().collect();
+    if config.discovers() {
+        let arns = ecs.cluster_arns().await.map_err(TickError::Lookup)?;
+        names.extend(arns.iter().map(|arn| cluster_name(arn).to_owned()));
+    }
+    if names.is_empty() {
+        return Err(TickError::NoClusters);
+    }
+    let names: Vec<String> = names.into_iter().collect();
+    let (found, missing) = ecs.describe_clusters(&names).await.map_err(TickError::Lookup)?;
+
+    let mut reports: BTreeMap<String, ClusterReport> = BTreeMap::new();
+    let missing_reasons: HashMap<&str, &str> = missing.iter().map(|m| (m.name.as_str(), m.reason.as_str())).collect();
+    for name in config.listed.keys().filter(|name| !found.iter().any(|f| &f.name == *name)) {
+        let reason = missing_reasons.get(name.as_str()).copied().unwrap_or("not returned by DescribeClusters");
+        let error = ConfigError::UnknownCluster { reason: reason.to_owned() };
+        reports.insert(name.clone(), ClusterReport::config_error(&ClusterConfigError { cluster: name.clone(), error }));
+    }
+
+    let mut candidates = Vec::new();
+    for facts in found {
+        match config.manages(&facts.name, &facts.tags) {
+            Management::Ignored => continue,
+            Management::Paused => {
+                reports.insert(facts.name.clone(), ClusterReport::new(&facts.name, Decision::paused()));
+            }
+            Management::Invalid(error) => {
+                reports.insert(facts.name.clone(), ClusterReport::config_error(&error));
+            }
+            Management::Managed if facts.status != "ACTIVE" => {
+                let error = ConfigError::InactiveCluster { status: facts.status.clone() };
+                let error = ClusterConfigError { cluster: facts.name.clone(), error };
+                reports.insert(facts.name.clone(), ClusterReport::config_error(&error));
+            }
+            Management::Managed => match config.settings(&facts.name, &facts.tags) {
+                Ok(settings) => candidates.push((facts, settings)),
+                Err(error) => {
+                    reports.insert(facts.name.clone(), ClusterReport::config_error(&error));
+                }
+            },
+        }
+    }
+
+    let candidate_names: Vec<String> = candidates.iter().map(|(facts, _)| facts.name.clone()).collect();
+    let start = now - Duration::seconds(i64::from(config.lookback_seconds));
+    let mut reservations = metrics.reservations(&candidate_names, start, now).await;
+    let assessments = candidates.into_iter().map(|(facts, settings)| {
+        let series = reservations
+            .remove(&facts.name)
+            .unwrap_or_else(|| Err(AwsError::malformed("GetMetricData", "no result for this cluster")));
+        assess(ecs, facts, settings, series, config, now)
+    });
+    let assessed: Vec<ClusterReport> =
+        futures::stream::iter(assessments).buffer_unordered(CONCURRENT_PLACEMENT_CHECKS).collect().await;
+    reports.extend(assessed.into_iter().map(|report| (report.cluster.clone(), report)));
+    Ok(Evaluation { clusters: reports.into_values().collect() })
+}
+
+/// Decide one cluster from its reservation series. A failed read gives no status: a wrong 0 removes capacity.
+async fn assess<E: EcsApi>(
+    ecs: &E,
+    facts: ClusterFacts,
+    settings: ClusterSettings,
+    series: Result<ReservationSeries, AwsError>,
+    config: &TickConfig,
+    now: DateTime<Utc>,
+) -> ClusterReport {
+    let (reading, unplaceable, decision) = match read(ecs, &facts, &settings, series, config, now).await {
+        Ok((reading, check)) => {
+            let decision = settings.rule().decide(&reading);
+            (Some(reading), check.unplaceable, decision)
+        }
+        Err(error) => (None, Vec::new(), Decision::read_failed(error.to_string())),
+    };
+    ClusterReport {
+        cpu: reading.as_ref().and_then(|r| r.cpu.value()),
+        memory: reading.as_ref().and_then(|r| r.memory.value()),
+        instances: Some(facts.registered_instances),
+        draining: reading.as_ref().and_then(|r| r.draining),
+        unplaceable,
+        settings: Some(settings),
+        ..ClusterReport::new(&facts.name, decision)
+    }
+}
+
+/// Everything the rule needs about one cluster, read only where it can change the answer:
+/// - the services, for the placement check (unless a reservation already says scale up) and to tell an idle
+///   cluster from one whose tasks cannot start;
+/// - for services that failed placement, their task definitions (one DescribeTaskDefinition each) and the
+///   registered instances, to tell what more capacity would place from what it never would;
+/// - the DRAINING instances, one page, only when the scale-down guard is consulted.
+async fn read<E: EcsApi>(
+    ecs: &E,
+    facts: &ClusterFacts,
+    settings: &ClusterSettings,
+    series: Result<ReservationSeries, AwsError>,
+    config: &TickConfig,
+    now: DateTime<Utc>,
+) -> Result<(ClusterReading, PlacementCheck), AwsError> {
+    let series = series?;
+    let stale_after = Duration::seconds(i64::from(config.stale_after_seconds));
+    let rule = settings.rule();
+    let mut reading = ClusterReading {
+        cpu: Observation::newest(&series.cpu, now, stale_after),
+        memory: Observation::newest(&series.memory, now, stale_after),
+        registered: facts.registered_instances,
+        draining: None,
+        placement: Placement::NotChecked,
+    };
+    let check_placement_now = settings.placement_check.value && rule.placement_matters(&reading);
+    let services =
+        if check_placement_now || facts.may_be_idle() { Some(ecs.services(&facts.name).await?) } else { None };
+    if services.as_deref().is_some_and(|services| is_idle(facts, services)) {
+        reading.cpu = Observation::Idle;
+        reading.memory = Observation::Idle;
+    }
+    let mut check = PlacementCheck::default();
+    if let Some(services) = services.as_deref().filter(|_| check_placement_now) {
+        let window = Duration::seconds(i64::from(config.lookback_seconds));
+        let failures = placement_failures(services, now, window);
+        if !failures.is_empty() {
+            let (instances, sizes) =
+                futures::try_join!(ecs.container_instances(&facts.name), task_sizes(ecs, &failures))?;
+            let registered: Vec<Resources> = instances.iter().filter_map(|i| i.registered).collect();
+            check = check_placement(&failures, &sizes, &registered);
+        }
+        reading.placement = check.placement();
+    }
+    if rule.consults_guard(&reading) {
+        reading.draining = ecs.draining_instances(&facts.name).await?;
+    }
+    Ok((reading, check))
+}
+
+/// What one task of each failing service reserves, by task definition: one DescribeTaskDefinition per distinct
+/// definition. A definition whose size cannot be told is left out (its service then counts as unplaced).
+async fn task_sizes<E: EcsApi>(ecs: &E, failures: &[&Service]) -> Result<HashMap<String, Resources>, AwsError> {
+    let arns: BTreeSet<&str> = failures.iter().map(|s| s.task_definition.as_str()).filter(|a| !a.is_empty()).collect();
+    let definitions: Vec<_> = futures::stream::iter(arns.into_iter().map(|arn| ecs.task_definition(arn)))
+        .buffer_unordered(CONCURRENT_PLACEMENT_CHECKS)
+        .try_collect()
+        .await?;
+    let mut sizes = HashMap::new();
+    for definition in definitions {
+        match definition.reservation() {
+            Ok(size) => {
+                sizes.insert(definition.arn, size);
+            }
+            Err(why) => tracing::warn!(task_definition = %definition.arn, why = %why, "task size unknown"),
+        }
+    }
+    Ok(sizes)
+}
+
+/// Evaluate, log each decision once, and publish the ScaleStatus datapoints in as few calls as possible.
+pub async fn run<E: EcsApi, A, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, M, C>,
+    config: &TickConfig,
+) -> Result<Summary, TickError> {
+    let evaluation = evaluate(ctx, config).await?;
+    let (metrics, now) = (ctx.metrics, ctx.clock.now());
+    for report in &evaluation.clusters {
+        report.log();
+    }
+    let datapoints: Vec<ClusterMetric> = evaluation
+        .clusters
+        .iter()
+        .filter_map(|report| {
+            Some(ClusterMetric {
+                name: METRIC_NAME,
+                cluster: report.cluster.clone(),
+                value: report.scale_status?.metric_value(),
+                unit: MetricUnit::None,
+                timestamp: now,
+            })
+        })
+        .collect();
+    let failed = evaluation.clusters.iter().filter(|r| matches!(r.reason, Reason::ConfigError | Reason::ReadFailed));
+    let failed = failed.count();
+    if failed > 0 && failed == evaluation.clusters.len() {
+        return Err(TickError::NothingEvaluated(format!(
+            "{failed} of {failed} clusters had configuration errors or failed reads; see the log"
+        )));
+    }
+    let calls = if datapoints.is_empty() {
+        0
+    } else {
+        metrics.put(&config.namespace.value, &datapoints).await.map_err(TickError::Publish)?
+    };
+    tracing::info!(namespace = %config.namespace.value, emitted = datapoints.len(), clusters = evaluation.clusters.len(), "tick done");
+    Ok(Summary {
+        namespace: config.namespace.value.clone(),
+        emitted: datapoints.len(),
+        put_metric_data_calls: calls,
+        clusters: evaluation.clusters,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::{EnvConfig, ScheduleInput};
+    use crate::ports::FixedClock;
+    use crate::ports::script::Script;
+
+    const UNABLE: &str =
+        "(service api) was unable to place a task because no container instance met all of its requirements.";
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).single().unwrap()
+    }
+
+    fn minute_ago() -> DateTime<Utc> {
+        now() - Duration::minutes(1)
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> EnvConfig {
+        let mut vars = vec![("CPU_MIN", "40"), ("CPU_MAX", "75"), ("MEMORY_MIN", "40"), ("MEMORY_MAX", "75")];
+        vars.extend_from_slice(pairs);
+        EnvConfig::from_vars(vars)
+    }
+
+    /// One tick of the listed configuration (the schedule's constant input, `{}` for none) at [`now`].
+    fn tick(cloud: &Script, env: &EnvConfig, input: Value) -> Result<Summary, TickError> {
+        let input: ScheduleInput = serde_json::from_value(input).unwrap();
+        let config = TickConfig::build(env, &input)?;
+        let ctx = Context { ecs: cloud, autoscaling: &(), metrics: cloud, clock: &FixedClock(now()) };
+        futures::executor::block_on(run(ctx, &config))
+    }
+
+    fn scheduled_event() -> Value {
+        json!({})
+    }
+
+    fn decision(summary: &Summary, cluster: &str) -> (Option<ScaleStatus>, Reason) {
+        let report =
+            summary.clusters.iter().find(|r| r.cluster == cluster).unwrap_or_else(|| panic!("no report for {cluster}"));
+        (report.scale_status, report.reason)
+    }
+
+    fn published(cloud: &Script) -> Vec<(String, f64)> {
+        let mut values: Vec<_> = cloud.published().into_iter().map(|(_, m)| (m.cluster, m.value)).collect();
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        values
+    }
+
+    #[test]
+    fn one_tick_decides_every_listed_cluster_and_publishes_in_one_call() {
+        let cloud = Script::new()
+            .with_cluster("hot", 4, &[])
+            .with_reservations("hot", 80.0, 20.0, minute_ago())
+            .with_cluster("idle", 5, &[])
+            .with_reservations("idle", 10.0, 30.0, minute_ago())
+            .with_cluster("pair", 2, &[])
+            .with_reservations("pair", 39.0, 10.0, minute_ago())
+            .with_cluster("steady", 3, &[])
+            .with_reservations("steady", 50.0, 50.0, minute_ago())
+            .with_cluster("dark", 3, &[])
+            .with_cluster("full", 3, &[])
+            .with_reservations("full", 50.0, 60.0, minute_ago())
+            .with_service("full", "api", 4, 2, &[(minute_ago(), UNABLE)]);
+        let env = env(&[("CLUSTERS", "hot,idle,pair,steady,dark,full")]);
+
+        let summary = tick(&cloud, &env, scheduled_event()).unwrap();
+
+        assert_eq!(decision(&summary, "hot"), (Some(ScaleStatus::Up), Reason::CpuAboveMax));
+        assert_eq!(decision(&summary, "idle"), (Some(ScaleStatus::Down), Reason::BothBelowMin));
+        assert_eq!(decision(&summary, "pair"), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard));
+        assert_eq!(decision(&summary, "steady"), (Some(ScaleStatus::Stay), Reason::WithinThresholds));
+        assert_eq!(decision(&summary, "dark"), (None, Reason::NoData));
+        assert_eq!(decision(&summary, "full"), (Some(ScaleStatus::Up), Reason::UnplacedTasks));
+        assert_eq!(
+            published(&cloud),
+            [
+                ("full".into(), 2.0),
+                ("hot".into(), 2.0),
+                ("idle".into(), 0.0),
+                ("pair".into(), 1.0),
+                ("steady".into(), 1.0)
+            ]
+        );
+        assert_eq!((summary.emitted, summary.put_metric_data_calls), (5, 1));
+        assert_eq!(cloud.calls("GetMetricData"), 1);
+        assert!(
+            cloud
+                .published()
+                .iter()
+                .all(|(namespace, m)| namespace == "Curalate/AutoScaling" && m.name == "ScaleStatus")
+        );
+    }
+
+    #[test]
+    fn the_summary_names_the_fields_operators_look_for() {
+        let cloud = Script::new().with_cluster("a", 3, &[]).with_reservations("a", 80.0, 20.0, minute_ago());
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "a")]), json!({})).unwrap();
+        let json = serde_json::to_value(&summary).unwrap();
+        let entry = &json["clusters"][0];
+        assert_eq!(entry["cluster"], "a");
+        assert_eq!(entry["cpu"], 80.0);
+        assert_eq!(entry["memory"], 20.0);
+        assert_eq!(entry["instances"], 3);
+        assert_eq!(entry["scale_status"], 2);
+        assert_eq!(entry["reason"], "cpu_above_max");
+        assert_eq!(entry["settings"]["cpu"]["max"]["origin"], "env CPU_MAX");
+    }
+
+    #[test]
+    fn the_placement_check_is_skipped_when_metrics_already_scale_up_or_it_is_off() {
+        let cloud = Script::new().with_cluster("hot", 4, &[]).with_reservations("hot", 90.0, 20.0, minute_ago());
+        tick(&cloud, &env(&[("CLUSTERS", "hot")]), json!({})).unwrap();
+        assert_eq!(cloud.calls("DescribeServices"), 0);
+
+        let cloud = Script::new()
+            .with_cluster("full", 3, &[])
+            .with_reservations("full", 50.0, 50.0, minute_ago())
+            .with_service("full", "api", 4, 2, &[(minute_ago(), UNABLE)]);
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "full"), ("PLACEMENT_CHECK", "false")]), json!({})).unwrap();
+        assert_eq!(cloud.calls("DescribeServices"), 0);
+        assert_eq!(decision(&summary, "full"), (Some(ScaleStatus::Stay), Reason::WithinThresholds));
+    }
+
+    #[test]
+    fn unplaced_tasks_scale_up_a_cluster_without_metrics() {
+        // A cluster with no instances publishes no reservation metrics at all; only the placement signal can grow it.
+        let cloud =
+            Script::new().with_cluster("empty", 0, &[]).with_service("empty", "api", 2, 0, &[(minute_ago(), UNABLE)]);
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "empty")]), json!({})).unwrap();
+        assert_eq!(decision(&summary, "empty"), (Some(ScaleStatus::Up), Reason::UnplacedTasks));
+        assert_eq!(published(&cloud), [("empty".into(), 2.0)]);
+    }
+
+    #[test]
+    fn a_failed_service_read_publishes_nothing_for_that_cluster() {
+        let cloud = Script::new()
+            .with_cluster("idle", 5, &[])
+            .with_reservations("idle", 10.0, 10.0, minute_ago())
+            .with_cluster("hot", 5, &[])
+            .with_reservations("hot", 90.0, 10.0, minute_ago())
+            .failing("DescribeServices");
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "idle,hot")]), json!({})).unwrap();
+        assert_eq!(decision(&summary, "idle"), (None, Reason::ReadFailed));
+        let detail = &summary.clusters.iter().find(|r| r.cluster == "idle").unwrap().detail;
+        assert!(detail.contains("DescribeServices failed"), "{detail}");
+        assert_eq!(published(&cloud), [("hot".into(), 2.0)], "the idle cluster must not get a 0");
+    }
+
+    #[test]
+    fn failed_metric_reads_fail_the_invocation_and_publish_nothing() {
+        let cloud = Script::new()
+            .with_cluster("a", 5, &[])
+            .with_reservations("a", 10.0, 10.0, minute_ago())
+            .failing("GetMetricData");
+        let error = tick(&cloud, &env(&[("CLUSTERS", "a")]), json!({})).unwrap_err();
+        assert!(matches!(error, TickError::NothingEvaluated(_)), "{error}");
+        assert_eq!(cloud.calls("PutMetricData"), 0);
+    }
+
+    #[test]
+    fn stale_datapoints_publish_nothing() {
+        let cloud =
+            Script::new().with_cluster("a", 5, &[]).with_reservations("a", 10.0, 10.0, now() - Duration::minutes(8));
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "a")]), json!({})).unwrap();
+        assert_eq!(decision(&summary, "a"), (None, Reason::StaleData));
+        assert_eq!(cloud.calls("PutMetricData"), 0);
+    }
+
+    #[test]
+    fn bad_configuration_is_reported_per_cluster_and_the_others_still_run() {
+        let cloud = Script::new()
+            .with_cluster("good", 5, &[])
+            .with_reservations("good", 80.0, 10.0, minute_ago())
+            .with_cluster("typo", 5, &[("ecs-scaler:cpu-max", "eighty")])
+            .with_reservations("typo", 80.0, 10.0, minute_ago());
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "good,typo,ghost")]), json!({})).unwrap();
+
+        let detail = |cluster: &str| summary.clusters.iter().find(|r| r.cluster == cluster).unwrap().detail.clone();
+        assert_eq!(decision(&summary, "typo"), (None, Reason::ConfigError));
+        assert_eq!(detail("typo"), r#"tag ecs-scaler:cpu-max="eighty" is not a number"#);
+        assert_eq!(decision(&summary, "ghost"), (None, Reason::ConfigError));
+        assert_eq!(detail("ghost"), "the ECS cluster does not exist (MISSING)");
+        assert_eq!(published(&cloud), [("good".into(), 2.0)]);
+    }
+
+    #[test]
+    fn min_at_or_above_max_is_a_config_error_naming_both_sources() {
+        let cloud = Script::new().with_cluster("a", 5, &[("ecs-scaler:memory-min", "80")]);
+        let input = json!({"clusters": [{"name": "a"}]});
+        let error = tick(&cloud, &env(&[]), input).unwrap_err();
+        assert!(matches!(error, TickError::NothingEvaluated(_)));
+        let cloud = Script::new()
+            .with_cluster("a", 5, &[("ecs-scaler:memory-min", "80")])
+            .with_cluster("b", 5, &[])
+            .with_reservations("b", 50.0, 50.0, minute_ago());
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "a,b")]), json!({})).unwrap();
+        let a = summary.clusters.iter().find(|r| r.cluster == "a").unwrap();
+        assert_eq!(a.detail, "memory min 80 (tag ecs-scaler:memory-min) must be below max 75 (env MEMORY_MAX)");
+    }
+
+    #[test]
+    fn clusters_tagged_enabled_are_managed_with_their_tag_thresholds() {
+        let cloud = Script::new()
+            .with_cluster("tagged", 4, &[("ecs-scaler:enabled", "true"), ("ecs-scaler:cpu-max", "95")])
+            .with_reservations("tagged", 80.0, 10.0, minute_ago())
+            .with_cluster("untagged", 4, &[])
+            .with_reservations("untagged", 80.0, 10.0, minute_ago());
+        let summary = tick(&cloud, &env(&[]), json!({})).unwrap();
+        assert_eq!(summary.clusters.len(), 1, "untagged, unlisted clusters are not managed");
+        assert_eq!(decision(&summary, "tagged"), (Some(ScaleStatus::Stay), Reason::WithinThresholds));
+    }
+
+    #[test]
+    fn enabled_false_pauses_a_listed_cluster() {
+        let cloud = Script::new()
+            .with_cluster("paused", 4, &[("ecs-scaler:enabled", "false")])
+            .with_reservations("paused", 90.0, 10.0, minute_ago())
+            .with_cluster("live", 4, &[])
+            .with_reservations("live", 90.0, 10.0, minute_ago());
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "paused,live")]), json!({})).unwrap();
+        assert_eq!(decision(&summary, "paused"), (None, Reason::Paused));
+        assert_eq!(published(&cloud), [("live".into(), 2.0)]);
+    }
+
+    #[test]
+    fn no_managed_cluster_fails_the_invocation() {
+        let error = tick(&Script::new(), &env(&[]), json!({})).unwrap_err();
+        assert!(matches!(error, TickError::NoClusters), "{error}");
+    }
+
+    #[test]
+    fn a_deployment_that_names_its_clusters_never_lists_the_account_and_ignores_tagged_ones() {
+        let cloud = Script::new()
+            .with_cluster("a", 4, &[])
+            .with_reservations("a", 90.0, 10.0, minute_ago())
+            .with_cluster("theirs", 4, &[("ecs-scaler:enabled", "true")])
+            .with_reservations("theirs", 90.0, 10.0, minute_ago())
+            .failing("ListClusters");
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "a")]), json!({})).unwrap();
+        assert_eq!(decision(&summary, "a"), (Some(ScaleStatus::Up), Reason::CpuAboveMax));
+        assert_eq!(summary.clusters.len(), 1, "{:?}", summary.clusters);
+        assert_eq!(cloud.calls("ListClusters"), 0);
+        assert_eq!(published(&cloud), [("a".into(), 2.0)]);
+    }
+
+    #[test]
+    fn a_deployment_that_names_no_cluster_fails_when_discovery_fails() {
+        let cloud = Script::new().with_cluster("a", 4, &[("ecs-scaler:enabled", "true")]).failing("ListClusters");
+        let error = tick(&cloud, &env(&[]), json!({})).unwrap_err();
+        assert!(matches!(error, TickError::Lookup(_)), "{error}");
+        assert_eq!(cloud.calls("PutMetricData"), 0);
+    }
+}
