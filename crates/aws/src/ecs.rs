@@ -135,7 +135,7 @@ impl EcsApi for Ecs {
                 });
             }
             for failure in output.failures() {
-                let name = failure.arn().map(ecs_scaler_core::config::cluster_name).unwrap_or_default().to_owned();
+                let name = failure.arn().map(ecs_scaler_core::arn::cluster_name).unwrap_or_default().to_owned();
                 let reason = [failure.reason(), failure.detail()].into_iter().flatten().collect::<Vec<_>>().join(": ");
                 missing.push(MissingCluster { name, reason });
             }
@@ -296,7 +296,7 @@ impl EcsApi for Ecs {
                     .try_collect()
                     .await
                     .map_err(|e| sdk_error(OPERATION, e))?;
-                let name = arn.rsplit('/').next().unwrap_or(arn.as_str()).to_owned();
+                let name = ecs_scaler_core::arn::cluster_name(&arn).to_owned();
                 Ok::<_, AwsError>((!found.is_empty()).then_some(name))
             }
         });

@@ -32,14 +32,14 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub compare_drain_hook: bool,
     /// ecs-scaler's CPU thresholds, MIN,MAX (default: the core's defaults).
-    #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
+    #[arg(long, value_name = "MIN,MAX", value_parser = str::parse::<Thresholds>)]
     pub cpu: Option<Thresholds>,
     /// ecs-scaler's memory thresholds, MIN,MAX (default: the core's defaults).
-    #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
+    #[arg(long, value_name = "MIN,MAX", value_parser = str::parse::<Thresholds>)]
     pub memory: Option<Thresholds>,
     /// The seed policy's thresholds for both resources, MIN,MAX (default: the same as ecs-scaler's; the
     /// original example used 40,75).
-    #[arg(long, value_name = "MIN,MAX", value_parser = parse_thresholds)]
+    #[arg(long, value_name = "MIN,MAX", value_parser = str::parse::<Thresholds>)]
     pub seed_thresholds: Option<Thresholds>,
     /// Skip the PNG/SVG plots.
     #[arg(long)]
@@ -50,16 +50,6 @@ pub struct SimulateArgs {
     /// List the built-in scenarios and exit.
     #[arg(long)]
     pub list: bool,
-}
-
-fn parse_thresholds(raw: &str) -> Result<Thresholds, String> {
-    let (min, max) = raw.split_once(',').ok_or_else(|| format!("{raw:?}: expected MIN,MAX"))?;
-    let number = |s: &str| s.trim().parse::<f64>().map_err(|_| format!("{s:?} is not a number"));
-    let (min, max) = (number(min)?, number(max)?);
-    if !(0.0..=100.0).contains(&min) || !(0.0..=100.0).contains(&max) || min >= max {
-        return Err(format!("{raw:?}: need 0 <= MIN < MAX <= 100"));
-    }
-    Ok(Thresholds { min, max })
 }
 
 /// The scenarios named on the command line, `all` expanded.

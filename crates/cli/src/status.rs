@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
-use ecs_scaler_core::config::{EnvConfig, EventCluster, ScheduleInput, SourcedThresholds, TickConfig, cluster_name};
+use ecs_scaler_core::arn::cluster_name;
+use ecs_scaler_core::config::{EnvConfig, EventCluster, ScheduleInput, SourcedThresholds, TickConfig};
 use ecs_scaler_core::ports::{Clock, Context, EcsApi, MetricsApi};
 use ecs_scaler_core::scale::{ClusterReport, Evaluation};
 use serde::Serialize;
@@ -71,15 +72,25 @@ fn thresholds(t: &SourcedThresholds) -> String {
 
 /// The reports as an aligned table, one line per cluster.
 pub fn table(reports: &[ClusterReport]) -> String {
-    let header =
-        ["CLUSTER", "CPU %", "MEMORY %", "INSTANCES", "CPU MIN–MAX", "MEMORY MIN–MAX", "STATUS", "REASON", "DETAIL"];
-    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING).set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    table.set_header([
+        "CLUSTER",
+        "CPU %",
+        "MEMORY %",
+        "INSTANCES",
+        "CPU MIN–MAX",
+        "MEMORY MIN–MAX",
+        "STATUS",
+        "REASON",
+        "DETAIL",
+    ]);
     for report in reports {
         let (cpu_thresholds, memory_thresholds) = match &report.settings {
             Some(settings) => (thresholds(&settings.cpu), thresholds(&settings.memory)),
             None => ("-".into(), "-".into()),
         };
-        rows.push(vec![
+        table.add_row([
             report.cluster.clone(),
             percent(report.cpu),
             percent(report.memory),
@@ -91,18 +102,48 @@ pub fn table(reports: &[ClusterReport]) -> String {
             report.detail.clone(),
         ]);
     }
-    let widths: Vec<usize> =
-        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in rows {
-        let last = row.len() - 1;
-        let cells: Vec<String> = row
-            .into_iter()
-            .enumerate()
-            .map(|(c, cell)| if c == last { cell } else { format!("{cell:<w$}", w = widths[c]) })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
+    let lines: Vec<String> = table.lines().map(|line| line.trim().to_owned()).collect();
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use ecs_scaler_core::{Reason, ScaleStatus};
+
+    use super::*;
+
+    fn report(cluster: &str, cpu: Option<f64>, status: Option<ScaleStatus>, reason: Reason) -> ClusterReport {
+        ClusterReport {
+            cluster: cluster.into(),
+            cpu,
+            memory: cpu,
+            instances: Some(3),
+            draining: None,
+            scale_status: status,
+            reason,
+            detail: format!("{cluster} detail"),
+            unplaceable: Vec::new(),
+            settings: None,
+        }
     }
-    out
+
+    #[test]
+    fn the_table_has_a_header_and_one_aligned_line_per_cluster() {
+        let reports = [
+            report("a-long-cluster-name", Some(90.0), Some(ScaleStatus::Up), Reason::CpuAboveMax),
+            report("b", None, None, Reason::NoData),
+        ];
+        let text = table(&reports);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("CLUSTER"), "{text}");
+        assert!(lines[1].starts_with("a-long-cluster-name") && lines[1].contains("90.0"), "{text}");
+        assert!(lines[2].starts_with("b ") && lines[2].ends_with("b detail"), "{text}");
+        // Columns line up: each reason starts where the header's REASON does (in characters: the header has dashes).
+        let column = |line: &str, text: &str| line.find(text).map(|byte| line[..byte].chars().count());
+        let reason = column(lines[0], "REASON");
+        assert!(reason.is_some(), "{text}");
+        assert_eq!(column(lines[1], &Reason::CpuAboveMax.to_string()), reason, "{text}");
+        assert_eq!(column(lines[2], &Reason::NoData.to_string()), reason, "{text}");
+    }
 }

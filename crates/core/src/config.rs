@@ -11,6 +11,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::arn::cluster_name;
+
 /// CloudWatch namespace the ScaleStatus and drain metrics go to.
 pub const DEFAULT_NAMESPACE: &str = "Curalate/AutoScaling";
 /// Default reservation thresholds, in percent: scale up at 85% (headroom for a deploy's extra copies), scale
@@ -34,6 +36,19 @@ pub const TAG_MEMORY_MAX: &str = "ecs-scaler:memory-max";
 pub struct Thresholds {
     pub min: f64,
     pub max: f64,
+}
+
+impl std::str::FromStr for Thresholds {
+    type Err = String;
+
+    /// `MIN,MAX` in percent, each checked as every other source of a threshold is, and MIN below MAX (the
+    /// CLI's value parser).
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let (min, max) = raw.split_once(',').ok_or_else(|| format!("{raw:?}: expected MIN,MAX"))?;
+        let percent = |s: &str, end| parse_percent(s, Origin::Argument(end)).map_err(|e| e.to_string());
+        let (min, max) = (percent(min, "MIN")?.value, percent(max, "MAX")?.value);
+        if min < max { Ok(Thresholds { min, max }) } else { Err(format!("{raw:?}: MIN must be below MAX")) }
+    }
 }
 
 /// The two reservation metrics a cluster is scaled on.
@@ -73,6 +88,8 @@ pub enum Origin {
     /// A JSON path into the schedule's constant input, e.g. `clusters[prod].cpu.min`.
     Event(String),
     Tag(&'static str),
+    /// A command-line argument (the CLI's MIN,MAX pairs).
+    Argument(&'static str),
 }
 
 impl fmt::Display for Origin {
@@ -82,6 +99,7 @@ impl fmt::Display for Origin {
             Origin::Env(key) => write!(f, "env {key}"),
             Origin::Event(path) => write!(f, "event {path}"),
             Origin::Tag(key) => write!(f, "tag {key}"),
+            Origin::Argument(name) => write!(f, "argument {name}"),
         }
     }
 }
@@ -288,14 +306,6 @@ pub fn check_namespace(value: &str, origin: Origin) -> Result<Sourced<String>, C
         Ok(Sourced::new(value.to_owned(), origin))
     } else {
         Err(ConfigError::BadNamespace { origin, value: value.to_owned() })
-    }
-}
-
-/// `arn:aws:ecs:us-east-1:123456789012:cluster/prod` → `prod`; a plain name is returned as is.
-pub fn cluster_name(name_or_arn: &str) -> &str {
-    match name_or_arn.strip_prefix("arn:") {
-        Some(rest) => rest.rsplit_once(":cluster/").map_or(name_or_arn, |(_, name)| name),
-        None => name_or_arn,
     }
 }
 
@@ -673,10 +683,21 @@ mod tests {
         assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "true")])), Management::Managed);
         assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "false")])), Management::Paused);
     }
+}
+
+#[cfg(test)]
+mod threshold_argument_tests {
+    use super::*;
 
     #[test]
-    fn cluster_names_are_taken_from_arns() {
-        assert_eq!(cluster_name("arn:aws:ecs:eu-west-1:123456789012:cluster/prod-1"), "prod-1");
-        assert_eq!(cluster_name("prod"), "prod");
+    fn a_min_max_argument_parses_and_names_what_is_wrong() {
+        assert_eq!("40, 75".parse::<Thresholds>(), Ok(Thresholds { min: 40.0, max: 75.0 }));
+        let error = |raw: &str| raw.parse::<Thresholds>().unwrap_err();
+        assert!(error("75").contains("expected MIN,MAX"), "{}", error("75"));
+        assert!(error("x,75").contains("argument MIN"), "{}", error("x,75"));
+        assert!(error("40,101").contains("argument MAX"), "{}", error("40,101"));
+        assert!(error("40,NaN").contains("argument MAX"), "{}", error("40,NaN"));
+        assert!(error("75,40").contains("MIN must be below MAX"), "{}", error("75,40"));
+        assert!(error("60,60").contains("MIN must be below MAX"), "{}", error("60,60"));
     }
 }

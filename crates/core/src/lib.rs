@@ -3,6 +3,7 @@
 //! Nothing here does I/O or knows the AWS SDK: the Lambdas, the CLI and the simulator all feed snapshots in
 //! and get decisions out, so the rule is written exactly once.
 
+pub mod arn;
 pub mod cluster;
 pub mod config;
 pub mod drain;

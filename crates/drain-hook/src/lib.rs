@@ -249,7 +249,7 @@ fn log(report: &InstanceReport) {
     let blockers = joined(report.blockers.iter().map(ToString::to_string).collect());
     let unrelated = joined(report.unrelated.iter().map(ToString::to_string).collect());
     let ready = report.is_ready();
-    let outcome = serde_json::to_value(report.outcome).ok().and_then(|v| v["outcome"].as_str().map(str::to_owned));
+    let outcome: &'static str = report.outcome.into();
     macro_rules! line {
         ($level:ident, $message:literal) => {
             tracing::$level!(
@@ -258,7 +258,7 @@ fn log(report: &InstanceReport) {
                 cluster = report.cluster.as_deref(),
                 drain_age_seconds = report.drain_age_seconds,
                 ready,
-                outcome = outcome.as_deref(),
+                outcome,
                 blockers = %blockers,
                 below_min_elsewhere = %unrelated,
                 error = report.error.as_deref(),

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::placement::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
 use super::rule::{ClusterReading, Decision, Placement, Reason, ScaleStatus};
+use crate::arn::cluster_name;
 use crate::cluster::{ClusterFacts, Resources, Service};
-use crate::config::{ClusterConfigError, ClusterSettings, ConfigError, Management, TickConfig, cluster_name};
+use crate::config::{ClusterConfigError, ClusterSettings, ConfigError, Management, TickConfig};
 use crate::metrics::Observation;
 use crate::ports::{AwsError, Clock, ClusterMetric, Context, EcsApi, MetricUnit, MetricsApi, ReservationSeries};
 
