@@ -119,6 +119,12 @@ impl Task {
     pub fn service_name(&self) -> Option<&str> {
         self.group.as_deref()?.strip_prefix("service:")
     }
+
+    /// Whether it is still on its way out (DEACTIVATING, STOPPING, ...): a task ECS has not yet reported
+    /// STOPPED still holds its instance's resources.
+    pub fn is_stopping(&self) -> bool {
+        self.last_status != "STOPPED"
+    }
 }
 
 /// One registered container instance.

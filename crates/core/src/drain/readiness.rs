@@ -63,7 +63,7 @@ impl ClusterSnapshot {
                     // Unknown either way: count it, which can only hold longer.
                     _ => true,
                 };
-                task.last_status != "STOPPED" || since_drain
+                task.is_stopping() || since_drain
             }
         });
         now.chain(departed).filter_map(Task::service_name).collect()
@@ -143,8 +143,7 @@ pub fn readiness(snapshot: &ClusterSnapshot, container_instance_arn: &str) -> Re
             && !t.group.as_ref().is_some_and(|g| daemons.contains(g))
     };
     let own: Vec<&Task> = snapshot.tasks.iter().filter(on_instance).collect();
-    let stopping: Vec<&Task> =
-        snapshot.stopped.iter().filter(on_instance).filter(|t| t.last_status != "STOPPED").collect();
+    let stopping: Vec<&Task> = snapshot.stopped.iter().filter(on_instance).filter(|t| t.is_stopping()).collect();
     let named = |tasks: &[&Task]| tasks.iter().take(NAMED_TASKS).map(|t| t.arn.clone()).collect();
     let mut readiness = Readiness::default();
     if !own.is_empty() {
