@@ -107,6 +107,19 @@ impl AutoScalingApi for AutoScaling {
         classify("CompleteLifecycleAction", outcome)
     }
 
+    async fn execute_step_policy(&self, group: &str, policy: &str, metric_value: f64) -> Result<(), AwsError> {
+        self.client
+            .execute_policy()
+            .auto_scaling_group_name(group)
+            .policy_name(policy)
+            .metric_value(metric_value)
+            .breach_threshold(0.0)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ExecutePolicy", e))?;
+        Ok(())
+    }
+
     async fn heartbeat(&self, action: &LifecycleAction) -> Result<ActionOutcome, AwsError> {
         let outcome = self
             .client
@@ -154,10 +167,19 @@ fn group(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> AutoScalingGroup {
                 Some(GroupInstance {
                     instance_id: i.instance_id()?.to_owned(),
                     lifecycle_state: i.lifecycle_state()?.as_str().to_owned(),
+                    availability_zone: i.availability_zone().unwrap_or_default().to_owned(),
                 })
             })
             .collect(),
+        min_size: count(g.min_size()),
+        max_size: count(g.max_size()),
+        desired_capacity: count(g.desired_capacity()),
     }
+}
+
+/// A group size as Auto Scaling reports it (never negative; absent reads as 0).
+fn count(value: Option<i32>) -> u32 {
+    value.and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
 }
 
 #[cfg(test)]

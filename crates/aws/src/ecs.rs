@@ -175,6 +175,10 @@ impl EcsApi for Ecs {
         self.list_tasks(cluster, None, DesiredStatus::Running).await
     }
 
+    async fn tasks_on(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
+        self.list_tasks(cluster, Some(container_instance_arn), DesiredStatus::Running).await
+    }
+
     async fn stopped_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
         self.list_tasks(cluster, Some(container_instance_arn), DesiredStatus::Stopped).await
     }
@@ -205,6 +209,8 @@ impl EcsApi for Ecs {
                 status: ecs_scaler_core::drain::UNKNOWN_STATUS.to_owned(),
                 attributes: HashMap::new(),
                 registered: None,
+                remaining: None,
+                tasks: None,
             }));
         }
         Ok(found)
@@ -436,6 +442,7 @@ fn task(t: &aws_sdk_ecs::types::Task) -> Result<Task, AwsError> {
             _ => TaskHealth::Unknown,
         },
         stopped_at: t.stopped_at().and_then(crate::to_chrono),
+        task_definition_arn: t.task_definition_arn().map(str::to_owned),
     })
 }
 
@@ -452,12 +459,14 @@ fn container_instance(
             .iter()
             .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
             .collect(),
-        registered: registered(ci.registered_resources()),
+        registered: resources(ci.registered_resources()),
+        remaining: resources(ci.remaining_resources()),
+        tasks: u32::try_from(ci.running_tasks_count().saturating_add(ci.pending_tasks_count())).ok(),
     })
 }
 
-/// The CPU and MEMORY an instance registered (INTEGER resources), when it reports both.
-fn registered(resources: &[aws_sdk_ecs::types::Resource]) -> Option<Resources> {
+/// The CPU and MEMORY of `registeredResources` or `remainingResources` (INTEGER resources), when both are there.
+fn resources(resources: &[aws_sdk_ecs::types::Resource]) -> Option<Resources> {
     let value = |name: &str| {
         resources.iter().find(|r| r.name() == Some(name)).and_then(|r| u32::try_from(r.integer_value()).ok())
     };

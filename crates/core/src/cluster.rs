@@ -91,16 +91,17 @@ impl Service {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskHealth {
     Healthy,
     Unhealthy,
+    #[default]
     Unknown,
 }
 
 /// One task whose desired status is RUNNING.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Task {
     pub arn: String,
     /// None for tasks not on a container instance (Fargate).
@@ -112,6 +113,8 @@ pub struct Task {
     pub health: TaskHealth,
     /// When the task stopped, for stopped tasks.
     pub stopped_at: Option<DateTime<Utc>>,
+    /// The task definition it runs, which says what it reserves.
+    pub task_definition_arn: Option<String>,
 }
 
 impl Task {
@@ -128,7 +131,7 @@ impl Task {
 }
 
 /// One registered container instance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ContainerInstance {
     pub arn: String,
     pub ec2_instance_id: Option<String>,
@@ -138,6 +141,10 @@ pub struct ContainerInstance {
     pub attributes: HashMap<String, String>,
     /// The CPU and memory it registered with ECS, when read.
     pub registered: Option<Resources>,
+    /// `remainingResources`: what the tasks placed on it (RUNNING and PENDING) leave free, when read.
+    pub remaining: Option<Resources>,
+    /// `runningTasksCount + pendingTasksCount`, daemons included, when read.
+    pub tasks: Option<u32>,
 }
 
 impl ContainerInstance {

@@ -13,11 +13,14 @@ pub const TERMINATING_WAIT: &str = "Terminating:Wait";
 pub const TAG_CLUSTER: &str = "ecs-scaler:cluster";
 
 /// An Auto Scaling group and its instances.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AutoScalingGroup {
     pub name: String,
     pub tags: HashMap<String, String>,
     pub instances: Vec<GroupInstance>,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_capacity: u32,
 }
 
 impl AutoScalingGroup {
@@ -27,10 +30,11 @@ impl AutoScalingGroup {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GroupInstance {
     pub instance_id: String,
     pub lifecycle_state: String,
+    pub availability_zone: String,
 }
 
 /// A lifecycle hook of a group.

@@ -30,7 +30,7 @@ impl Cluster {
             ec2_instance_id: Some(format!("i-{arn}")),
             status: status.into(),
             attributes: HashMap::new(),
-            registered: None,
+            ..ContainerInstance::default()
         });
         self
     }
@@ -82,7 +82,7 @@ impl Cluster {
             group: Some(group.into()),
             last_status: last_status.into(),
             health: TaskHealth::Unknown,
-            stopped_at: None,
+            ..Task::default()
         }
     }
 

@@ -547,7 +547,7 @@ mod tests {
             ec2_instance_id: None,
             status: "DRAINING".into(),
             attributes: HashMap::new(),
-            registered: None,
+            ..ContainerInstance::default()
         };
         assert_eq!(drain_started(&instance), None);
         instance.attributes.insert(ATTRIBUTE_DRAIN_STARTED.into(), "1795312345".into());

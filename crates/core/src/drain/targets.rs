@@ -166,9 +166,18 @@ mod tests {
             tags: cluster.map(|c| HashMap::from([(TAG_CLUSTER.to_owned(), c.to_owned())])).unwrap_or_default(),
             instances: waiting
                 .iter()
-                .map(|id| GroupInstance { instance_id: (*id).into(), lifecycle_state: TERMINATING_WAIT.into() })
-                .chain([GroupInstance { instance_id: "i-serving".into(), lifecycle_state: "InService".into() }])
+                .map(|id| GroupInstance {
+                    instance_id: (*id).into(),
+                    lifecycle_state: TERMINATING_WAIT.into(),
+                    ..GroupInstance::default()
+                })
+                .chain([GroupInstance {
+                    instance_id: "i-serving".into(),
+                    lifecycle_state: "InService".into(),
+                    ..GroupInstance::default()
+                }])
                 .collect(),
+            ..AutoScalingGroup::default()
         }
     }
 

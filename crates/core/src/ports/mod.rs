@@ -103,6 +103,15 @@ pub trait EcsApi: Send + Sync {
         container_instance_arn: &str,
     ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
 
+    /// The tasks of one container instance whose desired status is RUNNING: ListTasks pages filtered by
+    /// `containerInstance`, then DescribeTasks, 100 per call. What consolidation reads of the one instance it
+    /// would remove.
+    fn tasks_on(
+        &self,
+        cluster: &str,
+        container_instance_arn: &str,
+    ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+
     /// Every registered container instance: ListContainerInstances pages, then DescribeContainerInstances, 100 per call.
     fn container_instances(
         &self,
@@ -151,7 +160,7 @@ pub trait EcsApi: Send + Sync {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// Auto Scaling, as the drain hook uses it.
+/// Auto Scaling, as the drain hook and sized scale-out use it.
 pub trait AutoScalingApi: Send + Sync {
     /// Groups by name, with their instances and tags. Unknown names are simply absent.
     fn groups(&self, names: &[String]) -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
@@ -171,6 +180,15 @@ pub trait AutoScalingApi: Send + Sync {
         action: &LifecycleAction,
         result: LifecycleResult,
     ) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send;
+
+    /// ExecutePolicy on a step scaling policy with this metric value and a breach threshold of 0, so Auto Scaling
+    /// picks the step for `metric_value` and discounts capacity still warming up, as it would for an alarm.
+    fn execute_step_policy(
+        &self,
+        group: &str,
+        policy: &str,
+        metric_value: f64,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// RecordLifecycleActionHeartbeat. "No active Lifecycle Action" is an outcome, not an error.
     fn heartbeat(&self, action: &LifecycleAction) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send;

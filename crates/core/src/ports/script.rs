@@ -77,6 +77,7 @@ impl Script {
             status: status.into(),
             attributes: HashMap::new(),
             registered: Some(Resources::new(cpu, memory)),
+            ..ContainerInstance::default()
         });
         self
     }
@@ -216,6 +217,11 @@ impl EcsApi for Script {
 
     async fn tasks(&self, cluster: &str) -> Result<Vec<Task>, AwsError> {
         self.cluster_list("DescribeTasks", cluster, |s| &s.tasks)
+    }
+
+    async fn tasks_on(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
+        let tasks = self.cluster_list("ListTasks", cluster, |s| &s.tasks)?;
+        Ok(tasks.into_iter().filter(|t| t.container_instance_arn.as_deref() == Some(container_instance_arn)).collect())
     }
 
     async fn stopped_tasks(&self, cluster: &str, container_instance_arn: &str) -> Result<Vec<Task>, AwsError> {
