@@ -60,7 +60,7 @@ fn scenarios(names: &[String]) -> Result<Vec<Scenario>> {
             scenarios
                 .extend(builtin::NAMES.iter().filter(|(n, _)| *n != "bench").filter_map(|(n, _)| builtin::by_name(n)));
         } else {
-            scenarios.push(Scenario::load(name)?);
+            scenarios.push(ecs_scaler_sim::load_scenario(name)?);
         }
     }
     Ok(scenarios)

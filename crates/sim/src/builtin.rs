@@ -3,7 +3,9 @@
 //! 128-unit / 256 MiB log daemon unless said otherwise. `ecs-scaler simulate --scenario NAME --export FILE`
 //! writes any of them as JSON, a starting point for your own.
 
-use crate::scenario::{Change, Event, InstanceType, Scenario, SchedulingKind, ServiceSpec};
+use ecs_scaler_core::Scheduling;
+
+use crate::scenario::{Change, Event, InstanceType, Scenario, ServiceSpec};
 
 /// Name and one-line description of every built-in scenario.
 pub const NAMES: [(&str, &str); 7] = [
@@ -74,7 +76,7 @@ fn logs_daemon() -> ServiceSpec {
         desired: 0,
         min_healthy_percent: 0,
         maximum_percent: 100,
-        scheduling: SchedulingKind::Daemon,
+        scheduling: Scheduling::Daemon,
     }
 }
 
@@ -86,7 +88,7 @@ fn replica(name: String, (cpu, memory): (u32, u32), desired: u32, min_healthy_pe
         desired,
         min_healthy_percent,
         maximum_percent: 200,
-        scheduling: SchedulingKind::Replica,
+        scheduling: Scheduling::Replica,
     }
 }
 
@@ -279,6 +281,13 @@ mod tests {
             assert_eq!(scenario.name, name);
             scenario.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn json_scenarios_round_trip() {
+        let scenario = by_name("fragmentation").unwrap();
+        let json = serde_json::to_string(&scenario).unwrap();
+        assert_eq!(Scenario::from_json(&json).unwrap(), scenario);
     }
 
     #[test]

@@ -1,9 +1,14 @@
-//! What-if simulator for ecs-scaler: replay a desired-count trace through a model of ECS, CloudWatch alarms
-//! and Auto Scaling, under the real ScaleStatus rule, the original rule, and ECS managed scaling, and compare
+//! What-if simulator for ecs-scaler: replay a desired-count trace through a simulated AWS account (ECS,
+//! CloudWatch, Auto Scaling) under the real ecs-scaler, the original rule, and ECS managed scaling, and compare
 //! what each costs and breaks.
 //!
-//! Pure: the decisions come from `ecs-scaler-core` (the same [`ScaleRule::decide`], [`unplaced_services`]
-//! and [`DrainPolicy::verdict`] the Lambdas run); the only I/O is writing reports and plots.
+//! **What the simulator owns**: the simulated world ([`world`]: instances, ECS and its scheduler, CloudWatch
+//! metrics and alarms, Auto Scaling groups with their scaling policies and lifecycle hook) and the policies
+//! that are AWS features (alarm-driven simple scaling, a capacity provider's target tracking). **What it must
+//! not do**: re-implement a rule of ecs-scaler or the Lambdas' glue. scale-status's tick
+//! ([`ecs_scaler_core::scale::run`]) and the drain hook's reconciler ([`ecs_scaler_core::drain::run`]) run as
+//! they are, against [`cloud::SimCloud`], which implements the core's ports over the world. The only I/O is
+//! writing reports and plots.
 //!
 //! # The model
 //!
@@ -24,19 +29,24 @@
 //!      still on DRAINING instances. Placement is **binpack on memory**: the ACTIVE instance that fits the
 //!      task's CPU and memory with the least memory left (ties: least CPU left, then the oldest). A task that
 //!      fits nowhere stays unplaced, and the service gets the event "(service X) was unable to place a task
-//!      because no container instance met all of its requirements." — so the real `unplaced_services` sees it;
+//!      because no container instance met all of its requirements." — so scale-status's placement check sees it;
 //!    - copies on DRAINING instances: PENDING ones stop at once; RUNNING ones stop only as far as
 //!      ⌈desired × minimumHealthyPercent⌉ tasks stay RUNNING, so replacements start first when
 //!      `maximumPercent` allows.
-//! 5. **Drain hook.** Every instance held in Terminating:Wait is released when the core's
-//!    [`DrainPolicy::verdict`] on a [`ClusterSnapshot`] of the model says so, or when `max_drain` (3600 s)
-//!    has passed; its remaining tasks (daemons) stop with it.
+//! 5. **Drain hook.** The drain hook's scheduled reconcile, through the core's own steps
+//!    ([`waiting_targets`], then one [`check`] of every instance held in Terminating:Wait): it reads the
+//!    container instances, tasks, services and the stopped tasks of an instance it would release, and completes
+//!    the lifecycle action when the core's verdict says so, or when `max_drain` (3600 s) has passed; the
+//!    instance's remaining tasks (daemons) stop with it. The Lambda checks a few times within its minute; the
+//!    world changes once a minute, so one check is the same.
 //! 6. **Metrics.** CPUReservation and MemoryReservation as AWS defines them: CPU units (MiB) reserved by the
 //!    tasks on ACTIVE and DRAINING instances over those instances' registered CPU units (MiB), in percent,
 //!    PENDING tasks included (their reservation is taken at placement). No instance registered, or no task in
 //!    the cluster: no datapoint.
-//! 7. **Policy.** The minute's view goes to the [`Policy`], which publishes a ScaleStatus datapoint or, for
-//!    target tracking, asks for a capacity.
+//! 7. **Policy.** The [`Policy`] acts: `ecs-scaler` runs scale-status's tick against the world (reading the
+//!    reservations from its CloudWatch and the services, instances and task definitions from its ECS, and
+//!    publishing ScaleStatus to its CloudWatch); `seed` reads the reservations and publishes the same way; a
+//!    capacity provider sets a capacity.
 //! 8. **Alarms and Auto Scaling.** The Terraform module's alarms on ScaleStatus: high = GreaterThanThreshold 1,
 //!    Maximum, 60 s × 4 → scale-up policy; low = LessThanThreshold 1, Maximum, 60 s × 10 → scale-down policy;
 //!    missing data treated as missing (never breaching). An alarm in ALARM invokes its Auto Scaling action
@@ -47,8 +57,10 @@
 //!    (`in_service_minutes`, 1), terminations once the lifecycle hook lets the instance go. Scale-in picks the
 //!    instance with the oldest launch template, then the oldest instance (the start of AWS's Default termination
 //!    policy, which goes on to the next billing hour and then chance; the model stays deterministic). With the
-//!    drain hook the instance goes DRAINING in ECS and waits in Terminating:Wait; without it, it terminates at
-//!    once and its tasks die with it.
+//!    drain hook the instance waits in Terminating:Wait and its lifecycle notification goes to the core's
+//!    [`notified_targets`] and [`check`] (set DRAINING, drain start recorded); without it, it terminates at
+//!    once and its tasks die with it, as does an instance scaled in before it registered with ECS (the hook
+//!    would find it registered nowhere and release it at once).
 //!
 //! **Blue/green.** Two Auto Scaling groups (colours), alarms on each group whose max size is above 0, exactly
 //! as the Terraform module does. A colour swap raises the idle colour's min size to the live colour's size
@@ -70,7 +82,7 @@
 //!
 //! # Policies
 //!
-//! - `ecs-scaler` — [`EcsScaler`]: the core's rule with its scale-down guard (DRAINING instances counted
+//! - `ecs-scaler` — [`EcsScaler`]: scale-status's tick, with its scale-down guard (DRAINING instances counted
 //!   out), the placement signal (tasks no instance could hold left out) and the idle rule, with the core's
 //!   default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`).
 //! - `seed` — [`Seed`]: the original rule (thresholds only, no guard, no placement signal) with the same
@@ -81,27 +93,31 @@
 //!
 //! Scenario formats are described in [`scenario`]; the built-in scenarios in [`builtin`].
 //!
-//! [`ScaleRule::decide`]: ecs_scaler_core::ScaleRule::decide
-//! [`unplaced_services`]: ecs_scaler_core::scale::unplaced_services
-//! [`DrainPolicy::verdict`]: ecs_scaler_core::drain::DrainPolicy::verdict
-//! [`ClusterSnapshot`]: ecs_scaler_core::drain::ClusterSnapshot
+//! [`waiting_targets`]: ecs_scaler_core::drain::run::waiting_targets
+//! [`notified_targets`]: ecs_scaler_core::drain::run::notified_targets
+//! [`check`]: ecs_scaler_core::drain::run::check
 
 pub mod builtin;
-pub mod engine;
+pub mod cloud;
 pub mod knobs;
 pub mod oracle;
 pub mod plot;
 pub mod policy;
 pub mod report;
+pub mod run;
 pub mod scenario;
+pub mod world;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub use engine::{Minute, Simulation, Tally};
+pub use cloud::SimCloud;
 pub use knobs::Knobs;
 pub use policy::{CapacityProvider, ClusterView, EcsScaler, Policy, Seed, Signal};
 pub use report::{Comparison, Run, Summary};
+pub use run::Simulation;
 pub use scenario::Scenario;
+pub use world::{Minute, Tally};
 
 /// Why a simulation could not run or report.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +131,22 @@ pub enum SimError {
     Io(String),
     #[error("plotting: {0}")]
     Plot(String),
+}
+
+/// A built-in scenario by name, or a `.json` / `.csv` file.
+pub fn load_scenario(name_or_path: &str) -> Result<Scenario, SimError> {
+    if let Some(scenario) = builtin::by_name(name_or_path) {
+        return Ok(scenario);
+    }
+    let path = Path::new(name_or_path);
+    if !path.exists() {
+        let names: Vec<&str> = builtin::NAMES.iter().map(|(name, _)| *name).collect();
+        return Err(SimError::Scenario(format!(
+            "{name_or_path:?} is neither a built-in scenario ({}) nor a file",
+            names.join(", ")
+        )));
+    }
+    Scenario::from_file(path)
 }
 
 /// Run one policy over a scenario; `progress` hears each finished minute.

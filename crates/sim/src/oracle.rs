@@ -1,6 +1,8 @@
 //! The lower bound every policy is measured against.
 
-use crate::scenario::{InstanceType, SchedulingKind, ServiceSpec};
+use ecs_scaler_core::Scheduling;
+
+use crate::scenario::{InstanceType, ServiceSpec};
 
 /// Instances that `tasks` need at the very least: ⌈max(ΣCPU / instance CPU, Σmemory / instance memory)⌉ over
 /// the REPLICA tasks, where an instance's room is what its type registers minus the daemons every instance
@@ -12,7 +14,7 @@ pub fn bound<'a>(
 ) -> u32 {
     let (mut cpu, mut memory) = (0u64, 0u64);
     for (service, count) in tasks {
-        if service.scheduling == SchedulingKind::Replica {
+        if service.scheduling == Scheduling::Replica {
             cpu += u64::from(service.cpu) * u64::from(count);
             memory += u64::from(service.memory) * u64::from(count);
         }
@@ -39,7 +41,7 @@ mod tests {
             desired: 0,
             min_healthy_percent: 100,
             maximum_percent: 200,
-            scheduling: SchedulingKind::Replica,
+            scheduling: Scheduling::Replica,
         }
     }
 

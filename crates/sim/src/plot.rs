@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::SimError;
-use crate::engine::Minute;
 use crate::report::{Comparison, Run};
+use crate::world::Minute;
 
 static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 

@@ -1,42 +1,33 @@
 //! Scaling policies: what decides capacity, given what the cluster shows each minute.
 //!
-//! The simulator owns the world (ECS, alarms, Auto Scaling); a policy only reads the minute's view and says
-//! what it would publish or ask for. So the comparison never copies a rule: `ecs-scaler` calls the core crate.
+//! The simulator owns the world (ECS, CloudWatch, Auto Scaling); a policy acts on it once a minute. `ecs-scaler`
+//! is scale-status's own tick over the ports, so the comparison never copies a rule; `seed` is the original
+//! rule (not ours to share) publishing through the same ports; `capacity-provider` is AWS's target tracking,
+//! modelled here.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
-use ecs_scaler_core::config::{DEFAULT_CPU, DEFAULT_MEMORY, Thresholds};
-use ecs_scaler_core::scale::{check_placement, is_idle, placement_failures};
-use ecs_scaler_core::{
-    ClusterFacts, ClusterReading, Observation, Placement, Resources, ScaleRule, ScaleStatus, Service,
+use chrono::Duration;
+use ecs_scaler_core::config::{
+    DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_NAMESPACE, DEFAULT_STALE_AFTER_SECONDS, Layer, Origin, Sourced, Thresholds,
+    TickConfig,
 };
+use ecs_scaler_core::ports::{Clock, ClusterMetric, MetricUnit, MetricsApi};
+use ecs_scaler_core::scale::METRIC_NAME;
+use ecs_scaler_core::{Datapoint, ScaleRule, ScaleStatus};
+use futures::executor::block_on;
 use serde::Serialize;
 
 use crate::SimError;
+use crate::cloud::SimCloud;
 use crate::knobs::Knobs;
+use crate::world::CLUSTER;
 
-/// What the cluster shows a policy at the end of one minute.
+/// What ECS managed scaling reads of the cluster at the end of one minute (the other policies read the
+/// world through the ports).
 #[derive(Debug, Clone, Copy)]
-pub struct ClusterView<'a> {
+pub struct ClusterView {
     pub minute: u32,
-    pub now: DateTime<Utc>,
-    /// `AWS/ECS` CPUReservation (%), absent when no instance is registered.
-    pub cpu_reservation: Option<f64>,
-    pub memory_reservation: Option<f64>,
-    /// Registered (ACTIVE and DRAINING) container instances.
-    pub registered_instances: u32,
-    /// DRAINING ones among them.
-    pub draining_instances: u32,
-    /// What each registered container instance registered.
-    pub registered_sizes: &'a [Resources],
-    /// Tasks RUNNING and PENDING in the cluster, daemons included, as DescribeClusters counts them.
-    pub running_tasks: u32,
-    pub pending_tasks: u32,
-    /// Every service as DescribeServices reports it, events included.
-    pub services: &'a [Service],
-    /// What one task of each task definition reserves.
-    pub task_sizes: &'a HashMap<String, Resources>,
     /// ECS managed scaling's M: instances running non-daemon tasks, plus the fresh instances the tasks ECS
     /// could not place this minute would need (first-fit decreasing).
     pub instances_needed: u32,
@@ -44,11 +35,11 @@ pub struct ClusterView<'a> {
     pub instances_running: u32,
 }
 
-/// What a policy does with one minute.
+/// What a policy did with one minute.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Signal {
-    /// A ScaleStatus datapoint (`None`: nothing published), for the alarms and simple scaling policies.
-    ScaleStatus(Option<ScaleStatus>),
+    /// Whatever ScaleStatus datapoint it had went to CloudWatch, for the alarms and scaling policies.
+    Published,
     /// Target tracking: the metric, and the total capacity wanted now (`None`: leave it).
     Capacity { metric: f64, desired: Option<u32> },
 }
@@ -63,8 +54,8 @@ pub struct PlotThresholds {
 pub trait Policy {
     fn name(&self) -> &str;
 
-    /// Decide for one minute.
-    fn tick(&mut self, view: &ClusterView<'_>) -> Signal;
+    /// Act for one minute, against the world behind `cloud`.
+    fn tick(&mut self, cloud: &SimCloud, view: &ClusterView) -> Signal;
 
     /// Whether instances running tasks are protected from scale-in (ECS managed termination protection).
     fn protects_busy_instances(&self) -> bool {
@@ -76,8 +67,8 @@ pub trait Policy {
     }
 }
 
-/// The real thing: the core's [`ScaleRule::decide`] with its scale-down guard and the placement signal from
-/// [`unplaced_services`], read the way scale-status reads it.
+/// The real thing: scale-status's tick ([`ecs_scaler_core::scale::run`]: read, decide with [`ScaleRule`], its
+/// scale-down guard, placement signal and idle rule, publish), run against the world with these thresholds.
 #[derive(Debug, Clone)]
 pub struct EcsScaler {
     pub rule: ScaleRule,
@@ -96,10 +87,28 @@ impl EcsScaler {
     pub fn with_rule(rule: ScaleRule, knobs: &Knobs) -> Self {
         Self { rule, placement_check: true, lookback: Duration::seconds(i64::from(knobs.lookback_seconds)) }
     }
-}
 
-fn observation(value: Option<f64>, now: DateTime<Utc>) -> Observation {
-    value.map_or(Observation::Missing, |value| Observation::Fresh { value, timestamp: now })
+    /// scale-status's configuration for the simulated cluster: listed by name, these thresholds and placement
+    /// check, the default namespace and staleness.
+    pub fn config(&self) -> TickConfig {
+        let knob = |value: f64| Some(Ok(Sourced::new(value, Origin::Default)));
+        let layer = Layer {
+            cpu_min: knob(self.rule.cpu.min),
+            cpu_max: knob(self.rule.cpu.max),
+            memory_min: knob(self.rule.memory.min),
+            memory_max: knob(self.rule.memory.max),
+            placement_check: Some(Ok(Sourced::new(self.placement_check, Origin::Default))),
+            // Anything scale-status learns later keeps its default until the simulation has a knob for it.
+            ..Layer::default()
+        };
+        TickConfig {
+            namespace: Sourced::new(DEFAULT_NAMESPACE.to_owned(), Origin::Default),
+            listed: BTreeMap::from([(CLUSTER.to_owned(), layer)]),
+            base: Layer::default(),
+            lookback_seconds: u32::try_from(self.lookback.num_seconds()).unwrap_or(u32::MAX),
+            stale_after_seconds: DEFAULT_STALE_AFTER_SECONDS,
+        }
+    }
 }
 
 impl Policy for EcsScaler {
@@ -107,35 +116,10 @@ impl Policy for EcsScaler {
         Self::NAME
     }
 
-    fn tick(&mut self, view: &ClusterView<'_>) -> Signal {
-        let mut reading = ClusterReading {
-            cpu: observation(view.cpu_reservation, view.now),
-            memory: observation(view.memory_reservation, view.now),
-            registered: view.registered_instances,
-            draining: None,
-            placement: Placement::NotChecked,
-        };
-        let facts = ClusterFacts {
-            name: "sim".into(),
-            arn: String::new(),
-            status: "ACTIVE".into(),
-            registered_instances: view.registered_instances,
-            running_tasks: view.running_tasks,
-            pending_tasks: view.pending_tasks,
-            tags: HashMap::new(),
-        };
-        if is_idle(&facts, view.services) {
-            reading.cpu = Observation::Idle;
-            reading.memory = Observation::Idle;
-        }
-        if self.placement_check && self.rule.placement_matters(&reading) {
-            let failures = placement_failures(view.services, view.now, self.lookback);
-            reading.placement = check_placement(&failures, view.task_sizes, view.registered_sizes).placement();
-        }
-        if self.rule.consults_guard(&reading) {
-            reading.draining = Some(view.draining_instances);
-        }
-        Signal::ScaleStatus(self.rule.decide(&reading).status)
+    fn tick(&mut self, cloud: &SimCloud, _view: &ClusterView) -> Signal {
+        // A tick that evaluates nothing publishes nothing, exactly as in the Lambda.
+        let _ = block_on(ecs_scaler_core::scale::run(cloud.context(), &self.config()));
+        Signal::Published
     }
 
     fn thresholds(&self) -> Option<PlotThresholds> {
@@ -145,7 +129,8 @@ impl Policy for EcsScaler {
 
 /// The original rule, exactly: 2 if either reservation is at or above its max, 0 if both are at or below their
 /// min, 1 otherwise. No scale-down guard, no placement signal; no datapoint when a reservation is missing (the
-/// original crashed on an empty metric list, which publishes nothing either).
+/// original crashed on an empty metric list, which publishes nothing either). It is not ecs-scaler's rule, so
+/// it is decided here, but it reads the minute's reservations from the world's CloudWatch and publishes there.
 ///
 /// Its thresholds default to ecs-scaler's (the core's defaults): the comparison is about what the rule adds
 /// (the scale-down guard and the placement signal), so everything else is held equal. Different thresholds
@@ -169,6 +154,18 @@ impl Seed {
     pub fn with_thresholds(cpu: Thresholds, memory: Thresholds) -> Self {
         Self { cpu, memory }
     }
+
+    /// The original rule on one minute's reservations.
+    pub fn decide(&self, cpu: Option<f64>, memory: Option<f64>) -> Option<ScaleStatus> {
+        let (cpu, memory) = (cpu?, memory?);
+        Some(if cpu >= self.cpu.max || memory >= self.memory.max {
+            ScaleStatus::Up
+        } else if cpu <= self.cpu.min && memory <= self.memory.min {
+            ScaleStatus::Down
+        } else {
+            ScaleStatus::Stay
+        })
+    }
 }
 
 impl Default for Seed {
@@ -182,18 +179,24 @@ impl Policy for Seed {
         Self::NAME
     }
 
-    fn tick(&mut self, view: &ClusterView<'_>) -> Signal {
-        let (Some(cpu), Some(memory)) = (view.cpu_reservation, view.memory_reservation) else {
-            return Signal::ScaleStatus(None);
-        };
-        let status = if cpu >= self.cpu.max || memory >= self.memory.max {
-            ScaleStatus::Up
-        } else if cpu <= self.cpu.min && memory <= self.memory.min {
-            ScaleStatus::Down
-        } else {
-            ScaleStatus::Stay
-        };
-        Signal::ScaleStatus(Some(status))
+    fn tick(&mut self, cloud: &SimCloud, _view: &ClusterView) -> Signal {
+        let now = cloud.now();
+        let cluster = [CLUSTER.to_owned()];
+        let mut read = block_on(cloud.reservations(&cluster, now - Duration::minutes(1), now));
+        let series = read.remove(CLUSTER).and_then(Result::ok).unwrap_or_default();
+        let newest = |points: &[Datapoint]| points.iter().max_by_key(|p| p.timestamp).map(|p| p.value);
+        if let Some(status) = self.decide(newest(&series.cpu), newest(&series.memory)) {
+            let metric = ClusterMetric {
+                name: METRIC_NAME,
+                cluster: CLUSTER.to_owned(),
+                value: status.metric_value(),
+                unit: MetricUnit::None,
+                timestamp: now,
+            };
+            // The world's CloudWatch never refuses a datapoint.
+            let _ = block_on(cloud.put(DEFAULT_NAMESPACE, &[metric]));
+        }
+        Signal::Published
     }
 
     fn thresholds(&self) -> Option<PlotThresholds> {
@@ -229,7 +232,18 @@ impl Policy for CapacityProvider {
         Self::NAME
     }
 
-    fn tick(&mut self, view: &ClusterView<'_>) -> Signal {
+    fn tick(&mut self, _cloud: &SimCloud, view: &ClusterView) -> Signal {
+        self.decide(view)
+    }
+
+    fn protects_busy_instances(&self) -> bool {
+        true
+    }
+}
+
+impl CapacityProvider {
+    /// Target tracking on this minute's M and N.
+    pub fn decide(&mut self, view: &ClusterView) -> Signal {
         let (m, n) = (f64::from(view.instances_needed), f64::from(view.instances_running));
         // AWS: N = 0 reads 100 with nothing to run and 200 with something to run.
         let metric = match (view.instances_needed, view.instances_running) {
@@ -256,10 +270,6 @@ impl Policy for CapacityProvider {
             Signal::Capacity { metric, desired: None }
         }
     }
-
-    fn protects_busy_instances(&self) -> bool {
-        true
-    }
 }
 
 /// Names accepted by [`by_name`], in report order.
@@ -277,63 +287,47 @@ pub fn by_name(name: &str, knobs: &Knobs) -> Result<Box<dyn Policy>, SimError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
-    fn view(cpu: f64, memory: f64, instances: u32) -> ClusterView<'static> {
-        static NO_SIZES: std::sync::OnceLock<HashMap<String, Resources>> = std::sync::OnceLock::new();
-        ClusterView {
-            minute: 0,
-            now: DateTime::UNIX_EPOCH,
-            cpu_reservation: Some(cpu),
-            memory_reservation: Some(memory),
-            registered_instances: instances,
-            draining_instances: 0,
-            registered_sizes: &[],
-            running_tasks: instances,
-            pending_tasks: 0,
-            services: &[],
-            task_sizes: NO_SIZES.get_or_init(HashMap::new),
-            instances_needed: 0,
-            instances_running: instances,
-        }
+    fn view(needed: u32, running: u32) -> ClusterView {
+        ClusterView { minute: 0, instances_needed: needed, instances_running: running }
     }
 
     #[test]
     fn seed_scales_down_where_the_guard_would_hold() {
         // 39% on 2 instances is 78% on one: ecs-scaler's guard stays, the original rule scales down.
-        let mut seed = Seed::with_thresholds(Seed::ORIGINAL, Seed::ORIGINAL);
-        assert_eq!(seed.tick(&view(39.0, 30.0, 2)), Signal::ScaleStatus(Some(ScaleStatus::Down)));
-        let mut real =
-            EcsScaler::with_rule(ScaleRule { cpu: Seed::ORIGINAL, memory: Seed::ORIGINAL }, &Knobs::default());
-        assert_eq!(real.tick(&view(39.0, 30.0, 2)), Signal::ScaleStatus(Some(ScaleStatus::Stay)));
+        let seed = Seed::with_thresholds(Seed::ORIGINAL, Seed::ORIGINAL);
+        assert_eq!(seed.decide(Some(39.0), Some(30.0)), Some(ScaleStatus::Down));
+        let rule = ScaleRule { cpu: Seed::ORIGINAL, memory: Seed::ORIGINAL };
+        let real = EcsScaler::with_rule(rule, &Knobs::default());
+        let settings = real.config().settings(CLUSTER, &HashMap::new()).unwrap();
+        assert_eq!(settings.rule(), rule, "scale-status runs with the policy's thresholds");
     }
 
     #[test]
-    fn seed_thresholds_are_inclusive() {
-        let mut seed = Seed::with_thresholds(Seed::ORIGINAL, Seed::ORIGINAL);
-        assert_eq!(seed.tick(&view(75.0, 0.0, 5)), Signal::ScaleStatus(Some(ScaleStatus::Up)));
-        assert_eq!(seed.tick(&view(40.0, 40.0, 5)), Signal::ScaleStatus(Some(ScaleStatus::Down)));
-        assert_eq!(seed.tick(&view(40.1, 40.0, 5)), Signal::ScaleStatus(Some(ScaleStatus::Stay)));
+    fn seed_thresholds_are_inclusive_and_a_missing_reservation_publishes_nothing() {
+        let seed = Seed::with_thresholds(Seed::ORIGINAL, Seed::ORIGINAL);
+        assert_eq!(seed.decide(Some(75.0), Some(0.0)), Some(ScaleStatus::Up));
+        assert_eq!(seed.decide(Some(40.0), Some(40.0)), Some(ScaleStatus::Down));
+        assert_eq!(seed.decide(Some(40.1), Some(40.0)), Some(ScaleStatus::Stay));
+        assert_eq!(seed.decide(None, Some(90.0)), None);
     }
 
     #[test]
     fn the_capacity_provider_scales_out_at_once_and_in_after_fifteen_minutes() {
         let mut cp = CapacityProvider::new(&Knobs::default());
-        let mut v = view(0.0, 0.0, 4);
-        v.instances_needed = 6;
-        assert_eq!(cp.tick(&v), Signal::Capacity { metric: 150.0, desired: Some(6) });
-        v.instances_needed = 3;
+        assert_eq!(cp.decide(&view(6, 4)), Signal::Capacity { metric: 150.0, desired: Some(6) });
         for _ in 0..14 {
-            assert_eq!(cp.tick(&v), Signal::Capacity { metric: 75.0, desired: None });
+            assert_eq!(cp.decide(&view(3, 4)), Signal::Capacity { metric: 75.0, desired: None });
         }
-        assert_eq!(cp.tick(&v), Signal::Capacity { metric: 75.0, desired: Some(3) });
+        assert_eq!(cp.decide(&view(3, 4)), Signal::Capacity { metric: 75.0, desired: Some(3) });
     }
 
     #[test]
     fn the_capacity_provider_scales_out_from_zero_instances() {
         let mut cp = CapacityProvider::new(&Knobs::default());
-        let mut v = view(0.0, 0.0, 0);
-        v.instances_needed = 3;
-        assert_eq!(cp.tick(&v), Signal::Capacity { metric: 200.0, desired: Some(3) });
+        assert_eq!(cp.decide(&view(3, 0)), Signal::Capacity { metric: 200.0, desired: Some(3) });
     }
 }

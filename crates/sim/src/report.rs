@@ -6,9 +6,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::SimError;
-use crate::engine::{Minute, Tally};
 use crate::knobs::Knobs;
 use crate::policy::PlotThresholds;
+use crate::world::{Minute, Tally};
 
 /// One policy's run of one scenario, minute by minute.
 #[derive(Debug, Clone, Serialize)]
@@ -139,7 +139,7 @@ pub const COLUMNS: [&str; 9] = [
 
 /// The figures of many comparisons as one aligned text table.
 pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> String {
-    let mut rows: Vec<[String; 9]> = vec![COLUMNS.map(str::to_owned)];
+    let mut rows: Vec<[String; 9]> = Vec::new();
     for comparison in comparisons {
         for run in &comparison.runs {
             let s = &run.summary;
@@ -157,24 +157,27 @@ pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> Strin
             ]);
         }
     }
-    let widths: Vec<usize> =
-        (0..COLUMNS.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    table.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    table.set_header(COLUMNS);
+    table.add_rows(rows);
+    for column in table.column_iter_mut().skip(2) {
+        column.set_cell_alignment(comfy_table::CellAlignment::Right);
+    }
+    // Markdown says right-aligned with a colon at the end of the header rule, which no preset draws.
     let mut out = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, &w))| if c < 2 { format!("{cell:<w$}") } else { format!("{cell:>w$}") })
-            .collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-        if i == 0 {
-            let rule: Vec<String> = widths
-                .iter()
+    for (i, line) in table.lines().enumerate() {
+        if i == 1 {
+            let cells: Vec<String> = line
+                .trim_matches('|')
+                .split('|')
                 .enumerate()
-                .map(|(c, &w)| if c < 2 { "-".repeat(w + 2) } else { format!("{}:", "-".repeat(w + 1)) })
+                .map(|(c, rule)| if c < 2 { rule.to_owned() } else { format!("{}:", &rule[1..]) })
                 .collect();
-            let _ = writeln!(out, "|{}|", rule.join("|"));
+            let _ = writeln!(out, "|{}|", cells.join("|"));
+        } else {
+            let _ = writeln!(out, "{line}");
         }
     }
     out

@@ -1,7 +1,8 @@
 //! Invariants of the simulated world, for any scenario, policy and drain-hook setting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecs_scaler_sim::scenario::{Change, Event, InstanceType, SchedulingKind, ServiceSpec};
+use ecs_scaler_core::Scheduling;
+use ecs_scaler_sim::scenario::{Change, Event, InstanceType, ServiceSpec};
 use ecs_scaler_sim::{Knobs, Minute, Scenario, Simulation, policy};
 use proptest::prelude::*;
 
@@ -15,7 +16,7 @@ fn service(name: String, (cpu, memory): (u32, u32), desired: u32, min_healthy_pe
         desired,
         min_healthy_percent,
         maximum_percent: 200,
-        scheduling: SchedulingKind::Replica,
+        scheduling: Scheduling::Replica,
     }
 }
 
@@ -38,8 +39,7 @@ fn scenarios() -> impl Strategy<Value = Scenario> {
                 .map(|(minute, i, desired)| Change { minute, service: format!("s{}", i % specs.len()), desired })
                 .collect();
             if daemon {
-                services
-                    .push(ServiceSpec { scheduling: SchedulingKind::Daemon, ..service("d".into(), (128, 256), 0, 0) });
+                services.push(ServiceSpec { scheduling: Scheduling::Daemon, ..service("d".into(), (128, 256), 0, 0) });
             }
             let mut events = Vec::new();
             if let Some(minute) = swap {

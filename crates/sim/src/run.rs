@@ -1,0 +1,207 @@
+//! The per-minute loop: the world moves, then ecs-scaler's functions run against it through [`SimCloud`] as
+//! the Lambdas would (the drain hook's reconcile and lifecycle notifications, scale-status's tick), and the
+//! policies that are AWS features (alarms and scaling policies, a capacity provider's target tracking) act.
+
+use std::collections::BTreeMap;
+
+use ecs_scaler_core::ScaleStatus;
+use ecs_scaler_core::drain::{DrainSettings, Memory, Mode, Outcome, Release, run};
+use ecs_scaler_core::lifecycle::{LifecycleAction, Termination};
+use futures::executor::block_on;
+
+use crate::SimError;
+use crate::cloud::SimCloud;
+use crate::knobs::Knobs;
+use crate::policy::{ClusterView, Policy, Signal};
+use crate::scenario::Scenario;
+use crate::world::autoscaling::HOOK;
+use crate::world::{CLUSTER, Minute, Tally, World};
+
+/// A run in progress. [`Simulation::step`] advances one minute; [`Simulation::audit`] checks the invariants.
+pub struct Simulation<'s> {
+    policy: Box<dyn Policy + 's>,
+    cloud: SimCloud,
+    /// The drain hook's settings: every group of the cluster, the knobs' max drain time and timeout result.
+    drain: DrainSettings,
+    /// Scenario minutes to record, after the warm-up.
+    minutes: u32,
+    warmup: u32,
+    timeline: Vec<Minute>,
+}
+
+impl<'s> Simulation<'s> {
+    pub fn new(scenario: &'s Scenario, policy: Box<dyn Policy + 's>, knobs: Knobs) -> Result<Self, SimError> {
+        scenario.validate()?;
+        let defaults = DrainSettings::from_vars([("CLUSTERS", CLUSTER)])
+            .map_err(|e| SimError::Policy(format!("drain hook settings: {e}")))?;
+        let drain = DrainSettings { policy: knobs.drain, ..defaults };
+        let (minutes, warmup) = (scenario.minutes, knobs.warmup_minutes);
+        let world = World::new(scenario, knobs, policy.protects_busy_instances());
+        Ok(Self {
+            policy,
+            cloud: SimCloud::new(world),
+            drain,
+            minutes,
+            warmup,
+            timeline: Vec::with_capacity(minutes as usize),
+        })
+    }
+
+    /// The world behind the ports.
+    pub fn cloud(&self) -> &SimCloud {
+        &self.cloud
+    }
+
+    fn tick(&self) -> u32 {
+        self.cloud.with(|world| world.tick)
+    }
+
+    /// The scenario minute the next step simulates (0 throughout the warm-up).
+    pub fn minute(&self) -> u32 {
+        self.tick().saturating_sub(self.warmup)
+    }
+
+    pub fn finished(&self) -> bool {
+        self.tick() >= self.warmup + self.minutes
+    }
+
+    pub fn timeline(&self) -> &[Minute] {
+        &self.timeline
+    }
+
+    pub fn tally(&self) -> Tally {
+        self.cloud.with(|world| world.tally.clone())
+    }
+
+    pub fn policy(&self) -> &dyn Policy {
+        self.policy.as_ref()
+    }
+
+    /// Run to the end; `progress` hears each finished minute.
+    pub fn run(mut self, progress: &mut dyn FnMut(u32)) -> (Vec<Minute>, Tally) {
+        while !self.finished() {
+            if let Some(minute) = self.step().map(|m| m.minute) {
+                progress(minute);
+            }
+        }
+        let tally = self.tally();
+        (self.timeline, tally)
+    }
+
+    /// Advance one minute. Returns its record, or `None` during the warm-up.
+    pub fn step(&mut self) -> Option<&Minute> {
+        let unplaced = self.cloud.with(|world| {
+            world.apply_scenario();
+            world.start_tasks();
+            world.activate_instances();
+            world.schedule()
+        });
+        self.reconcile_drains();
+        let (mut record, (needed, running)) = self.cloud.with(|world| world.measure(unplaced));
+        let view = ClusterView { minute: record.minute, instances_needed: needed, instances_running: running };
+        let signal = self.policy.tick(&self.cloud, &view);
+        let target = self.cloud.with(|world| world.knobs.capacity_target_percent);
+        let recording = self.cloud.with(|world| {
+            let tick = world.tick;
+            match signal {
+                Signal::Published => {
+                    let value = world.cloudwatch.scale_status(tick);
+                    record.scale_status = value.map(|v| v as u8);
+                    record.signal = value;
+                    let actions = world.cloudwatch.evaluate_alarms(tick);
+                    world.alarm_actions(&actions);
+                }
+                Signal::Capacity { metric, desired } => {
+                    let status = if metric > target {
+                        ScaleStatus::Up
+                    } else if metric < target {
+                        ScaleStatus::Down
+                    } else {
+                        ScaleStatus::Stay
+                    };
+                    record.scale_status = Some(status as u8);
+                    record.signal = Some(metric);
+                    if let Some(total) = desired {
+                        world.target_capacity(total);
+                    }
+                }
+            }
+            world.reconcile_groups();
+            world.finish_activities();
+            record.desired_capacity = world.autoscaling.desired_capacity();
+            world.recording()
+        });
+        self.deliver_notifications();
+        self.cloud.with(|world| world.tick += 1);
+        recording?;
+        self.timeline.push(record);
+        self.timeline.last()
+    }
+
+    /// The drain hook's scheduled reconcile: one check of every instance held in Terminating:Wait, through the
+    /// core's own steps (the Lambda polls a few times a minute; the world changes only once a minute).
+    fn reconcile_drains(&mut self) {
+        if !self.cloud.with(|world| world.any_waiting()) {
+            return;
+        }
+        let ctx = self.cloud.context();
+        let mut hooks = BTreeMap::new();
+        let Ok(found) = block_on(run::waiting_targets(ctx, &self.drain, &mut hooks)) else { return };
+        let mut targets = found.targets;
+        let reports = block_on(run::check(ctx, &self.drain, &mut targets, Mode::Check, &mut Memory::default()));
+        self.cloud.with(|world| {
+            let recording = u32::from(world.recording().is_some());
+            for report in reports {
+                match report.outcome {
+                    Outcome::Completed { why: Release::TimedOut, .. } => world.tally.drain_timeouts += recording,
+                    Outcome::Completed { .. } => world.tally.drains_completed += recording,
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    /// The lifecycle notifications of the instances that entered Terminating:Wait this minute, handled as the
+    /// drain hook handles them: set DRAINING, drain start recorded, held.
+    fn deliver_notifications(&mut self) {
+        let terminations: Vec<Termination> = self.cloud.with(|world| {
+            let now = world.now();
+            let waiting = std::mem::take(&mut world.autoscaling.notifications);
+            waiting
+                .into_iter()
+                .map(|index| {
+                    let instance = &world.instances[index];
+                    let action = LifecycleAction {
+                        group: world.autoscaling.groups[instance.group].name.clone(),
+                        hook: HOOK.into(),
+                        instance_id: instance.ec2_instance_id.clone(),
+                        token: None,
+                    };
+                    Termination { action, metadata: None, time: Some(now) }
+                })
+                .collect()
+        });
+        if terminations.is_empty() {
+            return;
+        }
+        let ctx = self.cloud.context();
+        let Ok(found) = block_on(run::notified_targets(ctx, &self.drain, &terminations)) else { return };
+        let mut targets = found.targets;
+        block_on(run::check(ctx, &self.drain, &mut targets, Mode::Start, &mut Memory::default()));
+    }
+
+    /// Check the model's invariants; `Err` names the first one broken.
+    pub fn audit(&self) -> Result<(), String> {
+        self.cloud.with(|world| world.audit())
+    }
+
+    /// Container instances registered now (ACTIVE and DRAINING).
+    pub fn registered_instances(&self) -> u32 {
+        self.cloud.with(|world| world.registered_instances())
+    }
+
+    /// ⌈max(ΣCPU/room, Σmemory/room)⌉ over the tasks actually placed, with the largest instance type seen.
+    pub fn placed_bound(&self) -> u32 {
+        self.cloud.with(|world| world.placed_bound())
+    }
+}
