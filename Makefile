@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ECS_SCALER_PYTHON := $(CURDIR)/$(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help venv build package check-glibc lint fmt test test-rust test-emulator test-terraform bench simulate demo clean
+.PHONY: help venv build package check-glibc lint fmt test test-rust test-packaged test-emulator test-terraform bench simulate demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ lint: ## rustfmt, clippy (warnings are errors), terraform fmt
 test-rust: venv ## unit, SDK-mock and emulator end-to-end tests
 	cargo test --workspace
 
+test-packaged: venv package ## the Lambda zips' bootstraps under a Runtime API against the emulator (fails without zips)
+	ECS_SCALER_PACKAGED=1 cargo test -p ecs-scaler-local --test packaged
+
 test-emulator: venv ## the emulator's own tests
 	$(PY) -m unittest discover -s tests/aws-emulator
 
@@ -57,7 +60,7 @@ test-terraform: venv package ## terraform validate, test, checkov, and apply/des
 	scripts/terraform-checks.sh checkov
 	scripts/terraform-checks.sh apply
 
-test: lint test-rust test-emulator package check-glibc test-terraform ## everything CI runs
+test: lint package check-glibc test-rust test-packaged test-emulator test-terraform ## everything CI runs
 
 bench: venv package ## cold start, memory, zip size, AWS calls per tick; simulator speed
 	cargo run --quiet -p ecs-scaler-local --bin bench
