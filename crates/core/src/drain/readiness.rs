@@ -552,5 +552,11 @@ mod tests {
         assert_eq!(drain_started(&instance), None);
         instance.attributes.insert(ATTRIBUTE_DRAIN_STARTED.into(), "1795312345".into());
         assert_eq!(drain_started(&instance).map(|t| t.timestamp()), Some(1_795_312_345));
+        // Anything but whole epoch seconds (what the drain writes) is no drain start, rather than a misread one
+        // that could end a drain early: the plan then records a fresh start.
+        for corrupt in ["", "2026-11-22T10:00:00Z", "1795312345.5", "1795312345000000000000", "-9223372036854775808"] {
+            instance.attributes.insert(ATTRIBUTE_DRAIN_STARTED.into(), corrupt.into());
+            assert_eq!(drain_started(&instance), None, "{corrupt:?}");
+        }
     }
 }
