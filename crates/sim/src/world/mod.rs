@@ -158,8 +158,9 @@ fn epoch() -> DateTime<Utc> {
 }
 
 impl World {
-    /// The world at minute 0, warm-started (see [`World::warm_start`]). `protect_busy` is ECS managed
-    /// termination protection (the capacity provider's).
+    /// The world at minute 0, warm-started: the initial instances ACTIVE, minute 0's tasks RUNNING on them
+    /// (binpack, largest first). `protect_busy` is ECS managed termination protection (the capacity
+    /// provider's).
     pub fn new(scenario: &Scenario, knobs: Knobs, protect_busy: bool) -> Self {
         let mut world = Self {
             start: epoch(),
