@@ -30,6 +30,7 @@ pub const TAG_CPU_MIN: &str = "ecs-scaler:cpu-min";
 pub const TAG_CPU_MAX: &str = "ecs-scaler:cpu-max";
 pub const TAG_MEMORY_MIN: &str = "ecs-scaler:memory-min";
 pub const TAG_MEMORY_MAX: &str = "ecs-scaler:memory-max";
+pub const TAG_CONSOLIDATE: &str = "ecs-scaler:consolidate";
 
 /// A min/max pair of reservation percentages.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -175,6 +176,7 @@ pub struct Layer {
     pub memory_min: Setting<f64>,
     pub memory_max: Setting<f64>,
     pub placement_check: Setting<bool>,
+    pub consolidate: Setting<bool>,
 }
 
 impl Layer {
@@ -186,6 +188,7 @@ impl Layer {
             memory_min: later.memory_min.or(self.memory_min),
             memory_max: later.memory_max.or(self.memory_max),
             placement_check: later.placement_check.or(self.placement_check),
+            consolidate: later.consolidate.or(self.consolidate),
         }
     }
 
@@ -198,6 +201,7 @@ impl Layer {
             memory_min: tag(TAG_MEMORY_MIN),
             memory_max: tag(TAG_MEMORY_MAX),
             placement_check: None,
+            consolidate: tags.get(TAG_CONSOLIDATE).map(|raw| parse_bool(raw, Origin::Tag(TAG_CONSOLIDATE))),
         }
     }
 
@@ -215,12 +219,13 @@ impl Layer {
             or_default(self.memory_min, DEFAULT_MEMORY.min)?,
             or_default(self.memory_max, DEFAULT_MEMORY.max)?,
         );
-        let placement_check = self.placement_check.unwrap_or_else(|| Ok(Sourced::new(true, Origin::Default)));
+        let on_by_default = |setting: Setting<bool>| setting.unwrap_or_else(|| Ok(Sourced::new(true, Origin::Default)));
         Ok(ClusterSettings {
             name: cluster.to_owned(),
             cpu: cpu.map_err(fail)?,
             memory: memory.map_err(fail)?,
-            placement_check: placement_check.map_err(fail)?,
+            placement_check: on_by_default(self.placement_check).map_err(fail)?,
+            consolidate: on_by_default(self.consolidate).map_err(fail)?,
         })
     }
 }
@@ -253,6 +258,9 @@ pub struct ClusterSettings {
     pub cpu: SourcedThresholds,
     pub memory: SourcedThresholds,
     pub placement_check: Sourced<bool>,
+    /// Whether a partly used instance whose tasks fit elsewhere may be removed (ScaleStatus 0, reason
+    /// `consolidation`). Env `CONSOLIDATE`, tag `ecs-scaler:consolidate`; on by default.
+    pub consolidate: Sourced<bool>,
 }
 
 impl ClusterSettings {
@@ -342,6 +350,7 @@ impl EnvConfig {
                 memory_min: percent("MEMORY_MIN"),
                 memory_max: percent("MEMORY_MAX"),
                 placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
+                consolidate: get("CONSOLIDATE").map(|raw| parse_bool(raw, Origin::Env("CONSOLIDATE"))),
             },
             lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
@@ -416,6 +425,7 @@ impl EventCluster {
             memory_min: knob(&self.memory, Resource::Memory, "min"),
             memory_max: knob(&self.memory, Resource::Memory, "max"),
             placement_check: None,
+            consolidate: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod drain;
 pub mod lifecycle;
 pub mod metrics;
+pub mod pack;
 pub mod ports;
 pub mod scale;
 

@@ -7,7 +7,7 @@
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use ecs_scaler_core::config::{ConfigError, EnvConfig, ScheduleInput, TickConfig};
-use ecs_scaler_core::ports::{Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
 use ecs_scaler_core::scale::tick::{self, Summary, TickError};
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
@@ -74,7 +74,7 @@ pub fn schedule_input(event: &Value) -> Result<ScheduleInput, Error> {
 }
 
 /// The Lambda handler: layer the configuration from `env` and the event, then run the core's tick.
-pub async fn handle<E: EcsApi, A, M: MetricsApi, C: Clock>(
+pub async fn handle<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     event: &Value,
     env: &EnvConfig,
     ctx: Context<'_, E, A, M, C>,

@@ -6,10 +6,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations};
+use super::{
+    AutoScalingApi, AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations,
+};
 use crate::cluster::{
     ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
 };
+use crate::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
 use crate::metrics::Datapoint;
 use chrono::{DateTime, Utc};
 
@@ -29,6 +32,9 @@ pub struct ScriptState {
     /// Every call, by operation name, in order.
     pub calls: Vec<&'static str>,
     pub published: Vec<(String, ClusterMetric)>,
+    pub groups: Vec<AutoScalingGroup>,
+    /// ExecutePolicy calls: (group, policy, metric value).
+    pub executed: Vec<(String, String, f64)>,
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +134,44 @@ impl Script {
         } else {
             self.with_task_definition(&definition, 256, 512)
         }
+    }
+
+    /// An Auto Scaling group with these sizes and tags.
+    pub fn with_group(self, name: &str, min: u32, desired: u32, tags: &[(&str, &str)]) -> Self {
+        self.state().groups.push(AutoScalingGroup {
+            name: name.into(),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            min_size: min,
+            max_size: 100,
+            desired_capacity: desired,
+            ..AutoScalingGroup::default()
+        });
+        self
+    }
+
+    /// Place instances' sizes and tasks: registered and remaining resources and the task count.
+    pub fn with_load(self, cluster: &str, arn: &str, remaining: Resources, tasks: u32) -> Self {
+        if let Some(instance) =
+            self.state().instances.entry(cluster.into()).or_default().iter_mut().find(|i| i.arn == arn)
+        {
+            instance.remaining = Some(remaining);
+            instance.tasks = Some(tasks);
+        }
+        self
+    }
+
+    /// A RUNNING task of `group` on `instance`, running `task_definition`.
+    pub fn with_task(self, cluster: &str, group: &str, instance: &str, task_definition: &str) -> Self {
+        let tasks = self.state().tasks.entry(cluster.into()).or_default().len();
+        self.state().tasks.entry(cluster.into()).or_default().push(Task {
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster}/{tasks}"),
+            container_instance_arn: Some(instance.into()),
+            group: Some(group.into()),
+            last_status: "RUNNING".into(),
+            task_definition_arn: Some(task_definition.into()),
+            ..Task::default()
+        });
+        self
     }
 
     /// Make every call of `operation` fail.
@@ -291,5 +335,44 @@ impl EcsApi for Script {
             instance.attributes.insert(name.into(), value.into());
         }
         Ok(())
+    }
+}
+
+impl AutoScalingApi for Script {
+    async fn groups(&self, names: &[String]) -> Result<Vec<AutoScalingGroup>, AwsError> {
+        let state = self.call("DescribeAutoScalingGroups")?;
+        Ok(state.groups.iter().filter(|g| names.contains(&g.name)).cloned().collect())
+    }
+
+    async fn tagged_groups(&self, tag_key: &str) -> Result<Vec<AutoScalingGroup>, AwsError> {
+        let state = self.call("DescribeAutoScalingGroups")?;
+        Ok(state.groups.iter().filter(|g| g.tags.contains_key(tag_key)).cloned().collect())
+    }
+
+    async fn group_of(&self, instance_id: &str) -> Result<Option<String>, AwsError> {
+        let state = self.call("DescribeAutoScalingInstances")?;
+        let found = state.groups.iter().find(|g| g.instances.iter().any(|i| i.instance_id == instance_id));
+        Ok(found.map(|g| g.name.clone()))
+    }
+
+    async fn hooks(&self, _group: &str) -> Result<Vec<LifecycleHook>, AwsError> {
+        let _state = self.call("DescribeLifecycleHooks")?;
+        Ok(Vec::new())
+    }
+
+    async fn complete(&self, _action: &LifecycleAction, _result: LifecycleResult) -> Result<ActionOutcome, AwsError> {
+        let _state = self.call("CompleteLifecycleAction")?;
+        Ok(ActionOutcome::Done)
+    }
+
+    async fn execute_step_policy(&self, group: &str, policy: &str, metric_value: f64) -> Result<(), AwsError> {
+        let mut state = self.call("ExecutePolicy")?;
+        state.executed.push((group.into(), policy.into(), metric_value));
+        Ok(())
+    }
+
+    async fn heartbeat(&self, _action: &LifecycleAction) -> Result<ActionOutcome, AwsError> {
+        let _state = self.call("RecordLifecycleActionHeartbeat")?;
+        Ok(ActionOutcome::Done)
     }
 }

@@ -2,8 +2,12 @@
 //!
 //! - [`rule`]: the ScaleStatus rule, from one cluster's reading: thresholds, the scale-down guard.
 //! - [`placement`]: which short services more capacity would place, which never; idle clusters.
+//! - [`capacity`]: what sizing a scale-out or finding an instance to consolidate reads, and only then.
+//! - [`consolidate`]: which instance is cheapest to remove, and whether its tasks fit elsewhere.
 //! - [`tick`]: one tick over the ports: which clusters, what to read, what to publish.
 
+pub mod capacity;
+pub mod consolidate;
 pub mod placement;
 pub mod rule;
 pub mod tick;

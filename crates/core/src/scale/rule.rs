@@ -41,6 +41,9 @@ pub enum Reason {
     /// instance is left, or the DRAINING ones could not be counted).
     ScaleDownGuard,
     WithinThresholds,
+    /// Within thresholds, but the instance cheapest to remove can go: its tasks fit the other ACTIVE instances'
+    /// free room and both reservations stay below their max without it. The detail names the instance.
+    Consolidation,
     /// A metric needed for the decision has no datapoint.
     NoData,
     /// A metric needed for the decision has only old datapoints.
@@ -72,6 +75,11 @@ impl Decision {
     /// No signal, because reading the cluster failed: a wrong 0 would remove capacity.
     pub fn read_failed(detail: impl Into<String>) -> Self {
         Self::new(None, Reason::ReadFailed, detail)
+    }
+
+    /// 0, because an instance can be consolidated away (`detail` names it).
+    pub fn consolidation(detail: impl Into<String>) -> Self {
+        Self::new(Some(ScaleStatus::Down), Reason::Consolidation, detail)
     }
 
     pub fn paused() -> Self {
@@ -144,6 +152,21 @@ impl ScaleRule {
 
     /// Whether [`ScaleRule::decide`] will consult the scale-down guard, and so needs
     /// [`ClusterReading::draining`]: both reservations known and at or below their min, nothing unplaced.
+    /// Whether consolidation could apply to a reading the rule holds steady (reason `within_thresholds`): with
+    /// N registered instances, removing one of average size keeps both reservations below their max,
+    /// `reservation × N/(N−1) < max`. Only then are the instances and tasks read to find one that can go, so
+    /// clusters without room for it cost nothing more.
+    pub fn may_consolidate(&self, reading: &ClusterReading) -> bool {
+        let (Some(cpu), Some(memory)) = (reading.cpu.value(), reading.memory.value()) else { return false };
+        if reading.registered < 2 || self.above_max(reading).is_some() {
+            return false;
+        }
+        let factor = f64::from(reading.registered) / f64::from(reading.registered - 1);
+        !matches!(reading.placement, Placement::Unplaced(_))
+            && cpu * factor < self.cpu.max
+            && memory * factor < self.memory.max
+    }
+
     pub fn consults_guard(&self, reading: &ClusterReading) -> bool {
         let (Some(cpu), Some(memory)) = (reading.cpu.value(), reading.memory.value()) else { return false };
         self.above_max(reading).is_none()

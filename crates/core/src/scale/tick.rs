@@ -5,16 +5,22 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 
+use super::capacity::{self, Consolidation, Gathered, SHORTFALL_METRIC};
+use super::consolidate::Removal;
 use super::placement::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
 use super::rule::{ClusterReading, Decision, Placement, Reason, ScaleStatus};
 use crate::arn::cluster_name;
-use crate::cluster::{ClusterFacts, Resources, Service};
+use crate::cluster::{ClusterFacts, Resources};
 use crate::config::{ClusterConfigError, ClusterSettings, ConfigError, Management, TickConfig};
+use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
 use crate::metrics::Observation;
-use crate::ports::{AwsError, Clock, ClusterMetric, Context, EcsApi, MetricUnit, MetricsApi, ReservationSeries};
+use crate::pack::Shortfall;
+use crate::ports::{
+    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, EcsApi, MetricUnit, MetricsApi, ReservationSeries,
+};
 
 /// The metric a tick publishes.
 pub const METRIC_NAME: &str = "ScaleStatus";
@@ -58,6 +64,12 @@ pub struct ClusterReport {
     /// scaled for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unplaceable: Vec<Unplaceable>,
+    /// Instances the waiting tasks need (published as `InstancesShortfall`); absent when nothing waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shortfall: Option<Shortfall>,
+    /// The instance consolidation would remove (reason `consolidation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal: Option<Removal>,
     /// The layered settings, with where each came from; absent when the configuration was invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<ClusterSettings>,
@@ -75,6 +87,8 @@ impl ClusterReport {
             reason: decision.reason,
             detail: decision.detail,
             unplaceable: Vec::new(),
+            shortfall: None,
+            removal: None,
             settings: None,
         }
     }
@@ -125,6 +139,81 @@ pub struct Summary {
     pub emitted: usize,
     pub put_metric_data_calls: usize,
     pub clusters: Vec<ClusterReport>,
+    /// Sized scale-outs asked of Auto Scaling.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scale_outs: Vec<ScaleOut>,
+}
+
+/// The tag on an Auto Scaling group naming its step scaling policy for sized scale-out.
+pub const TAG_SHORTFALL_POLICY: &str = "ecs-scaler:shortfall-policy";
+
+/// One sized scale-out: ExecutePolicy on the cluster's serving group with the shortfall as the metric value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleOut {
+    pub cluster: String,
+    pub instances: u32,
+    /// The group asked, when one was found.
+    pub group: Option<String>,
+    /// Why it was not asked, or why asking failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The group that takes a cluster's scale-out: of the groups tagged with the cluster and a shortfall policy, the
+/// serving colour (the larger min size, then the larger desired capacity), the first name on a tie.
+pub fn serving_group<'a>(groups: &'a [AutoScalingGroup], cluster: &str) -> Option<&'a AutoScalingGroup> {
+    groups
+        .iter()
+        .filter(|g| g.tags.get(TAG_CLUSTER).map(|c| cluster_name(c)) == Some(cluster))
+        .filter(|g| g.tags.contains_key(TAG_SHORTFALL_POLICY))
+        .min_by(|a, b| {
+            (b.min_size, b.desired_capacity).cmp(&(a.min_size, a.desired_capacity)).then_with(|| a.name.cmp(&b.name))
+        })
+}
+
+/// Ask Auto Scaling for the instances each short cluster needs: one DescribeAutoScalingGroups (by tag) when any
+/// cluster is short, then one ExecutePolicy per short cluster. The step policy picks the step for the
+/// shortfall and subtracts capacity still warming up, so asking again for the same tasks adds nothing. A
+/// failure is reported, never fatal: the ScaleStatus alarm still adds headroom.
+async fn scale_out<A: AutoScalingApi>(autoscaling: &A, reports: &[ClusterReport]) -> Vec<ScaleOut> {
+    let short: Vec<(&str, u32)> = reports
+        .iter()
+        .filter(|r| r.scale_status == Some(ScaleStatus::Up))
+        .filter_map(|r| Some((r.cluster.as_str(), r.shortfall?.instances)))
+        .filter(|(_, instances)| *instances > 0)
+        .collect();
+    if short.is_empty() {
+        return Vec::new();
+    }
+    let groups = autoscaling.tagged_groups(TAG_SHORTFALL_POLICY).await;
+    let mut outs = Vec::new();
+    for (cluster, instances) in short {
+        let mut out = ScaleOut { cluster: cluster.to_owned(), instances, group: None, error: None };
+        match &groups {
+            Err(error) => out.error = Some(format!("the groups could not be listed: {error}")),
+            Ok(groups) => match serving_group(groups, cluster) {
+                None => {
+                    out.error = Some(format!("no group is tagged {TAG_CLUSTER}={cluster} and {TAG_SHORTFALL_POLICY}"))
+                }
+                Some(group) => {
+                    out.group = Some(group.name.clone());
+                    let policy = group.tags.get(TAG_SHORTFALL_POLICY).map(String::as_str).unwrap_or_default();
+                    if let Err(error) = autoscaling.execute_step_policy(&group.name, policy, f64::from(instances)).await
+                    {
+                        out.error = Some(error.to_string());
+                    }
+                }
+            },
+        }
+        match &out.error {
+            None => tracing::info!(cluster = %out.cluster, group = out.group.as_deref(), instances, "sized scale-out"),
+            Some(error) => {
+                tracing::warn!(cluster = %out.cluster, instances, error = %error, "sized scale-out not asked")
+            }
+        }
+        outs.push(out);
+    }
+    outs
 }
 
 /// The decisions of one tick, before publishing.
@@ -198,6 +287,8 @@ pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
 }
 
 /// Decide one cluster from its reservation series. A failed read gives no status: a wrong 0 removes capacity.
+/// A failed read of what only sizes a scale-out or finds an instance to consolidate leaves the rule's decision
+/// as it is, and says so in the detail.
 async fn assess<E: EcsApi>(
     ecs: &E,
     facts: ClusterFacts,
@@ -206,19 +297,47 @@ async fn assess<E: EcsApi>(
     config: &TickConfig,
     now: DateTime<Utc>,
 ) -> ClusterReport {
-    let (reading, unplaceable, decision) = match read(ecs, &facts, &settings, series, config, now).await {
-        Ok((reading, check)) => {
-            let decision = settings.rule().decide(&reading);
-            (Some(reading), check.unplaceable, decision)
+    let (reading, check, mut gathered) = match read(ecs, &facts, &settings, series, config, now).await {
+        Ok(read) => read,
+        Err(error) => {
+            return ClusterReport {
+                instances: Some(facts.registered_instances),
+                settings: Some(settings),
+                ..ClusterReport::new(&facts.name, Decision::read_failed(error.to_string()))
+            };
         }
-        Err(error) => (None, Vec::new(), Decision::read_failed(error.to_string())),
     };
+    let rule = settings.rule();
+    let mut decision = rule.decide(&reading);
+    let mut shortfall = None;
+    let mut removal = None;
+    if !check.unplaced.is_empty() {
+        match capacity::shortfall(ecs, &facts.name, &mut gathered, &check.unplaced).await {
+            Ok(needed) => {
+                decision.detail.push_str(&format!("; {} instance(s) short", needed.instances));
+                shortfall = Some(needed);
+            }
+            Err(error) => decision.detail.push_str(&format!("; the shortfall could not be sized: {error}")),
+        }
+    }
+    if decision.reason == Reason::WithinThresholds && settings.consolidate.value && rule.may_consolidate(&reading) {
+        match capacity::consolidation(ecs, &settings, &mut gathered).await {
+            Ok(Consolidation::Remove(chosen)) => {
+                decision = Decision::consolidation(format!("{}; {chosen}", decision.detail));
+                removal = Some(chosen);
+            }
+            Ok(Consolidation::Keep(why)) => decision.detail.push_str(&format!("; consolidation: {why}")),
+            Err(error) => decision.detail.push_str(&format!("; consolidation could not read the cluster: {error}")),
+        }
+    }
     ClusterReport {
-        cpu: reading.as_ref().and_then(|r| r.cpu.value()),
-        memory: reading.as_ref().and_then(|r| r.memory.value()),
+        cpu: reading.cpu.value(),
+        memory: reading.memory.value(),
         instances: Some(facts.registered_instances),
-        draining: reading.as_ref().and_then(|r| r.draining),
-        unplaceable,
+        draining: reading.draining,
+        unplaceable: check.unplaceable,
+        shortfall,
+        removal,
         settings: Some(settings),
         ..ClusterReport::new(&facts.name, decision)
     }
@@ -230,6 +349,8 @@ async fn assess<E: EcsApi>(
 /// - for services that failed placement, their task definitions (one DescribeTaskDefinition each) and the
 ///   registered instances, to tell what more capacity would place from what it never would;
 /// - the DRAINING instances, one page, only when the scale-down guard is consulted.
+///
+/// What was read is handed on, so sizing a shortfall or looking for an instance to consolidate reads nothing twice.
 async fn read<E: EcsApi>(
     ecs: &E,
     facts: &ClusterFacts,
@@ -237,7 +358,7 @@ async fn read<E: EcsApi>(
     series: Result<ReservationSeries, AwsError>,
     config: &TickConfig,
     now: DateTime<Utc>,
-) -> Result<(ClusterReading, PlacementCheck), AwsError> {
+) -> Result<(ClusterReading, PlacementCheck, Gathered), AwsError> {
     let series = series?;
     let stale_after = Duration::seconds(i64::from(config.stale_after_seconds));
     let rule = settings.rule();
@@ -248,53 +369,42 @@ async fn read<E: EcsApi>(
         draining: None,
         placement: Placement::NotChecked,
     };
+    let mut gathered = Gathered::default();
     let check_placement_now = settings.placement_check.value && rule.placement_matters(&reading);
-    let services =
-        if check_placement_now || facts.may_be_idle() { Some(ecs.services(&facts.name).await?) } else { None };
-    if services.as_deref().is_some_and(|services| is_idle(facts, services)) {
+    if check_placement_now || facts.may_be_idle() {
+        gathered.services = Some(ecs.services(&facts.name).await?);
+    }
+    if gathered.services.as_deref().is_some_and(|services| is_idle(facts, services)) {
         reading.cpu = Observation::Idle;
         reading.memory = Observation::Idle;
     }
     let mut check = PlacementCheck::default();
-    if let Some(services) = services.as_deref().filter(|_| check_placement_now) {
+    if let Some(services) = gathered.services.as_deref().filter(|_| check_placement_now) {
         let window = Duration::seconds(i64::from(config.lookback_seconds));
         let failures = placement_failures(services, now, window);
         if !failures.is_empty() {
-            let (instances, sizes) =
-                futures::try_join!(ecs.container_instances(&facts.name), task_sizes(ecs, &failures))?;
+            let definitions: Vec<String> = failures.iter().map(|s| s.task_definition.clone()).collect();
+            let mut sizes = Gathered::default();
+            let (instances, ()) = futures::try_join!(
+                ecs.container_instances(&facts.name),
+                sizes.read_sizes(ecs, definitions.iter().map(String::as_str))
+            )?;
             let registered: Vec<Resources> = instances.iter().filter_map(|i| i.registered).collect();
-            check = check_placement(&failures, &sizes, &registered);
+            check = check_placement(&failures, &sizes.sizes, &registered);
+            gathered.sizes = sizes.sizes;
+            gathered.instances = Some(instances);
         }
         reading.placement = check.placement();
     }
     if rule.consults_guard(&reading) {
         reading.draining = ecs.draining_instances(&facts.name).await?;
     }
-    Ok((reading, check))
+    Ok((reading, check, gathered))
 }
 
-/// What one task of each failing service reserves, by task definition: one DescribeTaskDefinition per distinct
-/// definition. A definition whose size cannot be told is left out (its service then counts as unplaced).
-async fn task_sizes<E: EcsApi>(ecs: &E, failures: &[&Service]) -> Result<HashMap<String, Resources>, AwsError> {
-    let arns: BTreeSet<&str> = failures.iter().map(|s| s.task_definition.as_str()).filter(|a| !a.is_empty()).collect();
-    let definitions: Vec<_> = futures::stream::iter(arns.into_iter().map(|arn| ecs.task_definition(arn)))
-        .buffer_unordered(CONCURRENT_PLACEMENT_CHECKS)
-        .try_collect()
-        .await?;
-    let mut sizes = HashMap::new();
-    for definition in definitions {
-        match definition.reservation() {
-            Ok(size) => {
-                sizes.insert(definition.arn, size);
-            }
-            Err(why) => tracing::warn!(task_definition = %definition.arn, why = %why, "task size unknown"),
-        }
-    }
-    Ok(sizes)
-}
-
-/// Evaluate, log each decision once, and publish the ScaleStatus datapoints in as few calls as possible.
-pub async fn run<E: EcsApi, A, M: MetricsApi, C: Clock>(
+/// Evaluate, log each decision once, publish the ScaleStatus and InstancesShortfall datapoints in as few calls
+/// as possible, then ask for the instances short clusters need.
+pub async fn run<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, M, C>,
     config: &TickConfig,
 ) -> Result<Summary, TickError> {
@@ -303,19 +413,27 @@ pub async fn run<E: EcsApi, A, M: MetricsApi, C: Clock>(
     for report in &evaluation.clusters {
         report.log();
     }
+    // InstancesShortfall goes with every ScaleStatus: 0 when nothing waits, so its alarm and graph never starve.
     let datapoints: Vec<ClusterMetric> = evaluation
         .clusters
         .iter()
         .filter_map(|report| {
-            Some(ClusterMetric {
-                name: METRIC_NAME,
+            let metric = |name, value, unit| ClusterMetric {
+                name,
                 cluster: report.cluster.clone(),
-                value: report.scale_status?.metric_value(),
-                unit: MetricUnit::None,
+                value,
+                unit,
                 timestamp: now,
-            })
+            };
+            let shortfall = report.shortfall.map_or(0, |s| s.instances);
+            Some([
+                metric(METRIC_NAME, report.scale_status?.metric_value(), MetricUnit::None),
+                metric(SHORTFALL_METRIC, f64::from(shortfall), MetricUnit::Count),
+            ])
         })
+        .flatten()
         .collect();
+    let emitted = datapoints.iter().filter(|d| d.name == METRIC_NAME).count();
     let failed = evaluation.clusters.iter().filter(|r| matches!(r.reason, Reason::ConfigError | Reason::ReadFailed));
     let failed = failed.count();
     if failed > 0 && failed == evaluation.clusters.len() {
@@ -328,12 +446,14 @@ pub async fn run<E: EcsApi, A, M: MetricsApi, C: Clock>(
     } else {
         metrics.put(&config.namespace.value, &datapoints).await.map_err(TickError::Publish)?
     };
-    tracing::info!(namespace = %config.namespace.value, emitted = datapoints.len(), clusters = evaluation.clusters.len(), "tick done");
+    let scale_outs = scale_out(ctx.autoscaling, &evaluation.clusters).await;
+    tracing::info!(namespace = %config.namespace.value, emitted, clusters = evaluation.clusters.len(), "tick done");
     Ok(Summary {
         namespace: config.namespace.value.clone(),
-        emitted: datapoints.len(),
+        emitted,
         put_metric_data_calls: calls,
         clusters: evaluation.clusters,
+        scale_outs,
     })
 }
 
@@ -368,7 +488,7 @@ mod tests {
     fn tick(cloud: &Script, env: &EnvConfig, input: Value) -> Result<Summary, TickError> {
         let input: ScheduleInput = serde_json::from_value(input).unwrap();
         let config = TickConfig::build(env, &input)?;
-        let ctx = Context { ecs: cloud, autoscaling: &(), metrics: cloud, clock: &FixedClock(now()) };
+        let ctx = Context { ecs: cloud, autoscaling: cloud, metrics: cloud, clock: &FixedClock(now()) };
         futures::executor::block_on(run(ctx, &config))
     }
 
@@ -382,8 +502,14 @@ mod tests {
         (report.scale_status, report.reason)
     }
 
+    /// The ScaleStatus datapoints published, by cluster.
     fn published(cloud: &Script) -> Vec<(String, f64)> {
-        let mut values: Vec<_> = cloud.published().into_iter().map(|(_, m)| (m.cluster, m.value)).collect();
+        published_as(cloud, METRIC_NAME)
+    }
+
+    fn published_as(cloud: &Script, metric: &str) -> Vec<(String, f64)> {
+        let published = cloud.published().into_iter().filter(|(_, m)| m.name == metric);
+        let mut values: Vec<_> = published.map(|(_, m)| (m.cluster, m.value)).collect();
         values.sort_by(|a, b| a.0.cmp(&b.0));
         values
     }
@@ -423,14 +549,22 @@ mod tests {
                 ("steady".into(), 1.0)
             ]
         );
+        // InstancesShortfall beside every ScaleStatus: 0 where nothing waits. `full` has no instance to take
+        // the size from, so it asks for one.
+        assert_eq!(
+            published_as(&cloud, SHORTFALL_METRIC),
+            [
+                ("full".into(), 1.0),
+                ("hot".into(), 0.0),
+                ("idle".into(), 0.0),
+                ("pair".into(), 0.0),
+                ("steady".into(), 0.0)
+            ]
+        );
         assert_eq!((summary.emitted, summary.put_metric_data_calls), (5, 1));
         assert_eq!(cloud.calls("GetMetricData"), 1);
-        assert!(
-            cloud
-                .published()
-                .iter()
-                .all(|(namespace, m)| namespace == "Curalate/AutoScaling" && m.name == "ScaleStatus")
-        );
+        assert!(cloud.published().iter().all(|(namespace, _)| namespace == "Curalate/AutoScaling"));
+        assert_eq!(cloud.published().len(), 10);
     }
 
     #[test]
