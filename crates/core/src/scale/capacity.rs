@@ -14,6 +14,43 @@ use crate::ports::{AwsError, EcsApi};
 
 /// The metric a tick publishes with the number of instances waiting tasks need.
 pub const SHORTFALL_METRIC: &str = "InstancesShortfall";
+/// The step adjustments of each colour's shortfall policy (a step scaling policy with ChangeInCapacity, asked
+/// with ExecutePolicy, the shortfall as the metric value and a breach threshold of 0): `(lower, upper,
+/// instances)` with the bounds relative to the threshold. Exact up to 15 instances, then rounded up, because a
+/// policy holds at most 20 steps; an overshoot is consolidated away later, an undershoot would wait a warm-up.
+/// The Terraform module writes the same table (its test checks it against this one).
+pub const SHORTFALL_STEPS: [(f64, Option<f64>, u32); 20] = [
+    (0.5, Some(1.5), 1),
+    (1.5, Some(2.5), 2),
+    (2.5, Some(3.5), 3),
+    (3.5, Some(4.5), 4),
+    (4.5, Some(5.5), 5),
+    (5.5, Some(6.5), 6),
+    (6.5, Some(7.5), 7),
+    (7.5, Some(8.5), 8),
+    (8.5, Some(9.5), 9),
+    (9.5, Some(10.5), 10),
+    (10.5, Some(11.5), 11),
+    (11.5, Some(12.5), 12),
+    (12.5, Some(13.5), 13),
+    (13.5, Some(14.5), 14),
+    (14.5, Some(15.5), 15),
+    (15.5, Some(20.5), 20),
+    (20.5, Some(30.5), 30),
+    (30.5, Some(50.5), 50),
+    (50.5, Some(80.5), 80),
+    (80.5, None, 120),
+];
+
+/// The step Auto Scaling picks for a shortfall of `instances`: how many it adds (0 for no shortfall).
+pub fn step_for(instances: u32) -> u32 {
+    let value = f64::from(instances);
+    SHORTFALL_STEPS
+        .iter()
+        .find(|(lower, upper, _)| value >= *lower && upper.is_none_or(|upper| value < upper))
+        .map_or(0, |(_, _, add)| *add)
+}
+
 /// Task definitions described at once.
 const CONCURRENT_DESCRIBES: usize = 8;
 
@@ -344,6 +381,22 @@ mod tests {
         let c = tick(&cloud, "c").clusters.remove(0);
         assert_eq!((c.scale_status, c.reason), (Some(ScaleStatus::Stay), Reason::WithinThresholds));
         assert!(c.detail.contains("consolidation could not read"), "{}", c.detail);
+    }
+
+    #[test]
+    fn the_steps_are_exact_to_fifteen_then_round_up_and_never_undershoot() {
+        assert_eq!(step_for(0), 0);
+        assert_eq!((1..=15).map(step_for).collect::<Vec<_>>(), (1..=15).collect::<Vec<_>>());
+        assert_eq!(
+            (step_for(16), step_for(20), step_for(21), step_for(80), step_for(81), step_for(500)),
+            (20, 20, 30, 80, 120, 120)
+        );
+        // Contiguous, increasing, open only at the top: what Auto Scaling accepts.
+        for pair in SHORTFALL_STEPS.windows(2) {
+            assert_eq!(pair[0].1, Some(pair[1].0));
+            assert!(pair[0].2 < pair[1].2);
+        }
+        assert!((1..=120).all(|n| step_for(n) >= n));
     }
 
     #[test]

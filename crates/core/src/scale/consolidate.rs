@@ -60,6 +60,9 @@ pub struct Removal {
     /// Cluster reservation (%) without it.
     pub cpu_after: f64,
     pub memory_after: f64,
+    /// What each moved task reserves.
+    #[serde(skip)]
+    pub moved_sizes: Vec<Resources>,
 }
 
 impl fmt::Display for Removal {
@@ -188,6 +191,7 @@ pub fn judge(state: &ClusterState<'_>, candidate: &ContainerInstance, tasks: &[T
         remaining_instances: u32::try_from(others.len()).unwrap_or(u32::MAX),
         cpu_after,
         memory_after,
+        moved_sizes: moved,
     })
 }
 
