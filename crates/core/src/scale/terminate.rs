@@ -131,6 +131,9 @@ pub async fn choose<E: EcsApi, A: AutoScalingApi>(ecs: &E, autoscaling: &A, requ
         return Choice::fallback(request, format!("group {} is not tagged {TAG_CLUSTER}: not ours", request.group));
     };
     let cluster = cluster_name(cluster).to_owned();
+    if !clusters.is_empty() && !clusters.contains(&cluster) {
+        return Choice::fallback(request, format!("cluster {cluster} is not one of this deployment's: not ours"));
+    }
     match judge_request(ecs, &cluster, request).await {
         Ok(choice) => choice,
         Err(error) => Choice::fallback(request, format!("cluster {cluster} could not be read: {error}")),
@@ -267,7 +270,7 @@ mod tests {
     }
 
     fn choose_now(cloud: &Script, request: &TerminationRequest) -> Choice {
-        futures::executor::block_on(choose(cloud, cloud, request))
+        futures::executor::block_on(choose(cloud, cloud, &[], request))
     }
 
     #[test]
@@ -344,6 +347,13 @@ mod tests {
 
         let choice = choose_now(&cloud, &request("unknown", &[("us-east-1a", 2)], &candidates, "SCALE_IN"));
         assert_eq!(choice.response.instance_ids, ["i-x", "i-y"]);
+
+        // A deployment that names its clusters leaves other clusters' groups alone.
+        let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-c")];
+        let request = request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN");
+        let choice = futures::executor::block_on(choose(&cloud, &cloud, &["api".to_owned()], &request));
+        assert_eq!(choice.response.instance_ids, ["i-a"]);
+        assert!(matches!(choice.basis, Basis::Fallback { .. }));
 
         let cloud = cloud.failing("DescribeContainerInstances");
         let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-b")];
