@@ -121,8 +121,14 @@ fn serves(want: &CapacityToTerminate, candidate: &Candidate) -> bool {
 }
 
 /// Choose from the request's candidates. Reads the group (its `ecs-scaler:cluster` tag), the cluster's container
-/// instances and services, and the tasks of each candidate it judges.
-pub async fn choose<E: EcsApi, A: AutoScalingApi>(ecs: &E, autoscaling: &A, request: &TerminationRequest) -> Choice {
+/// instances and services, and the tasks of each candidate it judges. `clusters` are the clusters this
+/// deployment manages (empty: any cluster a group is tagged with).
+pub async fn choose<E: EcsApi, A: AutoScalingApi>(
+    ecs: &E,
+    autoscaling: &A,
+    clusters: &[String],
+    request: &TerminationRequest,
+) -> Choice {
     let groups = match autoscaling.groups(std::slice::from_ref(&request.group)).await {
         Ok(groups) => groups,
         Err(error) => return Choice::fallback(request, format!("the group could not be read: {error}")),
