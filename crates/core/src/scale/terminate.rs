@@ -356,8 +356,8 @@ mod tests {
 
         // A deployment that names its clusters leaves other clusters' groups alone.
         let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-c")];
-        let request = request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN");
-        let choice = futures::executor::block_on(choose(&cloud, &cloud, &["api".to_owned()], &request));
+        let elsewhere = request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN");
+        let choice = futures::executor::block_on(choose(&cloud, &cloud, &["api".to_owned()], &elsewhere));
         assert_eq!(choice.response.instance_ids, ["i-a"]);
         assert!(matches!(choice.basis, Basis::Fallback { .. }));
 
