@@ -400,6 +400,22 @@ mod tests {
     }
 
     #[test]
+    fn the_terraform_module_writes_the_same_step_table() {
+        #[derive(serde::Deserialize)]
+        struct Step {
+            lower: f64,
+            upper: Option<f64>,
+            adjustment: u32,
+        }
+        let written: Vec<Step> = serde_json::from_str(include_str!(
+            "../../../../terraform/modules/ecs-cluster-blue-green/shortfall-steps.json"
+        ))
+        .unwrap();
+        let written: Vec<(f64, Option<f64>, u32)> = written.iter().map(|s| (s.lower, s.upper, s.adjustment)).collect();
+        assert_eq!(written, SHORTFALL_STEPS);
+    }
+
+    #[test]
     fn the_group_size_is_the_most_common_active_one_not_the_largest() {
         let instances = [
             registered("ACTIVE", 2048, 4096),
