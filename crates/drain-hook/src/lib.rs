@@ -7,6 +7,10 @@
 //! every `POLL_SECONDS` with one snapshot per cluster for `RECONCILE_SECONDS`, less than the schedule's minute,
 //! so reconciles never overlap. Nothing is stored but in AWS itself: the drain start is an attribute on the
 //! container instance. It never re-invokes itself.
+//!
+//! It is also the groups' custom termination policy: Auto Scaling asks it which instances to take on a
+//! scale-in, and it answers with the core's choice ([`ecs_scaler_core::scale::terminate`]) within
+//! [`TERMINATION_BUDGET`], or with Auto Scaling's own candidates when it cannot judge in time.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,7 @@ use ecs_scaler_core::config::ConfigError;
 use ecs_scaler_core::drain::{self, DrainSettings, InstanceReport, Mode, Outcome, Release, Target, run};
 use ecs_scaler_core::lifecycle::{LifecycleAction, LifecycleMessage, LifecycleRequest, Termination};
 use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::scale::terminate::{self, Basis, Choice, TerminationRequest, TerminationResponse};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::Value;
@@ -25,12 +30,16 @@ use tokio::time::Instant;
 
 /// The EventBridge detail-type of a termination lifecycle action.
 pub const LIFECYCLE_DETAIL_TYPE: &str = "EC2 Instance-terminate Lifecycle Action";
+/// How long the termination policy may take to judge: Auto Scaling allows two seconds in all.
+pub const TERMINATION_BUDGET: std::time::Duration = std::time::Duration::from_millis(1500);
 /// Stop polling this long before the Lambda's deadline, so the last check and its heartbeat finish in time.
 const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DrainError {
-    #[error("the event is not a lifecycle notification, a test notification or a Scheduled Event: {0}")]
+    #[error(
+        "the event is not a lifecycle notification, a test notification, a Scheduled Event or a termination policy request: {0}"
+    )]
     Event(String),
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
@@ -63,12 +72,36 @@ pub enum Trigger {
     Reconcile,
     /// Specific instances, from lifecycle notifications.
     Terminations(Vec<Termination>),
+    /// Auto Scaling asks which instances to terminate (custom termination policy).
+    TerminationPolicy(TerminationRequest),
+    /// A termination policy request that does not parse, but names its candidates: answered with them, so a
+    /// malformed request never blocks scale-in for good.
+    MalformedTerminationPolicy { candidates: Vec<String>, why: String },
 }
 
 /// Classify a Lambda event. Anything unexpected is an error, before any AWS call.
 pub fn trigger(event: &Value) -> Result<Trigger, DrainError> {
     let bad = |message: String| DrainError::Event(message);
     let Value::Object(fields) = event else { return Err(bad("expected a JSON object".into())) };
+    if fields.contains_key("CapacityToTerminate") || fields.contains_key("AutoScalingGroupName") {
+        return match serde_json::from_value::<TerminationRequest>(event.clone()) {
+            Ok(request) => Ok(Trigger::TerminationPolicy(request)),
+            Err(error) => {
+                let candidates: Vec<String> = fields
+                    .get("Instances")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i.get("InstanceId").and_then(Value::as_str).map(str::to_owned))
+                    .collect();
+                if candidates.is_empty() {
+                    Err(bad(format!("termination policy request names no candidate instances: {error}")))
+                } else {
+                    Ok(Trigger::MalformedTerminationPolicy { candidates, why: error.to_string() })
+                }
+            }
+        };
+    }
     if fields.contains_key("Records") {
         let sns: SnsEvent = serde_json::from_value(event.clone()).map_err(|e| bad(format!("SNS event: {e}")))?;
         if sns.records.is_empty() {
@@ -117,14 +150,75 @@ pub struct Summary {
     pub checks: usize,
 }
 
-/// The Lambda handler. `deadline` is when the Lambda will be stopped.
+/// What the Lambda answers: a drain summary, or Auto Scaling's termination policy response, in the shape
+/// Auto Scaling reads (`{"InstanceIDs": [...]}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    Drain(Summary),
+    Termination(TerminationResponse),
+}
+
+/// The Lambda handler: every event the function receives. `deadline` is when the Lambda will be stopped.
+pub async fn respond<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+    event: &Value,
+    settings: &DrainSettings,
+    ctx: Context<'_, E, A, M, C>,
+    deadline: Instant,
+) -> Result<Response, DrainError> {
+    match trigger(event)? {
+        Trigger::TerminationPolicy(request) => {
+            Ok(Response::Termination(termination_policy(ctx, settings, &request).await))
+        }
+        Trigger::MalformedTerminationPolicy { candidates, why } => {
+            tracing::warn!(why = %why, candidates = ?candidates, "malformed termination policy request; answering with its own candidates");
+            Ok(Response::Termination(TerminationResponse { instance_ids: candidates }))
+        }
+        other => drain(other, settings, ctx, deadline).await.map(Response::Drain),
+    }
+}
+
+/// The drain part of [`respond`]: lifecycle notifications, test notifications and the scheduled reconcile.
 pub async fn handle<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     event: &Value,
     settings: &DrainSettings,
     ctx: Context<'_, E, A, M, C>,
     deadline: Instant,
 ) -> Result<Summary, DrainError> {
-    match trigger(event)? {
+    drain(trigger(event)?, settings, ctx, deadline).await
+}
+
+/// Answer a termination policy request within [`TERMINATION_BUDGET`]; Auto Scaling's own candidates otherwise.
+pub async fn termination_policy<E: EcsApi, A: AutoScalingApi, M, C>(
+    ctx: Context<'_, E, A, M, C>,
+    settings: &DrainSettings,
+    request: &TerminationRequest,
+) -> TerminationResponse {
+    let choosing = terminate::choose(ctx.ecs, ctx.autoscaling, &settings.clusters, request);
+    let choice = tokio::time::timeout(TERMINATION_BUDGET, choosing).await.unwrap_or_else(|_| {
+        Choice::fallback(request, format!("no choice within {} ms", TERMINATION_BUDGET.as_millis()))
+    });
+    let capacity: u32 = request.capacity.iter().map(|c| c.capacity).sum();
+    match &choice.basis {
+        Basis::Judged { .. } => tracing::info!(
+            group = %request.group, cause = request.cause.as_deref(), capacity, chosen = ?choice.response.instance_ids,
+            basis = %choice.basis, "termination policy"
+        ),
+        Basis::Fallback { .. } => tracing::warn!(
+            group = %request.group, cause = request.cause.as_deref(), capacity, chosen = ?choice.response.instance_ids,
+            basis = %choice.basis, "termination policy"
+        ),
+    }
+    choice.response
+}
+
+async fn drain<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+    trigger: Trigger,
+    settings: &DrainSettings,
+    ctx: Context<'_, E, A, M, C>,
+    deadline: Instant,
+) -> Result<Summary, DrainError> {
+    match trigger {
         Trigger::Test => {
             tracing::info!("test notification acknowledged");
             Ok(Summary { trigger: "test_notification", instances: vec![], checks: 0 })
@@ -137,6 +231,9 @@ pub async fn handle<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
             finish(ctx, settings, "lifecycle_notification", reports, &BTreeMap::new(), 0).await
         }
         Trigger::Reconcile => reconcile(ctx, settings, deadline).await,
+        Trigger::TerminationPolicy(_) | Trigger::MalformedTerminationPolicy { .. } => {
+            Err(DrainError::Event("a termination policy request is not a drain".into()))
+        }
     }
 }
 

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let settings = settings.as_ref().map_err(|e| drain_hook::DrainError::Config(e.clone()))?;
         let deadline = drain_hook::deadline_instant(event.context.deadline);
-        drain_hook::handle(&event.payload, settings, ctx, deadline).await
+        drain_hook::respond(&event.payload, settings, ctx, deadline).await
     }))
     .await
 }

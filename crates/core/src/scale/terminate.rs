@@ -26,7 +26,7 @@ use crate::ports::{AutoScalingApi, AwsError, EcsApi};
 
 /// What Auto Scaling sends a custom termination policy. The keys are AWS's (`AutoScalingGroupARN`,
 /// `InstanceIDs`), not a case convention, so each is named.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct TerminationRequest {
     #[serde(rename = "AutoScalingGroupARN", default)]
     pub group_arn: Option<String>,
@@ -43,7 +43,7 @@ pub struct TerminationRequest {
     pub has_more_instances: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct CapacityToTerminate {
     #[serde(rename = "AvailabilityZone")]
     pub availability_zone: String,
@@ -53,7 +53,7 @@ pub struct CapacityToTerminate {
     pub market: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Candidate {
     #[serde(rename = "AvailabilityZone")]
     pub availability_zone: String,

@@ -1,0 +1,88 @@
+//! The termination policy as Auto Scaling calls it, over a scripted cloud: every request shape gets an answer
+//! Auto Scaling can act on, and a malformed one never blocks scale-in for good.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use drain_hook::{DrainError, Response, respond};
+use ecs_scaler_core::cluster::Resources;
+use ecs_scaler_core::drain::DrainSettings;
+use ecs_scaler_core::lifecycle::TAG_CLUSTER;
+use ecs_scaler_core::ports::script::Script;
+use ecs_scaler_core::ports::{Context, FixedClock};
+use serde_json::{Value, json};
+
+const API: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+
+fn cloud() -> Script {
+    Script::new()
+        .with_group("web-blue", 1, 3, &[(TAG_CLUSTER, "web")])
+        .with_instance("web", "a", "ACTIVE", 2048, 4096)
+        .with_instance("web", "b", "ACTIVE", 2048, 4096)
+        .with_load("web", "a", Resources::new(1536, 3072), 1)
+        .with_load("web", "b", Resources::new(2048, 4096), 0)
+        .with_task_definition(API, 512, 1024)
+        .with_service("web", "api", 1, 1, &[])
+        .with_task("web", "service:api", "a", API)
+}
+
+fn request(group: &str) -> Value {
+    json!({
+        "AutoScalingGroupARN": format!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x:autoScalingGroupName/{group}"),
+        "AutoScalingGroupName": group,
+        "CapacityToTerminate": [{"AvailabilityZone": "us-east-1a", "Capacity": 1, "InstanceMarketOption": "on-demand"}],
+        "Instances": [
+            {"AvailabilityZone": "us-east-1a", "InstanceId": "i-a", "InstanceType": "m5.large", "InstanceMarketOption": "on-demand"},
+            {"AvailabilityZone": "us-east-1a", "InstanceId": "i-b", "InstanceType": "m5.large", "InstanceMarketOption": "on-demand"}
+        ],
+        "Cause": "SCALE_IN"
+    })
+}
+
+async fn answer(cloud: &Script, event: &Value, env: &[(&str, &str)]) -> Result<Value, DrainError> {
+    let settings = DrainSettings::from_vars(env.iter().copied()).unwrap();
+    let clock = FixedClock(chrono::Utc::now());
+    let ctx = Context { ecs: cloud, autoscaling: cloud, metrics: cloud, clock: &clock };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    let response = respond(event, &settings, ctx, deadline).await?;
+    assert!(matches!(response, Response::Termination(_)), "{response:?}");
+    Ok(serde_json::to_value(response).unwrap())
+}
+
+#[tokio::test]
+async fn the_empty_instance_is_the_answer_in_aws_s_shape() {
+    let cloud = cloud();
+    assert_eq!(answer(&cloud, &request("web-blue"), &[]).await.unwrap(), json!({"InstanceIDs": ["i-b"]}));
+    // It read no more than the group, the cluster's instances and services, and the one instance it judged.
+    assert_eq!(cloud.calls("ListTasks"), 1);
+}
+
+#[tokio::test]
+async fn a_group_of_another_deployment_gets_auto_scaling_s_own_candidate() {
+    let cloud = cloud();
+    let answer = answer(&cloud, &request("web-blue"), &[("CLUSTERS", "api")]).await.unwrap();
+    assert_eq!(answer, json!({"InstanceIDs": ["i-a"]}));
+    assert_eq!(cloud.calls("ListTasks"), 0);
+}
+
+#[tokio::test]
+async fn an_unreadable_cluster_gets_auto_scaling_s_own_candidate() {
+    let cloud = cloud().failing("DescribeServices");
+    assert_eq!(answer(&cloud, &request("web-blue"), &[]).await.unwrap(), json!({"InstanceIDs": ["i-a"]}));
+}
+
+#[tokio::test]
+async fn a_malformed_request_that_names_candidates_gets_them_back() {
+    let cloud = cloud();
+    let mut event = request("web-blue");
+    event["CapacityToTerminate"] = json!("two, please");
+    assert_eq!(answer(&cloud, &event, &[]).await.unwrap(), json!({"InstanceIDs": ["i-a", "i-b"]}));
+    assert!(cloud.state().calls.is_empty(), "nothing was read for a request that could not be judged");
+}
+
+#[tokio::test]
+async fn a_request_without_candidates_is_a_clear_error() {
+    let cloud = cloud();
+    let error =
+        answer(&cloud, &json!({"AutoScalingGroupName": "web-blue", "CapacityToTerminate": []}), &[]).await.unwrap_err();
+    assert!(matches!(error, DrainError::Event(_)), "{error}");
+    assert!(error.to_string().contains("names no candidate"), "{error}");
+}
