@@ -1,6 +1,8 @@
 //! The drain-hook Lambda: clients and settings are built once per cold start; every invocation reads the
 //! current state of the groups and clusters again.
 
+#![recursion_limit = "256"]
+
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::drain::DrainSettings;
 use ecs_scaler_core::ports::Context;
