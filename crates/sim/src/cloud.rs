@@ -283,18 +283,14 @@ impl AutoScalingApi for SimCloud {
         self.answer(|world| Ok(world.complete_lifecycle(&action.group, &action.instance_id)))
     }
 
-    /// Step scaling is not modelled yet: no group has a step scaling policy.
+    /// ExecutePolicy of a group's step scaling policy: see [`World::execute_step_policy`].
     fn execute_step_policy(
         &self,
         group: &str,
         policy: &str,
-        _metric_value: f64,
+        metric_value: f64,
     ) -> impl Future<Output = Result<(), AwsError>> + Send {
-        ready(Err(AwsError {
-            operation: "ExecutePolicy",
-            code: Some("ValidationError".into()),
-            message: format!("group {group} has no step scaling policy {policy}"),
-        }))
+        self.answer(|world| world.execute_step_policy(group, policy, metric_value))
     }
 
     fn heartbeat(&self, action: &LifecycleAction) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send {

@@ -99,8 +99,24 @@ pub struct Knobs {
     pub lookback_seconds: u32,
     /// ECS managed scaling's targetCapacity, percent.
     pub capacity_target_percent: f64,
-    /// ECS managed scaling scales in after this many one-minute datapoints below target.
+    /// ECS managed scaling scales in after this many one-minute datapoints below target (its low alarm, 15).
     pub capacity_scale_in_datapoints: u32,
+    /// ECS managed scaling's instanceWarmupPeriod (300 s): no scale-out, and no scale-in, while an instance of
+    /// the group launched less than this long ago.
+    pub capacity_instance_warmup_minutes: u32,
+    /// ECS managed scaling's minimumScalingStepSize (1) and maximumScalingStepSize (10000).
+    pub capacity_min_step: u32,
+    pub capacity_max_step: u32,
+    /// Whether scale-status may consolidate (its `CONSOLIDATE` setting, on by default). The low alarm's
+    /// evaluation periods ([`Knobs::alarm_low`]) are how long an instance must be consolidatable before it goes.
+    pub consolidate: bool,
+    /// The shortfall step scaling policy's EstimatedInstanceWarmup (and the groups' DefaultInstanceWarmup):
+    /// 3 minutes, the time an instance takes to become ACTIVE in this model ([`Knobs::ecs_active_minutes`]), so
+    /// an instance stops counting as warming up the minute it can take tasks.
+    pub shortfall_warmup_minutes: u32,
+    /// The EventBridge rule on SERVICE_TASK_PLACEMENT_FAILURE runs scale-status for the cluster at once, at most
+    /// once per this many seconds per cluster (60).
+    pub placement_event_throttle_seconds: u32,
     /// Two capacity changes in opposite directions this close together count as one oscillation.
     pub oscillation_window_minutes: u32,
     /// A minute whose desired tasks rise by this many percent over the minute before (and by at least
@@ -132,6 +148,12 @@ impl Default for Knobs {
             lookback_seconds: DEFAULT_LOOKBACK_SECONDS,
             capacity_target_percent: 100.0,
             capacity_scale_in_datapoints: 15,
+            capacity_instance_warmup_minutes: 5,
+            capacity_min_step: 1,
+            capacity_max_step: 10_000,
+            consolidate: true,
+            shortfall_warmup_minutes: 3,
+            placement_event_throttle_seconds: 60,
             oscillation_window_minutes: 10,
             spike_increase_percent: 10.0,
             spike_min_tasks: 5,

@@ -25,7 +25,7 @@ use crate::world::CLUSTER;
 
 /// What ECS managed scaling reads of the cluster at the end of one minute (the other policies read the
 /// world through the ports).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ClusterView {
     pub minute: u32,
     /// ECS managed scaling's M: instances running non-daemon tasks, plus the fresh instances the tasks ECS
@@ -33,6 +33,25 @@ pub struct ClusterView {
     pub instances_needed: u32,
     /// ECS managed scaling's N: instances launched or running and not terminating.
     pub instances_running: u32,
+    /// Instances among N launched less than the capacity provider's instanceWarmupPeriod ago.
+    pub instances_warming: u32,
+    /// ACTIVE instances running no non-daemon task (ECS's "empty"; daemons do not count).
+    pub instances_empty: u32,
+}
+
+/// What the Terraform module wires around a policy, as the world models it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wiring {
+    /// ECS managed termination protection: instances running non-daemon tasks are protected from scale-in.
+    pub protect_busy: bool,
+    /// Each colour has the shortfall step scaling policy (`<cluster>-shortfall-<colour>`), and its group the
+    /// tags scale-status looks for.
+    pub shortfall_policy: bool,
+    /// The groups' termination policy is the custom one ([`ecs_scaler_core::scale::terminate::choose`], run by
+    /// the drain-hook Lambda) instead of Auto Scaling's Default.
+    pub custom_termination: bool,
+    /// An EventBridge rule on SERVICE_TASK_PLACEMENT_FAILURE runs the policy's evaluation at once.
+    pub placement_event: bool,
 }
 
 /// What a policy did with one minute.
@@ -57,10 +76,14 @@ pub trait Policy {
     /// Act for one minute, against the world behind `cloud`.
     fn tick(&mut self, cloud: &SimCloud, view: &ClusterView) -> Signal;
 
-    /// Whether instances running tasks are protected from scale-in (ECS managed termination protection).
-    fn protects_busy_instances(&self) -> bool {
-        false
+    /// What Auto Scaling and EventBridge do around it.
+    fn wiring(&self) -> Wiring {
+        Wiring::default()
     }
+
+    /// ECS reported a task placement failure and the EventBridge rule (when [`Wiring::placement_event`]) invoked
+    /// the policy's evaluation mid-minute, right after the scheduler ran.
+    fn placement_event(&mut self, _cloud: &SimCloud) {}
 
     fn thresholds(&self) -> Option<PlotThresholds> {
         None
@@ -68,16 +91,29 @@ pub trait Policy {
 }
 
 /// The real thing: scale-status's tick ([`ecs_scaler_core::scale::run`]: read, decide with [`ScaleRule`], its
-/// scale-down guard, placement signal and idle rule, publish), run against the world with these thresholds.
+/// scale-down guard, placement signal, idle rule and consolidation, publish, ask the shortfall policy), run
+/// against the world with these thresholds, wired as the Terraform module wires it: the shortfall step policy
+/// on each colour, the custom termination policy, and the placement-failure event rule.
+///
+/// [`EcsScaler::threshold`] is the rule as it was before placement-aware scaling (`ecs-scaler-threshold`):
+/// consolidation off, no shortfall policy, the Default termination policy, schedule only.
 #[derive(Debug, Clone)]
 pub struct EcsScaler {
     pub rule: ScaleRule,
     pub placement_check: bool,
     pub lookback: Duration,
+    /// scale-status's CONSOLIDATE setting.
+    pub consolidate: bool,
+    /// Sized scale-out, the custom termination policy and the event rule (the placement-aware wiring).
+    pub placement_aware: bool,
+    /// The last tick an evaluation ran for a placement failure, for the rule's throttle.
+    last_event: Option<chrono::DateTime<chrono::Utc>>,
+    throttle: Duration,
 }
 
 impl EcsScaler {
     pub const NAME: &'static str = "ecs-scaler";
+    pub const THRESHOLD_NAME: &'static str = "ecs-scaler-threshold";
 
     /// The core's default thresholds and lookback, placement check on.
     pub fn new(knobs: &Knobs) -> Self {
@@ -85,7 +121,24 @@ impl EcsScaler {
     }
 
     pub fn with_rule(rule: ScaleRule, knobs: &Knobs) -> Self {
-        Self { rule, placement_check: true, lookback: Duration::seconds(i64::from(knobs.lookback_seconds)) }
+        Self {
+            rule,
+            placement_check: true,
+            lookback: Duration::seconds(i64::from(knobs.lookback_seconds)),
+            consolidate: knobs.consolidate,
+            placement_aware: true,
+            last_event: None,
+            throttle: Duration::seconds(i64::from(knobs.placement_event_throttle_seconds)),
+        }
+    }
+
+    /// The threshold-only rule with the core's default thresholds: `ecs-scaler-threshold`.
+    pub fn threshold(knobs: &Knobs) -> Self {
+        Self::threshold_with_rule(ScaleRule { cpu: DEFAULT_CPU, memory: DEFAULT_MEMORY }, knobs)
+    }
+
+    pub fn threshold_with_rule(rule: ScaleRule, knobs: &Knobs) -> Self {
+        Self { consolidate: false, placement_aware: false, ..Self::with_rule(rule, knobs) }
     }
 
     /// scale-status's configuration for the simulated cluster: listed by name, these thresholds and placement
@@ -98,6 +151,7 @@ impl EcsScaler {
             memory_min: knob(self.rule.memory.min),
             memory_max: knob(self.rule.memory.max),
             placement_check: Some(Ok(Sourced::new(self.placement_check, Origin::Default))),
+            consolidate: Some(Ok(Sourced::new(self.consolidate, Origin::Default))),
             // Anything scale-status learns later keeps its default until the simulation has a knob for it.
             ..Layer::default()
         };
@@ -113,13 +167,32 @@ impl EcsScaler {
 
 impl Policy for EcsScaler {
     fn name(&self) -> &str {
-        Self::NAME
+        if self.placement_aware { Self::NAME } else { Self::THRESHOLD_NAME }
     }
 
     fn tick(&mut self, cloud: &SimCloud, _view: &ClusterView) -> Signal {
         // A tick that evaluates nothing publishes nothing, exactly as in the Lambda.
         let _ = block_on(ecs_scaler_core::scale::run(cloud.context(), &self.config()));
         Signal::Published
+    }
+
+    fn wiring(&self) -> Wiring {
+        let aware = self.placement_aware;
+        Wiring { protect_busy: false, shortfall_policy: aware, custom_termination: aware, placement_event: aware }
+    }
+
+    /// The rule's target: scale-status for this cluster, at most once per throttle window.
+    fn placement_event(&mut self, cloud: &SimCloud) {
+        if !self.placement_aware {
+            return;
+        }
+        let now = cloud.now();
+        if self.last_event.is_some_and(|last| now - last < self.throttle) {
+            return;
+        }
+        self.last_event = Some(now);
+        cloud.with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
+        let _ = block_on(ecs_scaler_core::scale::run(cloud.context(), &self.config()));
     }
 
     fn thresholds(&self) -> Option<PlotThresholds> {
@@ -204,14 +277,25 @@ impl Policy for Seed {
     }
 }
 
-/// ECS managed scaling (a capacity provider with managed termination protection):
-/// CapacityProviderReservation = M / N × 100, target tracking at `targetCapacity`. Above target it scales out
-/// to M at once; after `capacity_scale_in_datapoints` consecutive minutes below target it scales in to M, and
-/// only empty instances may go.
+/// ECS managed scaling (a capacity provider with managed termination protection), as AWS documents it:
+///
+/// - **Metric.** CapacityProviderReservation = M / N × 100 every minute (N = 0: 100 with nothing to run, 200
+///   otherwise), target tracking at `targetCapacity`.
+/// - **Scale-out.** Above target, to ⌈M × 100 / target⌉, the step clamped to [minimumScalingStepSize,
+///   maximumScalingStepSize] (1, 10000), and only when every instance of the group has passed its
+///   `instanceWarmupPeriod` (300 s): "The scale-out is blocked for Instances that are within the
+///   instanceWarmupPeriod", so a second step waits for the first one's warm-up.
+/// - **Scale-in.** Only after 15 consecutive one-minute datapoints below target (the managed low alarm), then
+///   every minute the alarm stays in ALARM, by at most half of the empty instances (at least one) and never
+///   below ⌈M × 100 / target⌉; blocked while instances warm up (scale-in by scaling policies waits for the
+///   warm-up); any scale-out request stops it and restarts the count. Managed termination protection lets only
+///   empty instances (no non-daemon task) go.
 #[derive(Debug, Clone)]
 pub struct CapacityProvider {
     pub target_percent: f64,
     pub scale_in_datapoints: u32,
+    pub min_step: u32,
+    pub max_step: u32,
     below: u32,
 }
 
@@ -222,6 +306,8 @@ impl CapacityProvider {
         Self {
             target_percent: knobs.capacity_target_percent,
             scale_in_datapoints: knobs.capacity_scale_in_datapoints,
+            min_step: knobs.capacity_min_step.max(1),
+            max_step: knobs.capacity_max_step.max(1),
             below: 0,
         }
     }
@@ -236,8 +322,8 @@ impl Policy for CapacityProvider {
         self.decide(view)
     }
 
-    fn protects_busy_instances(&self) -> bool {
-        true
+    fn wiring(&self) -> Wiring {
+        Wiring { protect_busy: true, ..Wiring::default() }
     }
 }
 
@@ -255,16 +341,25 @@ impl CapacityProvider {
         // out from zero instances, where the metric alone (200) says nothing about how many are needed.
         let wanted = (m * 100.0 / self.target_percent).ceil();
         let wanted = if wanted.is_finite() && wanted >= 0.0 { wanted.min(f64::from(u32::MAX)) as u32 } else { 0 };
+        let warming = view.instances_warming > 0;
         if metric > self.target_percent {
+            // A scale-out request stops any scale-in in progress, whether or not the warm-up lets it act.
             self.below = 0;
-            Signal::Capacity { metric, desired: Some(wanted) }
+            if warming {
+                return Signal::Capacity { metric, desired: None };
+            }
+            let running = view.instances_running;
+            let step = wanted.saturating_sub(running).clamp(self.min_step, self.max_step);
+            Signal::Capacity { metric, desired: Some(running.saturating_add(step)) }
         } else if metric < self.target_percent {
-            self.below += 1;
-            let desired = (self.below >= self.scale_in_datapoints).then(|| {
-                self.below = 0;
-                wanted
-            });
-            Signal::Capacity { metric, desired }
+            self.below = self.below.saturating_add(1);
+            if self.below < self.scale_in_datapoints || warming {
+                return Signal::Capacity { metric, desired: None };
+            }
+            let running = view.instances_running;
+            let at_most = (view.instances_empty / 2).max(1);
+            let step = running.saturating_sub(wanted).min(at_most);
+            Signal::Capacity { metric, desired: (step > 0).then(|| running - step) }
         } else {
             self.below = 0;
             Signal::Capacity { metric, desired: None }
@@ -272,16 +367,24 @@ impl CapacityProvider {
     }
 }
 
-/// Names accepted by [`by_name`], in report order.
+/// The policies every comparison runs, in report order.
 pub const NAMES: [&str; 3] = [EcsScaler::NAME, Seed::NAME, CapacityProvider::NAME];
+/// Further names [`by_name`] accepts: `ecs-scaler-threshold`, the rule as it was before placement-aware
+/// scaling (no consolidation, no sized scale-out, Default termination, schedule only).
+pub const VARIANTS: [&str; 1] = [EcsScaler::THRESHOLD_NAME];
 
 /// A policy by its CLI name.
 pub fn by_name(name: &str, knobs: &Knobs) -> Result<Box<dyn Policy>, SimError> {
     match name {
         EcsScaler::NAME => Ok(Box::new(EcsScaler::new(knobs))),
+        EcsScaler::THRESHOLD_NAME => Ok(Box::new(EcsScaler::threshold(knobs))),
         Seed::NAME => Ok(Box::new(Seed::new())),
         CapacityProvider::NAME => Ok(Box::new(CapacityProvider::new(knobs))),
-        other => Err(SimError::Policy(format!("unknown policy {other:?}; expected one of {}", NAMES.join(", ")))),
+        other => Err(SimError::Policy(format!(
+            "unknown policy {other:?}; expected one of {}, {}",
+            NAMES.join(", "),
+            VARIANTS.join(", ")
+        ))),
     }
 }
 
@@ -292,7 +395,7 @@ mod tests {
     use super::*;
 
     fn view(needed: u32, running: u32) -> ClusterView {
-        ClusterView { minute: 0, instances_needed: needed, instances_running: running }
+        ClusterView { instances_needed: needed, instances_running: running, ..ClusterView::default() }
     }
 
     #[test]
@@ -319,15 +422,48 @@ mod tests {
     fn the_capacity_provider_scales_out_at_once_and_in_after_fifteen_minutes() {
         let mut cp = CapacityProvider::new(&Knobs::default());
         assert_eq!(cp.decide(&view(6, 4)), Signal::Capacity { metric: 150.0, desired: Some(6) });
+        let idle = ClusterView { instances_empty: 1, ..view(3, 4) };
         for _ in 0..14 {
-            assert_eq!(cp.decide(&view(3, 4)), Signal::Capacity { metric: 75.0, desired: None });
+            assert_eq!(cp.decide(&idle), Signal::Capacity { metric: 75.0, desired: None });
         }
-        assert_eq!(cp.decide(&view(3, 4)), Signal::Capacity { metric: 75.0, desired: Some(3) });
+        assert_eq!(cp.decide(&idle), Signal::Capacity { metric: 75.0, desired: Some(3) });
     }
 
     #[test]
     fn the_capacity_provider_scales_out_from_zero_instances() {
         let mut cp = CapacityProvider::new(&Knobs::default());
         assert_eq!(cp.decide(&view(3, 0)), Signal::Capacity { metric: 200.0, desired: Some(3) });
+    }
+
+    #[test]
+    fn the_capacity_provider_waits_for_the_warm_up_before_another_step() {
+        let mut cp = CapacityProvider::new(&Knobs::default());
+        let warming = ClusterView { instances_warming: 2, ..view(8, 6) };
+        assert_eq!(cp.decide(&warming), Signal::Capacity { metric: 8.0 / 6.0 * 100.0, desired: None });
+        assert_eq!(cp.decide(&view(8, 6)), Signal::Capacity { metric: 8.0 / 6.0 * 100.0, desired: Some(8) });
+    }
+
+    #[test]
+    fn the_capacity_provider_scales_in_by_at_most_half_the_empty_instances_each_minute_until_a_scale_out() {
+        let mut cp = CapacityProvider::new(&Knobs::default());
+        let idle = ClusterView { instances_empty: 6, ..view(4, 10) };
+        for _ in 0..14 {
+            assert_eq!(cp.decide(&idle), Signal::Capacity { metric: 40.0, desired: None });
+        }
+        assert_eq!(cp.decide(&idle), Signal::Capacity { metric: 40.0, desired: Some(7) }, "half of 6 empty");
+        let fewer = ClusterView { instances_empty: 3, ..view(4, 7) };
+        assert_eq!(
+            cp.decide(&fewer),
+            Signal::Capacity { metric: 4.0 / 7.0 * 100.0, desired: Some(6) },
+            "the next minute"
+        );
+        let last = ClusterView { instances_empty: 1, ..view(4, 5) };
+        assert_eq!(cp.decide(&last), Signal::Capacity { metric: 80.0, desired: Some(4) }, "at least one");
+        cp.decide(&view(6, 4));
+        assert_eq!(
+            cp.decide(&idle),
+            Signal::Capacity { metric: 40.0, desired: None },
+            "a scale-out restarts the count"
+        );
     }
 }

@@ -53,6 +53,9 @@ pub struct Summary {
     pub scale_downs: u32,
     pub spikes: Vec<Spike>,
     pub tasks_killed: u64,
+    /// REPLICA tasks ECS stopped on DRAINING instances (drains of consolidation, scale-in, colour swaps) per
+    /// 24 h of recorded minutes.
+    pub tasks_moved_per_day: f64,
     pub drain_timeouts: u32,
     pub peak_instances: u32,
 }
@@ -81,6 +84,11 @@ impl Summary {
             scale_downs: tally.capacity_changes.iter().filter(|(_, d)| *d < 0).count() as u32,
             spikes: spikes(timeline, knobs),
             tasks_killed: tally.tasks_killed,
+            tasks_moved_per_day: if timeline.is_empty() {
+                0.0
+            } else {
+                tally.tasks_moved as f64 * 1440.0 / timeline.len() as f64
+            },
             drain_timeouts: tally.drain_timeouts,
             peak_instances: timeline.iter().map(|m| m.instances).max().unwrap_or(0),
         }
@@ -125,7 +133,7 @@ fn spike_cell(summary: &Summary) -> String {
 }
 
 /// The header of [`table`].
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 10] = [
     "scenario",
     "policy",
     "instance-h",
@@ -135,11 +143,12 @@ pub const COLUMNS: [&str; 9] = [
     "min-healthy viol.",
     "oscillations",
     "spike→placed min",
+    "tasks moved/day",
 ];
 
 /// The figures of many comparisons as one aligned text table.
 pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> String {
-    let mut rows: Vec<[String; 9]> = Vec::new();
+    let mut rows: Vec<[String; 10]> = Vec::new();
     for comparison in comparisons {
         for run in &comparison.runs {
             let s = &run.summary;
@@ -154,6 +163,7 @@ pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> Strin
                 s.min_healthy_violations.to_string(),
                 s.oscillations.to_string(),
                 spike_cell(s),
+                format!("{:.0}", s.tasks_moved_per_day),
             ]);
         }
     }
@@ -208,6 +218,7 @@ struct SummaryRow<'a> {
     spikes: usize,
     worst_spike_minutes_to_placed: String,
     tasks_killed: u64,
+    tasks_moved_per_day: f64,
     drain_timeouts: u32,
     peak_instances: u32,
 }
@@ -289,6 +300,7 @@ impl Comparison {
                     spikes: s.spikes.len(),
                     worst_spike_minutes_to_placed: spike_cell(s),
                     tasks_killed: s.tasks_killed,
+                    tasks_moved_per_day: s.tasks_moved_per_day,
                     drain_timeouts: s.drain_timeouts,
                     peak_instances: s.peak_instances,
                 })

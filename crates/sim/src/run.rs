@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use ecs_scaler_core::ScaleStatus;
 use ecs_scaler_core::drain::{DrainSettings, Memory, Mode, Outcome, Release, run};
 use ecs_scaler_core::lifecycle::{LifecycleAction, Termination};
+use ecs_scaler_core::scale::terminate;
 use futures::executor::block_on;
 
 use crate::SimError;
 use crate::cloud::SimCloud;
 use crate::knobs::Knobs;
-use crate::policy::{ClusterView, Policy, Signal};
+use crate::policy::{Policy, Signal};
 use crate::scenario::Scenario;
 use crate::world::autoscaling::HOOK;
 use crate::world::{CLUSTER, Minute, Tally, World};
@@ -36,7 +37,7 @@ impl<'s> Simulation<'s> {
             .map_err(|e| SimError::Policy(format!("drain hook settings: {e}")))?;
         let drain = DrainSettings { policy: knobs.drain, ..defaults };
         let (minutes, warmup) = (scenario.minutes, knobs.warmup_minutes);
-        let world = World::new(scenario, knobs, policy.protects_busy_instances());
+        let world = World::new(scenario, knobs, policy.wiring());
         Ok(Self {
             policy,
             cloud: SimCloud::new(world),
@@ -96,12 +97,15 @@ impl<'s> Simulation<'s> {
             world.activate_instances();
             world.schedule()
         });
+        if unplaced > 0 {
+            // ECS emits SERVICE_TASK_PLACEMENT_FAILURE; the event rule (if the policy has one) evaluates now.
+            self.policy.placement_event(&self.cloud);
+        }
         self.reconcile_drains();
-        let (mut record, (needed, running)) = self.cloud.with(|world| world.measure(unplaced));
-        let view = ClusterView { minute: record.minute, instances_needed: needed, instances_running: running };
+        let (mut record, view) = self.cloud.with(|world| world.measure(unplaced));
         let signal = self.policy.tick(&self.cloud, &view);
         let target = self.cloud.with(|world| world.knobs.capacity_target_percent);
-        let recording = self.cloud.with(|world| {
+        self.cloud.with(|world| {
             let tick = world.tick;
             match signal {
                 Signal::Published => {
@@ -127,6 +131,9 @@ impl<'s> Simulation<'s> {
                 }
             }
             world.reconcile_groups();
+        });
+        self.terminations();
+        let recording = self.cloud.with(|world| {
             world.finish_activities();
             record.desired_capacity = world.autoscaling.desired_capacity();
             world.recording()
@@ -136,6 +143,19 @@ impl<'s> Simulation<'s> {
         recording?;
         self.timeline.push(record);
         self.timeline.last()
+    }
+
+    /// The custom termination policy: for each group above its desired capacity, Auto Scaling asks the
+    /// function (the core's [`terminate::choose`], as the drain-hook Lambda runs it, reading the world through
+    /// the ports with the world unlocked) and terminates what it answers. An empty answer is asked again next
+    /// minute, for as long as the group stays above its desired capacity.
+    fn terminations(&mut self) {
+        let requests = self.cloud.with(|world| world.termination_requests());
+        let clusters = [CLUSTER.to_owned()];
+        for request in requests {
+            let choice = block_on(terminate::choose(&self.cloud, &self.cloud, &clusters, &request));
+            self.cloud.with(|world| world.apply_termination(&request.group, &choice.response.instance_ids));
+        }
     }
 
     /// The drain hook's scheduled reconcile: one check of every instance held in Terminating:Wait, through the

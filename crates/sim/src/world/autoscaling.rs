@@ -5,27 +5,81 @@
 use ecs_scaler_core::lifecycle::{
     ActionOutcome, AutoScalingGroup, GroupInstance, LifecycleHook, TAG_CLUSTER, TERMINATING, TERMINATING_WAIT,
 };
+use ecs_scaler_core::ports::AwsError;
+use ecs_scaler_core::scale::capacity::SHORTFALL_STEPS;
+use ecs_scaler_core::scale::terminate::{Candidate, CapacityToTerminate, TerminationRequest};
+use ecs_scaler_core::scale::tick::TAG_SHORTFALL_POLICY;
 
 use super::cloudwatch::AlarmAction;
 use super::{CLUSTER, EcsStatus, Lifecycle, World};
 use crate::knobs::{Knobs, SimpleScaling};
+use crate::policy::Wiring;
 use crate::scenario::Scenario;
 
 /// The name of the drain hook's lifecycle hook on every group.
 pub const HOOK: &str = "ecs-scaler-drain";
+/// The one Availability Zone of the model: Auto Scaling's zone balancing never constrains a choice.
+pub const ZONE: &str = "sim-1a";
 
-/// A scaling policy of a group. Step scaling and the like slot in here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A scaling policy of a group.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ScalingPolicy {
     Simple(SimpleScaling),
+    Step(StepScaling),
 }
 
-/// Which in-service instances scale-in takes. Other termination policies slot in here.
+/// A step scaling policy with ChangeInCapacity, run by ExecutePolicy with a metric value (no alarm invokes one in
+/// this model). No cooldown (step scaling has none); instead, capacity still warming up counts against the next
+/// execution: AWS adds only the part of the step that exceeds what is warming, so "multiple alarm breaches
+/// that fall in the range of the same step adjustment result in a single scaling activity".
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepScaling {
+    pub name: String,
+    /// `(lower, upper, instances)`, bounds relative to the breach threshold.
+    pub steps: Vec<(f64, Option<f64>, u32)>,
+    pub breach_threshold: f64,
+    /// EstimatedInstanceWarmup, in minutes.
+    pub warmup_minutes: u32,
+}
+
+impl StepScaling {
+    /// `<cluster>-shortfall-<colour>`: the shortfall table, breach threshold 0.
+    pub fn shortfall(colour: &str, warmup_minutes: u32) -> Self {
+        Self {
+            name: format!("{CLUSTER}-shortfall-{colour}"),
+            steps: SHORTFALL_STEPS.to_vec(),
+            breach_threshold: 0.0,
+            warmup_minutes,
+        }
+    }
+
+    /// The step for a metric value: above the threshold the lower bound is inclusive and the upper exclusive,
+    /// below it the other way round. `None`: no step matches (ExecutePolicy fails).
+    pub fn adjustment(&self, metric_value: f64) -> Option<u32> {
+        let d = metric_value - self.breach_threshold;
+        self.steps
+            .iter()
+            .find(|&&(lower, upper, _)| {
+                if d >= 0.0 {
+                    lower <= d && upper.is_none_or(|upper| d < upper)
+                } else {
+                    lower < d && upper.is_none_or(|upper| d <= upper)
+                }
+            })
+            .map(|&(_, _, add)| add)
+    }
+}
+
+/// Which in-service instances scale-in takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TerminationPolicy {
     /// The start of AWS's Default: the oldest launch template first, then the oldest instance (the rest of it,
     /// the next billing hour and then chance, is left out so runs stay deterministic).
     Default,
+    /// A Lambda function (ecs-scaler's drain hook running [`ecs_scaler_core::scale::terminate::choose`]): Auto
+    /// Scaling sends a [`TerminationRequest`] and terminates what the answer lists; an empty answer to a
+    /// scale-in is asked again a minute later for as long as the group is above its desired capacity.
+    Custom,
 }
 
 /// One Auto Scaling group (a colour).
@@ -41,6 +95,17 @@ pub struct Group {
     /// The alarms' actions: the scale-up and the scale-down policy.
     pub scale_up: ScalingPolicy,
     pub scale_down: ScalingPolicy,
+    /// The shortfall step scaling policy, when the Terraform module wires sized scale-out.
+    pub shortfall: Option<ScalingPolicy>,
+    /// DefaultInstanceWarmup, minutes: set with the shortfall policy (to its warm-up). While an instance
+    /// launched less than this long ago is in the group, scale-in by scaling policies is blocked.
+    pub instance_warmup: Option<u32>,
+}
+
+impl Group {
+    fn policy(&self, name: &str) -> Option<&ScalingPolicy> {
+        self.shortfall.iter().find(|p| matches!(p, ScalingPolicy::Step(step) if step.name == name))
+    }
 }
 
 impl Group {
@@ -75,7 +140,7 @@ pub struct AutoScaling {
 }
 
 impl AutoScaling {
-    pub fn new(scenario: &Scenario, knobs: &Knobs, protect_busy: bool) -> Self {
+    pub fn new(scenario: &Scenario, knobs: &Knobs, wiring: Wiring) -> Self {
         let group = |colour: &str, min, max| Group {
             name: format!("{CLUSTER}-{colour}"),
             min,
@@ -85,6 +150,10 @@ impl AutoScaling {
             cooldown_until: 0,
             scale_up: ScalingPolicy::Simple(knobs.scale_up),
             scale_down: ScalingPolicy::Simple(knobs.scale_down),
+            shortfall: wiring
+                .shortfall_policy
+                .then(|| ScalingPolicy::Step(StepScaling::shortfall(colour, knobs.shortfall_warmup_minutes))),
+            instance_warmup: wiring.shortfall_policy.then_some(knobs.shortfall_warmup_minutes),
         };
         Self {
             groups: vec![group("blue", scenario.min_size, scenario.max_size), group("green", 0, 0)],
@@ -93,8 +162,8 @@ impl AutoScaling {
             min_size: scenario.min_size,
             max_size: scenario.max_size,
             hook: knobs.drain_hook,
-            protect_busy,
-            termination: TerminationPolicy::Default,
+            protect_busy: wiring.protect_busy,
+            termination: if wiring.custom_termination { TerminationPolicy::Custom } else { TerminationPolicy::Default },
             notifications: Vec::new(),
         }
     }
@@ -150,11 +219,16 @@ impl World {
                     continue;
                 }
                 let policy = match action {
-                    AlarmAction::ScaleUp => g.scale_up,
-                    AlarmAction::ScaleDown => g.scale_down,
+                    AlarmAction::ScaleUp => &g.scale_up,
+                    AlarmAction::ScaleDown => &g.scale_down,
                 };
                 match policy {
-                    ScalingPolicy::Simple(simple) => self.simple_scaling(t, group, simple),
+                    ScalingPolicy::Simple(simple) => {
+                        let simple = *simple;
+                        self.simple_scaling(t, group, simple);
+                    }
+                    // The module's alarms invoke simple policies only; step policies are executed.
+                    ScalingPolicy::Step(_) => {}
                 }
             }
         }
@@ -167,7 +241,13 @@ impl World {
         if g.activity.is_some() || t < g.cooldown_until {
             return;
         }
-        let desired = (i64::from(g.desired) + policy.change(g.desired)).clamp(i64::from(g.min), i64::from(g.max));
+        let change = policy.change(g.desired);
+        if change < 0 && self.warming(group) > 0 {
+            // "all scale-in activities initiated by scaling policies are blocked until the instances finish
+            // warming up"
+            return;
+        }
+        let desired = (i64::from(g.desired) + change).clamp(i64::from(g.min), i64::from(g.max));
         let desired = desired as u32;
         if desired == g.desired {
             return;
@@ -178,6 +258,42 @@ impl World {
         self.autoscaling.groups[group].desired = desired;
         let touched = self.reconcile_group(t, group);
         self.autoscaling.groups[group].activity = Some((touched, policy.cooldown_minutes()));
+    }
+
+    /// Members of the group still within its instance warm-up (0 for a group without one).
+    pub fn warming(&self, group: usize) -> u32 {
+        let Some(warmup) = self.autoscaling.groups[group].instance_warmup else { return 0 };
+        let since = i64::from(self.tick) - i64::from(warmup);
+        self.members(group).into_iter().filter(|&i| self.instances[i].launched > since).count() as u32
+    }
+
+    /// ExecutePolicy of a step scaling policy with a metric value: the step for the value, less the capacity
+    /// still warming up, added to the desired capacity (clamped to the max size); the launches start at once.
+    pub fn execute_step_policy(&mut self, group: &str, policy: &str, metric_value: f64) -> Result<(), AwsError> {
+        let fail =
+            |message: String| AwsError { operation: "ExecutePolicy", code: Some("ValidationError".into()), message };
+        let index = self.autoscaling.group_index(group).ok_or_else(|| fail(format!("group {group} not found")))?;
+        let step = match self.autoscaling.groups[index].policy(policy) {
+            Some(ScalingPolicy::Step(step)) => step.clone(),
+            _ => return Err(fail(format!("group {group} has no step scaling policy {policy}"))),
+        };
+        let add = step.adjustment(metric_value).ok_or_else(|| {
+            fail(format!("metric value {metric_value} does not correspond to a step adjustment of {policy}"))
+        })?;
+        let since = i64::from(self.tick) - i64::from(step.warmup_minutes);
+        let warming = self.members(index).into_iter().filter(|&i| self.instances[i].launched > since).count() as u32;
+        let g = &self.autoscaling.groups[index];
+        let desired = g.desired.saturating_add(add.saturating_sub(warming)).min(g.max.max(g.desired));
+        if desired > g.desired {
+            if let Some(minute) = self.recording() {
+                self.tally.capacity_changes.push((minute, 1));
+                self.tally.step_scale_outs += 1;
+            }
+            self.autoscaling.groups[index].desired = desired;
+            let t = self.tick;
+            self.reconcile_group(t, index);
+        }
+        Ok(())
     }
 
     /// Target tracking sets the total capacity; the difference goes to the group launches go to.
@@ -224,6 +340,11 @@ impl World {
             let excess = members.len() - desired;
             let candidates: Vec<usize> =
                 members.into_iter().filter(|&i| !protect || self.instances[i].replica_tasks == 0).collect();
+            if self.autoscaling.termination == TerminationPolicy::Custom {
+                // The termination function is asked outside the world (it reads the world through the ports):
+                // see [`World::termination_requests`].
+                return touched;
+            }
             let victims = self.choose_victims(candidates, excess);
             if protect && victims.len() < excess {
                 let kept = self.members(group).len() - victims.len();
@@ -237,13 +358,71 @@ impl World {
         touched
     }
 
-    /// The termination policy's choice of `excess` instances among the unprotected `candidates`.
+    /// The Default termination policy's choice of `excess` instances among the unprotected `candidates`.
     fn choose_victims(&self, mut candidates: Vec<usize>, excess: usize) -> Vec<usize> {
-        match self.autoscaling.termination {
-            TerminationPolicy::Default => candidates.sort_by_key(|&i| (self.instances[i].launched, i)),
-        }
+        candidates.sort_by_key(|&i| (self.instances[i].launched, i));
         candidates.truncate(excess);
         candidates
+    }
+
+    /// With the custom termination policy: what Auto Scaling sends the function for every group above its
+    /// desired capacity (Cause SCALE_IN; one zone, so all members are candidates and the whole excess is that
+    /// zone's capacity to terminate).
+    pub fn termination_requests(&self) -> Vec<TerminationRequest> {
+        if self.autoscaling.termination != TerminationPolicy::Custom {
+            return Vec::new();
+        }
+        let mut requests = Vec::new();
+        for (index, group) in self.autoscaling.groups.iter().enumerate() {
+            let members = self.members(index);
+            let excess = members.len().saturating_sub(group.desired as usize);
+            if excess == 0 {
+                continue;
+            }
+            let instances = members
+                .iter()
+                .map(|&i| Candidate {
+                    availability_zone: ZONE.into(),
+                    instance_id: self.instances[i].ec2_instance_id.clone(),
+                    instance_type: None,
+                    market: Some("on-demand".into()),
+                })
+                .collect();
+            requests.push(TerminationRequest {
+                group_arn: None,
+                group: group.name.clone(),
+                capacity: vec![CapacityToTerminate {
+                    availability_zone: ZONE.into(),
+                    capacity: excess as u32,
+                    market: Some("on-demand".into()),
+                }],
+                instances,
+                cause: Some("SCALE_IN".into()),
+                has_more_instances: false,
+            });
+        }
+        requests
+    }
+
+    /// Terminate what the function answered for `group`: members only, at most the excess (more than asked for
+    /// is trimmed by the Default policy); each goes through the lifecycle hook and joins the group's scaling
+    /// activity, if one is in progress. Nothing answered: Auto Scaling asks again next minute.
+    pub fn apply_termination(&mut self, group: &str, instance_ids: &[String]) {
+        let Some(index) = self.autoscaling.group_index(group) else { return };
+        let members = self.members(index);
+        let excess = members.len().saturating_sub(self.autoscaling.groups[index].desired as usize);
+        let answered: Vec<usize> =
+            members.into_iter().filter(|&i| instance_ids.contains(&self.instances[i].ec2_instance_id)).collect();
+        let victims = self.choose_victims(answered, excess);
+        if victims.is_empty() {
+            self.tally.termination_refusals += u32::from(self.recording().is_some());
+        }
+        for &victim in &victims {
+            self.scale_in(victim);
+        }
+        if let Some((touched, _)) = &mut self.autoscaling.groups[index].activity {
+            touched.extend(victims);
+        }
     }
 
     /// An instance leaves its group: with the drain hook, into Terminating:Wait (and a lifecycle notification
@@ -331,12 +510,15 @@ impl World {
                 Some(GroupInstance {
                     instance_id: i.ec2_instance_id.clone(),
                     lifecycle_state: state.to_owned(),
-                    availability_zone: "sim-1a".into(),
+                    availability_zone: ZONE.into(),
                 })
             })
             .collect();
-        let tags = [(TAG_CLUSTER.to_owned(), CLUSTER.to_owned())].into();
         let g = &self.autoscaling.groups[group];
+        let mut tags: std::collections::HashMap<String, String> = [(TAG_CLUSTER.to_owned(), CLUSTER.to_owned())].into();
+        if let Some(ScalingPolicy::Step(step)) = &g.shortfall {
+            tags.insert(TAG_SHORTFALL_POLICY.to_owned(), step.name.clone());
+        }
         AutoScalingGroup {
             name: g.name.clone(),
             tags,

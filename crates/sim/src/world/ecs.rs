@@ -220,6 +220,9 @@ impl World {
             let task = state.tasks.swap_remove(position);
             let instance = &mut self.instances[task.instance];
             if !killed && instance.draining() {
+                if state.spec.scheduling == Scheduling::Replica {
+                    self.tally.tasks_moved += u64::from(recording);
+                }
                 self.ecs.stopped_tasks.push(Task {
                     arn: task.arn(),
                     container_instance_arn: Some(instance.arn.clone()),

@@ -4,16 +4,18 @@ use ecs_scaler_core::drain::required_tasks;
 
 use super::{EcsStatus, Lifecycle, Minute, World};
 use crate::oracle;
+use crate::policy::ClusterView;
 
 impl World {
     /// Reservations (also published to CloudWatch as AWS/ECS would), counts, health, and the two numbers ECS
     /// managed scaling needs: M (instances running non-daemon tasks plus the fresh ones this minute's unplaced
-    /// tasks would need) and N (instances launched or running and not terminating).
-    pub fn measure(&mut self, unplaced: u32) -> (Minute, (u32, u32)) {
+    /// tasks would need) and N (instances launched or running and not terminating), with how many of N are
+    /// within its instance warm-up and how many ACTIVE instances are empty.
+    pub fn measure(&mut self, unplaced: u32) -> (Minute, ClusterView) {
         let counts = self.counts();
         let (mut instances, mut registered, mut draining) = (0, 0, 0);
         let (mut cpu, mut memory, mut reserved_cpu, mut reserved_memory) = (0u64, 0u64, 0u64, 0u64);
-        let mut busy = 0;
+        let (mut busy, mut empty) = (0, 0);
         for instance in self.instances.iter().filter(|i| i.lifecycle != Lifecycle::Terminated) {
             instances += 1;
             if !instance.registered() {
@@ -24,6 +26,8 @@ impl World {
                 draining += 1;
             } else if instance.replica_tasks > 0 {
                 busy += 1;
+            } else {
+                empty += 1;
             }
             cpu += u64::from(instance.cpu);
             memory += u64::from(instance.memory);
@@ -65,13 +69,22 @@ impl World {
         let desired = self.ecs.services.iter().map(|s| (&s.spec, s.desired));
         let oracle = oracle::bound(desired, &self.largest, self.ecs.daemon_overhead);
         let needed = busy + self.fresh_instances_for_unplaced();
-        let running_instances = self
+        let running: Vec<i64> = self
             .instances
             .iter()
             .filter(|i| {
                 i.lifecycle != Lifecycle::Terminated && matches!(i.ecs, EcsStatus::Unregistered | EcsStatus::Active)
             })
-            .count() as u32;
+            .map(|i| i.launched)
+            .collect();
+        let warm_from = i64::from(self.tick) - i64::from(self.knobs.capacity_instance_warmup_minutes);
+        let view = ClusterView {
+            minute: self.recording().unwrap_or(0),
+            instances_needed: needed,
+            instances_running: running.len() as u32,
+            instances_warming: running.iter().filter(|&&launched| launched > warm_from).count() as u32,
+            instances_empty: empty,
+        };
         let record = Minute {
             minute: self.recording().unwrap_or(0),
             instances,
@@ -90,7 +103,7 @@ impl World {
             below_min_services: below_min,
             oracle,
         };
-        (record, (needed, running_instances))
+        (record, view)
     }
 
     /// First-fit decreasing of this minute's unplaced tasks onto fresh instances of the launch type.

@@ -17,6 +17,7 @@ use self::autoscaling::AutoScaling;
 use self::cloudwatch::CloudWatch;
 use self::ecs::Ecs;
 use crate::knobs::Knobs;
+use crate::policy::Wiring;
 use crate::scenario::{Event, InstanceType, Scenario};
 
 /// The one ECS cluster of a simulation.
@@ -66,6 +67,15 @@ pub struct Tally {
     pub drain_timeouts: u32,
     /// Policy-driven capacity changes: (minute, +1 up / −1 down).
     pub capacity_changes: Vec<(u32, i8)>,
+    /// REPLICA tasks ECS stopped on DRAINING instances (moved by a drain: consolidation, scale-in, a colour
+    /// swap).
+    pub tasks_moved: u64,
+    /// Executions of the shortfall step policy that added capacity.
+    pub step_scale_outs: u32,
+    /// Evaluations the placement-failure event rule ran (not throttled).
+    pub placement_evaluations: u32,
+    /// Scale-in requests the custom termination policy answered with no instance.
+    pub termination_refusals: u32,
 }
 
 /// A container instance's status in ECS.
@@ -159,9 +169,10 @@ fn epoch() -> DateTime<Utc> {
 
 impl World {
     /// The world at minute 0, warm-started: the initial instances ACTIVE, minute 0's tasks RUNNING on them
-    /// (binpack, largest first). `protect_busy` is ECS managed termination protection (the capacity
-    /// provider's).
-    pub fn new(scenario: &Scenario, knobs: Knobs, protect_busy: bool) -> Self {
+    /// (binpack, largest first). `wiring` is what the policy's deployment adds to Auto Scaling: ECS managed
+    /// termination protection (the capacity provider's), or the shortfall step policy and custom termination
+    /// policy (ecs-scaler's).
+    pub fn new(scenario: &Scenario, knobs: Knobs, wiring: Wiring) -> Self {
         let mut world = Self {
             start: epoch(),
             tick: 0,
@@ -171,7 +182,7 @@ impl World {
             launch_type: scenario.instance_type.clone(),
             largest: scenario.instance_type.clone(),
             ecs: Ecs::new(scenario),
-            autoscaling: AutoScaling::new(scenario, &knobs, protect_busy),
+            autoscaling: AutoScaling::new(scenario, &knobs, wiring),
             cloudwatch: CloudWatch::new(&knobs),
             tally: Tally::default(),
             events: scenario.events.clone(),
