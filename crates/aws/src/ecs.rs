@@ -341,6 +341,18 @@ impl EcsApi for Ecs {
         .await
     }
 
+    async fn tag_cluster(&self, cluster_arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        let tag = aws_sdk_ecs::types::Tag::builder().key(key).value(value).build();
+        self.client
+            .tag_resource()
+            .resource_arn(cluster_arn)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| sdk_error("TagResource", e))?;
+        Ok(())
+    }
+
     async fn put_attribute(
         &self,
         cluster: &str,

@@ -325,7 +325,12 @@ pub struct EnvConfig {
     pub layer: Layer,
     pub lookback_seconds: Result<u32, ConfigError>,
     pub stale_after_seconds: Result<u32, ConfigError>,
+    /// `EVENT_MIN_INTERVAL_SECONDS`: at most one event-triggered evaluation per cluster this often (10–3600).
+    pub event_min_interval_seconds: Result<u32, ConfigError>,
 }
+
+/// Default of `EVENT_MIN_INTERVAL_SECONDS`: an event storm costs at most one evaluation a minute per cluster.
+pub const DEFAULT_EVENT_MIN_INTERVAL_SECONDS: u32 = 60;
 
 impl EnvConfig {
     /// Build from `(name, value)` pairs, e.g. `std::env::vars()` (see [`env_map`]).
@@ -354,6 +359,10 @@ impl EnvConfig {
             },
             lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
+            event_min_interval_seconds: get("EVENT_MIN_INTERVAL_SECONDS")
+                .map_or(Ok(DEFAULT_EVENT_MIN_INTERVAL_SECONDS), |raw| {
+                    parse_seconds(raw, Origin::Env("EVENT_MIN_INTERVAL_SECONDS"), 10, 3600)
+                }),
         }
     }
 }

@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
     let env = &EnvConfig::from_vars(std::env::vars());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        scale_status::handle(&event.payload, env, ctx).await
+        scale_status::respond(&event.payload, env, ctx).await
     }))
     .await
 }

@@ -228,8 +228,9 @@ async fn the_scale_down_guard_counts_draining_instances_out_with_one_page_only_w
     let instances = seeder.scaled_cluster("drain-guard", &[], 4, Some((30.0, 30.0)), minute_ago).await.unwrap();
     let leaving: Vec<String> = instances[2..].iter().map(|i| i.container_instance_arn.clone()).collect();
     seeder.set_draining("drain-guard", &leaving).await.unwrap();
-    // Between the thresholds: the guard is not consulted, so the DRAINING instances are not read.
-    seeder.scaled_cluster("drain-between", &[], 4, Some((50.0, 50.0)), minute_ago).await.unwrap();
+    // Between the thresholds: the guard is not consulted, so the DRAINING instances are not read (and at 60%,
+    // one instance less would be 80%, above the max, so consolidation reads nothing either).
+    seeder.scaled_cluster("drain-between", &[], 4, Some((60.0, 60.0)), minute_ago).await.unwrap();
     emulator.clear_calls().unwrap();
 
     let summary = run(&emulator, &env("drain-guard,drain-between"), now).await.unwrap();

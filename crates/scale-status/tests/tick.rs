@@ -44,8 +44,10 @@ fn decision(summary: &Summary, cluster: &str) -> (Option<ScaleStatus>, Reason) {
     (report.scale_status, report.reason)
 }
 
+/// The ScaleStatus datapoints published, by cluster.
 fn published(cloud: &Script) -> Vec<(String, f64)> {
-    let mut values: Vec<_> = cloud.published().into_iter().map(|(_, m)| (m.cluster, m.value)).collect();
+    let published = cloud.published().into_iter().filter(|(_, m)| m.name == "ScaleStatus");
+    let mut values: Vec<_> = published.map(|(_, m)| (m.cluster, m.value)).collect();
     values.sort_by(|a, b| a.0.cmp(&b.0));
     values
 }

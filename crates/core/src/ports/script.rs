@@ -328,6 +328,14 @@ impl EcsApi for Script {
         Ok(instances.iter().filter(|i| arns.contains(&i.arn)).cloned().collect())
     }
 
+    async fn tag_cluster(&self, cluster_arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        let mut state = self.call("TagResource")?;
+        if let Some(cluster) = state.clusters.iter_mut().find(|c| c.arn == cluster_arn) {
+            cluster.tags.insert(key.into(), value.into());
+        }
+        Ok(())
+    }
+
     async fn put_attribute(&self, cluster: &str, arn: &str, name: &str, value: &str) -> Result<(), AwsError> {
         let mut state = self.call("PutAttributes")?;
         let instances = state.instances.entry(cluster.into()).or_default();

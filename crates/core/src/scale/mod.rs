@@ -5,6 +5,7 @@
 //! - [`capacity`]: what sizing a scale-out or finding an instance to consolidate reads, and only then.
 //! - [`consolidate`]: which instance is cheapest to remove, and whether its tasks fit elsewhere.
 //! - [`terminate`]: the custom termination policy's choice among Auto Scaling's candidates.
+//! - [`trigger`]: the placement-failure event, evaluated at once and throttled per cluster.
 //! - [`tick`]: one tick over the ports: which clusters, what to read, what to publish.
 
 pub mod capacity;
@@ -13,6 +14,7 @@ pub mod placement;
 pub mod rule;
 pub mod terminate;
 pub mod tick;
+pub mod trigger;
 
 pub use placement::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
 pub use rule::{ClusterReading, Decision, Placement, Reason, ScaleRule, ScaleStatus};

@@ -227,11 +227,26 @@ pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, M, C>,
     config: &TickConfig,
 ) -> Result<Evaluation, TickError> {
+    evaluate_in(ctx, config, None).await
+}
+
+/// [`evaluate`] for one cluster only (`only`), or all of them: an event about one cluster reads that one.
+/// Whether it is managed is decided exactly as for the tick (listed, or tagged when none is listed).
+pub async fn evaluate_in<E: EcsApi, A, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, M, C>,
+    config: &TickConfig,
+    only: Option<&str>,
+) -> Result<Evaluation, TickError> {
     let (ecs, metrics, now) = (ctx.ecs, ctx.metrics, ctx.clock.now());
     let mut names: BTreeSet<String> = config.listed.keys().cloned().collect();
-    if config.discovers() {
-        let arns = ecs.cluster_arns().await.map_err(TickError::Lookup)?;
-        names.extend(arns.iter().map(|arn| cluster_name(arn).to_owned()));
+    match only {
+        Some(cluster) if config.discovers() || names.contains(cluster) => names = BTreeSet::from([cluster.to_owned()]),
+        Some(_) => names.clear(),
+        None if config.discovers() => {
+            let arns = ecs.cluster_arns().await.map_err(TickError::Lookup)?;
+            names.extend(arns.iter().map(|arn| cluster_name(arn).to_owned()));
+        }
+        None => {}
     }
     if names.is_empty() {
         return Err(TickError::NoClusters);
@@ -241,7 +256,8 @@ pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
 
     let mut reports: BTreeMap<String, ClusterReport> = BTreeMap::new();
     let missing_reasons: HashMap<&str, &str> = missing.iter().map(|m| (m.name.as_str(), m.reason.as_str())).collect();
-    for name in config.listed.keys().filter(|name| !found.iter().any(|f| &f.name == *name)) {
+    for name in names.iter().filter(|name| config.listed.contains_key(*name) && !found.iter().any(|f| &f.name == *name))
+    {
         let reason = missing_reasons.get(name.as_str()).copied().unwrap_or("not returned by DescribeClusters");
         let error = ConfigError::UnknownCluster { reason: reason.to_owned() };
         reports.insert(name.clone(), ClusterReport::config_error(&ClusterConfigError { cluster: name.clone(), error }));
@@ -408,7 +424,16 @@ pub async fn run<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, M, C>,
     config: &TickConfig,
 ) -> Result<Summary, TickError> {
-    let evaluation = evaluate(ctx, config).await?;
+    run_in(ctx, config, None).await
+}
+
+/// [`run`] for one cluster only, or all of them (see [`evaluate_in`]).
+pub async fn run_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, M, C>,
+    config: &TickConfig,
+    only: Option<&str>,
+) -> Result<Summary, TickError> {
+    let evaluation = evaluate_in(ctx, config, only).await?;
     let (metrics, now) = (ctx.metrics, ctx.clock.now());
     for report in &evaluation.clusters {
         report.log();
