@@ -18,6 +18,20 @@ locals {
   container_instance_arns = local.discovers ? ["${local.ecs_arn_prefix}:container-instance/*"] : [
     for c in local.named_clusters : "${local.ecs_arn_prefix}:container-instance/${c}/*"
   ]
+  task_arns = local.discovers ? ["${local.ecs_arn_prefix}:task/*"] : [for c in local.named_clusters : "${local.ecs_arn_prefix}:task/${c}/*"]
+  # Group names are the blue/green module's; what makes a group ours is its ecs-scaler:cluster tag (conditions below).
+  autoscaling_group_arns = ["arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/*"]
+
+  # The placement-failure rule: ECS's service action event for the managed clusters (any cluster when discovering;
+  # the function ignores clusters it does not manage).
+  placement_failure_pattern = jsonencode({
+    source        = ["aws.ecs"]
+    "detail-type" = ["ECS Service Action"]
+    detail = merge(
+      { eventName = ["SERVICE_TASK_PLACEMENT_FAILURE"] },
+      local.discovers ? {} : { clusterArn = local.cluster_arns },
+    )
+  })
 
   # Unset and empty values are left out: the function treats an absent variable as "use the default".
   environment = {
@@ -31,7 +45,10 @@ locals {
       PLACEMENT_CHECK     = var.settings.placement_check == null ? null : tostring(var.settings.placement_check)
       LOOKBACK_SECONDS    = var.settings.lookback_seconds == null ? null : tostring(var.settings.lookback_seconds)
       STALE_AFTER_SECONDS = var.settings.stale_after_seconds == null ? null : tostring(var.settings.stale_after_seconds)
-      RUST_LOG            = var.log_level
+      CONSOLIDATE         = tostring(var.consolidate)
+      # The least time between two event-triggered evaluations of a cluster (its ecs-scaler:evaluated-at tag).
+      EVENT_MIN_INTERVAL_SECONDS = tostring(var.event_min_interval_seconds)
+      RUST_LOG                   = var.log_level
     } : key => value if value != null && value != ""
   }
 
@@ -77,6 +94,31 @@ resource "aws_lambda_permission" "tick" {
 }
 
 ################################################################################
+# Placement failures: ECS could not place a service's task, evaluate that cluster now
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "placement_failure" {
+  name          = "${var.name}-placement"
+  description   = "Evaluates an ECS cluster at once when ECS cannot place a service's task there."
+  event_pattern = local.placement_failure_pattern
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "placement_failure" {
+  rule      = aws_cloudwatch_event_rule.placement_failure.name
+  target_id = "scale-status"
+  arn       = module.lambda.function_arn
+}
+
+resource "aws_lambda_permission" "placement_failure" {
+  statement_id  = "AllowScaleStatusPlacementFailures"
+  action        = "lambda:InvokeFunction"
+  function_name = module.lambda.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.placement_failure.arn
+}
+
+################################################################################
 # Function
 ################################################################################
 
@@ -119,13 +161,30 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid = "TagEvaluatedClusters"
+    # An event-triggered evaluation records its time on the cluster (the throttle's only state). The tag key
+    # condition keeps the function from writing any other tag, the resources from tagging other clusters.
+    actions   = ["ecs:TagResource"]
+    resources = local.cluster_arns
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["ecs-scaler:evaluated-at"]
+    }
+  }
+
+  statement {
     sid = "ListWithinManagedClusters"
-    # The placement check's services, and the guard's DRAINING instances (one page, only when consulted).
+    # The placement check's services, the guard's DRAINING instances, and consolidation's instances and their
+    # tasks (ListTasks with the containerInstance filter).
     actions = [
       "ecs:ListContainerInstances",
       "ecs:ListServices",
+      "ecs:ListTasks",
     ]
-    # ListServices has no resource type; the condition keeps both to the managed clusters.
+    # ListServices has no resource type, and ListTasks' only one is its optional container-instance filter; the
+    # condition keeps all three to the managed clusters.
     resources = ["*"]
 
     condition {
@@ -149,10 +208,52 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid = "DescribeTasks"
+    # Consolidation: what runs on each instance, to see whether it fits on the others.
+    actions   = ["ecs:DescribeTasks"]
+    resources = local.task_arns
+  }
+
+  statement {
     sid = "ReadTaskSizes"
     # ...and their task definitions' sizes. DescribeTaskDefinition supports no resource-level permissions.
     actions   = ["ecs:DescribeTaskDefinition"]
     resources = ["*"]
+  }
+
+  statement {
+    sid     = "FindShortfallPolicies"
+    actions = ["autoscaling:DescribeAutoScalingGroups"]
+    # Auto Scaling's Describe* actions support no resource-level permissions. The function filters by the
+    # ecs-scaler:shortfall-policy tag key.
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "ExecuteShortfallPolicies"
+    # Sized scale-out: the serving group's step policy, with the shortfall as the metric value.
+    actions   = ["autoscaling:ExecutePolicy"]
+    resources = local.autoscaling_group_arns
+
+    # Only groups tagged for a managed cluster; when discovering, any group tagged for a cluster at all.
+    dynamic "condition" {
+      for_each = local.discovers ? [] : [1]
+
+      content {
+        test     = "StringEquals"
+        variable = "autoscaling:ResourceTag/ecs-scaler:cluster"
+        values   = local.named_clusters
+      }
+    }
+    dynamic "condition" {
+      for_each = local.discovers ? [1] : []
+
+      content {
+        test     = "Null"
+        variable = "autoscaling:ResourceTag/ecs-scaler:cluster"
+        values   = ["false"]
+      }
+    }
   }
 
   statement {
@@ -169,7 +270,7 @@ module "lambda" {
   source = "../_lambda"
 
   name                           = var.name
-  description                    = "Publishes the ScaleStatus metric (0 scale down, 1 stay, 2 scale up) for the managed ECS clusters."
+  description                    = "Publishes ScaleStatus (0 scale down, 1 stay, 2 scale up) and InstancesShortfall for the managed ECS clusters, and asks the serving group's step policy for the shortfall."
   zip_path                       = var.zip_path
   assume_role_statement_id       = "LambdaRunsScaleStatus"
   policy_name                    = "publish-scale-status"

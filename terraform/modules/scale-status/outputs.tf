@@ -28,8 +28,18 @@ output "schedule_input" {
   value       = aws_cloudwatch_event_target.tick.input
 }
 
+output "placement_failure_rule_arn" {
+  description = "ARN of the EventBridge rule that runs the Lambda when ECS cannot place a service's task in a managed cluster."
+  value       = aws_cloudwatch_event_rule.placement_failure.arn
+}
+
+output "placement_failure_event_pattern" {
+  description = "The placement-failure rule's event pattern (JSON), as the rule holds it."
+  value       = aws_cloudwatch_event_rule.placement_failure.event_pattern
+}
+
 output "namespace" {
-  description = "CloudWatch namespace ScaleStatus is published to."
+  description = "CloudWatch namespace ScaleStatus and InstancesShortfall are published to."
   value       = var.namespace
 }
 

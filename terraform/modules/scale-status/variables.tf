@@ -150,14 +150,33 @@ variable "memory_size" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Reserved concurrency for the function; -1 leaves it unreserved (new accounts cannot reserve any)."
+  description = "Reserved concurrency for the function. The default 1 runs one evaluation at a time: an event storm and the minute's tick queue up behind each other (Lambda retries throttled asynchronous invocations) instead of acting on the same cluster at once. -1 leaves it unreserved, for accounts whose concurrency limit is too low to reserve any (new accounts); the step policy's warm-up then still keeps concurrent evaluations from adding the same instances twice."
   type        = number
-  default     = -1
+  default     = 1
   nullable    = false
 
   validation {
-    condition     = var.reserved_concurrent_executions >= -1
-    error_message = "reserved_concurrent_executions must be -1 (unreserved) or >= 0."
+    condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0 (1 serialises the tick and the placement-failure events)."
+  }
+}
+
+variable "consolidate" {
+  description = "CONSOLIDATE: whether the function may publish ScaleStatus 0 (scale down) to consolidate, when the cheapest instance's tasks fit on the others. A cluster's ecs-scaler:consolidate tag overrides it."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "event_min_interval_seconds" {
+  description = "EVENT_MIN_INTERVAL_SECONDS: at most one evaluation per cluster this often for ECS placement-failure events (the time of the last is the cluster's ecs-scaler:evaluated-at tag). The minute's tick is not throttled."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.event_min_interval_seconds >= 10 && var.event_min_interval_seconds <= 3600 && floor(var.event_min_interval_seconds) == var.event_min_interval_seconds
+    error_message = "event_min_interval_seconds must be a whole number of seconds between 10 and 3600."
   }
 }
 

@@ -43,6 +43,12 @@ mock_provider "aws" {
   }
 }
 
+# The mock's default ARN belongs to the schedule; the placement-failure rule needs one of its own.
+override_resource {
+  target = aws_cloudwatch_event_rule.placement_failure
+  values = { arn = "arn:aws:events:us-east-1:123456789012:rule/ecs-scaler-scale-status-placement" }
+}
+
 variables {
   zip_path = "tests/fixtures/bootstrap.zip"
   clusters = [{
@@ -124,10 +130,12 @@ run "unset_settings_stay_out_of_the_environment" {
 
   assert {
     condition = module.lambda.function.environment[0].variables == tomap({
-      SCALE_NAMESPACE = "Curalate/AutoScaling"
-      RUST_LOG        = "info"
+      SCALE_NAMESPACE            = "Curalate/AutoScaling"
+      CONSOLIDATE                = "true"
+      EVENT_MIN_INTERVAL_SECONDS = "60"
+      RUST_LOG                   = "info"
     })
-    error_message = "Only the namespace and log level are set by default."
+    error_message = "Only the namespace, consolidation, the event interval and the log level are set by default. Got ${jsonencode(module.lambda.function.environment[0].variables)}"
   }
 }
 
@@ -148,14 +156,16 @@ run "settings_become_environment_variables" {
 
   assert {
     condition = module.lambda.function.environment[0].variables == tomap({
-      SCALE_NAMESPACE     = "Curalate/AutoScaling"
-      CLUSTERS            = "default,batch"
-      CPU_MIN             = "50"
-      CPU_MAX             = "80.5"
-      PLACEMENT_CHECK     = "false"
-      LOOKBACK_SECONDS    = "900"
-      STALE_AFTER_SECONDS = "240"
-      RUST_LOG            = "scale_status=debug,info"
+      SCALE_NAMESPACE            = "Curalate/AutoScaling"
+      CLUSTERS                   = "default,batch"
+      CPU_MIN                    = "50"
+      CPU_MAX                    = "80.5"
+      PLACEMENT_CHECK            = "false"
+      LOOKBACK_SECONDS           = "900"
+      STALE_AFTER_SECONDS        = "240"
+      CONSOLIDATE                = "true"
+      EVENT_MIN_INTERVAL_SECONDS = "60"
+      RUST_LOG                   = "scale_status=debug,info"
     })
     error_message = "Settings must map onto the documented environment variables."
   }
@@ -171,14 +181,19 @@ run "the_policy_is_least_privilege" {
   }
   assert {
     condition = sort(flatten([for statement in data.aws_iam_policy_document.lambda.statement : tolist(statement.actions)])) == sort([
+      "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:ExecutePolicy",
       "cloudwatch:GetMetricData",
       "cloudwatch:PutMetricData",
       "ecs:DescribeClusters",
       "ecs:DescribeContainerInstances",
       "ecs:DescribeServices",
       "ecs:DescribeTaskDefinition",
+      "ecs:DescribeTasks",
       "ecs:ListContainerInstances",
       "ecs:ListServices",
+      "ecs:ListTasks",
+      "ecs:TagResource",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
     ])
@@ -188,8 +203,43 @@ run "the_policy_is_least_privilege" {
     # Resource "*" only for actions that support nothing narrower.
     condition = sort(flatten([
       for statement in data.aws_iam_policy_document.lambda.statement : tolist(statement.actions) if contains(statement.resources, "*")
-    ])) == sort(["cloudwatch:GetMetricData", "cloudwatch:PutMetricData", "ecs:DescribeTaskDefinition", "ecs:ListContainerInstances", "ecs:ListServices"])
-    error_message = "Only GetMetricData, PutMetricData, DescribeTaskDefinition and the cluster-conditioned lists may use Resource *."
+      ])) == sort([
+      "autoscaling:DescribeAutoScalingGroups",
+      "cloudwatch:GetMetricData",
+      "cloudwatch:PutMetricData",
+      "ecs:DescribeTaskDefinition",
+      "ecs:ListContainerInstances",
+      "ecs:ListServices",
+      "ecs:ListTasks",
+    ])
+    error_message = "Only DescribeAutoScalingGroups, GetMetricData, PutMetricData, DescribeTaskDefinition and the cluster-conditioned lists may use Resource *."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.resources
+      if contains(statement.actions, "ecs:DescribeTasks")
+    ]) == toset(["arn:aws:ecs:us-east-1:123456789012:task/default/*"])
+    error_message = "DescribeTasks is scoped to the named cluster's tasks."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : [statement.resources, statement.condition]
+      if contains(statement.actions, "autoscaling:ExecutePolicy")
+      ]) == [
+      toset(["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*"]),
+      toset([{ test = "StringEquals", variable = "autoscaling:ResourceTag/ecs-scaler:cluster", values = tolist(["default"]) }]),
+    ]
+    error_message = "ExecutePolicy only on groups tagged ecs-scaler:cluster with a managed cluster."
+  }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : [statement.resources, statement.condition]
+      if contains(statement.actions, "ecs:TagResource")
+      ]) == [
+      toset(["arn:aws:ecs:us-east-1:123456789012:cluster/default"]),
+      toset([{ test = "ForAllValues:StringEquals", variable = "aws:TagKeys", values = tolist(["ecs-scaler:evaluated-at"]) }]),
+    ]
+    error_message = "TagResource only on the managed cluster, and only its ecs-scaler:evaluated-at tag."
   }
   assert {
     condition = one([
@@ -240,6 +290,107 @@ run "a_deployment_that_names_no_cluster_may_discover_them_all" {
     ]) == toset(["arn:aws:ecs:us-east-1:123456789012:cluster/*"])
     error_message = "Discovery reads the tags of every cluster of the account and region."
   }
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.lambda.statement : statement.condition
+      if contains(statement.actions, "autoscaling:ExecutePolicy")
+    ]) == toset([{ test = "Null", variable = "autoscaling:ResourceTag/ecs-scaler:cluster", values = tolist(["false"]) }])
+    error_message = "Discovering, ExecutePolicy reaches any group tagged ecs-scaler:cluster, and only those."
+  }
+  assert {
+    condition     = !can(jsondecode(aws_cloudwatch_event_rule.placement_failure.event_pattern).detail.clusterArn)
+    error_message = "Discovering, the placement-failure rule matches every cluster (the function ignores those it does not manage)."
+  }
+}
+
+run "placement_failures_of_the_managed_clusters_run_the_function" {
+  command = apply
+
+  variables {
+    settings = { clusters = ["batch"] }
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.placement_failure.event_pattern) == {
+      source        = ["aws.ecs"]
+      "detail-type" = ["ECS Service Action"]
+      detail = {
+        eventName  = ["SERVICE_TASK_PLACEMENT_FAILURE"]
+        clusterArn = ["arn:aws:ecs:us-east-1:123456789012:cluster/batch", "arn:aws:ecs:us-east-1:123456789012:cluster/default"]
+      }
+    }
+    error_message = "The rule matches ECS's placement failures in the managed clusters only. Got ${aws_cloudwatch_event_rule.placement_failure.event_pattern}"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_rule.placement_failure.name == "ecs-scaler-scale-status-placement" && aws_cloudwatch_event_target.placement_failure.arn == module.lambda.function_arn && aws_cloudwatch_event_target.placement_failure.input == null
+    error_message = "The rule sends the event itself to the function."
+  }
+  assert {
+    condition = (
+      aws_lambda_permission.placement_failure.principal == "events.amazonaws.com" &&
+      aws_lambda_permission.placement_failure.source_arn == "arn:aws:events:us-east-1:123456789012:rule/ecs-scaler-scale-status-placement" &&
+      aws_lambda_permission.placement_failure.function_name == module.lambda.function_name
+    )
+    error_message = "EventBridge may invoke the function for this rule only."
+  }
+}
+
+run "one_evaluation_at_a_time_by_default" {
+  command = plan
+
+  assert {
+    condition     = module.lambda.function.reserved_concurrent_executions == 1
+    error_message = "Reserved concurrency 1 serialises the tick and the placement-failure events."
+  }
+}
+
+run "consolidation_and_the_event_interval_are_configurable" {
+  command = plan
+
+  variables {
+    consolidate                    = false
+    event_min_interval_seconds     = 300
+    reserved_concurrent_executions = -1
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["CONSOLIDATE"] == "false" &&
+      module.lambda.function.environment[0].variables["EVENT_MIN_INTERVAL_SECONDS"] == "300" &&
+      module.lambda.function.reserved_concurrent_executions == -1
+    )
+    error_message = "consolidate and event_min_interval_seconds become CONSOLIDATE and EVENT_MIN_INTERVAL_SECONDS."
+  }
+}
+
+run "an_event_interval_below_ten_seconds_is_rejected" {
+  command = plan
+
+  variables {
+    event_min_interval_seconds = 5
+  }
+
+  expect_failures = [var.event_min_interval_seconds]
+}
+
+run "an_event_interval_above_an_hour_is_rejected" {
+  command = plan
+
+  variables {
+    event_min_interval_seconds = 3601
+  }
+
+  expect_failures = [var.event_min_interval_seconds]
+}
+
+run "a_fractional_reserved_concurrency_is_rejected" {
+  command = plan
+
+  variables {
+    reserved_concurrent_executions = 1.5
+  }
+
+  expect_failures = [var.reserved_concurrent_executions]
 }
 
 run "errors_alarm_is_optional" {
