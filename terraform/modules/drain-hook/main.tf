@@ -15,6 +15,11 @@ locals {
   service_arns                  = [for cluster in var.cluster_names : "${local.ecs_arn_prefix}:service/${cluster}/*"]
   autoscaling_group_arn_pattern = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/*"
   uses_customer_managed_key     = var.sns_kms_key_arn != null
+  # Auto Scaling invokes a custom termination policy as the groups' service-linked role, not as a service principal.
+  autoscaling_service_role_arn = coalesce(
+    var.autoscaling_service_role_arn,
+    "arn:${local.partition}:iam::${local.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+  )
 
   environment = {
     for key, value in {
@@ -145,6 +150,20 @@ resource "aws_lambda_permission" "reconcile" {
 }
 
 ################################################################################
+# Custom termination policy: Auto Scaling asks which instances go
+################################################################################
+
+# The groups list the function first in their termination_policies (termination_policy_arn). AWS documents the
+# principal as the service-linked role the group uses, and no source condition; the permission is on the
+# unpublished function, which is what an unqualified ARN in termination_policies requires.
+resource "aws_lambda_permission" "autoscaling" {
+  statement_id  = "AllowInvokeByAutoScaling"
+  action        = "lambda:InvokeFunction"
+  function_name = module.lambda.function_name
+  principal     = local.autoscaling_service_role_arn
+}
+
+################################################################################
 # Function
 ################################################################################
 
@@ -219,6 +238,14 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid = "ReadTaskSizes"
+    # The termination policy's choice: whether an instance's tasks fit on the instances that stay.
+    # DescribeTaskDefinition supports no resource-level permissions.
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+
+  statement {
     sid = "ListWithinManagedClusters"
     actions = [
       "ecs:ListServices",
@@ -270,7 +297,7 @@ module "lambda" {
   source = "../_lambda"
 
   name                           = var.name
-  description                    = "Holds terminating ECS container instances of ${join(", ", var.cluster_names)} in Terminating:Wait until their services stay above their minimum."
+  description                    = "Chooses which ECS container instances of ${join(", ", var.cluster_names)} go (custom termination policy) and holds them in Terminating:Wait until their services stay above their minimum."
   zip_path                       = var.zip_path
   assume_role_statement_id       = "LambdaRunsTheDrainHook"
   policy_name                    = "drain-ecs-container-instances"

@@ -32,6 +32,17 @@ output "function_arn" {
   value       = module.lambda.function_arn
 }
 
+output "termination_policy_arn" {
+  description = "The function's unqualified ARN, to put first in the groups' termination_policies (the blue/green module's termination_policy_arn). Known only once Auto Scaling may invoke it: a scale-in right after the group changes must not find the function closed to it."
+  value       = module.lambda.function_arn
+  depends_on  = [aws_lambda_permission.autoscaling]
+}
+
+output "autoscaling_service_role_arn" {
+  description = "The principal allowed to invoke the function as a termination policy: the Auto Scaling service-linked role."
+  value       = aws_lambda_permission.autoscaling.principal
+}
+
 output "lambda_role_arn" {
   description = "ARN of the drain Lambda's execution role."
   value       = module.lambda.role_arn

@@ -168,6 +168,17 @@ variable "reserved_concurrent_executions" {
   }
 }
 
+variable "autoscaling_service_role_arn" {
+  description = "The Auto Scaling service-linked role that invokes the function as the groups' custom termination policy (the permission's principal). null uses the account's default, arn:<partition>:iam::<account>:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling; set it if the groups use a custom-suffix service-linked role (service_linked_role_arn)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.autoscaling_service_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/aws-service-role/autoscaling\\.amazonaws\\.com/AWSServiceRoleForAutoScaling[A-Za-z0-9_+=,.@-]*$", var.autoscaling_service_role_arn))
+    error_message = "autoscaling_service_role_arn must be the ARN of an Auto Scaling service-linked role (arn:aws:iam::<account>:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling[_suffix])."
+  }
+}
+
 variable "sns_kms_key_arn" {
   description = "Customer managed KMS key ARN for the topic. null uses the AWS managed key alias/aws/sns. With a customer key, its key policy must let this module's Auto Scaling role use it (the role's IAM policy already allows it)."
   type        = string

@@ -205,6 +205,7 @@ run "the_policy_is_scoped_to_the_managed_clusters" {
       "ecs:DescribeClusters",
       "ecs:DescribeContainerInstances",
       "ecs:DescribeServices",
+      "ecs:DescribeTaskDefinition",
       "ecs:DescribeTasks",
       "ecs:ListClusters",
       "ecs:ListContainerInstances",
@@ -221,10 +222,10 @@ run "the_policy_is_scoped_to_the_managed_clusters" {
     # Resource "*" only where nothing narrower exists, and then with a condition unless none exists either.
     condition = alltrue([
       for statement in data.aws_iam_policy_document.lambda.statement :
-      length(statement.condition) > 0 || alltrue([for action in statement.actions : startswith(action, "autoscaling:Describe") || action == "ecs:ListClusters"])
+      length(statement.condition) > 0 || alltrue([for action in statement.actions : startswith(action, "autoscaling:Describe") || contains(["ecs:ListClusters", "ecs:DescribeTaskDefinition"], action)])
       if contains(statement.resources, "*")
     ])
-    error_message = "Every Resource * statement except Auto Scaling's Describe* and ECS ListClusters needs a condition."
+    error_message = "Every Resource * statement except Auto Scaling's Describe*, ECS ListClusters and DescribeTaskDefinition needs a condition."
   }
   assert {
     condition = one([
@@ -286,6 +287,48 @@ run "the_policy_is_scoped_to_the_managed_clusters" {
     }])
     error_message = "PutMetricData must be limited to the namespace."
   }
+}
+
+run "auto_scaling_may_ask_the_function_which_instances_go" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_lambda_permission.autoscaling.statement_id == "AllowInvokeByAutoScaling" &&
+      aws_lambda_permission.autoscaling.action == "lambda:InvokeFunction" &&
+      aws_lambda_permission.autoscaling.function_name == module.lambda.function_name &&
+      aws_lambda_permission.autoscaling.qualifier == null &&
+      aws_lambda_permission.autoscaling.principal == "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    )
+    error_message = "The unpublished function must admit the account's Auto Scaling service-linked role (AWS documents the role ARN as the principal, not autoscaling.amazonaws.com). Got ${aws_lambda_permission.autoscaling.principal}"
+  }
+  assert {
+    condition     = output.termination_policy_arn == "arn:aws:lambda:us-east-1:123456789012:function:ecs-scaler-drain-hook" && output.autoscaling_service_role_arn == aws_lambda_permission.autoscaling.principal
+    error_message = "termination_policy_arn hands the unqualified function ARN to the groups."
+  }
+}
+
+run "a_custom_suffix_service_linked_role_may_be_named" {
+  command = plan
+
+  variables {
+    autoscaling_service_role_arn = "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_ecs"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.autoscaling.principal == "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_ecs"
+    error_message = "The role named in autoscaling_service_role_arn is the principal."
+  }
+}
+
+run "a_principal_that_is_not_an_auto_scaling_service_linked_role_is_rejected" {
+  command = plan
+
+  variables {
+    autoscaling_service_role_arn = "arn:aws:iam::123456789012:role/ecs-scaler-drain-hook-asg"
+  }
+
+  expect_failures = [var.autoscaling_service_role_arn]
 }
 
 run "errors_alarm_is_optional" {
