@@ -204,6 +204,32 @@ impl Emulator {
         self.control("POST", "ecs/service-events", Some(body)).map(drop)
     }
 
+    /// Let the emulator invoke the function `arn` (qualified or not) at `url` (a [`crate::FunctionUrl`]).
+    pub fn register_function(&self, arn: &str, url: &str, timeout_seconds: f64) -> Result<(), HarnessError> {
+        let body = json!({ "arn": arn, "url": url, "timeout_seconds": timeout_seconds });
+        self.control("POST", "lambda/functions", Some(body)).map(drop)
+    }
+
+    /// Every custom termination request sent so far: `request`, `response`, `terminated`, `error`.
+    pub fn termination_requests(&self) -> Result<Vec<Value>, HarnessError> {
+        let answer = self.control("GET", "autoscaling/termination-requests", None)?;
+        Ok(answer["requests"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Put an ECS service action event on the bus (`event_name`, e.g. `SERVICE_TASK_PLACEMENT_FAILURE`); rules
+    /// with Lambda targets are delivered to before this returns. Returns the event as delivered.
+    pub fn service_action(&self, cluster: &str, service: &str, event_name: &str) -> Result<Value, HarnessError> {
+        let body =
+            json!({ "cluster": cluster, "service": service, "event_name": event_name, "reason": "RESOURCE:MEMORY" });
+        self.control("POST", "ecs/service-action", Some(body))
+    }
+
+    /// Every EventBridge delivery to a Lambda target so far: `rule`, `payload`, `status`, `response`, `error`.
+    pub fn event_deliveries(&self) -> Result<Vec<Value>, HarnessError> {
+        let answer = self.control("GET", "events/deliveries", None)?;
+        Ok(answer["deliveries"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Set a task's lastStatus, desiredStatus and/or healthStatus, as ECS would (see [`TaskState`]).
     pub fn task_state(&self, cluster: &str, task: &str, state: &TaskState<'_>) -> Result<(), HarnessError> {
         let mut body = serde_json::to_value(state).map_err(|e| HarnessError::Control(e.to_string()))?;

@@ -1,12 +1,15 @@
 //! Test support for ecs-scaler, without the AWS SDK: the emulator's process and control API, a one-shot Lambda
-//! Runtime API to run the packaged functions, and capturing the Lambdas' log lines. Seeding the emulator speaks
+//! Runtime API to run the packaged functions, function URLs the emulator invokes, and capturing the Lambdas'
+//! log lines. Seeding the emulator speaks
 //! the SDK, so it lives with the adapters (`ecs-scaler-aws`, feature `seed`); scripted ports for unit tests
 //! live with the ports (`ecs-scaler-core`, feature `testing`).
 
 pub mod emulator;
+pub mod function;
 pub mod lambda;
 
 pub use emulator::{Call, Emulator, Fault, TaskState};
+pub use function::FunctionUrl;
 
 /// Why the test harness could not do what a test asked.
 #[derive(Debug, thiserror::Error)]
