@@ -4,12 +4,17 @@ locals {
   # `id` holds the region name; `name` is deprecated from provider 6.x on.
   region = data.aws_region.current.id
 
-  # Each cluster gets a header line and two rows of graphs on the 24-column grid.
+  # Each cluster gets a header line and two rows of graphs on the 24-column grid: ScaleStatus, InstancesShortfall
+  # and the reservations, then the in-service instances and the drain.
   header_height = 1
   graph_height  = 6
   block_height  = local.header_height + 2 * local.graph_height
 
   functions = compact([var.scale_status_function_name, var.drain_hook_function_name])
+
+  # The second row: the three drain graphs beside the in-service graph, or across the row without it.
+  drain_x     = { alone = [0, 8, 16], beside = [6, 12, 18] }
+  drain_width = { alone = 8, beside = 6 }
 
   cluster_widgets = flatten([
     for index, cluster in var.clusters : concat([
@@ -54,6 +59,23 @@ locals {
         width  = 6
         height = local.graph_height
         properties = {
+          title   = "InstancesShortfall"
+          region  = local.region
+          view    = "timeSeries"
+          stacked = false
+          period  = var.period
+          stat    = "Maximum"
+          metrics = [[var.namespace, "InstancesShortfall", "ClusterName", cluster.name, { label = "InstancesShortfall" }]]
+          yAxis   = { left = { min = 0, showUnits = false } }
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = index * local.block_height + local.header_height
+        width  = 6
+        height = local.graph_height
+        properties = {
           title   = "CPU reservation (%)"
           region  = local.region
           view    = "timeSeries"
@@ -72,7 +94,7 @@ locals {
       },
       {
         type   = "metric"
-        x      = 12
+        x      = 18
         y      = index * local.block_height + local.header_height
         width  = 6
         height = local.graph_height
@@ -96,8 +118,8 @@ locals {
       ], length(cluster.asg_names) == 0 ? [] : [
       {
         type   = "metric"
-        x      = 18
-        y      = index * local.block_height + local.header_height
+        x      = 0
+        y      = index * local.block_height + local.header_height + local.graph_height
         width  = 6
         height = local.graph_height
         properties = {
@@ -117,9 +139,9 @@ locals {
       ], [
       {
         type   = "metric"
-        x      = 0
+        x      = local.drain_x[length(cluster.asg_names) == 0 ? "alone" : "beside"][0]
         y      = index * local.block_height + local.header_height + local.graph_height
-        width  = 8
+        width  = local.drain_width[length(cluster.asg_names) == 0 ? "alone" : "beside"]
         height = local.graph_height
         properties = {
           title   = "Draining instances"
@@ -134,9 +156,9 @@ locals {
       },
       {
         type   = "metric"
-        x      = 8
+        x      = local.drain_x[length(cluster.asg_names) == 0 ? "alone" : "beside"][1]
         y      = index * local.block_height + local.header_height + local.graph_height
-        width  = 8
+        width  = local.drain_width[length(cluster.asg_names) == 0 ? "alone" : "beside"]
         height = local.graph_height
         properties = {
           title   = "Drain duration (s)"
@@ -151,9 +173,9 @@ locals {
       },
       {
         type   = "metric"
-        x      = 16
+        x      = local.drain_x[length(cluster.asg_names) == 0 ? "alone" : "beside"][2]
         y      = index * local.block_height + local.header_height + local.graph_height
-        width  = 8
+        width  = local.drain_width[length(cluster.asg_names) == 0 ? "alone" : "beside"]
         height = local.graph_height
         properties = {
           title   = "Drain timeouts"

@@ -38,6 +38,20 @@ locals {
     low  = aws_cloudwatch_metric_alarm.low
   }
 
+  # Sized scale-out: scale-status asks the serving group's step policy with ExecutePolicy (MetricValue = the
+  # instances its waiting tasks need, BreachThreshold = 0), and finds it by the group's ecs-scaler:shortfall-policy
+  # tag. Like the simple policies, only active colours have the policy; only groups the ScaleStatus alarms drive
+  # carry the tag, so autoscale_enabled = false stops sized scale-out as well. The name is built, not read from
+  # the policy: the policy depends on the group, so the group's tag cannot depend on the policy.
+  shortfall_policy_names = { for colour in keys(local.colours) : colour => "${var.cluster_name}-shortfall-${colour}" }
+  shortfall_tagged       = toset(keys(local.alarm_colours))
+  # {lower, upper (null = none), adjustment}, relative to the breach threshold 0. Shared with the Rust code, whose
+  # test checks this file against its table: change both together.
+  shortfall_steps = jsondecode(file("${path.module}/shortfall-steps.json"))
+
+  # A custom termination policy must come first (AWS); the named ones only break ties among what it returns.
+  termination_policies = var.termination_policy_arn == null ? null : [var.termination_policy_arn, "OldestLaunchTemplate", "Default"]
+
   scale_up_in_percent = var.scale_up.adjustment_type == "PercentChangeInCapacity"
   scale_up_step       = local.scale_up_in_percent ? "${var.scale_up.adjustment}% (at least ${var.scale_up.min_adjustment_magnitude})" : tostring(var.scale_up.adjustment)
 }
@@ -101,6 +115,8 @@ resource "aws_autoscaling_group" "this" {
   health_check_type = "EC2"
   # On destroy, scale the group to 0 and wait for it to empty instead of deleting it with instances inside.
   force_delete = false
+  # The drain hook's function chooses which instances a scale-in removes (null: Auto Scaling's default policy).
+  termination_policies = local.termination_policies
 
   launch_template {
     id      = aws_launch_template.this[each.key].id
@@ -129,6 +145,17 @@ resource "aws_autoscaling_group" "this" {
       key                 = tag.key
       value               = tag.value
       propagate_at_launch = true
+    }
+  }
+
+  # The group's own tag, for scale-status only: instances need not carry it.
+  dynamic "tag" {
+    for_each = contains(local.shortfall_tagged, each.key) ? { "ecs-scaler:shortfall-policy" = local.shortfall_policy_names[each.key] } : {}
+
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = false
     }
   }
 
@@ -188,6 +215,32 @@ resource "aws_autoscaling_policy" "scale_down" {
   # the cluster still fits without one instance, which says nothing about removing two at once.
   scaling_adjustment = -1
   cooldown           = var.scale_down.cooldown
+}
+
+# Sized scale-out, executed by scale-status (never by an alarm) with MetricValue = the instances the cluster's
+# waiting tasks need and BreachThreshold = 0: the step [lower, upper) holding that number adds its adjustment.
+# Instances a step launched count as warming for estimated_instance_warmup, and Auto Scaling subtracts them from
+# the next execution's adjustment: asking again for the same waiting tasks (the next tick, a placement-failure
+# event) adds nothing, and a larger shortfall adds only the difference. Step policies have no cooldown.
+resource "aws_autoscaling_policy" "shortfall" {
+  for_each = local.active_colours
+
+  name                      = local.shortfall_policy_names[each.key]
+  autoscaling_group_name    = aws_autoscaling_group.this[each.key].name
+  policy_type               = "StepScaling"
+  adjustment_type           = "ChangeInCapacity"
+  metric_aggregation_type   = "Maximum"
+  estimated_instance_warmup = var.shortfall_warmup_seconds
+
+  dynamic "step_adjustment" {
+    for_each = local.shortfall_steps
+
+    content {
+      metric_interval_lower_bound = step_adjustment.value.lower
+      metric_interval_upper_bound = step_adjustment.value.upper
+      scaling_adjustment          = step_adjustment.value.adjustment
+    }
+  }
 }
 
 # The scale-status Lambda publishes ScaleStatus 0 (scale down), 1 (stay) or 2 (scale up) every minute.

@@ -43,6 +43,38 @@ output "scale_down_policy_arns" {
   value       = { for colour, policy in aws_autoscaling_policy.scale_down : colour => policy.arn }
 }
 
+output "shortfall_policy_names" {
+  description = "Names of the shortfall step policies by colour (the groups' ecs-scaler:shortfall-policy tag); only active colours have one."
+  value       = { for colour, policy in aws_autoscaling_policy.shortfall : colour => policy.name }
+}
+
+output "shortfall_policies" {
+  description = "The shortfall step policies by colour, as applied: name, arn, policy_type, adjustment_type, metric_aggregation_type, estimated_instance_warmup and step_adjustments (a set of {lower, upper, adjustment}, bounds as numbers, null for none)."
+  value = {
+    for colour, policy in aws_autoscaling_policy.shortfall : colour => {
+      name                      = policy.name
+      arn                       = policy.arn
+      policy_type               = policy.policy_type
+      adjustment_type           = policy.adjustment_type
+      metric_aggregation_type   = policy.metric_aggregation_type
+      estimated_instance_warmup = policy.estimated_instance_warmup
+      # A set, as the provider keeps them; the bounds it keeps as strings ("" for none).
+      step_adjustments = toset([
+        for step in policy.step_adjustment : {
+          lower      = step.metric_interval_lower_bound == "" ? null : tonumber(step.metric_interval_lower_bound)
+          upper      = step.metric_interval_upper_bound == "" ? null : tonumber(step.metric_interval_upper_bound)
+          adjustment = step.scaling_adjustment
+        }
+      ])
+    }
+  }
+}
+
+output "termination_policies" {
+  description = "Each group's termination_policies by colour, as applied; null where termination_policy_arn is unset."
+  value       = { for colour, group in aws_autoscaling_group.this : colour => group.termination_policies }
+}
+
 output "scale_status_high_alarm_arns" {
   description = "ARNs of the <cluster>_ScaleStatus_high_<colour> alarms by colour (empty when autoscale_enabled is false)."
   value       = { for colour, alarm in aws_cloudwatch_metric_alarm.high : colour => alarm.arn }

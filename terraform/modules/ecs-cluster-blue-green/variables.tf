@@ -221,8 +221,31 @@ variable "lifecycle_hook_heartbeat_timeout" {
   }
 }
 
+variable "termination_policy_arn" {
+  description = "The drain-hook module's termination_policy_arn: a Lambda function that chooses which instances a scale-in removes. Each group then has termination_policies = [this, \"OldestLaunchTemplate\", \"Default\"] (AWS requires the function first; the others break ties among the instances it returns). null keeps Auto Scaling's default termination policy."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.termination_policy_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_-]{1,128})?$", var.termination_policy_arn))
+    error_message = "termination_policy_arn must be a Lambda function ARN, unqualified or with a version or alias (not $LATEST, which Auto Scaling rejects): arn:aws:lambda:<region>:<account>:function:<name>[:<version or alias>]."
+  }
+}
+
+variable "shortfall_warmup_seconds" {
+  description = "estimated_instance_warmup of the shortfall step policies: for this long after a step launched an instance, Auto Scaling counts it as on its way, so executing the policy again for the same waiting tasks adds nothing. Make it about the time an instance takes to boot and register with the cluster."
+  type        = number
+  default     = 300
+  nullable    = false
+
+  validation {
+    condition     = var.shortfall_warmup_seconds >= 0 && var.shortfall_warmup_seconds <= 3600 && floor(var.shortfall_warmup_seconds) == var.shortfall_warmup_seconds
+    error_message = "shortfall_warmup_seconds must be a whole number of seconds between 0 and 3600."
+  }
+}
+
 variable "autoscale_enabled" {
-  description = "Create the ScaleStatus alarms that drive the scaling policies. With false the groups keep whatever size they have."
+  description = "Create the ScaleStatus alarms that drive the scaling policies, and tag the groups with their shortfall policy (sized scale-out by scale-status). With false the groups keep whatever size they have."
   type        = bool
   default     = true
   nullable    = false

@@ -44,6 +44,42 @@ run "scale_status_is_drawn_on_a_zero_to_two_axis_with_labelled_levels" {
   }
 }
 
+run "instances_shortfall_is_drawn_beside_scale_status" {
+  command = plan
+
+  assert {
+    condition = one([
+      for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [widget.x, widget.y, widget.width, widget.properties.stat, widget.properties.metrics]
+      if try(widget.properties.title, "") == "InstancesShortfall"
+      ]) == [6, 1, 6, "Maximum", [["Curalate/AutoScaling", "InstancesShortfall", "ClusterName", "default", { label = "InstancesShortfall" }]]] && one([
+      for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [widget.x, widget.y]
+      if try(widget.properties.title, "") == "ScaleStatus"
+    ]) == [0, 1]
+    error_message = "InstancesShortfall (Maximum, Curalate/AutoScaling, ClusterName=default) sits right of ScaleStatus."
+  }
+}
+
+run "no_two_graphs_overlap" {
+  command = plan
+
+  variables {
+    clusters = [
+      { name = "web", asg_names = { blue = "web-blue", green = "web-green" } },
+      { name = "batch" },
+    ]
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for i, a in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [
+        for j, b in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets :
+        i == j || a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y
+      ]
+    ]))
+    error_message = "Widgets must not overlap, with and without the in-service graph."
+  }
+}
+
 run "reservation_graphs_show_the_thresholds" {
   command = plan
 
@@ -92,6 +128,7 @@ run "drain_metrics_and_lambda_health_are_shown" {
       ]
       ])) == toset([
       "Curalate/AutoScaling ScaleStatus default",
+      "Curalate/AutoScaling InstancesShortfall default",
       "AWS/ECS CPUReservation default",
       "AWS/ECS MemoryReservation default",
       "AWS/AutoScaling GroupInServiceInstances default-blue",

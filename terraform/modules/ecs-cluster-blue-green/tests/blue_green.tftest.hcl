@@ -86,6 +86,121 @@ run "an_idle_colour_has_no_policies_or_alarms" {
     condition     = output.active_colours == tolist(["blue"])
     error_message = "active_colours must list blue only."
   }
+  assert {
+    condition     = keys(aws_autoscaling_policy.shortfall) == ["blue"] && length([for tag in aws_autoscaling_group.this["green"].tag : tag if tag.key == "ecs-scaler:shortfall-policy"]) == 0
+    error_message = "Only the active colour gets a shortfall step policy and the tag that names it."
+  }
+}
+
+run "the_shortfall_step_policy_follows_the_shared_table" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_autoscaling_policy.shortfall["blue"].name == "default-shortfall-blue" &&
+      aws_autoscaling_policy.shortfall["blue"].autoscaling_group_name == "default-blue" &&
+      aws_autoscaling_policy.shortfall["blue"].policy_type == "StepScaling" &&
+      aws_autoscaling_policy.shortfall["blue"].adjustment_type == "ChangeInCapacity" &&
+      aws_autoscaling_policy.shortfall["blue"].metric_aggregation_type == "Maximum" &&
+      aws_autoscaling_policy.shortfall["blue"].estimated_instance_warmup == 300
+    )
+    error_message = "The shortfall policy: default-shortfall-blue, StepScaling, ChangeInCapacity, Maximum, 300 s warm-up."
+  }
+  assert {
+    # The provider keeps the bounds as strings.
+    condition = toset([
+      for step in aws_autoscaling_policy.shortfall["blue"].step_adjustment : {
+        lower      = tonumber(step.metric_interval_lower_bound)
+        upper      = step.metric_interval_upper_bound == null ? null : tonumber(step.metric_interval_upper_bound)
+        adjustment = step.scaling_adjustment
+      }
+    ]) == toset(jsondecode(file("shortfall-steps.json"))) && length(aws_autoscaling_policy.shortfall["blue"].step_adjustment) == 20
+    error_message = "The steps must be shortfall-steps.json's 20, as the Rust code's table. Got ${jsonencode(aws_autoscaling_policy.shortfall["blue"].step_adjustment)}"
+  }
+  assert {
+    condition = [
+      for tag in aws_autoscaling_group.this["blue"].tag : tag if tag.key == "ecs-scaler:shortfall-policy"
+    ] == [{ key = "ecs-scaler:shortfall-policy", value = "default-shortfall-blue", propagate_at_launch = false }]
+    error_message = "The group names its shortfall policy in a tag of its own, not propagated to the instances."
+  }
+}
+
+run "a_shortfall_warmup_may_be_set" {
+  command = plan
+
+  variables {
+    shortfall_warmup_seconds = 120
+  }
+
+  assert {
+    condition     = aws_autoscaling_policy.shortfall["blue"].estimated_instance_warmup == 120
+    error_message = "shortfall_warmup_seconds is the policy's estimated_instance_warmup."
+  }
+}
+
+run "a_shortfall_warmup_above_an_hour_is_rejected" {
+  command = plan
+
+  variables {
+    shortfall_warmup_seconds = 3601
+  }
+
+  expect_failures = [var.shortfall_warmup_seconds]
+}
+
+run "a_negative_shortfall_warmup_is_rejected" {
+  command = plan
+
+  variables {
+    shortfall_warmup_seconds = -1
+  }
+
+  expect_failures = [var.shortfall_warmup_seconds]
+}
+
+run "without_a_termination_function_the_groups_keep_the_default_policy" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for group in values(aws_autoscaling_group.this) : group.termination_policies == null])
+    error_message = "termination_policy_arn unset leaves termination_policies unset."
+  }
+}
+
+run "a_termination_function_comes_first_in_both_groups" {
+  command = plan
+
+  variables {
+    termination_policy_arn = "arn:aws:lambda:us-east-1:123456789012:function:ecs-scaler-drain-hook"
+  }
+
+  assert {
+    condition = alltrue([
+      for group in values(aws_autoscaling_group.this) :
+      group.termination_policies == tolist(["arn:aws:lambda:us-east-1:123456789012:function:ecs-scaler-drain-hook", "OldestLaunchTemplate", "Default"])
+    ])
+    error_message = "Each group lists the function first (AWS requires it), then OldestLaunchTemplate and Default."
+  }
+}
+
+run "a_latest_qualified_termination_function_is_rejected" {
+  command = plan
+
+  variables {
+    termination_policy_arn = "arn:aws:lambda:us-east-1:123456789012:function:ecs-scaler-drain-hook:$LATEST"
+  }
+
+  expect_failures = [var.termination_policy_arn]
+}
+
+run "a_termination_policy_that_is_not_a_function_is_rejected" {
+  command = plan
+
+  variables {
+    termination_policy_arn = "OldestInstance"
+  }
+
+  expect_failures = [var.termination_policy_arn]
 }
 
 run "alarms_drive_the_policies_of_their_own_colour" {
@@ -258,8 +373,12 @@ run "autoscale_disabled_keeps_policies_but_no_alarms" {
     error_message = "No alarms when autoscale_enabled is false."
   }
   assert {
-    condition     = length(aws_autoscaling_policy.scale_up) == 1
+    condition     = length(aws_autoscaling_policy.scale_up) == 1 && length(aws_autoscaling_policy.shortfall) == 1
     error_message = "Policies stay, for manual use."
+  }
+  assert {
+    condition     = length([for tag in aws_autoscaling_group.this["blue"].tag : tag if tag.key == "ecs-scaler:shortfall-policy"]) == 0
+    error_message = "Without the tag scale-status finds no group to size: sized scale-out is off too."
   }
 }
 
