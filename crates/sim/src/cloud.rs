@@ -117,7 +117,7 @@ impl EcsApi for SimCloud {
                     registered_instances: world.registered_instances(),
                     running_tasks,
                     pending_tasks,
-                    tags: Default::default(),
+                    tags: world.ecs.cluster_tags.clone(),
                 });
             }
             Ok((found, missing))
@@ -224,6 +224,19 @@ impl EcsApi for SimCloud {
         self.answer(|world| {
             ours("UpdateContainerInstancesState", cluster)?;
             Ok(container_instance_arns.iter().filter_map(|arn| world.drain(arn)).collect())
+        })
+    }
+
+    fn tag_cluster(
+        &self,
+        cluster_arn: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        self.answer(|world| {
+            ours("TagResource", cluster_arn)?;
+            world.ecs.cluster_tags.insert(key.to_owned(), value.to_owned());
+            Ok(())
         })
     }
 

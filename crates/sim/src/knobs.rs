@@ -110,12 +110,12 @@ pub struct Knobs {
     /// Whether scale-status may consolidate (its `CONSOLIDATE` setting, on by default). The low alarm's
     /// evaluation periods ([`Knobs::alarm_low`]) are how long an instance must be consolidatable before it goes.
     pub consolidate: bool,
-    /// The shortfall step scaling policy's EstimatedInstanceWarmup (and the groups' DefaultInstanceWarmup):
-    /// 3 minutes, the time an instance takes to become ACTIVE in this model ([`Knobs::ecs_active_minutes`]), so
-    /// an instance stops counting as warming up the minute it can take tasks.
+    /// The shortfall step scaling policy's EstimatedInstanceWarmup: the blue-green module's
+    /// `shortfall_warmup_seconds` default, 300 s. (An instance takes [`Knobs::ecs_active_minutes`], 3, to take
+    /// tasks in this model; for the 2 minutes after that it still counts as warming.)
     pub shortfall_warmup_minutes: u32,
     /// The EventBridge rule on SERVICE_TASK_PLACEMENT_FAILURE runs scale-status for the cluster at once, at most
-    /// once per this many seconds per cluster (60).
+    /// once per this many seconds per cluster: scale-status's EVENT_MIN_INTERVAL_SECONDS (60).
     pub placement_event_throttle_seconds: u32,
     /// Two capacity changes in opposite directions this close together count as one oscillation.
     pub oscillation_window_minutes: u32,
@@ -152,7 +152,7 @@ impl Default for Knobs {
             capacity_min_step: 1,
             capacity_max_step: 10_000,
             consolidate: true,
-            shortfall_warmup_minutes: 3,
+            shortfall_warmup_minutes: 5,
             placement_event_throttle_seconds: 60,
             oscillation_window_minutes: 10,
             spike_increase_percent: 10.0,

@@ -14,12 +14,13 @@ use ecs_scaler_core::config::{
 };
 use ecs_scaler_core::ports::{Clock, ClusterMetric, MetricUnit, MetricsApi};
 use ecs_scaler_core::scale::METRIC_NAME;
+use ecs_scaler_core::scale::trigger::{self, Triggered};
 use ecs_scaler_core::{Datapoint, ScaleRule, ScaleStatus};
 use futures::executor::block_on;
 use serde::Serialize;
 
 use crate::SimError;
-use crate::cloud::SimCloud;
+use crate::cloud::{CLUSTER_ARN, SimCloud};
 use crate::knobs::Knobs;
 use crate::world::CLUSTER;
 
@@ -106,9 +107,8 @@ pub struct EcsScaler {
     pub consolidate: bool,
     /// Sized scale-out, the custom termination policy and the event rule (the placement-aware wiring).
     pub placement_aware: bool,
-    /// The last tick an evaluation ran for a placement failure, for the rule's throttle.
-    last_event: Option<chrono::DateTime<chrono::Utc>>,
-    throttle: Duration,
+    /// scale-status's EVENT_MIN_INTERVAL_SECONDS.
+    pub event_interval: Duration,
 }
 
 impl EcsScaler {
@@ -127,8 +127,7 @@ impl EcsScaler {
             lookback: Duration::seconds(i64::from(knobs.lookback_seconds)),
             consolidate: knobs.consolidate,
             placement_aware: true,
-            last_event: None,
-            throttle: Duration::seconds(i64::from(knobs.placement_event_throttle_seconds)),
+            event_interval: Duration::seconds(i64::from(knobs.placement_event_throttle_seconds)),
         }
     }
 
@@ -181,18 +180,18 @@ impl Policy for EcsScaler {
         Wiring { protect_busy: false, shortfall_policy: aware, custom_termination: aware, placement_event: aware }
     }
 
-    /// The rule's target: scale-status for this cluster, at most once per throttle window.
+    /// The rule's target: scale-status's event handler ([`trigger::on_placement_failure`]) for this cluster,
+    /// which evaluates it with the tick's code unless an event did so less than the interval ago (the time kept
+    /// as a cluster tag, in the world's ECS).
     fn placement_event(&mut self, cloud: &SimCloud) {
         if !self.placement_aware {
             return;
         }
-        let now = cloud.now();
-        if self.last_event.is_some_and(|last| now - last < self.throttle) {
-            return;
+        let triggered =
+            block_on(trigger::on_placement_failure(cloud.context(), &self.config(), CLUSTER_ARN, self.event_interval));
+        if let Ok(Triggered::Evaluated { .. }) = triggered {
+            cloud.with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
         }
-        self.last_event = Some(now);
-        cloud.with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
-        let _ = block_on(ecs_scaler_core::scale::run(cloud.context(), &self.config()));
     }
 
     fn thresholds(&self) -> Option<PlotThresholds> {

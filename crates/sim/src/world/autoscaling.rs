@@ -97,9 +97,6 @@ pub struct Group {
     pub scale_down: ScalingPolicy,
     /// The shortfall step scaling policy, when the Terraform module wires sized scale-out.
     pub shortfall: Option<ScalingPolicy>,
-    /// DefaultInstanceWarmup, minutes: set with the shortfall policy (to its warm-up). While an instance
-    /// launched less than this long ago is in the group, scale-in by scaling policies is blocked.
-    pub instance_warmup: Option<u32>,
 }
 
 impl Group {
@@ -153,7 +150,6 @@ impl AutoScaling {
             shortfall: wiring
                 .shortfall_policy
                 .then(|| ScalingPolicy::Step(StepScaling::shortfall(colour, knobs.shortfall_warmup_minutes))),
-            instance_warmup: wiring.shortfall_policy.then_some(knobs.shortfall_warmup_minutes),
         };
         Self {
             groups: vec![group("blue", scenario.min_size, scenario.max_size), group("green", 0, 0)],
@@ -243,8 +239,8 @@ impl World {
         }
         let change = policy.change(g.desired);
         if change < 0 && self.warming(group) > 0 {
-            // "all scale-in activities initiated by scaling policies are blocked until the instances finish
-            // warming up"
+            // "While the scale-out activity is in progress, all scale-in activities initiated by scaling policies
+            // are blocked until the instances finish warming up."
             return;
         }
         let desired = (i64::from(g.desired) + change).clamp(i64::from(g.min), i64::from(g.max));
@@ -260,11 +256,12 @@ impl World {
         self.autoscaling.groups[group].activity = Some((touched, policy.cooldown_minutes()));
     }
 
-    /// Members of the group still within its instance warm-up (0 for a group without one).
+    /// Members of the group a step scaling policy launched that are still within its warm-up. (The module sets
+    /// EstimatedInstanceWarmup on the step policy and no DefaultInstanceWarmup, so only the step's own launches
+    /// warm up; the simple policies' launches are covered by their cooldown.)
     pub fn warming(&self, group: usize) -> u32 {
-        let Some(warmup) = self.autoscaling.groups[group].instance_warmup else { return 0 };
-        let since = i64::from(self.tick) - i64::from(warmup);
-        self.members(group).into_iter().filter(|&i| self.instances[i].launched > since).count() as u32
+        let t = self.tick;
+        self.members(group).into_iter().filter(|&i| self.instances[i].warm_at.is_some_and(|at| at > t)).count() as u32
     }
 
     /// ExecutePolicy of a step scaling policy with a metric value: the step for the value, less the capacity
@@ -280,8 +277,7 @@ impl World {
         let add = step.adjustment(metric_value).ok_or_else(|| {
             fail(format!("metric value {metric_value} does not correspond to a step adjustment of {policy}"))
         })?;
-        let since = i64::from(self.tick) - i64::from(step.warmup_minutes);
-        let warming = self.members(index).into_iter().filter(|&i| self.instances[i].launched > since).count() as u32;
+        let warming = self.warming(index);
         let g = &self.autoscaling.groups[index];
         let desired = g.desired.saturating_add(add.saturating_sub(warming)).min(g.max.max(g.desired));
         if desired > g.desired {
@@ -291,7 +287,9 @@ impl World {
             }
             self.autoscaling.groups[index].desired = desired;
             let t = self.tick;
-            self.reconcile_group(t, index);
+            for launched in self.reconcile_group(t, index) {
+                self.instances[launched].warm_at = Some(t + step.warmup_minutes);
+            }
         }
         Ok(())
     }

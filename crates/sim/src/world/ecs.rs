@@ -31,7 +31,8 @@ impl SimTask {
 #[derive(Debug, Clone)]
 pub struct ServiceState {
     pub spec: ServiceSpec,
-    /// As DescribeServices reports it (counts as of the last measurement), events included.
+    /// What DescribeServices reports besides the counts ([`World::services_now`] fills those in): the name,
+    /// settings and events.
     pub service: Service,
     /// Live tasks.
     pub tasks: Vec<SimTask>,
@@ -79,6 +80,8 @@ pub struct Ecs {
     pub killed: u64,
     /// CPU units and MiB every ACTIVE instance gives to daemons.
     pub daemon_overhead: (u32, u32),
+    /// The cluster's tags (TagResource), as DescribeClusters reports them.
+    pub cluster_tags: HashMap<String, String>,
 }
 
 impl Ecs {
@@ -116,6 +119,7 @@ impl Ecs {
             stopped: 0,
             killed: 0,
             daemon_overhead: scenario.daemon_overhead(),
+            cluster_tags: HashMap::new(),
         }
     }
 }
@@ -426,9 +430,21 @@ impl World {
         Some(self.container_instance(index))
     }
 
-    /// Every service as DescribeServices reports it.
+    /// Every service as DescribeServices reports it now: the desired count (a DAEMON's is its ACTIVE
+    /// instances), RUNNING and PENDING tasks, copies on DRAINING instances included, and the recent events.
     pub fn services_now(&self) -> Vec<Service> {
-        self.ecs.services.iter().map(|s| s.service.clone()).collect()
+        let active = self.instances.iter().filter(|i| i.ecs == EcsStatus::Active).count() as i32;
+        self.ecs
+            .services
+            .iter()
+            .zip(self.counts())
+            .map(|(state, c)| Service {
+                desired: if state.is_replica() { state.desired as i32 } else { active },
+                running: c.running() as i32,
+                pending: (c.live() - c.running()) as i32,
+                ..state.service.clone()
+            })
+            .collect()
     }
 
     /// What one task of a task definition reserves.

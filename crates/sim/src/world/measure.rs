@@ -42,18 +42,11 @@ impl World {
         self.cloudwatch.record_reservations(now, cpu_reservation, memory_reservation);
 
         let (mut desired_tasks, mut placed_tasks, mut running_tasks, mut shortfall, mut below_min) = (0, 0, 0, 0, 0);
-        let active_instances = registered - draining;
         for (state, c) in self.ecs.services.iter_mut().zip(&counts) {
-            let replica = state.is_replica();
-            let core = &mut state.service;
-            core.running = c.running() as i32;
-            core.pending = (c.live() - c.running()) as i32;
-            if !replica {
-                core.desired = active_instances as i32;
+            if !state.is_replica() {
                 continue;
             }
             let desired = state.desired;
-            core.desired = desired as i32;
             desired_tasks += desired;
             placed_tasks += c.live();
             running_tasks += c.running();

@@ -117,6 +117,8 @@ pub struct Instance {
     pub tasks: u32,
     /// The tick it was launched (negative: before the run).
     pub launched: i64,
+    /// Launched by a step scaling policy: the tick its EstimatedInstanceWarmup ends.
+    pub warm_at: Option<u32>,
     pub ecs: EcsStatus,
     /// Custom container-instance attributes (the drain start).
     pub attributes: HashMap<String, String>,
@@ -277,6 +279,7 @@ impl World {
             replica_tasks: 0,
             tasks: 0,
             launched: at,
+            warm_at: None,
             ecs: EcsStatus::Unregistered,
             attributes: HashMap::new(),
             lifecycle: Lifecycle::InService,
