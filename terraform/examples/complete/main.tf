@@ -1,7 +1,10 @@
 # One ECS cluster on EC2, scaled by ecs-scaler:
-#   scale-status  publishes ScaleStatus (0 down, 1 stay, 2 up) every minute,
-#   blue/green    two ASGs whose alarms act on ScaleStatus, with a termination lifecycle hook each,
-#   drain-hook    holds terminating instances until their tasks have moved,
+#   scale-status  publishes ScaleStatus (0 down, 1 stay, 2 up) every minute and when ECS cannot place a task,
+#                 and asks the serving group's step policy for the instances the waiting tasks need,
+#   blue/green    two ASGs whose alarms act on ScaleStatus, with a shortfall step policy and a termination
+#                 lifecycle hook each,
+#   drain-hook    chooses which instances a scale-in removes (custom termination policy) and holds terminating
+#                 instances until their tasks have moved,
 #   dashboard     shows all of it.
 # The network and instance profile below are the minimum for a runnable example; bring your own in production.
 
@@ -91,6 +94,7 @@ resource "aws_route_table_association" "public" {
 }
 
 resource "aws_security_group" "instances" {
+  #checkov:skip=CKV2_AWS_5:Attached to the container instances by the blue/green module's launch templates (vpc_security_group_ids). checkov 3.3 loses that link once the module also takes an output of the drain hook's nested _lambda module (termination_policy_arn).
   name        = "${var.cluster_name}-container-instances"
   description = "ECS container instances of ${var.cluster_name}: no inbound, HTTPS out"
   vpc_id      = aws_vpc.this.id
@@ -180,6 +184,9 @@ module "ecs_cluster_bg" {
   drain_hook_role_arn                = module.drain_hook.role_arn
   lifecycle_hook_name                = local.lifecycle_hook_name
   lifecycle_hook_heartbeat_timeout   = var.lifecycle_hook_heartbeat_timeout
+  # The drain hook's function also chooses which instances a scale-in removes. No cycle: the drain hook finds
+  # the groups by their ecs-scaler:cluster tag, so it needs nothing from this module (see its asg_names).
+  termination_policy_arn = module.drain_hook.termination_policy_arn
 
   autoscale_enabled = true
   metric_namespace  = local.namespace

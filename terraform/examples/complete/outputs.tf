@@ -37,3 +37,18 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = module.dashboard.dashboard_name
 }
+
+output "drain_hook_function_arn" {
+  description = "ARN of the drain-hook Lambda, first in both groups' termination policies."
+  value       = module.drain_hook.termination_policy_arn
+}
+
+output "scale_status_function_arn" {
+  description = "ARN of the scale-status Lambda."
+  value       = module.scale_status.function_arn
+}
+
+output "shortfall_policy_names" {
+  description = "The shortfall step policies by colour (active colours only)."
+  value       = module.ecs_cluster_bg.shortfall_policy_names
+}
