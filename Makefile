@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ECS_SCALER_PYTHON := $(CURDIR)/$(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help venv build package check-glibc lint fmt test test-rust test-packaged test-emulator test-terraform bench simulate demo clean
+.PHONY: help venv build package check-glibc lint fmt test test-rust test-packaged test-emulator test-terraform bench simulate sweep demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: venv package ## cold start, memory, zip size, AWS calls per tick; simulat
 
 simulate: ## every built-in scenario under every policy: table, CSV/JSON and plots in sim-out/
 	cargo run --quiet -p ecs-scaler-cli -- simulate --scenario all
+
+sweep: ## ecs-scaler's consolidation trade-off per built-in scenario: instance-hours, unplaced task-minutes, tasks moved/day
+	cargo run --quiet --release -p ecs-scaler-sim --example consolidate_sweep
 
 demo: venv package ## the whole system, locally, against the AWS emulator
 	cargo build --quiet -p ecs-scaler-local --bin demo

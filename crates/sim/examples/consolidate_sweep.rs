@@ -1,0 +1,52 @@
+//! What consolidation trades: instance-hours against tasks moved. For every built-in scenario, ecs-scaler with
+//! "consolidate after" (the low ScaleStatus alarm's evaluation periods, the minutes an instance must stay
+//! removable before the scale-in policy acts) at 5, 10 (the module's default), 20 and 30 minutes, and with
+//! consolidation off (scale-status's CONSOLIDATE=false; sized scale-out, the termination policy and the event
+//! rule stay on).
+//!
+//! `make sweep`, or `cargo run --release -p ecs-scaler-sim --example consolidate_sweep [SCENARIO...]`.
+//! Each cell is instance-hours / unplaced task-minutes / tasks moved per day.
+
+use ecs_scaler_sim::{EcsScaler, Knobs, SimError, builtin, simulate};
+
+fn main() -> Result<(), SimError> {
+    let chosen: Vec<String> = std::env::args().skip(1).collect();
+    let names: Vec<&str> = builtin::NAMES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| *name != "bench")
+        .filter(|name| chosen.is_empty() || chosen.iter().any(|c| c == name))
+        .collect();
+    let settings: Vec<(String, Knobs)> = [5, 10, 20, 30]
+        .into_iter()
+        .map(|after| {
+            let defaults = Knobs::default();
+            let alarm_low = ecs_scaler_sim::knobs::AlarmSpec { evaluation_periods: after, ..defaults.alarm_low };
+            (format!("after {after} min"), Knobs { alarm_low, ..defaults })
+        })
+        .chain(std::iter::once(("consolidation off".to_owned(), Knobs { consolidate: false, ..Knobs::default() })))
+        .collect();
+
+    println!("ecs-scaler: instance-h / unplaced task-min / tasks moved per day\n");
+    print!("| {:<14}", "scenario");
+    for (label, _) in &settings {
+        print!(" | {label:>22}");
+    }
+    println!(" |");
+    print!("|{}", "-".repeat(16));
+    for _ in &settings {
+        print!("|{}:", "-".repeat(23));
+    }
+    println!("|");
+    for name in names {
+        let Some(scenario) = builtin::by_name(name) else { continue };
+        print!("| {name:<14}");
+        for (_, knobs) in &settings {
+            let s = simulate(&scenario, Box::new(EcsScaler::new(knobs)), knobs, &mut |_| {})?.summary;
+            let cell = format!("{:.1} / {} / {:.0}", s.instance_hours, s.unplaced_task_minutes, s.tasks_moved_per_day);
+            print!(" | {cell:>22}");
+        }
+        println!(" |");
+    }
+    Ok(())
+}
