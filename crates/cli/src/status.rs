@@ -123,6 +123,8 @@ mod tests {
             reason,
             detail: format!("{cluster} detail"),
             unplaceable: Vec::new(),
+            shortfall: None,
+            removal: None,
             settings: None,
         }
     }

@@ -124,15 +124,19 @@ async fn a_tick_costs_one_call_per_api_page_not_per_cluster() {
     let now = Utc::now();
     let names: Vec<String> = (0..10).map(|i| format!("calls-{i}")).collect();
     for name in &names {
-        // Above max, so no placement check is needed: the bare cost of a tick.
+        // Above max with no services: the bare cost of a tick.
         seeder.scaled_cluster(name, &[], 2, Some((80.0, 10.0)), now - Duration::minutes(1)).await.unwrap();
     }
     emulator.clear_calls().unwrap();
     let summary = run(&emulator, &env(&names.join(",")), now).await.unwrap();
     assert_eq!(summary.emitted, 10);
     let operations: Vec<String> = emulator.calls().unwrap().into_iter().map(|c| c.operation).collect();
-    // The clusters are named, so the account is not listed.
-    assert_eq!(operations, ["DescribeClusters", "GetMetricData", "PutMetricData"]);
+    // The clusters are named, so the account is not listed. One ListServices page each: the placement check
+    // runs even above max, since waiting tasks size the scale-out; with no service short nothing more is read.
+    let mut expected = vec!["DescribeClusters", "GetMetricData"];
+    expected.extend(["ListServices"; 10]);
+    expected.push("PutMetricData");
+    assert_eq!(operations, expected);
 }
 
 /// Production failure modes: tasks no instance could take, idle clusters, DRAINING instances.

@@ -61,6 +61,9 @@ pub struct Gathered {
     pub instances: Option<Vec<ContainerInstance>>,
     /// What one task of each task definition read so far reserves.
     pub sizes: HashMap<String, Resources>,
+    /// Why the services could not be read for a cluster a reservation already scales up (the decision stands;
+    /// only its size is unknown).
+    pub services_unread: Option<AwsError>,
 }
 
 impl Gathered {

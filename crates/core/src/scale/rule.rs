@@ -144,10 +144,9 @@ impl ScaleRule {
         })
     }
 
-    /// Whether the placement check can change the outcome. When a reservation is already at its max the
-    /// answer is "scale up" regardless, and the DescribeServices pages can be saved.
-    pub fn placement_matters(&self, reading: &ClusterReading) -> bool {
-        self.above_max(reading).is_none()
+    /// Whether a reservation alone already says scale up: what else is read then only sizes the scale-out.
+    pub fn already_up(&self, reading: &ClusterReading) -> bool {
+        self.above_max(reading).is_some()
     }
 
     /// Whether [`ScaleRule::decide`] will consult the scale-down guard, and so needs
@@ -385,13 +384,6 @@ mod tests {
         assert_eq!(RULE.decide(&reading(fresh(90.0), Observation::Missing, 3)).status, Some(ScaleStatus::Up));
         let low = RULE.decide(&reading(Observation::Missing, fresh(1.0), 3));
         assert_eq!((low.status, low.reason), (None, Reason::NoData));
-    }
-
-    #[test]
-    fn placement_is_skipped_only_when_the_metrics_already_scale_up() {
-        assert!(!RULE.placement_matters(&reading(fresh(80.0), Observation::Missing, 3)));
-        assert!(RULE.placement_matters(&reading(fresh(74.0), fresh(74.0), 3)));
-        assert!(RULE.placement_matters(&reading(Observation::Missing, Observation::Missing, 0)));
     }
 
     #[test]

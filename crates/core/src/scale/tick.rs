@@ -325,6 +325,9 @@ async fn assess<E: EcsApi>(
     };
     let rule = settings.rule();
     let mut decision = rule.decide(&reading);
+    if let Some(error) = &gathered.services_unread {
+        decision.detail.push_str(&format!("; the scale-out is not sized: {error}"));
+    }
     let mut shortfall = None;
     let mut removal = None;
     if !check.unplaced.is_empty() {
@@ -360,8 +363,8 @@ async fn assess<E: EcsApi>(
 }
 
 /// Everything the rule needs about one cluster, read only where it can change the answer:
-/// - the services, for the placement check (unless a reservation already says scale up) and to tell an idle
-///   cluster from one whose tasks cannot start;
+/// - the services, for the placement check (which also sizes a scale-out, so it is read even when a
+///   reservation already says scale up) and to tell an idle cluster from one whose tasks cannot start;
 /// - for services that failed placement, their task definitions (one DescribeTaskDefinition each) and the
 ///   registered instances, to tell what more capacity would place from what it never would;
 /// - the DRAINING instances, one page, only when the scale-down guard is consulted.
@@ -386,9 +389,14 @@ async fn read<E: EcsApi>(
         placement: Placement::NotChecked,
     };
     let mut gathered = Gathered::default();
-    let check_placement_now = settings.placement_check.value && rule.placement_matters(&reading);
+    // Read even when a reservation already says "up": the waiting tasks size how much.
+    let check_placement_now = settings.placement_check.value;
     if check_placement_now || facts.may_be_idle() {
-        gathered.services = Some(ecs.services(&facts.name).await?);
+        match ecs.services(&facts.name).await {
+            Ok(services) => gathered.services = Some(services),
+            Err(error) if rule.already_up(&reading) => gathered.services_unread = Some(error),
+            Err(error) => return Err(error),
+        }
     }
     if gathered.services.as_deref().is_some_and(|services| is_idle(facts, services)) {
         reading.cpu = Observation::Idle;
@@ -608,10 +616,15 @@ mod tests {
     }
 
     #[test]
-    fn the_placement_check_is_skipped_when_metrics_already_scale_up_or_it_is_off() {
-        let cloud = Script::new().with_cluster("hot", 4, &[]).with_reservations("hot", 90.0, 20.0, minute_ago());
-        tick(&cloud, &env(&[("CLUSTERS", "hot")]), json!({})).unwrap();
-        assert_eq!(cloud.calls("DescribeServices"), 0);
+    fn a_hot_cluster_s_waiting_tasks_still_size_its_scale_out_and_the_check_can_be_switched_off() {
+        let cloud = Script::new()
+            .with_cluster("hot", 4, &[])
+            .with_reservations("hot", 90.0, 20.0, minute_ago())
+            .with_service("hot", "api", 4, 2, &[(minute_ago(), UNABLE)]);
+        let summary = tick(&cloud, &env(&[("CLUSTERS", "hot")]), json!({})).unwrap();
+        assert_eq!(decision(&summary, "hot"), (Some(ScaleStatus::Up), Reason::CpuAboveMax));
+        assert_eq!(cloud.calls("DescribeServices"), 1);
+        assert!(summary.clusters[0].shortfall.is_some_and(|s| s.instances > 0), "{:?}", summary.clusters[0]);
 
         let cloud = Script::new()
             .with_cluster("full", 3, &[])
@@ -645,6 +658,8 @@ mod tests {
         let detail = &summary.clusters.iter().find(|r| r.cluster == "idle").unwrap().detail;
         assert!(detail.contains("DescribeServices failed"), "{detail}");
         assert_eq!(published(&cloud), [("hot".into(), 2.0)], "the idle cluster must not get a 0");
+        let hot = summary.clusters.iter().find(|r| r.cluster == "hot").unwrap();
+        assert!(hot.detail.contains("the scale-out is not sized"), "{}", hot.detail);
     }
 
     #[test]
