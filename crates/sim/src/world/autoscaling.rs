@@ -527,3 +527,115 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ecs_scaler_core::Scheduling;
+    use ecs_scaler_core::scale::terminate;
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::cloud::SimCloud;
+    use crate::scenario::{InstanceType, ServiceSpec};
+
+    /// Three idle-ish instances: one service of two 1024/2048 tasks, packed onto the first.
+    fn scenario() -> Scenario {
+        Scenario {
+            name: "t".into(),
+            description: String::new(),
+            minutes: 10,
+            instance_type: InstanceType::m5_xlarge(),
+            initial_instances: Some(3),
+            min_size: 1,
+            max_size: 10,
+            services: vec![ServiceSpec {
+                name: "api".into(),
+                cpu: 1024,
+                memory: 2048,
+                desired: 2,
+                min_healthy_percent: 50,
+                maximum_percent: 200,
+                scheduling: Scheduling::Replica,
+            }],
+            changes: vec![],
+            events: vec![],
+        }
+    }
+
+    fn ours() -> Wiring {
+        Wiring { protect_busy: false, shortfall_policy: true, custom_termination: true, placement_event: true }
+    }
+
+    #[test]
+    fn a_step_is_picked_by_the_metric_value_as_aws_bounds_it() {
+        let step = StepScaling::shortfall("blue", 5);
+        assert_eq!(step.adjustment(0.0), None, "no step for no shortfall: ExecutePolicy fails");
+        assert_eq!(step.adjustment(1.0), Some(1));
+        assert_eq!(step.adjustment(15.0), Some(15));
+        assert_eq!(step.adjustment(16.0), Some(20));
+        assert_eq!(step.adjustment(500.0), Some(120));
+    }
+
+    #[test]
+    fn asking_again_for_what_is_warming_up_adds_nothing_and_a_larger_ask_adds_the_difference() {
+        let mut world = World::new(&scenario(), Knobs::default(), ours());
+        let (group, policy) = ("sim-blue", "sim-shortfall-blue");
+        assert_eq!(world.autoscaling.groups[0].desired, 3);
+        world.execute_step_policy(group, policy, 3.0).unwrap();
+        assert_eq!((world.autoscaling.groups[0].desired, world.members(0).len()), (6, 6), "launched at once");
+        world.tick += 1;
+        world.execute_step_policy(group, policy, 3.0).unwrap();
+        assert_eq!(world.autoscaling.groups[0].desired, 6, "the same 3 are warming up");
+        world.execute_step_policy(group, policy, 5.0).unwrap();
+        assert_eq!(world.autoscaling.groups[0].desired, 8, "5 less the 3 warming");
+        world.tick += 5;
+        assert_eq!(world.warming(0), 0);
+        world.execute_step_policy(group, policy, 3.0).unwrap();
+        assert_eq!(world.autoscaling.groups[0].desired, 10, "clamped to the max size");
+        assert!(world.execute_step_policy(group, "nope", 3.0).is_err());
+        assert!(world.execute_step_policy(group, policy, 0.0).is_err());
+        let view = world.group_view(0);
+        assert_eq!(view.tags.get(TAG_SHORTFALL_POLICY).map(String::as_str), Some(policy));
+    }
+
+    #[test]
+    fn scale_in_by_a_simple_policy_waits_for_the_step_s_warm_up() {
+        let mut world = World::new(&scenario(), Knobs::default(), ours());
+        world.tick = 100;
+        world.execute_step_policy("sim-blue", "sim-shortfall-blue", 1.0).unwrap();
+        let down = SimpleScaling { adjustment: crate::knobs::Adjustment::Instances(-1), cooldown_seconds: 300 };
+        world.simple_scaling(101, 0, down);
+        assert_eq!(world.autoscaling.groups[0].desired, 4, "blocked while warming up");
+        world.tick = 105;
+        world.simple_scaling(105, 0, down);
+        assert_eq!(world.autoscaling.groups[0].desired, 3);
+    }
+
+    #[test]
+    fn the_custom_termination_policy_takes_an_empty_instance_where_default_takes_the_oldest() {
+        let cloud = SimCloud::new(World::new(&scenario(), Knobs::default(), ours()));
+        let busy = cloud.with(|world| {
+            world.autoscaling.groups[0].desired = 2;
+            world.reconcile_groups();
+            assert_eq!(world.members(0).len(), 3, "nothing goes before the function answers");
+            world.instances[0].ec2_instance_id.clone()
+        });
+        let requests = cloud.with(|world| world.termination_requests());
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].capacity[0].capacity, 1);
+        assert_eq!(requests[0].instances.len(), 3);
+        let choice = block_on(terminate::choose(&cloud, &cloud, &[CLUSTER.to_owned()], &requests[0]));
+        assert_eq!(choice.response.instance_ids.len(), 1);
+        assert_ne!(choice.response.instance_ids[0], busy, "{choice:?}");
+        cloud.with(|world| {
+            world.apply_termination("sim-blue", &choice.response.instance_ids);
+            assert_eq!(world.members(0).len(), 2);
+            assert!(world.termination_requests().is_empty());
+        });
+
+        let mut default = World::new(&scenario(), Knobs::default(), Wiring::default());
+        default.autoscaling.groups[0].desired = 2;
+        default.reconcile_groups();
+        assert_eq!(default.instances[0].lifecycle, Lifecycle::TerminatingWait, "the oldest goes");
+    }
+}
