@@ -32,7 +32,16 @@
 //!      because no container instance met all of its requirements." — so scale-status's placement check sees it;
 //!    - copies on DRAINING instances: PENDING ones stop at once; RUNNING ones stop only as far as
 //!      ⌈desired × minimumHealthyPercent⌉ tasks stay RUNNING, so replacements start first when
-//!      `maximumPercent` allows.
+//!      `maximumPercent` allows. Each REPLICA task stopped on a DRAINING instance is a **task moved**.
+//!
+//!    DescribeServices answers live counts, so what reads the services next sees this minute's scheduling.
+//! 4b. **Placement-failure event.** When a task went unplaced and the policy is wired with the EventBridge rule
+//!    on SERVICE_TASK_PLACEMENT_FAILURE (`ecs-scaler`), scale-status's event handler
+//!    ([`ecs_scaler_core::scale::trigger::on_placement_failure`]) runs at once: it evaluates the cluster with
+//!    the tick's code (reading the reservations published up to the last minute) unless an event did so less
+//!    than `placement_event_throttle_seconds` (60) ago, the time kept as a tag on the cluster. The minute's
+//!    scheduled tick (step 7) still runs as well, as the schedule does in AWS; asking the shortfall policy twice
+//!    for the same tasks adds nothing (its warm-up, step 8).
 //! 5. **Drain hook.** The drain hook's scheduled reconcile, through the core's own steps
 //!    ([`waiting_targets`], then one [`check`] of every instance held in Terminating:Wait): it reads the
 //!    container instances, tasks, services and the stopped tasks of an instance it would release, and completes
@@ -44,9 +53,10 @@
 //!    PENDING tasks included (their reservation is taken at placement). No instance registered, or no task in
 //!    the cluster: no datapoint.
 //! 7. **Policy.** The [`Policy`] acts: `ecs-scaler` runs scale-status's tick against the world (reading the
-//!    reservations from its CloudWatch and the services, instances and task definitions from its ECS, and
-//!    publishing ScaleStatus to its CloudWatch); `seed` reads the reservations and publishes the same way; a
-//!    capacity provider sets a capacity.
+//!    reservations from its CloudWatch and the services, instances, tasks and task definitions from its ECS,
+//!    publishing ScaleStatus and InstancesShortfall to its CloudWatch, and executing the serving group's
+//!    shortfall policy when tasks wait); `seed` reads the reservations and publishes the same way; a capacity
+//!    provider sets a capacity.
 //! 8. **Alarms and Auto Scaling.** The Terraform module's alarms on ScaleStatus: high = GreaterThanThreshold 1,
 //!    Maximum, 60 s × 4 → scale-up policy; low = LessThanThreshold 1, Maximum, 60 s × 10 → scale-down policy;
 //!    missing data treated as missing (never breaching). An alarm in ALARM invokes its Auto Scaling action
@@ -62,6 +72,23 @@
 //!    once and its tasks die with it, as does an instance scaled in before it registered with ECS (the hook
 //!    would find it registered nowhere and release it at once).
 //!
+//!    `ecs-scaler`'s groups are wired as the blue-green module wires them for placement-aware scaling:
+//!    - **Shortfall step policy** `<cluster>-shortfall-<colour>` (ChangeInCapacity, the core's
+//!      [`SHORTFALL_STEPS`](ecs_scaler_core::scale::capacity::SHORTFALL_STEPS), breach threshold 0,
+//!      EstimatedInstanceWarmup `shortfall_warmup_minutes`, the module's 300 s), named by the group's tags
+//!      `ecs-scaler:cluster` and `ecs-scaler:shortfall-policy`. ExecutePolicy picks the step for the metric value
+//!      (above the threshold: lower bound inclusive, upper exclusive) and adds only what exceeds the capacity that
+//!      policy launched and is still warming up, clamped to the max size; no cooldown. While its launches warm
+//!      up, scale-in by the simple policy is blocked.
+//!    - **Custom termination policy**: whenever a group is above its desired capacity, Auto Scaling sends the
+//!      function (the drain hook running [`ecs_scaler_core::scale::terminate::choose`]) a request as AWS builds it
+//!      (Cause SCALE_IN; one Availability Zone in this model, so every member is a candidate and the whole excess
+//!      is that zone's CapacityToTerminate) and terminates what it answers, through the lifecycle hook. An empty
+//!      answer is asked again the next minute for as long as the group stays above desired.
+//!
+//!    `seed`, `ecs-scaler-threshold` and the capacity provider keep the Default termination policy (with ECS
+//!    managed termination protection for the capacity provider) and no step policy.
+//!
 //! **Blue/green.** Two Auto Scaling groups (colours), alarms on each group whose max size is above 0, exactly
 //! as the Terraform module does. A colour swap raises the idle colour's min size to the live colour's size
 //! (launches go there from now on); `drain_after_minutes` later the old colour goes to min = max = 0, so all its
@@ -76,21 +103,30 @@
 //! fewer RUNNING tasks than ⌈minimumHealthyPercent × (RUNNING + running tasks it lost with terminated instances
 //! and has not got back, capped at desired)⌉: tasks killed under a service count until replaced; scale-ups not
 //! yet running and tasks ECS stopped on purpose (within minimumHealthyPercent) do not. An **oscillation**
-//! is a capacity change in the opposite direction of the previous one within 10 minutes. A **spike** starts
+//! is a capacity change in the opposite direction of the previous one within 10 minutes. **Tasks moved per
+//! day** are the REPLICA tasks ECS stopped on DRAINING instances (drains of consolidation, scale-in and colour
+//! swaps) scaled to 24 h of recorded minutes. A **spike** starts
 //! at a minute whose desired tasks rise by ≥ 10 % (and ≥ 5 tasks); it lasts until every service has all its
 //! desired tasks PENDING or RUNNING.
 //!
 //! # Policies
 //!
 //! - `ecs-scaler` — [`EcsScaler`]: scale-status's tick, with its scale-down guard (DRAINING instances counted
-//!   out), the placement signal (tasks no instance could hold left out) and the idle rule, with the core's
-//!   default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`).
+//!   out), the placement signal (tasks no instance could hold left out), the idle rule, sized scale-out and
+//!   consolidation (`consolidate`, on; "consolidate after" is the low alarm's evaluation periods, 10), with the
+//!   core's default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`); the shortfall
+//!   policy, the custom termination policy and the placement-failure event rule around it.
+//! - `ecs-scaler-threshold` — [`EcsScaler::threshold`] (not in the default comparison; by name): the same tick
+//!   as it was before placement-aware scaling: consolidation off, no shortfall policy, the Default termination
+//!   policy, schedule only.
 //! - `seed` — [`Seed`]: the original rule (thresholds only, no guard, no placement signal) with the same
 //!   thresholds as `ecs-scaler`, so the comparison shows what the rule itself changes; the original example's
 //!   40/75 is one flag away (`--seed-thresholds 40,75`).
 //! - `capacity-provider` — [`CapacityProvider`]: ECS managed scaling at targetCapacity 100 with managed
-//!   termination protection.
-//!
+//!   termination protection, as AWS documents it: scale-out to ⌈M × 100/target⌉ (step within 1..10000), blocked
+//!   while any instance is within instanceWarmupPeriod (300 s); scale-in only after 15 consecutive minutes below
+//!   target, then each minute by at most half the empty instances (at least one), blocked while instances warm
+//!   up and restarted by any scale-out; only empty instances go.//!
 //! Scenario formats are described in [`scenario`]; the built-in scenarios in [`builtin`].
 //!
 //! [`waiting_targets`]: ecs_scaler_core::drain::run::waiting_targets
