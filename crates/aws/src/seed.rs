@@ -143,6 +143,44 @@ impl Seeder {
         self.group_instances(name).await
     }
 
+    /// The group's shortfall step policy, as the blue-green module creates it: the core's step table, this
+    /// warm-up, and the tag that names the policy to scale-status. Returns the policy name.
+    pub async fn shortfall_policy(&self, group: &str, warmup_seconds: i32) -> Result<String, HarnessError> {
+        use aws_sdk_autoscaling::types::StepAdjustment;
+        use ecs_scaler_core::scale::capacity::SHORTFALL_STEPS;
+        use ecs_scaler_core::scale::tick::TAG_SHORTFALL_POLICY;
+        let name = format!("{group}-shortfall");
+        let steps = SHORTFALL_STEPS.iter().map(|(lower, upper, add)| {
+            StepAdjustment::builder()
+                .metric_interval_lower_bound(*lower)
+                .set_metric_interval_upper_bound(*upper)
+                .scaling_adjustment(i32::try_from(*add).unwrap_or(i32::MAX))
+                .build()
+        });
+        let steps: Vec<StepAdjustment> = steps.collect();
+        self.autoscaling
+            .put_scaling_policy()
+            .auto_scaling_group_name(group)
+            .policy_name(&name)
+            .policy_type("StepScaling")
+            .adjustment_type("ChangeInCapacity")
+            .metric_aggregation_type("Maximum")
+            .estimated_instance_warmup(warmup_seconds)
+            .set_step_adjustments(Some(steps))
+            .send()
+            .await
+            .map_err(aws("PutScalingPolicy"))?;
+        let tag = AsgTag::builder()
+            .key(TAG_SHORTFALL_POLICY)
+            .value(&name)
+            .propagate_at_launch(false)
+            .resource_id(group)
+            .resource_type("auto-scaling-group")
+            .build();
+        self.autoscaling.create_or_update_tags().tags(tag).send().await.map_err(aws("CreateOrUpdateTags"))?;
+        Ok(name)
+    }
+
     /// The EC2 instance ids of a group, oldest first.
     pub async fn group_instances(&self, name: &str) -> Result<Vec<String>, HarnessError> {
         let groups = self

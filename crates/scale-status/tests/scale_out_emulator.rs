@@ -1,0 +1,83 @@
+//! Sized scale-out end to end: a full cluster with tasks waiting, ECS's placement-failure event as the emulator
+//! delivers it, scale-status's own handler, and the emulator's Auto Scaling executing the group's step policy
+//! with AWS's warm-up: the instances the waiting tasks need arrive in one step, and asking again (the next tick,
+//! or another event) adds nothing while they warm up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{Duration, Utc};
+use ecs_scaler_aws::seed::{Seeder, ServiceSpec, sdk_config};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs};
+use ecs_scaler_core::config::EnvConfig;
+use ecs_scaler_core::ports::{Context, FixedClock};
+use ecs_scaler_core::scale::ScaleStatus;
+use ecs_scaler_core::scale::capacity::step_for;
+use ecs_scaler_core::scale::trigger::Triggered;
+use ecs_scaler_testkit::Emulator;
+use scale_status::{Response, respond};
+use serde_json::json;
+
+const UNABLE: &str =
+    "(service api) was unable to place a task because no container instance met all of its requirements.";
+
+async fn desired(sdk: &aws_config::SdkConfig, group: &str) -> i32 {
+    let client = aws_sdk_autoscaling::Client::new(sdk);
+    let groups = client.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await.unwrap();
+    groups.auto_scaling_groups()[0].desired_capacity().unwrap()
+}
+
+#[tokio::test]
+async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_none() {
+    let emulator = Emulator::start().unwrap();
+    let sdk = sdk_config(emulator.url()).await;
+    let seeder = Seeder::new(&sdk);
+    let now = Utc::now();
+    seeder.cluster("sz", &[]).await.unwrap();
+    let ids = seeder.group("sz-blue", "sz", 2, None).await.unwrap();
+    seeder.shortfall_policy("sz-blue", 300).await.unwrap();
+    // Two instances of 2048 CPU units and 4096 MiB, each full with four 512/1024 api tasks; six more wait.
+    let instances = seeder.register("sz", &ids, 2048, 4096).await.unwrap();
+    let api = seeder.task_definition("sz-api", 512, 1024).await.unwrap();
+    seeder.service("sz", &api, &ServiceSpec::replica("api", 14, 50)).await.unwrap();
+    for instance in &instances {
+        for _ in 0..4 {
+            seeder.start_task("sz", &api, &instance.container_instance_arn, Some("service:api")).await.unwrap();
+        }
+    }
+    emulator.service_event("sz", "api", UNABLE, (now - Duration::seconds(30)).timestamp() as f64).unwrap();
+    seeder.reservations("sz", 100.0, 100.0, now - Duration::minutes(1)).await.unwrap();
+
+    // ECS's event, exactly as EventBridge delivers it.
+    let event = emulator.service_action("sz", "api", "SERVICE_TASK_PLACEMENT_FAILURE").unwrap();
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let env = EnvConfig::from_vars([("CLUSTERS", "sz")]);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    let response = respond(&event, &env, ctx).await.unwrap();
+    let Response::Event(Triggered::Evaluated { summary }) = response else { panic!("{response:?}") };
+    let report = &summary.clusters[0];
+    assert_eq!(report.scale_status, Some(ScaleStatus::Up), "{}", report.detail);
+    let short = report.shortfall.unwrap().instances;
+    // However many of the 14 ECS counts as running, each fresh instance holds 4 waiting tasks.
+    assert!((2..=4).contains(&short), "{report:?}");
+    assert_eq!(summary.scale_outs[0].group.as_deref(), Some("sz-blue"));
+    assert_eq!(summary.scale_outs[0].error, None);
+    let grown = desired(&sdk, "sz-blue").await;
+    assert_eq!(grown, 2 + i32::try_from(step_for(short)).unwrap(), "one step for all the waiting tasks");
+    let shortfall = seeder.cluster_metric(
+        "Curalate/AutoScaling",
+        "InstancesShortfall",
+        "sz",
+        now - Duration::minutes(5),
+        now + Duration::minutes(5),
+    );
+    assert_eq!(shortfall.await.unwrap(), [f64::from(short)]);
+
+    // Another event within the minute: throttled by the cluster tag.
+    let again = respond(&event, &env, ctx).await.unwrap();
+    assert!(matches!(again, Response::Event(Triggered::Throttled { .. })), "{again:?}");
+    // The next tick asks for the same waiting tasks: the instances still warm up, so nothing more is added.
+    let later = Context { clock: &FixedClock(now + Duration::seconds(60)), ..ctx };
+    let tick = respond(&json!({}), &env, later).await.unwrap();
+    let Response::Tick(tick) = tick else { panic!("{tick:?}") };
+    assert_eq!(tick.scale_outs.len(), 1, "{tick:?}");
+    assert_eq!(desired(&sdk, "sz-blue").await, grown, "warm-up makes asking twice harmless");
+}
