@@ -81,3 +81,49 @@ async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_non
     assert_eq!(tick.scale_outs.len(), 1, "{tick:?}");
     assert_eq!(desired(&sdk, "sz-blue").await, grown, "warm-up makes asking twice harmless");
 }
+
+#[tokio::test]
+async fn a_partly_used_instance_whose_tasks_fit_elsewhere_is_named_for_consolidation() {
+    let emulator = Emulator::start().unwrap();
+    let sdk = sdk_config(emulator.url()).await;
+    let seeder = Seeder::new(&sdk);
+    let now = Utc::now();
+    seeder.cluster("cn", &[]).await.unwrap();
+    let ids = seeder.group("cn-blue", "cn", 3, None).await.unwrap();
+    let instances = seeder.register("cn", &ids, 2048, 4096).await.unwrap();
+    let api = seeder.task_definition("cn-api", 512, 1024).await.unwrap();
+    seeder.service("cn", &api, &ServiceSpec::replica("api", 5, 50)).await.unwrap();
+    // 2 + 2 + 1 tasks: 5 of 12 slots, 41.7% reserved; the third instance's one task fits either other.
+    for on in [0, 0, 1, 1, 2] {
+        seeder.start_task("cn", &api, &instances[on].container_instance_arn, Some("service:api")).await.unwrap();
+    }
+    seeder.reservations("cn", 41.7, 41.7, now - Duration::minutes(1)).await.unwrap();
+    emulator.clear_calls().unwrap();
+
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    // Thresholds 40/75: 41.7% is above the min, so the reservation rule alone would hold all three.
+    let env = EnvConfig::from_vars([
+        ("CLUSTERS", "cn"),
+        ("CPU_MIN", "40"),
+        ("MEMORY_MIN", "40"),
+        ("CPU_MAX", "75"),
+        ("MEMORY_MAX", "75"),
+    ]);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    let Response::Tick(summary) = respond(&json!({}), &env, ctx).await.unwrap() else { panic!() };
+    let report = &summary.clusters[0];
+    assert_eq!(
+        (report.scale_status, report.reason),
+        (Some(ScaleStatus::Down), ecs_scaler_core::Reason::Consolidation),
+        "{}",
+        report.detail
+    );
+    let removal = report.removal.as_ref().unwrap();
+    assert_eq!(removal.ec2_instance_id.as_deref(), Some(ids[2].as_str()), "{removal:?}");
+    assert_eq!(removal.moved_tasks, 1);
+    assert!(report.detail.contains(&ids[2]), "{}", report.detail);
+    let calls = emulator.calls().unwrap();
+    let count = |operation: &str| calls.iter().filter(|c| c.operation == operation).count();
+    // The candidate alone has its tasks read: one ListTasks and one DescribeTasks.
+    assert_eq!((count("ListTasks"), count("DescribeTasks")), (1, 1), "{calls:?}");
+}
