@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ecs_scaler_aws::seed::{Seeder, ServiceSpec, sdk_config};
-use ecs_scaler_testkit::Emulator;
 use ecs_scaler_testkit::emulator::repo_root;
 use ecs_scaler_testkit::lambda::{Invocation, bootstrap, invoke};
+use ecs_scaler_testkit::{Emulator, FunctionUrl};
 use serde_json::{Value, json};
 
 fn chapter(n: u32, title: &str) {
@@ -137,7 +137,7 @@ async fn main() {
 
     chapter(2, "A busy cluster");
     let instances = seeder.group_instances(&blue).await.unwrap();
-    let registered = seeder.register(&cluster, &instances, 2048, 8192).await.unwrap();
+    let registered = seeder.register(&cluster, &instances, 4096, 8192).await.unwrap();
     let td = seeder.task_definition("demo-web", 512, 1024).await.unwrap();
     seeder.service(&cluster, &td, &ServiceSpec::replica("web", 4, 50)).await.unwrap();
     seeder.service(&cluster, &td, &ServiceSpec::replica("api", 2, 100)).await.unwrap();
@@ -254,7 +254,7 @@ async fn main() {
     ));
 
     chapter(5, "ECS moves the tasks; the next reconcile releases the instance");
-    let survivor = &registered[1];
+    let survivor = &registered[1].clone();
     for (service, task) in &on_first {
         seeder
             .start_task(&cluster, &td, &survivor.container_instance_arn, Some(&format!("service:{service}")))
@@ -281,5 +281,137 @@ async fn main() {
         victim.ec2_instance_id,
         lifecycle_state(&states(&seeder, &blue).await, &victim.ec2_instance_id)
     ));
+
+    consolidation(
+        &emulator,
+        &seeder,
+        &Consolidation { cluster, blue, td, survivor: survivor.clone() },
+        &scale_status,
+        &drain_hook,
+        &outputs,
+        &topic,
+    )
+    .await;
     println!("\nThat's the loop. Terraform now destroys everything and the emulator stops.");
+}
+
+struct Consolidation {
+    cluster: String,
+    blue: String,
+    td: String,
+    survivor: ecs_scaler_aws::seed::SeededInstance,
+}
+
+/// Chapters 6 and 7: load falls, the rule picks an instance, Auto Scaling asks which to terminate, the drain hook
+/// holds that instance until its task runs elsewhere, then it goes.
+async fn consolidation(
+    emulator: &Emulator,
+    seeder: &Seeder,
+    scene: &Consolidation,
+    scale_status: &Function,
+    drain_hook: &Function,
+    outputs: &Value,
+    topic: &str,
+) {
+    let Consolidation { cluster, blue, td, survivor } = scene;
+    chapter(6, "Load falls: consolidation picks an instance");
+    seeder.autoscaling.set_desired_capacity().auto_scaling_group_name(blue).desired_capacity(3).send().await.unwrap();
+    let fresh: Vec<String> = states(seeder, blue)
+        .await
+        .into_iter()
+        .filter(|(id, state)| id != &survivor.ec2_instance_id && state == "InService")
+        .map(|(id, _)| id)
+        .collect();
+    let fresh = seeder.register(cluster, &fresh, 4096, 8192).await.unwrap();
+    let (busy, light) = (&fresh[0], &fresh[1]);
+    for _ in 0..4 {
+        seeder.start_task(cluster, td, &busy.container_instance_arn, Some("service:web")).await.unwrap();
+    }
+    let lone = seeder.start_task(cluster, td, &light.container_instance_arn, Some("service:web")).await.unwrap();
+    seeder.reservations(cluster, 46.0, 46.0, Utc::now() - chrono::Duration::minutes(1)).await.unwrap();
+    say(&format!(
+        "Three instances: {} runs 6 tasks, {} runs 4, {} runs 1. Reservation 46%: above the 40% min, so the 2018 rule would keep all three.",
+        survivor.ec2_instance_id, busy.ec2_instance_id, light.ec2_instance_id
+    ));
+    let tick = run(scale_status, &json!({}), Duration::from_secs(30));
+    for report in tick.payload["clusters"].as_array().into_iter().flatten() {
+        say(&format!(
+            "scale-status: ScaleStatus {} ({}): {}",
+            report["scale_status"],
+            report["reason"].as_str().unwrap_or_default(),
+            report["detail"].as_str().unwrap_or_default()
+        ));
+    }
+    say("The low alarm would see that 0 for 10 minutes and run the scale-down policy; the demo runs it now.");
+
+    chapter(7, "Auto Scaling asks which instance to take; the drain hook holds it until its task runs elsewhere");
+    let function_arn = outputs["drain_hook_function_arn"]["value"].as_str().unwrap_or_default().to_owned();
+    let (binary, env) = (bootstrap(drain_hook.binary).unwrap(), drain_hook.env.clone());
+    let served = FunctionUrl::serve(move |event| {
+        let answer = invoke(&binary, &env, &event, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        if answer.is_error { Err(answer.payload.to_string()) } else { Ok(answer.payload) }
+    })
+    .unwrap();
+    emulator.register_function(&function_arn, served.url(), 2.0).unwrap();
+    let group = seeder.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(blue).send().await.unwrap();
+    let policies = group.auto_scaling_groups()[0].termination_policies().to_vec();
+    say(&format!("{blue}'s termination policies: {policies:?}"));
+    seeder.autoscaling.set_desired_capacity().auto_scaling_group_name(blue).desired_capacity(2).send().await.unwrap();
+    for request in emulator.termination_requests().unwrap() {
+        let offered: Vec<&str> = request["request"]["Instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["InstanceId"].as_str())
+            .collect();
+        say(&format!("Auto Scaling offered {offered:?}; the drain hook's policy answered {}", request["response"]));
+    }
+    let chosen = light;
+    say(&format!(
+        "{} is {}.",
+        chosen.ec2_instance_id,
+        lifecycle_state(&states(seeder, blue).await, &chosen.ec2_instance_id)
+    ));
+    let sns = |message: &Value| {
+        json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{topic}:1"),
+        "Sns": {"Type": "Notification", "MessageId": "2", "TopicArn": topic,
+            "Subject": "Auto Scaling: Lifecycle action 'TERMINATING'", "Message": message.to_string(),
+            "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
+            "SigningCertUrl": "https://example.invalid/cert.pem", "UnsubscribeUrl": "https://example.invalid/unsubscribe",
+            "MessageAttributes": {}}}]})
+    };
+    for notification in emulator.lifecycle_notifications().unwrap() {
+        let held = run(drain_hook, &sns(&notification), Duration::from_secs(8));
+        for report in held.payload["instances"].as_array().into_iter().flatten() {
+            say(&format!(
+                "drain hook: {} {}",
+                report["instance"].as_str().unwrap_or_default(),
+                report["outcome"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    seeder.start_task(cluster, td, &survivor.container_instance_arn, Some("service:web")).await.unwrap();
+    seeder.stop_task(cluster, &lone).await.unwrap();
+    say(&format!(
+        "ECS starts the web task on {} and stops the one on {}.",
+        survivor.ec2_instance_id, chosen.ec2_instance_id
+    ));
+    let scheduled = json!({"version": "0", "id": "3", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T10:12:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let released = run(drain_hook, &scheduled, Duration::from_secs(8));
+    for report in released.payload["instances"].as_array().into_iter().flatten() {
+        say(&format!(
+            "drain hook: {} {} ({} {})",
+            report["instance"].as_str().unwrap_or_default(),
+            report["outcome"].as_str().unwrap_or_default(),
+            report["result"].as_str().unwrap_or_default(),
+            report["why"].as_str().unwrap_or_default()
+        ));
+    }
+    say(&format!(
+        "{} is {}.",
+        chosen.ec2_instance_id,
+        lifecycle_state(&states(seeder, blue).await, &chosen.ec2_instance_id)
+    ));
 }
