@@ -33,6 +33,10 @@ MODULE_DIRS=(
 )
 EMULATOR="$ROOT/tests/aws-emulator/emulator.py"
 APPLY_TEST="$ROOT/tests/terraform/test_apply.py"
+TERMINATION_STAND_IN="$ROOT/tests/terraform/termination_stand_in.py"
+# The example's drain-hook function (cluster "default"), in the emulator's region and account: both groups ask it
+# which instances a scale-in removes, and the emulator, which never runs it, needs an endpoint to ask.
+EXAMPLE_DRAIN_HOOK_ARN="arn:aws:lambda:us-east-1:123456789012:function:default-drain-hook"
 CHECKOV_REQUIREMENTS="$ROOT/tools/requirements-checkov.txt"
 CHECKOV_VENV="$ROOT/.venv-checkov"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
@@ -247,7 +251,10 @@ step_apply() {
   log "apply: terraform test -test-directory=tests/emulator in $(rel "$EXAMPLE_DIR")"
   tf_init "$EXAMPLE_DIR" -test-directory=tests/emulator
   # The quotes belong to the value: a variable the configuration does not declare is read as an expression.
-  quietly_for_the_demo "$TERRAFORM" -chdir="$EXAMPLE_DIR" test -no-color -test-directory=tests/emulator \
+  # The groups' custom termination policy is the drain-hook function; a stand-in answers for it with Auto Scaling's
+  # own suggestion while the test runs, or the destroy could never empty the groups.
+  quietly_for_the_demo "$PYTHON" "$TERMINATION_STAND_IN" --endpoint "$ENDPOINT" --function "$EXAMPLE_DRAIN_HOOK_ARN" -- \
+    "$TERRAFORM" -chdir="$EXAMPLE_DIR" test -no-color -test-directory=tests/emulator \
     -var "endpoint=\"$ENDPOINT\"" || die "the example's emulator test failed"
 
   # An emulator of our own starts the Python test from scratch (no lifecycle notifications left over).

@@ -5,7 +5,10 @@
 #   terraform test -test-directory=tests/emulator -var 'endpoint="http://127.0.0.1:<port>"'
 # (the quotes are part of the value: a variable the configuration does not declare is read as an expression).
 # What HCL cannot say (a plan after an out-of-band change, nothing left after destroy, the alarm wiring with both
-# colours up) is in tests/terraform/test_apply.py.
+# colours up, IAM policies, the event rule's target, a step policy executed and a scale-in that asks the drain-hook
+# function) is in tests/terraform/test_apply.py. The groups' custom termination policy is the drain-hook function,
+# which the emulator never runs: scripts/terraform-checks.sh runs this test under
+# tests/terraform/termination_stand_in.py, which answers for it, or the destroy could not empty the groups.
 
 provider "aws" {
   region                      = "us-east-1"
@@ -124,6 +127,45 @@ run "the_example_applies" {
     condition     = anytrue([for widget in jsondecode(module.dashboard.dashboard_body).widgets : try(widget.properties.title, "") == "ScaleStatus"])
     error_message = "The dashboard must hold the ScaleStatus graph."
   }
+  assert {
+    condition     = anytrue([for widget in jsondecode(module.dashboard.dashboard_body).widgets : try(widget.properties.metrics[0][1], "") == "InstancesShortfall"])
+    error_message = "The dashboard must hold the InstancesShortfall graph."
+  }
+  assert {
+    condition = keys(module.ecs_cluster_bg.shortfall_policies) == ["blue"] && {
+      for key, value in module.ecs_cluster_bg.shortfall_policies["blue"] : key => value if key != "arn" && key != "step_adjustments"
+      } == {
+      name                      = "default-shortfall-blue"
+      policy_type               = "StepScaling"
+      adjustment_type           = "ChangeInCapacity"
+      metric_aggregation_type   = "Maximum"
+      estimated_instance_warmup = 300
+    }
+    error_message = "The active colour's shortfall step policy, as the emulator holds it: default-shortfall-blue, StepScaling, ChangeInCapacity, Maximum, 300 s warm-up (and none for idle green). Got ${jsonencode(module.ecs_cluster_bg.shortfall_policies)}"
+  }
+  assert {
+    condition     = module.ecs_cluster_bg.shortfall_policies["blue"].step_adjustments == toset(jsondecode(file("../../modules/ecs-cluster-blue-green/shortfall-steps.json")))
+    error_message = "The emulator must hold shortfall-steps.json's steps. Got ${jsonencode(module.ecs_cluster_bg.shortfall_policies["blue"].step_adjustments)}"
+  }
+  assert {
+    condition = module.ecs_cluster_bg.termination_policies == {
+      blue  = tolist([output.drain_hook_function_arn, "OldestLaunchTemplate", "Default"])
+      green = tolist([output.drain_hook_function_arn, "OldestLaunchTemplate", "Default"])
+    } && output.drain_hook_function_arn == "arn:aws:lambda:us-east-1:123456789012:function:default-drain-hook"
+    error_message = "Both groups list the drain-hook function first in their termination policies. Got ${jsonencode(module.ecs_cluster_bg.termination_policies)}"
+  }
+  assert {
+    condition     = module.drain_hook.autoscaling_service_role_arn == "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    error_message = "Auto Scaling's service-linked role of the account may invoke the drain-hook function. Got ${module.drain_hook.autoscaling_service_role_arn}"
+  }
+  assert {
+    condition = jsondecode(module.scale_status.placement_failure_event_pattern) == {
+      source        = ["aws.ecs"]
+      "detail-type" = ["ECS Service Action"]
+      detail        = { eventName = ["SERVICE_TASK_PLACEMENT_FAILURE"], clusterArn = [aws_ecs_cluster.this.arn] }
+    }
+    error_message = "The placement-failure rule matches ECS's placement failures of the cluster. Got ${module.scale_status.placement_failure_event_pattern}"
+  }
 }
 
 run "the_emulator_holds_what_was_applied" {
@@ -150,6 +192,26 @@ run "the_emulator_holds_what_was_applied" {
   assert {
     condition     = output.groups["blue"].desired_capacity == 2 && output.groups["green"].desired_capacity == 0 && output.groups["green"].max_size == 0
     error_message = "Blue runs 2 instances, green none."
+  }
+  assert {
+    condition     = output.groups["blue"].group_tags == { "ecs-scaler:shortfall-policy" = "default-shortfall-blue" } && output.groups["green"].group_tags == {}
+    error_message = "Blue names its shortfall policy in a tag of its own (not propagated); idle green has none. Got ${jsonencode({ for colour, group in output.groups : colour => group.group_tags })}"
+  }
+  assert {
+    # The data source keeps them as a set: the order, function first, is asserted on the group's own read-back above.
+    condition = alltrue([
+      for group in values(output.groups) :
+      toset(group.termination_policies) == toset([run.the_example_applies.drain_hook_function_arn, "OldestLaunchTemplate", "Default"])
+    ])
+    error_message = "Read back, both groups' termination policies are the drain-hook function, OldestLaunchTemplate and Default. Got ${jsonencode({ for colour, group in output.groups : colour => group.termination_policies })}"
+  }
+  assert {
+    condition = (
+      output.functions[run.the_example_applies.scale_status_function_name].environment["CONSOLIDATE"] == "true" &&
+      output.functions[run.the_example_applies.scale_status_function_name].environment["EVENT_MIN_INTERVAL_SECONDS"] == "60" &&
+      output.functions[run.the_example_applies.scale_status_function_name].reserved_concurrent_executions == 1
+    )
+    error_message = "scale-status runs with CONSOLIDATE=true, EVENT_MIN_INTERVAL_SECONDS=60 and a reserved concurrency of 1. Got ${jsonencode(output.functions[run.the_example_applies.scale_status_function_name])}"
   }
   assert {
     condition = alltrue([
