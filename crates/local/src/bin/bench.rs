@@ -2,7 +2,9 @@
 //! - zip size, cold start (process start to first response) and peak RSS of the real release binaries;
 //! - AWS calls per scale-status tick for 1, 10, 100 and 300 clusters;
 //! - AWS calls per drain readiness check for a cluster with 50 services, 500 tasks and 20 instances, and the
-//!   ECS reads per minute while all 20 instances are torn down at once (a blue/green swap).
+//!   ECS reads per minute while all 20 instances are torn down at once (a blue/green swap);
+//! - on that cluster, the AWS calls of a tick that consolidates, of one that sizes a scale-out, and of the
+//!   custom termination policy's answer, with its latency against Auto Scaling's 2 s limit.
 //!
 //! Results are printed and written to `bench-results/bench.json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -136,6 +138,7 @@ async fn main() {
     }
     drop(emulator);
     teardown(&mut results).await;
+    placement_aware(&mut results).await;
 
     let out = repo_root().join("bench-results");
     std::fs::create_dir_all(&out).unwrap();
@@ -315,4 +318,85 @@ async fn teardown(results: &mut BTreeMap<String, serde_json::Value>) {
         "drain_hook.teardown".into(),
         json!({"snapshot_ecs_reads": snapshot_reads, "notification_burst_ecs_reads": burst, "minutes": minutes}),
     );
+}
+
+/// Placement-aware scaling on the drain benchmark's cluster (20 instances, 50 services, 500 tasks): what a tick
+/// costs where consolidation applies, where waiting tasks size a scale-out, and what the termination policy
+/// costs and takes to answer.
+async fn placement_aware(results: &mut BTreeMap<String, serde_json::Value>) {
+    println!("\n== Placement-aware scaling on that cluster (20 instances, 50 services, 500 tasks)");
+    let emulator = Emulator::start().unwrap();
+    let sdk = sdk_config(emulator.url()).await;
+    let seeder = Seeder::new(&sdk);
+    let cluster = "placement-bench";
+    let (ids, _) = seed_drain_cluster_tasks(&seeder, cluster).await;
+    let group = format!("{cluster}-asg");
+    seeder.shortfall_policy(&group, 300).await.unwrap();
+    // Between the default thresholds (60/85), with room for one instance less: 65 x 20/19 = 68 < 85.
+    seeder.reservations(cluster, 65.0, 65.0, Utc::now() - chrono::Duration::minutes(1)).await.unwrap();
+    let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let env = EnvConfig::from_vars([("CLUSTERS", cluster)]);
+
+    let mut tick = async |label: &str, key: &str| {
+        emulator.clear_calls().unwrap();
+        let started = Instant::now();
+        let summary = scale_status::handle(&json!({}), &env, ctx).await.unwrap();
+        let elapsed = started.elapsed();
+        let calls = count_calls(&emulator);
+        let total: usize = calls.values().sum();
+        let report = &summary.clusters[0];
+        println!("{label}: {} ({total} calls in {:.0} ms): {}", report.reason, ms(elapsed), describe(&calls));
+        results.insert(format!("scale_status.calls.{key}"), json!(calls));
+        summary
+    };
+    let summary = tick("tick that consolidates", "consolidation").await;
+    assert_eq!(summary.clusters[0].reason, ecs_scaler_core::Reason::Consolidation, "{:?}", summary.clusters[0]);
+
+    let waiting = seeder.task_definition("placement-bench-big", 4096, 16384).await.unwrap();
+    seeder.service(cluster, &waiting, &ServiceSpec::replica("big", 30, 50)).await.unwrap();
+    let message = "(service big) was unable to place a task because no container instance met all of its requirements.";
+    emulator
+        .service_event(cluster, "big", message, (Utc::now() - chrono::Duration::seconds(30)).timestamp() as f64)
+        .unwrap();
+    let summary = tick("tick that sizes a scale-out", "scale_out").await;
+    let short = summary.clusters[0].shortfall.map(|s| s.instances).unwrap_or_default();
+    println!(
+        "   shortfall {short} instance(s), asked of {:?}",
+        summary.scale_outs.first().and_then(|o| o.group.clone())
+    );
+
+    let candidates: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| json!({"AvailabilityZone": "us-east-1a", "InstanceId": id, "InstanceType": "m5.4xlarge", "InstanceMarketOption": "on-demand"}))
+        .collect();
+    let request = json!({
+        "AutoScalingGroupARN": format!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x:autoScalingGroupName/{group}"),
+        "AutoScalingGroupName": group,
+        "CapacityToTerminate": [{"AvailabilityZone": "us-east-1a", "Capacity": 1, "InstanceMarketOption": "on-demand"}],
+        "Instances": candidates,
+        "Cause": "SCALE_IN"
+    });
+    let settings = DrainSettings::from_vars([("CLUSTERS", cluster)]).unwrap();
+    let mut latencies = Vec::new();
+    let mut calls = BTreeMap::new();
+    for _ in 0..5 {
+        emulator.clear_calls().unwrap();
+        let started = Instant::now();
+        let far = tokio::time::Instant::now() + Duration::from_secs(60);
+        let answer = drain_hook::respond(&request, &settings, ctx, far).await.unwrap();
+        latencies.push(started.elapsed());
+        calls = count_calls(&emulator);
+        assert!(matches!(answer, drain_hook::Response::Termination(ref r) if r.instance_ids.len() == 1), "{answer:?}");
+    }
+    latencies.sort();
+    let total: usize = calls.values().sum();
+    println!(
+        "termination policy (20 candidates, 1 to take): median {:.0} ms, slowest {:.0} ms of the 2000 ms Auto Scaling allows; {total} calls: {}",
+        ms(latencies[2]),
+        ms(latencies[4]),
+        describe(&calls)
+    );
+    results.insert("termination_policy.calls".into(), json!(calls));
+    results.insert("termination_policy.median_ms".into(), json!(ms(latencies[2])));
 }
