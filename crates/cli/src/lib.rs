@@ -1,4 +1,6 @@
-//! The `ecs-scaler` command.
+//! The `ecs-scaler` command: an operator's view of what the Lambdas would do, through the same core calls over
+//! the same ports. It owns argument parsing and rendering; it must not decide anything the core does not, and
+//! `status` and `drain-check` never change anything in AWS.
 //!
 //! - `status`: what scale-status would publish for each cluster right now, read from AWS, never published;
 //! - `drain-check`: whether one container instance could be released now, and what holds it;

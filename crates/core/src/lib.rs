@@ -1,7 +1,11 @@
-//! The decisions of ecs-scaler, as pure functions of plain data.
+//! The decisions of ecs-scaler, as pure functions of plain data, and the ports they are read and acted on
+//! through.
 //!
-//! Nothing here does I/O or knows the AWS SDK: the Lambdas, the CLI and the simulator all feed snapshots in
-//! and get decisions out, so the rule is written exactly once.
+//! It owns every rule (ScaleStatus, placement, sizing a scale-out, consolidation, the termination policy's
+//! choice, drain readiness, configuration layering) and the orchestration that reads, decides and acts over
+//! the [`ports`] traits. Nothing here does I/O itself or knows the AWS SDK: the Lambdas run it over SDK
+//! adapters, the simulator over its simulated world and the unit tests over a script, so each rule is
+//! written exactly once.
 
 pub mod arn;
 pub mod cluster;
