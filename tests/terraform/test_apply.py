@@ -5,6 +5,14 @@ example with both colours active and checks, with boto3 against the emulator, th
   - each colour's ScaleStatus alarms call that colour's own scaling policies;
   - the EventBridge schedules run the functions every minute (no data source reads them back);
   - a plan after an out-of-band change of blue's desired capacity (what the alarms do) would not undo it;
+  - each colour has its shortfall step policy (shortfall-steps.json's table, 300 s warm-up), named by its group's
+    ecs-scaler:shortfall-policy tag, and executing it as scale-status does adds the shortfall once while it warms;
+  - both groups list the drain-hook function first in their termination policies, Auto Scaling's service-linked
+    role may invoke it, and a scale-in asks it (a stand-in answers: termination_stand_in.py);
+  - ECS placement failures of the cluster, and nothing else, reach scale-status through its rule;
+  - scale-status runs with CONSOLIDATE, EVENT_MIN_INTERVAL_SECONDS and a reserved concurrency of 1, and both
+    functions' policies hold what the new work needs, scoped (ExecutePolicy to the cluster's groups, TagResource to
+    the cluster and its ecs-scaler:evaluated-at tag);
 then runs APPLY_THEN if set (`make demo` tells its story there), destroys, and checks that nothing is left.
 
 scripts/terraform-checks.sh apply starts the emulator and runs this file. By hand, with an emulator running:
@@ -25,10 +33,13 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.parse
 import urllib.request
 import zipfile
 
 import boto3
+
+from termination_stand_in import TerminationStandIn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "terraform", "examples", "complete")
@@ -40,6 +51,8 @@ COLOURS = {
     "green": '{ image_id = "ami-0fedcba9876543210", min_size = 0, max_size = 2 }',
 }
 BLUE_GROUP = 'module.ecs_cluster_bg.aws_autoscaling_group.this["blue"]'
+SHORTFALL_STEPS = os.path.join(ROOT, "terraform", "modules", "ecs-cluster-blue-green", "shortfall-steps.json")
+ACCOUNT = "123456789012"  # moto's
 
 
 class Example:
@@ -51,6 +64,7 @@ class Example:
         self.workdir = tempfile.mkdtemp(prefix="ecs-scaler-apply.")
         self.applied = self.destroyed = False
         self.outputs = {}
+        self.stand_in = TerminationStandIn()
         region = os.environ.get("REGION", "us-east-1")
         self.vars = [f"-var=region={region}"] + [f"-var={colour}={spec}" for colour, spec in COLOURS.items()]
         self.vars += [f"-var={name}_zip={self.package(name)}" for name in ("scale_status", "drain_hook")]
@@ -115,6 +129,8 @@ class Example:
         print(f"\n  examples/complete, both colours active: {summary}", file=sys.stderr)
         _, output = self.run("output", "-json", log="outputs")
         self.outputs = {name: value["value"] for name, value in json.loads(output).items()}
+        # Both groups ask the drain-hook function which instances a scale-in removes; the emulator never runs it.
+        self.stand_in.register(self.endpoint, self.outputs["drain_hook_function_arn"])
 
     def destroy(self):
         self.destroyed = True
@@ -129,6 +145,7 @@ class Example:
                 print(f"cleanup: {error}", file=sys.stderr)
                 kept = True
         release_override()
+        self.stand_in.close()
         if kept:
             print(f"apply work files kept in {self.workdir}", file=sys.stderr)
         else:
@@ -257,6 +274,113 @@ class AppliedExample(unittest.TestCase):
         self.assertEqual(after_code, before_code, "plan -detailed-exitcode as before the change")
         self.assertEqual(after, before, "the out-of-band change adds nothing to the plan")
 
+    def test_each_colour_has_its_shortfall_step_policy(self):
+        cluster, groups = example.outputs["cluster_name"], example.outputs["autoscaling_group_names"]
+        autoscaling = example.client("autoscaling")
+        with open(SHORTFALL_STEPS) as table:
+            steps = [step_adjustment(step) for step in json.load(table)]
+        for colour, group in groups.items():
+            name = f"{cluster}-shortfall-{colour}"
+            with self.subTest(group=group):
+                [policy] = autoscaling.describe_policies(AutoScalingGroupName=group, PolicyNames=[name])["ScalingPolicies"]
+                shape = {key: policy.get(key) for key in ("PolicyType", "AdjustmentType", "MetricAggregationType", "EstimatedInstanceWarmup")}
+                self.assertEqual(shape, {"PolicyType": "StepScaling", "AdjustmentType": "ChangeInCapacity", "MetricAggregationType": "Maximum", "EstimatedInstanceWarmup": 300})
+                self.assertEqual(sorted(policy["StepAdjustments"], key=lambda s: s["MetricIntervalLowerBound"]), steps)
+                tags = {tag["Key"]: tag for tag in instances(autoscaling, group)["Tags"]}
+                self.assertEqual(tags["ecs-scaler:shortfall-policy"]["Value"], name)
+                self.assertFalse(tags["ecs-scaler:shortfall-policy"]["PropagateAtLaunch"], "the tag is the group's, not the instances'")
+                self.assertEqual(tags["ecs-scaler:cluster"]["Value"], cluster)
+
+    def test_executing_the_shortfall_policy_adds_the_shortfall_once_while_it_warms(self):
+        # As scale-status does it: MetricValue = the instances the waiting tasks need, BreachThreshold = 0. Green is
+        # active and empty (max 2), so it can grow without touching blue.
+        cluster, group = example.outputs["cluster_name"], example.outputs["autoscaling_group_names"]["green"]
+        autoscaling, policy = example.client("autoscaling"), f"{cluster}-shortfall-green"
+        self.addCleanup(restore_desired_capacity, autoscaling, group, 0)
+        desired = []
+        for shortfall in (1, 1, 2):
+            autoscaling.execute_policy(AutoScalingGroupName=group, PolicyName=policy, MetricValue=shortfall, BreachThreshold=0)
+            desired.append(instances(autoscaling, group)["DesiredCapacity"])
+        self.assertEqual(desired, [1, 1, 2], "the same shortfall again adds nothing while it warms; a larger one the difference")
+
+    def test_a_scale_in_asks_the_drain_hook_function(self):
+        outputs, autoscaling, lam = example.outputs, example.client("autoscaling"), example.client("lambda")
+        function, role = outputs["drain_hook_function_arn"], f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        for colour, group in outputs["autoscaling_group_names"].items():
+            with self.subTest(group=group):
+                self.assertEqual(instances(autoscaling, group)["TerminationPolicies"], [function, "OldestLaunchTemplate", "Default"])
+        statements = {s["Sid"]: s for s in json.loads(lam.get_policy(FunctionName=outputs["drain_hook_function_name"])["Policy"])["Statement"]}
+        allowed = statements.get("AllowInvokeByAutoScaling") or {}
+        # AWS writes the role as {"AWS": <arn>}; moto keeps the bare ARN.
+        principal = allowed.get("Principal")
+        principal = principal.get("AWS") if isinstance(principal, dict) else principal
+        self.assertEqual((allowed.get("Action"), principal), ("lambda:InvokeFunction", role))
+        # Blue's third instance, then back to two: the group asks the function, and terminates what it names.
+        group = outputs["autoscaling_group_names"]["blue"]
+        autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=3, HonorCooldown=False)
+        asked = len(example.stand_in.requests)
+        restore_desired_capacity(autoscaling, group, 2)
+        [request] = example.stand_in.requests[asked:]
+        self.assertEqual((request["AutoScalingGroupName"], request["Cause"]), (group, "SCALE_IN"))
+        self.assertEqual(sum(zone["Capacity"] for zone in request["CapacityToTerminate"]), 1)
+
+    def test_placement_failures_of_the_cluster_reach_scale_status(self):
+        outputs, events, ecs, lam = example.outputs, example.client("events"), example.client("ecs"), example.client("lambda")
+        cluster, function = outputs["cluster_name"], outputs["scale_status_function_arn"]
+        [cluster_arn] = [c["clusterArn"] for c in ecs.describe_clusters(clusters=[cluster])["clusters"]]
+        rule = events.describe_rule(Name=f"{outputs['scale_status_function_name']}-placement")
+        self.assertEqual(json.loads(rule["EventPattern"]), {
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Service Action"],
+            "detail": {"eventName": ["SERVICE_TASK_PLACEMENT_FAILURE"], "clusterArn": [cluster_arn]},
+        })
+        self.assertEqual([t["Arn"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]], [function])
+        statements = {s["Sid"]: s for s in json.loads(lam.get_policy(FunctionName=outputs["scale_status_function_name"])["Policy"])["Statement"]}
+        allowed = statements.get("AllowScaleStatusPlacementFailures") or {}
+        self.assertEqual(allowed.get("Principal"), {"Service": "events.amazonaws.com"})
+        self.assertEqual(allowed.get("Condition"), {"ArnLike": {"AWS:SourceArn": rule["Arn"]}})
+        # End to end through the emulator's EventBridge: a placement failure is delivered to scale-status (no endpoint
+        # is registered, so nothing runs), a steady-state event of the same service is not.
+        ecs.register_task_definition(family="apply-test", containerDefinitions=[{"name": "web", "image": "nginx", "cpu": 256, "memory": 512}])
+        ecs.create_service(cluster=cluster, serviceName="apply-test", taskDefinition="apply-test", desiredCount=0)
+        self.addCleanup(ecs.deregister_task_definition, taskDefinition="apply-test:1")
+        self.addCleanup(ecs.delete_service, cluster=cluster, service="apply-test", force=True)
+        control(f"events/deliveries", method="DELETE")
+        for name in ("SERVICE_STEADY_STATE", "SERVICE_TASK_PLACEMENT_FAILURE"):
+            control("ecs/service-action", {"cluster": cluster, "service": "apply-test", "event_name": name, "reason": "RESOURCE:MEMORY"})
+        deliveries = control("events/deliveries")["deliveries"]
+        ours = [(d["rule"], d["function"], d["payload"]["detail"]["eventName"]) for d in deliveries if d["rule"] == rule["Name"]]
+        self.assertEqual(ours, [(rule["Name"], function, "SERVICE_TASK_PLACEMENT_FAILURE")])
+
+    def test_scale_status_runs_one_at_a_time_with_the_new_settings(self):
+        outputs, lam = example.outputs, example.client("lambda")
+        name = outputs["scale_status_function_name"]
+        environment = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        self.assertEqual((environment.get("CONSOLIDATE"), environment.get("EVENT_MIN_INTERVAL_SECONDS")), ("true", "60"))
+        self.assertEqual(lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions"), 1)
+
+    def test_the_functions_policies_scope_the_new_actions(self):
+        outputs, iam = example.outputs, example.client("iam")
+        cluster = outputs["cluster_name"]
+        cluster_arn = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{cluster}"
+        scale_status = policy_statements(iam, f"{outputs['scale_status_function_name']}-lambda", "publish-scale-status")
+        drain_hook = policy_statements(iam, f"{outputs['drain_hook_function_name']}-lambda", "drain-ecs-container-instances")
+        self.assertEqual(scale_status["ExecuteShortfallPolicies"], {
+            "Action": ["autoscaling:ExecutePolicy"],
+            "Resource": [f"arn:aws:autoscaling:us-east-1:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/*"],
+            "Condition": {"StringEquals": {"autoscaling:ResourceTag/ecs-scaler:cluster": cluster}},
+        })
+        self.assertEqual(scale_status["TagEvaluatedClusters"], {
+            "Action": ["ecs:TagResource"],
+            "Resource": [cluster_arn],
+            "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": "ecs-scaler:evaluated-at"}},
+        })
+        self.assertEqual(scale_status["FindShortfallPolicies"]["Action"], ["autoscaling:DescribeAutoScalingGroups"])
+        self.assertIn("ecs:ListTasks", scale_status["ListWithinManagedClusters"]["Action"])
+        self.assertEqual(scale_status["ListWithinManagedClusters"]["Condition"], {"ArnLike": {"ecs:cluster": cluster_arn}})
+        self.assertEqual(scale_status["DescribeTasks"]["Resource"], [f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/{cluster}/*"])
+        self.assertEqual(drain_hook["ReadTaskSizes"], {"Action": ["ecs:DescribeTaskDefinition"], "Resource": ["*"]})
+
     def test_apply_then(self):
         command = os.environ.get("APPLY_THEN")
         if not command:
@@ -267,9 +391,41 @@ class AppliedExample(unittest.TestCase):
         self.assertEqual(status, 0, f"APPLY_THEN failed: {command}")
 
 
+def step_adjustment(step):
+    """A row of shortfall-steps.json as DescribePolicies answers it (a missing bound is left out)."""
+    answer = {"MetricIntervalLowerBound": float(step["lower"]), "ScalingAdjustment": step["adjustment"]}
+    if step["upper"] is not None:
+        answer["MetricIntervalUpperBound"] = float(step["upper"])
+    return answer
+
+
+def policy_statements(iam, role, policy):
+    """An inline policy's statements by Sid, each with Action and Resource as lists, and its Condition if any."""
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    document = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+    as_list = lambda value: value if isinstance(value, list) else [value]
+    statements = {}
+    for statement in document["Statement"]:
+        entry = {"Action": as_list(statement["Action"]), "Resource": as_list(statement["Resource"])}
+        if "Condition" in statement:
+            entry["Condition"] = statement["Condition"]
+        statements[statement["Sid"]] = entry
+    return statements
+
+
+def control(path, body=None, method=None):
+    """The emulator's control API (tests/aws-emulator/README.md): JSON in and out."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{example.endpoint}/_emulator/{path}", data=data, method=method or ("POST" if data else "GET"))
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read() or b"{}")
+
+
 def restore_desired_capacity(autoscaling, group, capacity):
-    """Back to the applied size. The instance scaled in waits behind the drain hook: release it, as the Lambda would,
-    and drop the lifecycle notification it queued (the project's emulator only), so APPLY_THEN starts clean."""
+    """Back to the applied size. The scale-in asks the drain-hook function (the stand-in answers) which instances go;
+    they wait behind the drain hook: release them, as the Lambda would, and drop the lifecycle notifications they
+    queued (the project's emulator only), so APPLY_THEN starts clean."""
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=capacity, HonorCooldown=False)
     hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
     for instance in instances(autoscaling, group)["Instances"]:
@@ -325,6 +481,12 @@ def load_tests(loader, tests, pattern):
         "test_each_colours_alarms_call_that_colours_policies",
         "test_the_schedules_run_the_functions_every_minute",
         "test_a_plan_leaves_an_out_of_band_desired_capacity_alone",
+        "test_each_colour_has_its_shortfall_step_policy",
+        "test_executing_the_shortfall_policy_adds_the_shortfall_once_while_it_warms",
+        "test_a_scale_in_asks_the_drain_hook_function",
+        "test_placement_failures_of_the_cluster_reach_scale_status",
+        "test_scale_status_runs_one_at_a_time_with_the_new_settings",
+        "test_the_functions_policies_scope_the_new_actions",
         "test_apply_then",
     ]
     return unittest.TestSuite([*(AppliedExample(name) for name in applied), Destroyed("test_nothing_is_left")])
