@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::arn::cluster_name;
 use ecs_scaler_core::config::{EnvConfig, EventCluster, ScheduleInput, SourcedThresholds, TickConfig};
-use ecs_scaler_core::ports::{Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
 use ecs_scaler_core::scale::{ClusterReport, Evaluation};
 use serde::Serialize;
 
@@ -13,7 +13,7 @@ use crate::{CliError, Result, StatusArgs};
 
 /// Layer the configuration as the Lambda does, with `clusters` (when any) as the schedule input's list, and
 /// evaluate. Only the named clusters are kept when there are any.
-pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
+pub async fn evaluate<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     clusters: &[String],
     env: &EnvConfig,
     ctx: Context<'_, E, A, M, C>,

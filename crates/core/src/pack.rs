@@ -104,7 +104,7 @@ mod tests {
         // 10 tasks of 512/1024: 2 fit the free room, 8 need 2 fresh instances of 4 each.
         let room = [Resources::new(1024, 2048), Resources::new(100, 100)];
         let needed = shortfall(&tasks(10, 512, 1024), &room, FRESH);
-        assert_eq!(needed, Shortfall { instances: 2, fit_existing: 2, never_fit: 0 });
+        assert_eq!(needed, Shortfall { instances: 2, fit_existing: 2, ..Shortfall::default() });
     }
 
     #[test]
@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn a_task_larger_than_a_fresh_instance_is_never_asked_for() {
         let waiting = [Resources::new(4096, 1024), Resources::new(512, 512)];
-        assert_eq!(shortfall(&waiting, &[], FRESH), Shortfall { instances: 1, fit_existing: 0, never_fit: 1 });
+        assert_eq!(shortfall(&waiting, &[], FRESH), Shortfall { instances: 1, never_fit: 1, ..Shortfall::default() });
     }
 
     #[test]

@@ -35,7 +35,8 @@
 //!      `maximumPercent` allows. Each REPLICA task stopped on a DRAINING instance is a **task moved**.
 //!
 //!    DescribeServices answers live counts, so what reads the services next sees this minute's scheduling.
-//! 4b. **Placement-failure event.** When a task went unplaced and the policy is wired with the EventBridge rule
+//!
+//!    **Placement-failure event.** When a task went unplaced and the policy is wired with the EventBridge rule
 //!    on SERVICE_TASK_PLACEMENT_FAILURE (`ecs-scaler`), scale-status's event handler
 //!    ([`ecs_scaler_core::scale::trigger::on_placement_failure`]) runs at once: it evaluates the cluster with
 //!    the tick's code (reading the reservations published up to the last minute) unless an event did so less
@@ -126,7 +127,8 @@
 //!   termination protection, as AWS documents it: scale-out to ⌈M × 100/target⌉ (step within 1..10000), blocked
 //!   while any instance is within instanceWarmupPeriod (300 s); scale-in only after 15 consecutive minutes below
 //!   target, then each minute by at most half the empty instances (at least one), blocked while instances warm
-//!   up and restarted by any scale-out; only empty instances go.//!
+//!   up and restarted by any scale-out; only empty instances go.
+//!
 //! Scenario formats are described in [`scenario`]; the built-in scenarios in [`builtin`].
 //!
 //! [`waiting_targets`]: ecs_scaler_core::drain::run::waiting_targets

@@ -7,8 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use futures::{StreamExt, TryStreamExt};
 
 use super::consolidate::{self, CANDIDATES_TRIED, ClusterState, Removal};
+use crate::arn::cluster_name;
 use crate::cluster::{ContainerInstance, Resources, Scheduling, Service};
 use crate::config::ClusterSettings;
+use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
 use crate::pack::{self, Shortfall};
 use crate::ports::{AwsError, EcsApi};
 
@@ -157,6 +159,52 @@ pub async fn shortfall<E: EcsApi>(
         needed.instances = 1;
     }
     Ok(needed)
+}
+
+/// Instances the cluster's groups are launching that have not registered with ECS yet: the desired capacity of
+/// the groups tagged for `cluster`, less the `registered` container instances, never below 0. (An instance in
+/// Terminating:Wait is registered but no longer desired, which only makes this smaller: the cautious side.)
+pub fn pending_instances(groups: &[AutoScalingGroup], cluster: &str, registered: u32) -> u32 {
+    let desired: u32 = groups
+        .iter()
+        .filter(|g| g.tags.get(TAG_CLUSTER).map(|c| cluster_name(c)) == Some(cluster))
+        .map(|g| g.desired_capacity)
+        .sum();
+    desired.saturating_sub(registered)
+}
+
+/// Whether `pending` instances already on their way cover a scale-up: every reservation at or above its max
+/// falls below it over the `registered + pending` instances, and the instances the waiting tasks need (when any
+/// wait) are no more than `pending`. Returns why, for the decision's detail; `None` when they do not.
+pub fn pending_covers(
+    reservations: [(Option<f64>, f64); 2],
+    registered: u32,
+    pending: u32,
+    waiting: Option<Option<Shortfall>>,
+) -> Option<String> {
+    if pending == 0 {
+        return None;
+    }
+    let factor = f64::from(registered) / f64::from(registered + pending);
+    let mut parts = Vec::new();
+    for (name, (value, max)) in ["cpu", "memory"].into_iter().zip(reservations) {
+        if let Some(value) = value.filter(|v| *v >= max) {
+            let after = value * factor;
+            if after >= max {
+                return None;
+            }
+            parts.push(format!("{name} {value:.1}% would be {after:.1}%"));
+        }
+    }
+    match waiting {
+        None => {}
+        Some(Some(short)) if short.instances <= pending => {
+            parts.push(format!("the waiting tasks need {} instance(s)", short.instances));
+        }
+        // Waiting tasks that need more, or whose need is unknown, still ask.
+        Some(_) => return None,
+    }
+    Some(format!("{} once the {pending} instance(s) launching register", parts.join(" and ")))
 }
 
 /// The outcome of looking for an instance to consolidate away.
@@ -322,6 +370,34 @@ mod tests {
         assert!(error.contains("no group is tagged"), "{error}");
     }
 
+    #[test]
+    fn a_scale_up_that_launching_instances_cover_holds_at_one_and_a_failed_group_read_keeps_the_two() {
+        let hot = || {
+            Script::new()
+                .with_cluster("hot", 4, &[])
+                .with_reservations("hot", 90.0, 50.0, now() - Duration::minutes(1))
+                .with_group("hot-blue", 2, 6, &[(TAG_CLUSTER, "hot")])
+        };
+        let cloud = hot();
+        let summary = tick(&cloud, "hot");
+        let report = report(&summary, "hot");
+        assert_eq!((report.scale_status, report.reason), (Some(ScaleStatus::Stay), Reason::CapacityPending));
+        assert!(
+            report.detail.contains("cpu 90.0% would be 60.0% once the 2 instance(s) launching register"),
+            "{}",
+            report.detail
+        );
+
+        let cloud = hot().failing("DescribeAutoScalingGroups");
+        let summary = tick(&cloud, "hot");
+        assert_eq!(report_of(&summary, "hot"), (Some(ScaleStatus::Up), Reason::CpuAboveMax));
+    }
+
+    fn report_of(summary: &Summary, cluster: &str) -> (Option<ScaleStatus>, Reason) {
+        let found = report(summary, cluster);
+        (found.scale_status, found.reason)
+    }
+
     /// `c`: three instances; `a` runs one api task and the daemon, `b` and `c` are half full (48% reserved).
     fn loose_cluster(cpu: f64) -> Script {
         let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
@@ -384,6 +460,30 @@ mod tests {
         let c = tick(&cloud, "c").clusters.remove(0);
         assert_eq!((c.scale_status, c.reason), (Some(ScaleStatus::Stay), Reason::WithinThresholds));
         assert!(c.detail.contains("consolidation could not read"), "{}", c.detail);
+    }
+
+    #[test]
+    fn launching_instances_cover_a_scale_up_only_when_they_bring_every_resource_below_max() {
+        let group = |cluster: &str, desired| AutoScalingGroup {
+            tags: HashMap::from([(TAG_CLUSTER.to_owned(), cluster.to_owned())]),
+            desired_capacity: desired,
+            ..AutoScalingGroup::default()
+        };
+        let groups = [group("web", 6), group("web", 0), group("api", 9)];
+        assert_eq!(pending_instances(&groups, "web", 4), 2);
+        assert_eq!(pending_instances(&groups, "web", 7), 0);
+
+        // 90% on 4 instances is 60% on 6.
+        let covered = pending_covers([(Some(90.0), 85.0), (Some(50.0), 85.0)], 4, 2, None).unwrap();
+        assert!(covered.contains("cpu 90.0% would be 60.0%"), "{covered}");
+        // 95% on 10 is 86% on 11: still at max.
+        assert_eq!(pending_covers([(Some(95.0), 85.0), (None, 85.0)], 10, 1, None), None);
+        assert_eq!(pending_covers([(Some(90.0), 85.0), (None, 85.0)], 4, 0, None), None);
+        // Waiting tasks: covered only when sized and no more than what is launching.
+        let short = |instances| Some(Shortfall { instances, ..Shortfall::default() });
+        assert!(pending_covers([(Some(70.0), 85.0), (None, 85.0)], 4, 3, Some(short(3))).is_some());
+        assert_eq!(pending_covers([(Some(70.0), 85.0), (None, 85.0)], 4, 3, Some(short(4))), None);
+        assert_eq!(pending_covers([(Some(70.0), 85.0), (None, 85.0)], 4, 3, Some(None)), None);
     }
 
     #[test]

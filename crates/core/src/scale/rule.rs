@@ -33,6 +33,9 @@ pub enum Reason {
     CpuAboveMax,
     MemoryAboveMax,
     UnplacedTasks,
+    /// A reservation is at its max or tasks wait, but the instances the cluster's groups are already launching
+    /// cover it: scaling up again would double the step (the detail says by how much it is covered).
+    CapacityPending,
     /// A short service whose task fits no instance the cluster registers, even an empty one: more instances of
     /// the same types cannot place it, so it never asks for capacity. Reported per service, beside the decision.
     UnplaceableTasks,
@@ -75,6 +78,11 @@ impl Decision {
     /// No signal, because reading the cluster failed: a wrong 0 would remove capacity.
     pub fn read_failed(detail: impl Into<String>) -> Self {
         Self::new(None, Reason::ReadFailed, detail)
+    }
+
+    /// 1, because instances already launching cover what a 2 would ask for.
+    pub fn capacity_pending(detail: impl Into<String>) -> Self {
+        Self::new(Some(ScaleStatus::Stay), Reason::CapacityPending, detail)
     }
 
     /// 0, because an instance can be consolidated away (`detail` names it).

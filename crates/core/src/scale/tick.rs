@@ -171,12 +171,13 @@ pub fn serving_group<'a>(groups: &'a [AutoScalingGroup], cluster: &str) -> Optio
         })
 }
 
-/// Ask Auto Scaling for the instances each short cluster needs: one DescribeAutoScalingGroups (by tag) when any
-/// cluster is short, then one ExecutePolicy per short cluster. The step policy picks the step for the
+/// Ask Auto Scaling for the instances each short cluster needs: the groups the evaluation read (or one
+/// DescribeAutoScalingGroups by tag), then one ExecutePolicy per short cluster. The step policy picks the step for the
 /// shortfall and subtracts capacity still warming up, so asking again for the same tasks adds nothing. A
 /// failure is reported, never fatal: the ScaleStatus alarm still adds headroom.
-async fn scale_out<A: AutoScalingApi>(autoscaling: &A, reports: &[ClusterReport]) -> Vec<ScaleOut> {
-    let short: Vec<(&str, u32)> = reports
+async fn scale_out<A: AutoScalingApi>(autoscaling: &A, evaluation: &Evaluation) -> Vec<ScaleOut> {
+    let short: Vec<(&str, u32)> = evaluation
+        .clusters
         .iter()
         .filter(|r| r.scale_status == Some(ScaleStatus::Up))
         .filter_map(|r| Some((r.cluster.as_str(), r.shortfall?.instances)))
@@ -185,7 +186,10 @@ async fn scale_out<A: AutoScalingApi>(autoscaling: &A, reports: &[ClusterReport]
     if short.is_empty() {
         return Vec::new();
     }
-    let groups = autoscaling.tagged_groups(TAG_SHORTFALL_POLICY).await;
+    let groups = match &evaluation.groups {
+        Some(groups) => groups.clone(),
+        None => autoscaling.tagged_groups(TAG_CLUSTER).await,
+    };
     let mut outs = Vec::new();
     for (cluster, instances) in short {
         let mut out = ScaleOut { cluster: cluster.to_owned(), instances, group: None, error: None };
@@ -220,10 +224,12 @@ async fn scale_out<A: AutoScalingApi>(autoscaling: &A, reports: &[ClusterReport]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub clusters: Vec<ClusterReport>,
+    /// The groups tagged `ecs-scaler:cluster`, read when some cluster would scale up.
+    pub groups: Option<Result<Vec<AutoScalingGroup>, AwsError>>,
 }
 
 /// Read every managed cluster and decide its ScaleStatus. Publishes nothing.
-pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
+pub async fn evaluate<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, M, C>,
     config: &TickConfig,
 ) -> Result<Evaluation, TickError> {
@@ -232,7 +238,7 @@ pub async fn evaluate<E: EcsApi, A, M: MetricsApi, C: Clock>(
 
 /// [`evaluate`] for one cluster only (`only`), or all of them: an event about one cluster reads that one.
 /// Whether it is managed is decided exactly as for the tick (listed, or tagged when none is listed).
-pub async fn evaluate_in<E: EcsApi, A, M: MetricsApi, C: Clock>(
+pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, M, C>,
     config: &TickConfig,
     only: Option<&str>,
@@ -299,7 +305,36 @@ pub async fn evaluate_in<E: EcsApi, A, M: MetricsApi, C: Clock>(
     let assessed: Vec<ClusterReport> =
         futures::stream::iter(assessments).buffer_unordered(CONCURRENT_PLACEMENT_CHECKS).collect().await;
     reports.extend(assessed.into_iter().map(|report| (report.cluster.clone(), report)));
-    Ok(Evaluation { clusters: reports.into_values().collect() })
+    let mut clusters: Vec<ClusterReport> = reports.into_values().collect();
+    let groups = discount_pending(ctx.autoscaling, &mut clusters).await;
+    Ok(Evaluation { clusters, groups })
+}
+
+/// A 2 that instances already launching cover becomes a 1 (reason `capacity_pending`): without it, the high
+/// alarm adds its step on top of a sized scale-out whose instances have not registered yet, because the
+/// reservation over the registered instances stays high until they do. One DescribeAutoScalingGroups (by tag)
+/// when any cluster would scale up; if it fails, the 2s stand.
+async fn discount_pending<A: AutoScalingApi>(
+    autoscaling: &A,
+    clusters: &mut [ClusterReport],
+) -> Option<Result<Vec<AutoScalingGroup>, AwsError>> {
+    if !clusters.iter().any(|r| r.scale_status == Some(ScaleStatus::Up)) {
+        return None;
+    }
+    let groups = autoscaling.tagged_groups(TAG_CLUSTER).await;
+    let Ok(found) = &groups else { return Some(groups) };
+    for report in clusters.iter_mut().filter(|r| r.scale_status == Some(ScaleStatus::Up)) {
+        let (Some(settings), Some(registered)) = (&report.settings, report.instances) else { continue };
+        let pending = capacity::pending_instances(found, &report.cluster, registered);
+        let waiting =
+            (report.reason == Reason::UnplacedTasks || report.shortfall.is_some()).then_some(report.shortfall);
+        let reservations = [(report.cpu, settings.cpu.max.value), (report.memory, settings.memory.max.value)];
+        if let Some(why) = capacity::pending_covers(reservations, registered, pending, waiting) {
+            let decision = Decision::capacity_pending(format!("{}; {why}", report.detail));
+            (report.scale_status, report.reason, report.detail) = (decision.status, decision.reason, decision.detail);
+        }
+    }
+    Some(groups)
 }
 
 /// Decide one cluster from its reservation series. A failed read gives no status: a wrong 0 removes capacity.
@@ -479,7 +514,7 @@ pub async fn run_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     } else {
         metrics.put(&config.namespace.value, &datapoints).await.map_err(TickError::Publish)?
     };
-    let scale_outs = scale_out(ctx.autoscaling, &evaluation.clusters).await;
+    let scale_outs = scale_out(ctx.autoscaling, &evaluation).await;
     tracing::info!(namespace = %config.namespace.value, emitted, clusters = evaluation.clusters.len(), "tick done");
     Ok(Summary {
         namespace: config.namespace.value.clone(),
