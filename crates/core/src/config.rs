@@ -31,6 +31,9 @@ pub const TAG_CPU_MAX: &str = "ecs-scaler:cpu-max";
 pub const TAG_MEMORY_MIN: &str = "ecs-scaler:memory-min";
 pub const TAG_MEMORY_MAX: &str = "ecs-scaler:memory-max";
 pub const TAG_CONSOLIDATE: &str = "ecs-scaler:consolidate";
+pub const TAG_CONSOLIDATE_HEADROOM: &str = "ecs-scaler:consolidate-headroom";
+/// Default of `CONSOLIDATE_HEADROOM`: consolidation leaves each reservation this many points below its max.
+pub const DEFAULT_CONSOLIDATE_HEADROOM: f64 = 5.0;
 
 /// A min/max pair of reservation percentages.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -177,6 +180,7 @@ pub struct Layer {
     pub memory_max: Setting<f64>,
     pub placement_check: Setting<bool>,
     pub consolidate: Setting<bool>,
+    pub consolidate_headroom: Setting<f64>,
 }
 
 impl Layer {
@@ -189,6 +193,7 @@ impl Layer {
             memory_max: later.memory_max.or(self.memory_max),
             placement_check: later.placement_check.or(self.placement_check),
             consolidate: later.consolidate.or(self.consolidate),
+            consolidate_headroom: later.consolidate_headroom.or(self.consolidate_headroom),
         }
     }
 
@@ -202,6 +207,7 @@ impl Layer {
             memory_max: tag(TAG_MEMORY_MAX),
             placement_check: None,
             consolidate: tags.get(TAG_CONSOLIDATE).map(|raw| parse_bool(raw, Origin::Tag(TAG_CONSOLIDATE))),
+            consolidate_headroom: tag(TAG_CONSOLIDATE_HEADROOM),
         }
     }
 
@@ -226,6 +232,7 @@ impl Layer {
             memory: memory.map_err(fail)?,
             placement_check: on_by_default(self.placement_check).map_err(fail)?,
             consolidate: on_by_default(self.consolidate).map_err(fail)?,
+            consolidate_headroom: or_default(self.consolidate_headroom, DEFAULT_CONSOLIDATE_HEADROOM)?,
         })
     }
 }
@@ -261,6 +268,10 @@ pub struct ClusterSettings {
     /// Whether a partly used instance whose tasks fit elsewhere may be removed (ScaleStatus 0, reason
     /// `consolidation`). Env `CONSOLIDATE`, tag `ecs-scaler:consolidate`; on by default.
     pub consolidate: Sourced<bool>,
+    /// Points below each max that consolidation leaves: a removal is judged against `max − headroom`, so the
+    /// next small rise does not turn it into a scale-up. Env `CONSOLIDATE_HEADROOM`, tag
+    /// `ecs-scaler:consolidate-headroom` (0–100); 5 by default.
+    pub consolidate_headroom: Sourced<f64>,
 }
 
 impl ClusterSettings {
@@ -356,6 +367,7 @@ impl EnvConfig {
                 memory_max: percent("MEMORY_MAX"),
                 placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
                 consolidate: get("CONSOLIDATE").map(|raw| parse_bool(raw, Origin::Env("CONSOLIDATE"))),
+                consolidate_headroom: percent("CONSOLIDATE_HEADROOM"),
             },
             lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
@@ -435,6 +447,7 @@ impl EventCluster {
             memory_max: knob(&self.memory, Resource::Memory, "max"),
             placement_check: None,
             consolidate: None,
+            consolidate_headroom: None,
         }
     }
 }
@@ -701,6 +714,32 @@ mod tests {
         assert_eq!(config.manages("other", &HashMap::new()), Management::Ignored);
         assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "true")])), Management::Managed);
         assert_eq!(config.manages("other", &tags(&[(TAG_ENABLED, "false")])), Management::Paused);
+    }
+}
+
+#[cfg(test)]
+mod consolidation_settings_tests {
+    use super::*;
+
+    #[test]
+    fn consolidation_headroom_defaults_to_five_and_is_checked_like_a_percentage() {
+        let build = |vars: &[(&str, &str)]| {
+            let env = EnvConfig::from_vars(vars.iter().copied().chain([("CLUSTERS", "a")]));
+            let config = TickConfig::build(&env, &ScheduleInput::default()).unwrap();
+            config.settings("a", &HashMap::new())
+        };
+        let settings = build(&[]).unwrap();
+        assert_eq!(settings.consolidate_headroom.value, DEFAULT_CONSOLIDATE_HEADROOM);
+        assert!(settings.consolidate.value);
+        let settings = build(&[("CONSOLIDATE_HEADROOM", "2.5"), ("CONSOLIDATE", "false")]).unwrap();
+        assert_eq!(settings.consolidate_headroom.value, 2.5);
+        assert!(!settings.consolidate.value);
+        let error = build(&[("CONSOLIDATE_HEADROOM", "lots")]).unwrap_err().to_string();
+        assert!(error.contains("CONSOLIDATE_HEADROOM"), "{error}");
+        let tags = HashMap::from([(TAG_CONSOLIDATE_HEADROOM.to_owned(), "150".to_owned())]);
+        let env = EnvConfig::from_vars([("CLUSTERS", "a")]);
+        let error = TickConfig::build(&env, &ScheduleInput::default()).unwrap().settings("a", &tags).unwrap_err();
+        assert!(error.to_string().contains(TAG_CONSOLIDATE_HEADROOM), "{error}");
     }
 }
 

@@ -2,7 +2,8 @@
 //! "consolidate after" (the low ScaleStatus alarm's evaluation periods, the minutes an instance must stay
 //! removable before the scale-in policy acts) at 5, 10 (the module's default), 20 and 30 minutes, and with
 //! consolidation off (scale-status's CONSOLIDATE=false; sized scale-out, the termination policy and the event
-//! rule stay on).
+//! rule stay on); then, at 10 minutes, the headroom consolidation leaves below max (CONSOLIDATE_HEADROOM) at 0,
+//! 1, 2.5, 5 (the default) and 10 points, with oscillations, the figure the headroom is for.
 //!
 //! `make sweep`, or `cargo run --release -p ecs-scaler-sim --example consolidate_sweep [SCENARIO...]`.
 //! Each cell is instance-hours / unplaced task-minutes / tasks moved per day.
@@ -45,6 +46,32 @@ fn main() -> Result<(), SimError> {
             let s = simulate(&scenario, Box::new(EcsScaler::new(knobs)), knobs, &mut |_| {})?.summary;
             let cell = format!("{:.1} / {} / {:.0}", s.instance_hours, s.unplaced_task_minutes, s.tasks_moved_per_day);
             print!(" | {cell:>22}");
+        }
+        println!(" |");
+    }
+    println!("\nconsolidation headroom (after 10 min): instance-h / oscillations / tasks moved per day\n");
+    let headrooms = [0.0, 1.0, 2.5, 5.0, 10.0];
+    print!("| {:<14}", "scenario");
+    for headroom in headrooms {
+        print!(" | {:>18}", format!("headroom {headroom}"));
+    }
+    println!(" |");
+    print!("|{}", "-".repeat(16));
+    for _ in headrooms {
+        print!("|{}:", "-".repeat(19));
+    }
+    println!("|");
+    for name in builtin::NAMES.iter().map(|(name, _)| *name).filter(|name| *name != "bench") {
+        if !chosen.is_empty() && !chosen.iter().any(|c| c == name) {
+            continue;
+        }
+        let Some(scenario) = builtin::by_name(name) else { continue };
+        print!("| {name:<14}");
+        for headroom in headrooms {
+            let knobs = Knobs { consolidate_headroom: headroom, ..Knobs::default() };
+            let s = simulate(&scenario, Box::new(EcsScaler::new(&knobs)), &knobs, &mut |_| {})?.summary;
+            let cell = format!("{:.1} / {} / {:.0}", s.instance_hours, s.oscillations, s.tasks_moved_per_day);
+            print!(" | {cell:>18}");
         }
         println!(" |");
     }

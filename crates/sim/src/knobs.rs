@@ -110,6 +110,8 @@ pub struct Knobs {
     /// Whether scale-status may consolidate (its `CONSOLIDATE` setting, on by default). The low alarm's
     /// evaluation periods ([`Knobs::alarm_low`]) are how long an instance must be consolidatable before it goes.
     pub consolidate: bool,
+    /// Points below each max that consolidation leaves (its `CONSOLIDATE_HEADROOM`, 5 by default).
+    pub consolidate_headroom: f64,
     /// The shortfall step scaling policy's EstimatedInstanceWarmup: the blue-green module's
     /// `shortfall_warmup_seconds` default, 300 s. (An instance takes [`Knobs::ecs_active_minutes`], 3, to take
     /// tasks in this model; for the 2 minutes after that it still counts as warming.)
@@ -152,6 +154,7 @@ impl Default for Knobs {
             capacity_min_step: 1,
             capacity_max_step: 10_000,
             consolidate: true,
+            consolidate_headroom: ecs_scaler_core::config::DEFAULT_CONSOLIDATE_HEADROOM,
             shortfall_warmup_minutes: 5,
             placement_event_throttle_seconds: 60,
             oscillation_window_minutes: 10,

@@ -105,6 +105,7 @@ pub struct EcsScaler {
     pub lookback: Duration,
     /// scale-status's CONSOLIDATE setting.
     pub consolidate: bool,
+    pub consolidate_headroom: f64,
     /// Sized scale-out, the custom termination policy and the event rule (the placement-aware wiring).
     pub placement_aware: bool,
     /// scale-status's EVENT_MIN_INTERVAL_SECONDS.
@@ -126,6 +127,7 @@ impl EcsScaler {
             placement_check: true,
             lookback: Duration::seconds(i64::from(knobs.lookback_seconds)),
             consolidate: knobs.consolidate,
+            consolidate_headroom: knobs.consolidate_headroom,
             placement_aware: true,
             event_interval: Duration::seconds(i64::from(knobs.placement_event_throttle_seconds)),
         }
@@ -152,6 +154,7 @@ impl EcsScaler {
             memory_max: knob(self.rule.memory.max),
             placement_check: Some(Ok(Sourced::new(self.placement_check, Origin::Default))),
             consolidate: Some(Ok(Sourced::new(self.consolidate, Origin::Default))),
+            consolidate_headroom: knob(self.consolidate_headroom),
             // Anything scale-status learns later keeps its default until the simulation has a knob for it.
             ..Layer::default()
         };

@@ -36,16 +36,17 @@ locals {
   # Unset and empty values are left out: the function treats an absent variable as "use the default".
   environment = {
     for key, value in {
-      SCALE_NAMESPACE     = var.namespace
-      CLUSTERS            = join(",", var.settings.clusters)
-      CPU_MIN             = var.settings.cpu_min == null ? null : tostring(var.settings.cpu_min)
-      CPU_MAX             = var.settings.cpu_max == null ? null : tostring(var.settings.cpu_max)
-      MEMORY_MIN          = var.settings.memory_min == null ? null : tostring(var.settings.memory_min)
-      MEMORY_MAX          = var.settings.memory_max == null ? null : tostring(var.settings.memory_max)
-      PLACEMENT_CHECK     = var.settings.placement_check == null ? null : tostring(var.settings.placement_check)
-      LOOKBACK_SECONDS    = var.settings.lookback_seconds == null ? null : tostring(var.settings.lookback_seconds)
-      STALE_AFTER_SECONDS = var.settings.stale_after_seconds == null ? null : tostring(var.settings.stale_after_seconds)
-      CONSOLIDATE         = tostring(var.consolidate)
+      SCALE_NAMESPACE      = var.namespace
+      CLUSTERS             = join(",", var.settings.clusters)
+      CPU_MIN              = var.settings.cpu_min == null ? null : tostring(var.settings.cpu_min)
+      CPU_MAX              = var.settings.cpu_max == null ? null : tostring(var.settings.cpu_max)
+      MEMORY_MIN           = var.settings.memory_min == null ? null : tostring(var.settings.memory_min)
+      MEMORY_MAX           = var.settings.memory_max == null ? null : tostring(var.settings.memory_max)
+      PLACEMENT_CHECK      = var.settings.placement_check == null ? null : tostring(var.settings.placement_check)
+      LOOKBACK_SECONDS     = var.settings.lookback_seconds == null ? null : tostring(var.settings.lookback_seconds)
+      STALE_AFTER_SECONDS  = var.settings.stale_after_seconds == null ? null : tostring(var.settings.stale_after_seconds)
+      CONSOLIDATE          = tostring(var.consolidate)
+      CONSOLIDATE_HEADROOM = tostring(var.consolidate_headroom)
       # The least time between two event-triggered evaluations of a cluster (its ecs-scaler:evaluated-at tag).
       EVENT_MIN_INTERVAL_SECONDS = tostring(var.event_min_interval_seconds)
       RUST_LOG                   = var.log_level

@@ -168,6 +168,18 @@ variable "consolidate" {
   nullable    = false
 }
 
+variable "consolidate_headroom" {
+  description = "CONSOLIDATE_HEADROOM: points below each max threshold that consolidation leaves (a removal is judged against max - headroom), so the next small rise does not undo it. A cluster's ecs-scaler:consolidate-headroom tag overrides it."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.consolidate_headroom >= 0 && var.consolidate_headroom <= 100
+    error_message = "consolidate_headroom must be between 0 and 100 (percentage points), got ${var.consolidate_headroom}."
+  }
+}
+
 variable "event_min_interval_seconds" {
   description = "EVENT_MIN_INTERVAL_SECONDS: at most one evaluation per cluster this often for ECS placement-failure events (the time of the last is the cluster's ecs-scaler:evaluated-at tag). The minute's tick is not throttled."
   type        = number

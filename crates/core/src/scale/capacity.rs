@@ -243,6 +243,7 @@ pub async fn consolidation<E: EcsApi>(
             sizes: &gathered.sizes,
             cpu: settings.cpu.values(),
             memory: settings.memory.values(),
+            headroom: settings.consolidate_headroom.value,
         };
         match consolidate::judge(&state, candidate, &tasks) {
             Ok(removal) => return Ok(Consolidation::Remove(removal)),

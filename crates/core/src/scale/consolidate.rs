@@ -4,7 +4,7 @@
 //! up to (100 / min − 1) of itself spare for good. Consolidation closes that gap the way cluster-autoscaler's
 //! scale-down and Karpenter's consolidation do: pick the instance that is cheapest to remove, and say 0 when
 //! its non-daemon tasks fit the other ACTIVE instances' free room (first-fit decreasing) and both reservations
-//! stay below their max without it. The low alarm's evaluation periods (10 minutes by default) are the "has
+//! stay below their max, less a headroom, without it. The low alarm's evaluation periods (10 minutes by default) are the "has
 //! looked like that for a while" window, as scale-down-unneeded-time and consolidateAfter are elsewhere.
 //!
 //! The same ordering picks the instance when Auto Scaling asks the termination policy, so the instance judged
@@ -91,7 +91,7 @@ pub enum Kept {
     UnknownSize { task: String },
     /// Tasks that fit none of the other instances' free room.
     FitsNowhere { tasks: u32 },
-    /// Without it a reservation would reach its max.
+    /// Without it a reservation would come within the headroom of its max.
     AboveMax { cpu_after: f64, memory_after: f64 },
 }
 
@@ -104,7 +104,7 @@ impl fmt::Display for Kept {
             Kept::UnknownSize { task } => write!(f, "the size of task {task} is unknown"),
             Kept::FitsNowhere { tasks } => write!(f, "{tasks} of its tasks fit no other instance's free room"),
             Kept::AboveMax { cpu_after, memory_after } => {
-                write!(f, "without it cpu would be {cpu_after:.1}% and memory {memory_after:.1}%, at or above max")
+                write!(f, "without it cpu would be {cpu_after:.1}% and memory {memory_after:.1}%, too near max")
             }
         }
     }
@@ -119,6 +119,8 @@ pub struct ClusterState<'a> {
     pub sizes: &'a HashMap<String, Resources>,
     pub cpu: Thresholds,
     pub memory: Thresholds,
+    /// Points below each max the cluster must stay without the instance.
+    pub headroom: f64,
 }
 
 /// Whether `candidate`, running `tasks` (desired RUNNING, daemons included), can go.
@@ -181,7 +183,7 @@ pub fn judge(state: &ClusterState<'_>, candidate: &ContainerInstance, tasks: &[T
     };
     let cpu_after = percent(reserved.0, leaving.cpu, capacity.0, registered.cpu);
     let memory_after = percent(reserved.1, leaving.memory, capacity.1, registered.memory);
-    if cpu_after >= state.cpu.max || memory_after >= state.memory.max {
+    if cpu_after >= state.cpu.max - state.headroom || memory_after >= state.memory.max - state.headroom {
         return Err(Kept::AboveMax { cpu_after, memory_after });
     }
     Ok(Removal {
@@ -269,6 +271,7 @@ mod tests {
                 sizes: &self.sizes,
                 cpu: MAX,
                 memory: MAX,
+                headroom: 0.0,
             }
         }
 
@@ -367,6 +370,18 @@ mod tests {
         let kept = judge(&fixture.state(), &fixture.instances[0], &fixture.candidate_tasks()).unwrap_err();
         let Kept::AboveMax { memory_after, .. } = kept else { panic!("{kept:?}") };
         assert!(memory_after >= MAX.max, "{memory_after}");
+    }
+
+    #[test]
+    fn the_headroom_keeps_a_removal_away_from_max() {
+        let fixture = Fixture::new();
+        // Without a: 68.75%. Fine at max 85 less 10 points; too near at less 20.
+        let state = ClusterState { headroom: 10.0, ..fixture.state() };
+        assert!(judge(&state, &fixture.instances[0], &fixture.candidate_tasks()).is_ok());
+        let state = ClusterState { headroom: 20.0, ..fixture.state() };
+        let kept = judge(&state, &fixture.instances[0], &fixture.candidate_tasks()).unwrap_err();
+        assert!(matches!(kept, Kept::AboveMax { .. }), "{kept:?}");
+        assert!(kept.to_string().contains("too near max"), "{kept}");
     }
 
     #[test]

@@ -198,6 +198,7 @@ async fn judge_request<E: EcsApi>(ecs: &E, cluster: &str, request: &TerminationR
                 sizes: &gathered.sizes,
                 cpu: unlimited,
                 memory: unlimited,
+                headroom: 0.0,
             };
             match consolidate::judge(&state, &instances[index], &tasks) {
                 Ok(removal) => {

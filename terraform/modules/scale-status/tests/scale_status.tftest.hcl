@@ -132,6 +132,7 @@ run "unset_settings_stay_out_of_the_environment" {
     condition = module.lambda.function.environment[0].variables == tomap({
       SCALE_NAMESPACE            = "Curalate/AutoScaling"
       CONSOLIDATE                = "true"
+      CONSOLIDATE_HEADROOM       = "5"
       EVENT_MIN_INTERVAL_SECONDS = "60"
       RUST_LOG                   = "info"
     })
@@ -164,6 +165,7 @@ run "settings_become_environment_variables" {
       LOOKBACK_SECONDS           = "900"
       STALE_AFTER_SECONDS        = "240"
       CONSOLIDATE                = "true"
+      CONSOLIDATE_HEADROOM       = "5"
       EVENT_MIN_INTERVAL_SECONDS = "60"
       RUST_LOG                   = "scale_status=debug,info"
     })
@@ -349,6 +351,7 @@ run "consolidation_and_the_event_interval_are_configurable" {
 
   variables {
     consolidate                    = false
+    consolidate_headroom           = 2.5
     event_min_interval_seconds     = 300
     reserved_concurrent_executions = -1
   }
@@ -356,10 +359,11 @@ run "consolidation_and_the_event_interval_are_configurable" {
   assert {
     condition = (
       module.lambda.function.environment[0].variables["CONSOLIDATE"] == "false" &&
+      module.lambda.function.environment[0].variables["CONSOLIDATE_HEADROOM"] == "2.5" &&
       module.lambda.function.environment[0].variables["EVENT_MIN_INTERVAL_SECONDS"] == "300" &&
       module.lambda.function.reserved_concurrent_executions == -1
     )
-    error_message = "consolidate and event_min_interval_seconds become CONSOLIDATE and EVENT_MIN_INTERVAL_SECONDS."
+    error_message = "consolidate, consolidate_headroom and event_min_interval_seconds become CONSOLIDATE, CONSOLIDATE_HEADROOM and EVENT_MIN_INTERVAL_SECONDS."
   }
 }
 
