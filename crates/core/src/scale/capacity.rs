@@ -44,6 +44,38 @@ pub const SHORTFALL_STEPS: [(f64, Option<f64>, u32); 20] = [
     (80.5, None, 120),
 ];
 
+/// The metric a tick publishes with the number of ACTIVE instances that can go at once.
+pub const SURPLUS_METRIC: &str = "InstancesSurplus";
+/// The surplus alarm's threshold: the ScaleStatus low alarm removes one instance, the surplus policy the rest.
+pub const SURPLUS_ALARM_THRESHOLD: f64 = 2.0;
+
+/// The step adjustments of each colour's surplus policy (step scaling, ChangeInCapacity), run by the alarm
+/// `InstancesSurplus >= 2` (Minimum, every datapoint of the low alarm's window): `(lower, upper, change)` with
+/// the bounds relative to that threshold. A surplus of s removes s − 1 instances, since the ScaleStatus low
+/// alarm, in ALARM over the same window, removes the other one; at most 20 at a time.
+pub const SURPLUS_STEPS: [(f64, Option<f64>, i32); 20] = [
+    (0.0, Some(1.0), -1),
+    (1.0, Some(2.0), -2),
+    (2.0, Some(3.0), -3),
+    (3.0, Some(4.0), -4),
+    (4.0, Some(5.0), -5),
+    (5.0, Some(6.0), -6),
+    (6.0, Some(7.0), -7),
+    (7.0, Some(8.0), -8),
+    (8.0, Some(9.0), -9),
+    (9.0, Some(10.0), -10),
+    (10.0, Some(11.0), -11),
+    (11.0, Some(12.0), -12),
+    (12.0, Some(13.0), -13),
+    (13.0, Some(14.0), -14),
+    (14.0, Some(15.0), -15),
+    (15.0, Some(16.0), -16),
+    (16.0, Some(17.0), -17),
+    (17.0, Some(18.0), -18),
+    (18.0, Some(19.0), -19),
+    (19.0, None, -20),
+];
+
 /// The step Auto Scaling picks for a shortfall of `instances`: how many it adds (0 for no shortfall).
 pub fn step_for(instances: u32) -> u32 {
     let value = f64::from(instances);
@@ -517,6 +549,31 @@ mod tests {
         .unwrap();
         let written: Vec<(f64, Option<f64>, u32)> = written.iter().map(|s| (s.lower, s.upper, s.adjustment)).collect();
         assert_eq!(written, SHORTFALL_STEPS);
+    }
+
+    #[test]
+    fn the_terraform_module_writes_the_same_surplus_table() {
+        #[derive(serde::Deserialize)]
+        struct Step {
+            lower: f64,
+            upper: Option<f64>,
+            adjustment: i32,
+        }
+        let written: Vec<Step> = serde_json::from_str(include_str!(
+            "../../../../terraform/modules/ecs-cluster-blue-green/surplus-steps.json"
+        ))
+        .unwrap();
+        let written: Vec<(f64, Option<f64>, i32)> = written.iter().map(|s| (s.lower, s.upper, s.adjustment)).collect();
+        assert_eq!(written, SURPLUS_STEPS);
+        // A surplus of s (metric value s, threshold 2) removes s − 1, up to 20.
+        let change = |s: f64| {
+            let over = s - SURPLUS_ALARM_THRESHOLD;
+            SURPLUS_STEPS.iter().find(|(l, u, _)| over >= *l && u.is_none_or(|u| over < u)).map(|(_, _, c)| *c)
+        };
+        assert_eq!(
+            (change(1.0), change(2.0), change(5.0), change(21.0), change(40.0)),
+            (None, Some(-1), Some(-4), Some(-20), Some(-20))
+        );
     }
 
     #[test]
