@@ -125,6 +125,7 @@ mod tests {
             unplaceable: Vec::new(),
             shortfall: None,
             removal: None,
+            surplus: 0,
             settings: None,
         }
     }

@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::consolidate::{self, CANDIDATES_TRIED, ClusterState, Removal};
 use crate::arn::cluster_name;
-use crate::cluster::{ContainerInstance, Resources, Scheduling, Service};
+use crate::cluster::{ContainerInstance, Resources, Scheduling, Service, Task};
 use crate::config::ClusterSettings;
 use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
 use crate::pack::{self, Shortfall};
@@ -98,6 +98,8 @@ pub struct Gathered {
     /// Why the services could not be read for a cluster a reservation already scales up (the decision stands;
     /// only its size is unknown).
     pub services_unread: Option<AwsError>,
+    /// The desired-RUNNING tasks of each container instance read so far.
+    pub tasks_on: HashMap<String, Vec<Task>>,
 }
 
 impl Gathered {
@@ -113,6 +115,17 @@ impl Gathered {
             self.instances = Some(ecs.container_instances(cluster).await?);
         }
         Ok(self.instances.as_deref().unwrap_or_default())
+    }
+
+    /// The tasks on one container instance (one ListTasks and DescribeTasks), read once per tick, with the sizes
+    /// of their task definitions.
+    async fn tasks_on<E: EcsApi>(&mut self, ecs: &E, cluster: &str, arn: &str) -> Result<Vec<Task>, AwsError> {
+        if !self.tasks_on.contains_key(arn) {
+            let tasks = ecs.tasks_on(cluster, arn).await?;
+            self.read_sizes(ecs, tasks.iter().filter_map(|t| t.task_definition_arn.as_deref())).await?;
+            self.tasks_on.insert(arn.to_owned(), tasks);
+        }
+        Ok(self.tasks_on.get(arn).cloned().unwrap_or_default())
     }
 
     /// Read the sizes of these task definitions that are not known yet: one DescribeTaskDefinition each. A
@@ -205,6 +218,14 @@ pub fn pending_instances(groups: &[AutoScalingGroup], cluster: &str, registered:
     desired.saturating_sub(registered)
 }
 
+/// Whether the cluster's groups are steady: their desired capacity equals the `registered` instances, so no
+/// instance is launching and none is leaving that ECS still counts.
+pub fn groups_steady(groups: &[AutoScalingGroup], cluster: &str, registered: u32) -> bool {
+    let ours = groups.iter().filter(|g| g.tags.get(TAG_CLUSTER).map(|c| cluster_name(c)) == Some(cluster));
+    let desired: u32 = ours.map(|g| g.desired_capacity).sum();
+    desired == registered
+}
+
 /// Whether `pending` instances already on their way cover a scale-up: every reservation at or above its max
 /// falls below it over the `registered + pending` instances, and the instances the waiting tasks need (when any
 /// wait) are no more than `pending`. Returns why, for the decision's detail; `None` when they do not.
@@ -267,8 +288,7 @@ pub async fn consolidation<E: EcsApi>(
         consolidate::removal_order(&instances).into_iter().take(CANDIDATES_TRIED).cloned().collect();
     let mut kept = Vec::new();
     for candidate in &order {
-        let tasks = ecs.tasks_on(cluster, &candidate.arn).await?;
-        gathered.read_sizes(ecs, tasks.iter().filter_map(|t| t.task_definition_arn.as_deref())).await?;
+        let tasks = gathered.tasks_on(ecs, cluster, &candidate.arn).await?;
         let state = ClusterState {
             instances: &instances,
             services: gathered.services.as_deref().unwrap_or_default(),
@@ -289,6 +309,42 @@ pub async fn consolidation<E: EcsApi>(
         kept.push("no ACTIVE instance with known sizes".into());
     }
     Ok(Consolidation::Keep(kept.join("; ")))
+}
+
+/// Candidates whose tasks [`surplus`] reads per tick, cheapest first.
+pub const SURPLUS_CANDIDATES: usize = 10;
+
+/// How many ACTIVE instances can go at once (published as `InstancesSurplus`, which drives the sized scale-in):
+/// the cheapest first, each judged as consolidation judges one, against what the earlier ones left (their tasks
+/// placed on the others, their daemons gone), up to [`SURPLUS_CANDIDATES`] candidates read. 0 while an instance
+/// is DRAINING: one batch at a time, and a batch in progress is never counted again.
+pub async fn surplus<E: EcsApi>(ecs: &E, settings: &ClusterSettings, gathered: &mut Gathered) -> Result<u32, AwsError> {
+    let cluster = settings.name.as_str();
+    gathered.services(ecs, cluster).await?;
+    let mut instances = gathered.instances(ecs, cluster).await?.to_vec();
+    if instances.iter().any(ContainerInstance::is_draining) {
+        return Ok(0);
+    }
+    let order: Vec<String> =
+        consolidate::removal_order(&instances).iter().take(SURPLUS_CANDIDATES).map(|i| i.arn.clone()).collect();
+    let mut count = 0;
+    for arn in order {
+        let Some(index) = instances.iter().position(|i| i.arn == arn) else { continue };
+        let tasks = gathered.tasks_on(ecs, cluster, &arn).await?;
+        let state = ClusterState {
+            instances: &instances,
+            services: gathered.services.as_deref().unwrap_or_default(),
+            sizes: &gathered.sizes,
+            cpu: settings.cpu.values(),
+            memory: settings.memory.values(),
+            headroom: settings.consolidate_headroom.value,
+        };
+        if let Ok(removal) = consolidate::judge(&state, &instances[index], &tasks) {
+            count += 1;
+            consolidate::take_room(&mut instances, index, &removal.moved_sizes);
+        }
+    }
+    Ok(count)
 }
 
 #[cfg(test)]
@@ -444,7 +500,8 @@ mod tests {
             .with_load("c", "b", Resources::new(896, 1792), 3)
             .with_load("c", "c", Resources::new(896, 1792), 3)
             .with_task_definition(api, 512, 1024)
-            .with_service("c", "api", 5, 5, &[]);
+            .with_service("c", "api", 5, 5, &[])
+            .with_group("c-blue", 1, 3, &[(TAG_CLUSTER, "c")]);
         let cloud = with_daemon(cloud, "c");
         let agent = cloud.state().services["c"][1].task_definition.clone();
         cloud.with_task("c", "service:api", "a", api).with_task("c", "service:agent", "a", &agent)
@@ -458,8 +515,40 @@ mod tests {
         assert_eq!((c.scale_status, c.reason), (Some(ScaleStatus::Down), Reason::Consolidation));
         assert_eq!(c.removal.as_ref().map(|r| r.container_instance_arn.as_str()), Some("a"));
         assert!(c.detail.contains("instance i-a can go"), "{}", c.detail);
-        // Only the candidate's tasks were read.
-        assert_eq!(cloud.calls("ListTasks"), 1);
+        // a can go; then b, whose 1152 CPU units would leave the last instance over max, cannot: a surplus of 1.
+        assert_eq!(c.surplus, 1);
+        // Each instance's tasks were read once, for consolidation and the surplus together.
+        assert_eq!(cloud.calls("ListTasks"), 3);
+        // While the group scales (desired 2 of 3 registered: one leaving, not DRAINING yet), no surplus.
+        let cloud = loose_cluster(48.0);
+        cloud.state().groups[0].desired_capacity = 2;
+        let c = tick(&cloud, "c").clusters.remove(0);
+        assert_eq!((c.reason, c.surplus), (Reason::Consolidation, 0));
+        assert!(c.detail.contains("no surplus while the groups are scaling"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_left() {
+        let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+        let mut cloud = Script::new()
+            .with_cluster("q", 4, &[])
+            .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
+            .with_task_definition(api, 512, 1024)
+            .with_service("q", "api", 4, 4, &[])
+            .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")]);
+        for arn in ["a", "b", "c", "d"] {
+            cloud = cloud
+                .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
+                .with_load("q", arn, Resources::new(1536, 3072), 1)
+                .with_task("q", "service:api", arn, api);
+        }
+        let q = tick(&cloud, "q").clusters.remove(0);
+        assert_eq!(q.reason, Reason::BothBelowMin);
+        // Without a: 33%; without b too: 50%; without c as well, d would be full (100% >= 75 - 5).
+        assert_eq!(q.surplus, 2, "{}", q.detail);
+        let surplus: Vec<f64> =
+            cloud.published().iter().filter(|(_, m)| m.name == SURPLUS_METRIC).map(|(_, m)| m.value).collect();
+        assert_eq!(surplus, [2.0]);
     }
 
     #[test]

@@ -197,6 +197,23 @@ pub fn judge(state: &ClusterState<'_>, candidate: &ContainerInstance, tasks: &[T
     })
 }
 
+/// Mark the instance at `index` as leaving and its tasks as placed on the others, so the next removal of the
+/// same request is judged against what is left.
+pub fn take_room(instances: &mut [ContainerInstance], index: usize, moved: &[Resources]) {
+    instances[index].status = "DRAINING".into();
+    let reference = instances[index].registered.unwrap_or_default();
+    let mut room: Vec<Resources> = instances
+        .iter()
+        .map(|i| if i.is_active() { i.remaining.unwrap_or_default() } else { Resources::default() })
+        .collect();
+    pack::into_room(moved, &mut room, reference);
+    for (instance, left) in instances.iter_mut().zip(room) {
+        if instance.is_active() {
+            instance.remaining = Some(left);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

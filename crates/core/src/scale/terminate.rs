@@ -16,12 +16,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::capacity::Gathered;
-use super::consolidate::{self, ClusterState, Kept};
+use super::consolidate::{self, ClusterState, Kept, take_room};
 use crate::arn::cluster_name;
-use crate::cluster::{ContainerInstance, Resources};
 use crate::config::Thresholds;
 use crate::lifecycle::TAG_CLUSTER;
-use crate::pack;
 use crate::ports::{AutoScalingApi, AwsError, EcsApi};
 
 /// What Auto Scaling sends a custom termination policy. The keys are AWS's (`AutoScalingGroupARN`,
@@ -221,28 +219,12 @@ async fn judge_request<E: EcsApi>(ecs: &E, cluster: &str, request: &TerminationR
     Ok(Choice { response: TerminationResponse { instance_ids: chosen }, basis: Basis::Judged { kept } })
 }
 
-/// Mark the instance at `index` as leaving and its tasks as placed on the others, so the next removal of the
-/// same request is judged against what is left.
-fn take_room(instances: &mut [ContainerInstance], index: usize, moved: &[Resources]) {
-    instances[index].status = "DRAINING".into();
-    let reference = instances[index].registered.unwrap_or_default();
-    let mut room: Vec<Resources> = instances
-        .iter()
-        .map(|i| if i.is_active() { i.remaining.unwrap_or_default() } else { Resources::default() })
-        .collect();
-    pack::into_room(moved, &mut room, reference);
-    for (instance, left) in instances.iter_mut().zip(room) {
-        if instance.is_active() {
-            instance.remaining = Some(left);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::cluster::Resources;
     use crate::ports::script::Script;
 
     const API: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";

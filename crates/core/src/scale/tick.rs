@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::capacity::{self, Consolidation, Gathered, SHORTFALL_METRIC};
+use super::capacity::{self, Consolidation, Gathered, SHORTFALL_METRIC, SURPLUS_METRIC};
 use super::consolidate::Removal;
 use super::placement::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
 use super::rule::{ClusterReading, Decision, Placement, Reason, ScaleStatus};
@@ -70,6 +70,8 @@ pub struct ClusterReport {
     /// The instance consolidation would remove (reason `consolidation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removal: Option<Removal>,
+    /// ACTIVE instances that can go at once (published as `InstancesSurplus`; computed when the status is 0).
+    pub surplus: u32,
     /// The layered settings, with where each came from; absent when the configuration was invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<ClusterSettings>,
@@ -89,6 +91,7 @@ impl ClusterReport {
             unplaceable: Vec::new(),
             shortfall: None,
             removal: None,
+            surplus: 0,
             settings: None,
         }
     }
@@ -318,10 +321,21 @@ async fn discount_pending<A: AutoScalingApi>(
     autoscaling: &A,
     clusters: &mut [ClusterReport],
 ) -> Option<Result<Vec<AutoScalingGroup>, AwsError>> {
-    if !clusters.iter().any(|r| r.scale_status == Some(ScaleStatus::Up)) {
+    if !clusters.iter().any(|r| r.scale_status == Some(ScaleStatus::Up) || r.surplus > 0) {
         return None;
     }
     let groups = autoscaling.tagged_groups(TAG_CLUSTER).await;
+    // A surplus is a batch to start only while nothing else moves: no group reading, no instance leaving.
+    for report in clusters.iter_mut().filter(|r| r.surplus > 0) {
+        let steady = match &groups {
+            Ok(found) => capacity::groups_steady(found, &report.cluster, report.instances.unwrap_or(0)),
+            Err(_) => false,
+        };
+        if !steady {
+            report.surplus = 0;
+            report.detail.push_str("; no surplus while the groups are scaling (or could not be read)");
+        }
+    }
     let Ok(found) = &groups else { return Some(groups) };
     for report in clusters.iter_mut().filter(|r| r.scale_status == Some(ScaleStatus::Up)) {
         let (Some(settings), Some(registered)) = (&report.settings, report.instances) else { continue };
@@ -384,6 +398,13 @@ async fn assess<E: EcsApi>(
             Err(error) => decision.detail.push_str(&format!("; consolidation could not read the cluster: {error}")),
         }
     }
+    let mut surplus = 0;
+    if decision.status == Some(ScaleStatus::Down) && settings.consolidate.value {
+        match capacity::surplus(ecs, &settings, &mut gathered).await {
+            Ok(count) => surplus = count,
+            Err(error) => decision.detail.push_str(&format!("; the surplus could not be read: {error}")),
+        }
+    }
     ClusterReport {
         cpu: reading.cpu.value(),
         memory: reading.memory.value(),
@@ -392,6 +413,7 @@ async fn assess<E: EcsApi>(
         unplaceable: check.unplaceable,
         shortfall,
         removal,
+        surplus,
         settings: Some(settings),
         ..ClusterReport::new(&facts.name, decision)
     }
@@ -497,6 +519,7 @@ pub async fn run_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
             Some([
                 metric(METRIC_NAME, report.scale_status?.metric_value(), MetricUnit::None),
                 metric(SHORTFALL_METRIC, f64::from(shortfall), MetricUnit::Count),
+                metric(SURPLUS_METRIC, f64::from(report.surplus), MetricUnit::Count),
             ])
         })
         .flatten()
@@ -632,7 +655,9 @@ mod tests {
         assert_eq!((summary.emitted, summary.put_metric_data_calls), (5, 1));
         assert_eq!(cloud.calls("GetMetricData"), 1);
         assert!(cloud.published().iter().all(|(namespace, _)| namespace == "Curalate/AutoScaling"));
-        assert_eq!(cloud.published().len(), 10);
+        // And InstancesSurplus: 0 everywhere, as `idle` has no instance list to judge.
+        assert_eq!(published_as(&cloud, SURPLUS_METRIC).iter().map(|(_, v)| *v).sum::<f64>(), 0.0);
+        assert_eq!(cloud.published().len(), 15);
     }
 
     #[test]
