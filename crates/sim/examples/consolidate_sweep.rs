@@ -3,7 +3,9 @@
 //! removable before the scale-in policy acts) at 5, 10 (the module's default), 20 and 30 minutes, and with
 //! consolidation off (scale-status's CONSOLIDATE=false; sized scale-out, the termination policy and the event
 //! rule stay on); then, at 10 minutes, the headroom consolidation leaves below max (CONSOLIDATE_HEADROOM) at 0,
-//! 1, 2.5, 5 (the default) and 10 points, with oscillations, the figure the headroom is for.
+//! 1, 2.5, 5 (the default) and 10 points, with oscillations, the figure the headroom is for; then the surplus
+//! scale-in (the InstancesSurplus alarm and its step policy, removing every instance that can go at once
+//! instead of one per window) on and off.
 //!
 //! `make sweep`, or `cargo run --release -p ecs-scaler-sim --example consolidate_sweep [SCENARIO...]`.
 //! Each cell is instance-hours / unplaced task-minutes / tasks moved per day.
@@ -74,6 +76,40 @@ fn main() -> Result<(), SimError> {
             print!(" | {cell:>18}");
         }
         println!(" |");
+    }
+    println!(
+        "\nsurplus scale-in (after 10 min, headroom 5): instance-h / unplaced task-min / oscillations / tasks moved per \
+         day\n"
+    );
+    let surplus = [("surplus on", true), ("surplus off", false)];
+    print!("| {:<14}", "scenario");
+    for (label, _) in surplus {
+        print!(" | {label:>26}");
+    }
+    println!(" | {:>12} |", "Δ instance-h");
+    print!("|{}", "-".repeat(16));
+    for _ in surplus {
+        print!("|{}:", "-".repeat(27));
+    }
+    println!("|{}:|", "-".repeat(13));
+    for name in builtin::NAMES.iter().map(|(name, _)| *name).filter(|name| *name != "bench") {
+        if !chosen.is_empty() && !chosen.iter().any(|c| c == name) {
+            continue;
+        }
+        let Some(scenario) = builtin::by_name(name) else { continue };
+        print!("| {name:<14}");
+        let mut hours = Vec::new();
+        for (_, on) in surplus {
+            let knobs = Knobs { surplus_scale_in: on, ..Knobs::default() };
+            let s = simulate(&scenario, Box::new(EcsScaler::new(&knobs)), &knobs, &mut |_| {})?.summary;
+            hours.push(s.instance_hours);
+            let cell = format!(
+                "{:.1} / {} / {} / {:.0}",
+                s.instance_hours, s.unplaced_task_minutes, s.oscillations, s.tasks_moved_per_day
+            );
+            print!(" | {cell:>26}");
+        }
+        println!(" | {:>12} |", format!("{:+.1}", hours[0] - hours[1]));
     }
     Ok(())
 }

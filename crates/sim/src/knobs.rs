@@ -4,16 +4,18 @@ use chrono::Duration;
 use ecs_scaler_core::config::DEFAULT_LOOKBACK_SECONDS;
 use ecs_scaler_core::drain::DrainPolicy;
 use ecs_scaler_core::lifecycle::LifecycleResult;
+use ecs_scaler_core::scale::capacity::SURPLUS_ALARM_THRESHOLD;
 use serde::Serialize;
 
 /// `ComparisonOperator` of a CloudWatch alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Comparison {
     GreaterThanThreshold,
+    GreaterThanOrEqualToThreshold,
     LessThanThreshold,
 }
 
-/// A CloudWatch alarm on ScaleStatus (statistic Maximum, period 60 s: one datapoint a minute is its own maximum).
+/// A CloudWatch alarm on one of scale-status's metrics (period 60 s; datapoints to alarm = evaluation periods).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct AlarmSpec {
     pub comparison: Comparison,
@@ -25,6 +27,7 @@ impl AlarmSpec {
     pub fn breaches(&self, value: f64) -> bool {
         match self.comparison {
             Comparison::GreaterThanThreshold => value > self.threshold,
+            Comparison::GreaterThanOrEqualToThreshold => value >= self.threshold,
             Comparison::LessThanThreshold => value < self.threshold,
         }
     }
@@ -86,6 +89,14 @@ pub struct Knobs {
     pub alarm_high: AlarmSpec,
     /// `<cluster>_ScaleStatus_low_<colour>`: LessThanThreshold 1, Maximum, 60 s × 10.
     pub alarm_low: AlarmSpec,
+    /// `<cluster>_InstancesSurplus_<colour>`: GreaterThanOrEqualToThreshold 2 ([`SURPLUS_ALARM_THRESHOLD`]),
+    /// Minimum, 60 s × the low alarm's evaluation periods, missing data not breaching, invoking the colour's
+    /// surplus step policy ([`SURPLUS_STEPS`]); the module wires it for ecs-scaler only. Off: the ScaleStatus
+    /// low alarm's −1 is the only scale-in, as before.
+    ///
+    /// [`SURPLUS_ALARM_THRESHOLD`]: ecs_scaler_core::scale::capacity::SURPLUS_ALARM_THRESHOLD
+    /// [`SURPLUS_STEPS`]: ecs_scaler_core::scale::capacity::SURPLUS_STEPS
+    pub surplus_scale_in: bool,
     /// +15 % of the group's capacity, at least 2 instances; cooldown 180 s.
     pub scale_up: SimpleScaling,
     /// −1 instance, cooldown 300 s.
@@ -127,6 +138,17 @@ pub struct Knobs {
     pub spike_min_tasks: u32,
 }
 
+impl Knobs {
+    /// The surplus alarm: InstancesSurplus ≥ 2 (Minimum) in every period of the low alarm's window.
+    pub fn alarm_surplus(&self) -> AlarmSpec {
+        AlarmSpec {
+            comparison: Comparison::GreaterThanOrEqualToThreshold,
+            threshold: SURPLUS_ALARM_THRESHOLD,
+            evaluation_periods: self.alarm_low.evaluation_periods,
+        }
+    }
+}
+
 impl Default for Knobs {
     fn default() -> Self {
         Self {
@@ -140,6 +162,7 @@ impl Default for Knobs {
                 evaluation_periods: 4,
             },
             alarm_low: AlarmSpec { comparison: Comparison::LessThanThreshold, threshold: 1.0, evaluation_periods: 10 },
+            surplus_scale_in: true,
             scale_up: SimpleScaling {
                 adjustment: Adjustment::Percent { percent: 15, min_instances: 2 },
                 cooldown_seconds: 180,

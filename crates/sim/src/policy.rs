@@ -48,6 +48,9 @@ pub struct Wiring {
     /// Each colour has the shortfall step scaling policy (`<cluster>-shortfall-<colour>`), and its group the
     /// tags scale-status looks for.
     pub shortfall_policy: bool,
+    /// Each colour has the surplus step scaling policy (`<cluster>-surplus-<colour>`) and the InstancesSurplus
+    /// alarm that invokes it (unless [`crate::knobs::Knobs::surplus_scale_in`] is off).
+    pub surplus_policy: bool,
     /// The groups' termination policy is the custom one ([`ecs_scaler_core::scale::terminate::choose`], run by
     /// the drain-hook Lambda) instead of Auto Scaling's Default.
     pub custom_termination: bool,
@@ -181,7 +184,13 @@ impl Policy for EcsScaler {
 
     fn wiring(&self) -> Wiring {
         let aware = self.placement_aware;
-        Wiring { protect_busy: false, shortfall_policy: aware, custom_termination: aware, placement_event: aware }
+        Wiring {
+            protect_busy: false,
+            shortfall_policy: aware,
+            surplus_policy: aware,
+            custom_termination: aware,
+            placement_event: aware,
+        }
     }
 
     /// The rule's target: scale-status's event handler ([`trigger::on_placement_failure`]) for this cluster,

@@ -6,7 +6,7 @@ use ecs_scaler_core::lifecycle::{
     ActionOutcome, AutoScalingGroup, GroupInstance, LifecycleHook, TAG_CLUSTER, TERMINATING, TERMINATING_WAIT,
 };
 use ecs_scaler_core::ports::AwsError;
-use ecs_scaler_core::scale::capacity::SHORTFALL_STEPS;
+use ecs_scaler_core::scale::capacity::{SHORTFALL_STEPS, SURPLUS_ALARM_THRESHOLD, SURPLUS_STEPS};
 use ecs_scaler_core::scale::terminate::{Candidate, CapacityToTerminate, TerminationRequest};
 use ecs_scaler_core::scale::tick::TAG_SHORTFALL_POLICY;
 
@@ -28,15 +28,16 @@ pub enum ScalingPolicy {
     Step(StepScaling),
 }
 
-/// A step scaling policy with ChangeInCapacity, run by ExecutePolicy with a metric value (no alarm invokes one in
-/// this model). No cooldown (step scaling has none); instead, capacity still warming up counts against the next
-/// execution: AWS adds only the part of the step that exceeds what is warming, so "multiple alarm breaches
-/// that fall in the range of the same step adjustment result in a single scaling activity".
+/// A step scaling policy with ChangeInCapacity: the shortfall policy, run by ExecutePolicy with a metric value,
+/// or the surplus policy, invoked by its alarm with the alarm's breaching value. No cooldown (step scaling has
+/// none); instead, capacity still warming up counts against the next scale-out: AWS adds only the part of the
+/// step that exceeds what is warming, so "multiple alarm breaches that fall in the range of the same step
+/// adjustment result in a single scaling activity"; and scale-in waits until it has warmed up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepScaling {
     pub name: String,
-    /// `(lower, upper, instances)`, bounds relative to the breach threshold.
-    pub steps: Vec<(f64, Option<f64>, u32)>,
+    /// `(lower, upper, change in instances)`, bounds relative to the breach threshold.
+    pub steps: Vec<(f64, Option<f64>, i32)>,
     pub breach_threshold: f64,
     /// EstimatedInstanceWarmup, in minutes.
     pub warmup_minutes: u32,
@@ -47,15 +48,26 @@ impl StepScaling {
     pub fn shortfall(colour: &str, warmup_minutes: u32) -> Self {
         Self {
             name: format!("{CLUSTER}-shortfall-{colour}"),
-            steps: SHORTFALL_STEPS.to_vec(),
+            steps: SHORTFALL_STEPS.iter().map(|&(lower, upper, add)| (lower, upper, add as i32)).collect(),
             breach_threshold: 0.0,
             warmup_minutes,
         }
     }
 
+    /// `<cluster>-surplus-<colour>`: the surplus table, breach threshold 2 (the alarm's), removing s − 1 of a
+    /// surplus s. Its warm-up is irrelevant: it only scales in.
+    pub fn surplus(colour: &str) -> Self {
+        Self {
+            name: format!("{CLUSTER}-surplus-{colour}"),
+            steps: SURPLUS_STEPS.to_vec(),
+            breach_threshold: SURPLUS_ALARM_THRESHOLD,
+            warmup_minutes: 0,
+        }
+    }
+
     /// The step for a metric value: above the threshold the lower bound is inclusive and the upper exclusive,
     /// below it the other way round. `None`: no step matches (ExecutePolicy fails).
-    pub fn adjustment(&self, metric_value: f64) -> Option<u32> {
+    pub fn adjustment(&self, metric_value: f64) -> Option<i32> {
         let d = metric_value - self.breach_threshold;
         self.steps
             .iter()
@@ -97,11 +109,13 @@ pub struct Group {
     pub scale_down: ScalingPolicy,
     /// The shortfall step scaling policy, when the Terraform module wires sized scale-out.
     pub shortfall: Option<ScalingPolicy>,
+    /// The surplus step scaling policy, the InstancesSurplus alarm's action, when the module wires it.
+    pub surplus: Option<ScalingPolicy>,
 }
 
 impl Group {
     fn policy(&self, name: &str) -> Option<&ScalingPolicy> {
-        self.shortfall.iter().find(|p| matches!(p, ScalingPolicy::Step(step) if step.name == name))
+        self.shortfall.iter().chain(&self.surplus).find(|p| matches!(p, ScalingPolicy::Step(step) if step.name == name))
     }
 }
 
@@ -150,6 +164,8 @@ impl AutoScaling {
             shortfall: wiring
                 .shortfall_policy
                 .then(|| ScalingPolicy::Step(StepScaling::shortfall(colour, knobs.shortfall_warmup_minutes))),
+            surplus: (wiring.surplus_policy && knobs.surplus_scale_in)
+                .then(|| ScalingPolicy::Step(StepScaling::surplus(colour))),
         };
         Self {
             groups: vec![group("blue", scenario.min_size, scenario.max_size), group("green", 0, 0)],
@@ -205,7 +221,8 @@ impl World {
         }
     }
 
-    /// The alarms in ALARM invoke their policy on every group that has alarms (max size above 0).
+    /// The alarms in ALARM invoke their policy on every group that has alarms (max size above 0). The surplus
+    /// alarm's step policy gets the alarm's newest datapoint as its breaching value.
     pub fn alarm_actions(&mut self, actions: &[AlarmAction]) {
         let t = self.tick;
         for action in actions {
@@ -217,17 +234,49 @@ impl World {
                 let policy = match action {
                     AlarmAction::ScaleUp => &g.scale_up,
                     AlarmAction::ScaleDown => &g.scale_down,
+                    AlarmAction::SurplusScaleIn => match &g.surplus {
+                        Some(policy) => policy,
+                        None => continue,
+                    },
                 };
                 match policy {
                     ScalingPolicy::Simple(simple) => {
                         let simple = *simple;
                         self.simple_scaling(t, group, simple);
                     }
-                    // The module's alarms invoke simple policies only; step policies are executed.
-                    ScalingPolicy::Step(_) => {}
+                    ScalingPolicy::Step(step) => {
+                        let step = step.clone();
+                        if let Some(value) = self.cloudwatch.surplus(t) {
+                            self.step_scale_in(group, &step, value);
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// A step scaling policy invoked by its alarm with a negative step for `metric_value`: the desired capacity
+    /// goes down by it (never below the min size), at once and whatever activity is in progress (step scaling
+    /// has no cooldown); blocked while a step scale-out's launches warm up, like scale-in by the simple policy.
+    /// Which instances go is the termination policy's choice, as for any scale-in.
+    fn step_scale_in(&mut self, group: usize, step: &StepScaling, metric_value: f64) {
+        let Some(change) = step.adjustment(metric_value).filter(|&change| change < 0) else { return };
+        if self.warming(group) > 0 {
+            return;
+        }
+        let g = &self.autoscaling.groups[group];
+        let desired = g.desired.saturating_sub(change.unsigned_abs()).max(g.min);
+        if desired >= g.desired {
+            return;
+        }
+        if let Some(minute) = self.recording() {
+            self.tally.capacity_changes.push((minute, -1));
+            self.tally.step_scale_ins += 1;
+            self.tally.step_removed += g.desired - desired;
+        }
+        self.autoscaling.groups[group].desired = desired;
+        let t = self.tick;
+        self.reconcile_group(t, group);
     }
 
     /// A simple scaling policy fires: ignored while the group's last scaling activity is in progress or
@@ -277,6 +326,7 @@ impl World {
         let add = step.adjustment(metric_value).ok_or_else(|| {
             fail(format!("metric value {metric_value} does not correspond to a step adjustment of {policy}"))
         })?;
+        let add = u32::try_from(add).unwrap_or(0);
         let warming = self.warming(index);
         let g = &self.autoscaling.groups[index];
         let desired = g.desired.saturating_add(add.saturating_sub(warming)).min(g.max.max(g.desired));
@@ -563,7 +613,13 @@ mod tests {
     }
 
     fn ours() -> Wiring {
-        Wiring { protect_busy: false, shortfall_policy: true, custom_termination: true, placement_event: true }
+        Wiring {
+            protect_busy: false,
+            shortfall_policy: true,
+            surplus_policy: true,
+            custom_termination: true,
+            placement_event: true,
+        }
     }
 
     #[test]
@@ -637,5 +693,104 @@ mod tests {
         default.autoscaling.groups[0].desired = 2;
         default.reconcile_groups();
         assert_eq!(default.instances[0].lifecycle, Lifecycle::TerminatingWait, "the oldest goes");
+    }
+
+    /// One minute of ecs-scaler's metrics: ScaleStatus and InstancesSurplus published, the alarms evaluated,
+    /// their actions taken, the groups reconciled; then the clock moves on.
+    fn minute(world: &mut World, status: f64, surplus: f64) {
+        use ecs_scaler_core::config::DEFAULT_NAMESPACE;
+        use ecs_scaler_core::ports::{ClusterMetric, MetricUnit};
+        use ecs_scaler_core::scale::METRIC_NAME;
+        use ecs_scaler_core::scale::capacity::SURPLUS_METRIC;
+        let metric =
+            |name, value, unit| ClusterMetric { name, cluster: CLUSTER.into(), value, unit, timestamp: world.now() };
+        let metrics =
+            [metric(METRIC_NAME, status, MetricUnit::None), metric(SURPLUS_METRIC, surplus, MetricUnit::Count)];
+        let t = world.tick;
+        world.cloudwatch.put(t, DEFAULT_NAMESPACE, &metrics);
+        let actions = world.cloudwatch.evaluate_alarms(t);
+        world.alarm_actions(&actions);
+        world.reconcile_groups();
+        world.tick += 1;
+    }
+
+    fn ten_instances(min_size: u32) -> World {
+        let scenario = Scenario { initial_instances: Some(10), min_size, max_size: 20, ..scenario() };
+        let mut world = World::new(&scenario, Knobs::default(), ours());
+        world.tick = 100;
+        world
+    }
+
+    #[test]
+    fn the_surplus_policy_acts_only_after_ten_minutes_of_surplus_and_removes_the_low_alarm_s_one_less() {
+        let mut world = ten_instances(1);
+        assert_eq!(world.autoscaling.groups[0].desired, 10);
+        for _ in 0..9 {
+            minute(&mut world, 0.0, 5.0);
+        }
+        assert_eq!(world.autoscaling.groups[0].desired, 10, "nine minutes are not enough for either alarm");
+        minute(&mut world, 0.0, 5.0);
+        assert_eq!(world.autoscaling.groups[0].desired, 5, "4 by the surplus policy, 1 by the low alarm's");
+        assert_eq!((world.tally.step_scale_ins, world.tally.step_removed), (1, 4));
+
+        // The function chooses which 5 go, through the hook; the empty ones, not the busy one.
+        let cloud = SimCloud::new(world);
+        let requests = cloud.with(|world| world.termination_requests());
+        assert_eq!(requests[0].capacity[0].capacity, 5);
+        let choice = block_on(terminate::choose(&cloud, &cloud, &[CLUSTER.to_owned()], &requests[0]));
+        cloud.with(|world| {
+            world.apply_termination("sim-blue", &choice.response.instance_ids);
+            assert_eq!(world.members(0).len(), 5, "{choice:?}");
+            assert_eq!(world.instances[0].lifecycle, Lifecycle::InService, "the busy instance stays");
+        });
+
+        let knobs = Knobs { surplus_scale_in: false, ..Knobs::default() };
+        let scenario = Scenario { initial_instances: Some(10), min_size: 1, max_size: 20, ..scenario() };
+        let mut off = World::new(&scenario, knobs, ours());
+        for _ in 0..10 {
+            minute(&mut off, 0.0, 5.0);
+        }
+        assert_eq!(off.autoscaling.groups[0].desired, 9, "switched off: the low alarm's 1 alone");
+    }
+
+    #[test]
+    fn a_surplus_that_drops_below_two_within_the_window_removes_nothing_extra() {
+        let mut world = ten_instances(1);
+        for m in 0..10 {
+            minute(&mut world, 0.0, if m == 4 { 1.0 } else { 5.0 });
+        }
+        assert_eq!(world.autoscaling.groups[0].desired, 9, "the low alarm's 1 only");
+    }
+
+    #[test]
+    fn surplus_scale_in_waits_for_a_step_scale_out_to_warm_up() {
+        let mut world = ten_instances(1);
+        world.execute_step_policy("sim-blue", "sim-shortfall-blue", 1.0).unwrap();
+        assert_eq!(world.autoscaling.groups[0].desired, 11);
+        let launched = world.members(0).into_iter().max().unwrap();
+        world.instances[launched].warm_at = Some(world.tick + 11);
+        for _ in 0..11 {
+            minute(&mut world, 0.0, 5.0);
+        }
+        assert_eq!(world.autoscaling.groups[0].desired, 11, "both policies blocked while warming up");
+        minute(&mut world, 0.0, 5.0);
+        assert_eq!(world.warming(0), 0);
+        assert_eq!(world.autoscaling.groups[0].desired, 6, "then the whole surplus goes");
+    }
+
+    #[test]
+    fn surplus_scale_in_never_goes_below_the_min_size() {
+        let mut world = ten_instances(4);
+        for _ in 0..10 {
+            minute(&mut world, 0.0, 9.0);
+        }
+        assert_eq!(world.autoscaling.groups[0].desired, 4, "8 + 1 asked for, the min size kept");
+        for _ in 0..10 {
+            minute(&mut world, 0.0, 9.0);
+        }
+        assert_eq!(world.autoscaling.groups[0].desired, 4);
+        let step = StepScaling::surplus("blue");
+        assert_eq!((step.adjustment(1.0), step.adjustment(2.0), step.adjustment(5.0)), (None, Some(-1), Some(-4)));
+        assert_eq!(step.adjustment(40.0), Some(-20));
     }
 }

@@ -72,6 +72,9 @@ pub struct Tally {
     pub tasks_moved: u64,
     /// Executions of the shortfall step policy that added capacity.
     pub step_scale_outs: u32,
+    /// Invocations of the surplus step policy that removed capacity, and the instances they removed.
+    pub step_scale_ins: u32,
+    pub step_removed: u32,
     /// Evaluations the placement-failure event rule ran (not throttled).
     pub placement_evaluations: u32,
     /// Scale-in requests the custom termination policy answered with no instance.
@@ -185,7 +188,7 @@ impl World {
             largest: scenario.instance_type.clone(),
             ecs: Ecs::new(scenario),
             autoscaling: AutoScaling::new(scenario, &knobs, wiring),
-            cloudwatch: CloudWatch::new(&knobs),
+            cloudwatch: CloudWatch::new(&knobs, wiring.surplus_policy && knobs.surplus_scale_in),
             tally: Tally::default(),
             events: scenario.events.clone(),
             knobs,
