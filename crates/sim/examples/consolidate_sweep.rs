@@ -78,9 +78,9 @@ fn main() -> Result<(), SimError> {
         println!(" |");
     }
     println!(
-        "\nsurplus scale-in (after 10 min, headroom 5): instance-h / unplaced task-min / oscillations / tasks moved per \
-         day\n"
+        "\nsurplus scale-in (after 10 min, headroom 5): instance-h / unplaced task-min / oscillations / tasks moved"
     );
+    println!("per day, and what surplus scale-in changes in instance-hours\n");
     let surplus = [("surplus on", true), ("surplus off", false)];
     print!("| {:<14}", "scenario");
     for (label, _) in surplus {

@@ -55,9 +55,9 @@
 //!    the cluster: no datapoint.
 //! 7. **Policy.** The [`Policy`] acts: `ecs-scaler` runs scale-status's tick against the world (reading the
 //!    reservations from its CloudWatch and the services, instances, tasks and task definitions from its ECS,
-//!    publishing ScaleStatus and InstancesShortfall to its CloudWatch, and executing the serving group's
-//!    shortfall policy when tasks wait); `seed` reads the reservations and publishes the same way; a capacity
-//!    provider sets a capacity.
+//!    publishing ScaleStatus, InstancesShortfall and InstancesSurplus to its CloudWatch, and executing the
+//!    serving group's shortfall policy when tasks wait); `seed` reads the reservations and publishes the same
+//!    way; a capacity provider sets a capacity.
 //! 8. **Alarms and Auto Scaling.** The Terraform module's alarms on ScaleStatus: high = GreaterThanThreshold 1,
 //!    Maximum, 60 s × 4 → scale-up policy; low = LessThanThreshold 1, Maximum, 60 s × 10 → scale-down policy;
 //!    missing data treated as missing (never breaching). An alarm in ALARM invokes its Auto Scaling action
@@ -81,6 +81,13 @@
 //!      (above the threshold: lower bound inclusive, upper exclusive) and adds only what exceeds the capacity that
 //!      policy launched and is still warming up, clamped to the max size; no cooldown. While its launches warm
 //!      up, scale-in by the simple policy is blocked.
+//!    - **Surplus step policy** `<cluster>-surplus-<colour>` (ChangeInCapacity, the core's
+//!      [`SURPLUS_STEPS`](ecs_scaler_core::scale::capacity::SURPLUS_STEPS), no cooldown) and the alarm that
+//!      invokes it, `<cluster>_InstancesSurplus_<colour>`: InstancesSurplus (Minimum over the minute) ≥ 2 in
+//!      every one of the low alarm's 10 periods, missing data not breaching. Invoked every minute the alarm is in
+//!      ALARM, with its newest datapoint: a surplus s removes s − 1 (at most 20), the low alarm's −1 the last one,
+//!      in the same minute; clamped to the min size; blocked while the shortfall policy's launches warm up. The
+//!      termination policy picks the instances. The knob `surplus_scale_in` switches it off.
 //!    - **Custom termination policy**: whenever a group is above its desired capacity, Auto Scaling sends the
 //!      function (the drain hook running [`ecs_scaler_core::scale::terminate::choose`]) a request as AWS builds it
 //!      (Cause SCALE_IN; one Availability Zone in this model, so every member is a candidate and the whole excess
@@ -88,7 +95,7 @@
 //!      answer is asked again the next minute for as long as the group stays above desired.
 //!
 //!    `seed`, `ecs-scaler-threshold` and the capacity provider keep the Default termination policy (with ECS
-//!    managed termination protection for the capacity provider) and no step policy.
+//!    managed termination protection for the capacity provider), no step policy and no surplus alarm.
 //!
 //! **Blue/green.** Two Auto Scaling groups (colours), alarms on each group whose max size is above 0, exactly
 //! as the Terraform module does. A colour swap raises the idle colour's min size to the live colour's size
@@ -116,10 +123,11 @@
 //!   out), the placement signal (tasks no instance could hold left out), the idle rule, sized scale-out and
 //!   consolidation (`consolidate`, on; "consolidate after" is the low alarm's evaluation periods, 10), with the
 //!   core's default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`); the shortfall
-//!   policy, the custom termination policy and the placement-failure event rule around it.
+//!   policy, the surplus alarm and policy, the custom termination policy and the placement-failure event rule
+//!   around it.
 //! - `ecs-scaler-threshold` — [`EcsScaler::threshold`] (not in the default comparison; by name): the same tick
-//!   as it was before placement-aware scaling: consolidation off, no shortfall policy, the Default termination
-//!   policy, schedule only.
+//!   as it was before placement-aware scaling: consolidation off, no shortfall or surplus policy, the Default
+//!   termination policy, schedule only.
 //! - `seed` — [`Seed`]: the original rule (thresholds only, no guard, no placement signal) with the same
 //!   thresholds as `ecs-scaler`, so the comparison shows what the rule itself changes; the original example's
 //!   40/75 is one flag away (`--seed-thresholds 40,75`).
