@@ -160,3 +160,28 @@ fn tasks_moved_per_day_counts_the_tasks_drains_moved() {
     let cp = run(&scenario("spike"), "capacity-provider", &knobs);
     assert_eq!(cp.summary.tasks_moved_per_day, 0.0);
 }
+
+/// Sized scale-in: after the spike, the InstancesSurplus alarm's step policy removes the instances that can go
+/// at once in one step (the low alarm's −1 the last of them), so the spike's capacity goes sooner than one
+/// instance per window.
+#[test]
+fn ecs_scaler_removes_a_surplus_at_once_after_the_spike() {
+    let on = Knobs::default();
+    let off = Knobs { surplus_scale_in: false, ..Knobs::default() };
+    let spike = scenario("spike");
+    let (with, without) = (run(&spike, "ecs-scaler", &on), run(&spike, "ecs-scaler", &off));
+    assert!(with.tally.step_scale_ins > 0, "{:?}", with.tally);
+    assert!(with.tally.step_removed > with.tally.step_scale_ins, "more than one at a time: {:?}", with.tally);
+    assert_eq!((without.tally.step_scale_ins, without.tally.step_removed), (0, 0));
+    assert!(
+        with.summary.instance_hours < without.summary.instance_hours,
+        "{:?} vs {:?}",
+        with.summary,
+        without.summary
+    );
+    assert_eq!(with.summary.min_healthy_violations, 0, "{:?}", with.summary);
+    // Only ecs-scaler has it.
+    for name in ["seed", "capacity-provider", "ecs-scaler-threshold"] {
+        assert_eq!(run(&spike, name, &on).tally.step_scale_ins, 0, "{name}");
+    }
+}
