@@ -216,6 +216,11 @@ impl Emulator {
         Ok(answer["requests"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Forget the custom termination requests logged so far.
+    pub fn clear_termination_requests(&self) -> Result<(), HarnessError> {
+        self.control("DELETE", "autoscaling/termination-requests", None).map(drop)
+    }
+
     /// Put an ECS service action event on the bus (`event_name`, e.g. `SERVICE_TASK_PLACEMENT_FAILURE`); rules
     /// with Lambda targets are delivered to before this returns. Returns the event as delivered.
     pub fn service_action(&self, cluster: &str, service: &str, event_name: &str) -> Result<Value, HarnessError> {

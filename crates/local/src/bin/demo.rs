@@ -282,16 +282,19 @@ async fn main() {
         lifecycle_state(&states(&seeder, &blue).await, &victim.ec2_instance_id)
     ));
 
-    consolidation(
-        &emulator,
-        &seeder,
-        &Consolidation { cluster, blue, td, survivor: survivor.clone() },
-        &scale_status,
-        &drain_hook,
-        &outputs,
-        &topic,
-    )
-    .await;
+    // As the ECS agent does when its instance terminates.
+    seeder
+        .ecs
+        .deregister_container_instance()
+        .cluster(&cluster)
+        .container_instance(&victim.container_instance_arn)
+        .force(true)
+        .send()
+        .await
+        .unwrap();
+
+    let scene = Consolidation { cluster, blue, td, survivor: survivor.clone(), schedule_input };
+    consolidation(&emulator, &seeder, &scene, &scale_status, &drain_hook, &outputs, &topic).await;
     println!("\nThat's the loop. Terraform now destroys everything and the emulator stops.");
 }
 
@@ -300,6 +303,20 @@ struct Consolidation {
     blue: String,
     td: String,
     survivor: ecs_scaler_aws::seed::SeededInstance,
+    schedule_input: Value,
+}
+
+/// The group's InService instances and their zones.
+async fn zones(seeder: &Seeder, group: &str) -> Vec<(String, String)> {
+    let groups =
+        seeder.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await.unwrap();
+    groups
+        .auto_scaling_groups()
+        .iter()
+        .flat_map(|g| g.instances())
+        .filter(|i| i.lifecycle_state().is_some_and(|s| s.as_str() == "InService"))
+        .map(|i| (i.instance_id().unwrap_or_default().to_owned(), i.availability_zone().unwrap_or_default().to_owned()))
+        .collect()
 }
 
 /// Chapters 6 and 7: load falls, the rule picks an instance, Auto Scaling asks which to terminate, the drain hook
@@ -313,19 +330,23 @@ async fn consolidation(
     outputs: &Value,
     topic: &str,
 ) {
-    let Consolidation { cluster, blue, td, survivor } = scene;
+    let Consolidation { cluster, blue, td, survivor, schedule_input } = scene;
     chapter(6, "Load falls: consolidation picks an instance");
     seeder.autoscaling.set_desired_capacity().auto_scaling_group_name(blue).desired_capacity(3).send().await.unwrap();
-    let fresh: Vec<String> = states(seeder, blue)
-        .await
-        .into_iter()
-        .filter(|(id, state)| id != &survivor.ec2_instance_id && state == "InService")
-        .map(|(id, _)| id)
-        .collect();
+    // Auto Scaling keeps zones balanced: on a scale-in it offers only the fuller zone's instances. The light
+    // instance is the new one that shares a zone with another, so it is among those offered.
+    let placed = zones(seeder, blue).await;
+    let zone_of = |id: &str| placed.iter().find(|(i, _)| i == id).map(|(_, z)| z.clone()).unwrap_or_default();
+    let shared = |id: &str| placed.iter().filter(|(_, z)| *z == zone_of(id)).count() > 1;
+    let mut fresh: Vec<String> =
+        placed.iter().map(|(id, _)| id.clone()).filter(|id| id != &survivor.ec2_instance_id).collect();
+    fresh.sort_by_key(|id| shared(id));
     let fresh = seeder.register(cluster, &fresh, 4096, 8192).await.unwrap();
-    let (busy, light) = (&fresh[0], &fresh[1]);
+    let (busy, light) = (&fresh[0], &fresh[fresh.len() - 1]);
+    let mut busy_tasks = Vec::new();
     for _ in 0..4 {
-        seeder.start_task(cluster, td, &busy.container_instance_arn, Some("service:web")).await.unwrap();
+        busy_tasks
+            .push(seeder.start_task(cluster, td, &busy.container_instance_arn, Some("service:web")).await.unwrap());
     }
     let lone = seeder.start_task(cluster, td, &light.container_instance_arn, Some("service:web")).await.unwrap();
     seeder.reservations(cluster, 46.0, 46.0, Utc::now() - chrono::Duration::minutes(1)).await.unwrap();
@@ -333,7 +354,7 @@ async fn consolidation(
         "Three instances: {} runs 6 tasks, {} runs 4, {} runs 1. Reservation 46%: above the 40% min, so the 2018 rule would keep all three.",
         survivor.ec2_instance_id, busy.ec2_instance_id, light.ec2_instance_id
     ));
-    let tick = run(scale_status, &json!({}), Duration::from_secs(30));
+    let tick = run(scale_status, schedule_input, Duration::from_secs(30));
     for report in tick.payload["clusters"].as_array().into_iter().flatten() {
         say(&format!(
             "scale-status: ScaleStatus {} ({}): {}",
@@ -353,6 +374,8 @@ async fn consolidation(
     })
     .unwrap();
     emulator.register_function(&function_arn, served.url(), 2.0).unwrap();
+    emulator.clear_termination_requests().unwrap();
+    emulator.lifecycle_notifications().unwrap();
     let group = seeder.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(blue).send().await.unwrap();
     let policies = group.auto_scaling_groups()[0].termination_policies().to_vec();
     say(&format!("{blue}'s termination policies: {policies:?}"));
@@ -366,7 +389,13 @@ async fn consolidation(
             .collect();
         say(&format!("Auto Scaling offered {offered:?}; the drain hook's policy answered {}", request["response"]));
     }
-    let chosen = light;
+    let waiting: Vec<String> = states(seeder, blue)
+        .await
+        .into_iter()
+        .filter(|(_, state)| state == "Terminating:Wait")
+        .map(|(id, _)| id)
+        .collect();
+    let chosen = if waiting.contains(&light.ec2_instance_id) { light } else { busy };
     say(&format!(
         "{} is {}.",
         chosen.ec2_instance_id,
@@ -391,22 +420,29 @@ async fn consolidation(
             ));
         }
     }
-    seeder.start_task(cluster, td, &survivor.container_instance_arn, Some("service:web")).await.unwrap();
-    seeder.stop_task(cluster, &lone).await.unwrap();
+    let moving = if chosen.ec2_instance_id == light.ec2_instance_id { vec![lone] } else { busy_tasks };
+    for task in &moving {
+        seeder.start_task(cluster, td, &survivor.container_instance_arn, Some("service:web")).await.unwrap();
+        seeder.stop_task(cluster, task).await.unwrap();
+    }
     say(&format!(
-        "ECS starts the web task on {} and stops the one on {}.",
-        survivor.ec2_instance_id, chosen.ec2_instance_id
+        "ECS starts {} web task(s) on {} and stops those on {}.",
+        moving.len(),
+        survivor.ec2_instance_id,
+        chosen.ec2_instance_id
     ));
     let scheduled = json!({"version": "0", "id": "3", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-22T10:12:00Z", "region": "us-east-1", "resources": [], "detail": {}});
     let released = run(drain_hook, &scheduled, Duration::from_secs(8));
     for report in released.payload["instances"].as_array().into_iter().flatten() {
+        let how = match (report["result"].as_str(), report["why"].as_str()) {
+            (Some(result), Some(why)) => format!(" ({result} {why})"),
+            _ => String::new(),
+        };
         say(&format!(
-            "drain hook: {} {} ({} {})",
+            "drain hook: {} {}{how}",
             report["instance"].as_str().unwrap_or_default(),
-            report["outcome"].as_str().unwrap_or_default(),
-            report["result"].as_str().unwrap_or_default(),
-            report["why"].as_str().unwrap_or_default()
+            report["outcome"].as_str().unwrap_or_default()
         ));
     }
     say(&format!(
