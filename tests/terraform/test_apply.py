@@ -7,6 +7,9 @@ example with both colours active and checks, with boto3 against the emulator, th
   - a plan after an out-of-band change of blue's desired capacity (what the alarms do) would not undo it;
   - each colour has its shortfall step policy (shortfall-steps.json's table, 300 s warm-up), named by its group's
     ecs-scaler:shortfall-policy tag, and executing it as scale-status does adds the shortfall once while it warms;
+  - each colour's InstancesSurplus alarm (Minimum >= 2 over the low alarm's window) calls that colour's own surplus
+    step policy (surplus-steps.json's table, aggregation Minimum), and executing it as the alarm would, with a
+    surplus of s, removes s - 1 instances;
   - both groups list the drain-hook function first in their termination policies, Auto Scaling's service-linked
     role may invoke it, and a scale-in asks it (a stand-in answers: termination_stand_in.py);
   - ECS placement failures of the cluster, and nothing else, reach scale-status through its rule;
@@ -52,6 +55,7 @@ COLOURS = {
 }
 BLUE_GROUP = 'module.ecs_cluster_bg.aws_autoscaling_group.this["blue"]'
 SHORTFALL_STEPS = os.path.join(ROOT, "terraform", "modules", "ecs-cluster-blue-green", "shortfall-steps.json")
+SURPLUS_STEPS = os.path.join(ROOT, "terraform", "modules", "ecs-cluster-blue-green", "surplus-steps.json")
 ACCOUNT = "123456789012"  # moto's
 
 
@@ -307,6 +311,48 @@ class AppliedExample(unittest.TestCase):
             desired.append(instances(autoscaling, group)["DesiredCapacity"])
         self.assertEqual(desired, [1, 1, 2], "the same shortfall again adds nothing while it warms; a larger one the difference")
 
+    def test_each_colours_surplus_alarm_calls_that_colours_surplus_policy(self):
+        cluster, groups = example.outputs["cluster_name"], example.outputs["autoscaling_group_names"]
+        autoscaling, cloudwatch = example.client("autoscaling"), example.client("cloudwatch")
+        with open(SURPLUS_STEPS) as table:
+            steps = [step_adjustment(step) for step in json.load(table)]
+        alarms = {alarm["AlarmName"]: alarm for alarm in cloudwatch.describe_alarms(AlarmNamePrefix=f"{cluster}_InstancesSurplus_")["MetricAlarms"]}
+        self.assertEqual(sorted(alarms), [f"{cluster}_InstancesSurplus_blue", f"{cluster}_InstancesSurplus_green"])
+        called = set()
+        for colour, group in groups.items():
+            name, alarm = f"{cluster}-surplus-{colour}", alarms[f"{cluster}_InstancesSurplus_{colour}"]
+            with self.subTest(group=group):
+                [policy] = autoscaling.describe_policies(AutoScalingGroupName=group, PolicyNames=[name])["ScalingPolicies"]
+                shape = {key: policy.get(key) for key in ("PolicyType", "AdjustmentType", "MetricAggregationType")}
+                self.assertEqual(shape, {"PolicyType": "StepScaling", "AdjustmentType": "ChangeInCapacity", "MetricAggregationType": "Minimum"})
+                self.assertEqual(sorted(policy["StepAdjustments"], key=lambda s: s["MetricIntervalLowerBound"]), steps)
+                self.assertEqual(alarm["AlarmActions"], [policy["PolicyARN"]], f"{alarm['AlarmName']} must call {name}")
+                condition = {key: alarm.get(key) for key in ("Namespace", "MetricName", "Dimensions", "Statistic", "Period", "EvaluationPeriods", "DatapointsToAlarm", "ComparisonOperator", "Threshold", "TreatMissingData")}
+                self.assertEqual(condition, {
+                    "Namespace": "Curalate/AutoScaling",
+                    "MetricName": "InstancesSurplus",
+                    "Dimensions": [{"Name": "ClusterName", "Value": cluster}],
+                    "Statistic": "Minimum",
+                    "Period": 60,
+                    "EvaluationPeriods": 10,
+                    "DatapointsToAlarm": 10,
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                    "Threshold": 2.0,
+                    "TreatMissingData": "notBreaching",
+                })
+                called.add(policy["PolicyARN"])
+        self.assertEqual(len(called), 2, "the two surplus alarms call two different policies")
+
+    def test_executing_the_surplus_policy_removes_all_but_one_of_the_surplus(self):
+        # As the alarm does it: the breach threshold 2, the metric value the surplus. Green is active and empty (max
+        # 2): up to 2 first, then a surplus of 2 removes 1 (the ScaleStatus low alarm would remove the other).
+        cluster, group = example.outputs["cluster_name"], example.outputs["autoscaling_group_names"]["green"]
+        autoscaling, policy = example.client("autoscaling"), f"{cluster}-surplus-green"
+        self.addCleanup(restore_desired_capacity, autoscaling, group, 0)
+        autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2, HonorCooldown=False)
+        autoscaling.execute_policy(AutoScalingGroupName=group, PolicyName=policy, MetricValue=2, BreachThreshold=2)
+        self.assertEqual(instances(autoscaling, group)["DesiredCapacity"], 1, "a surplus of 2 removes 1")
+
     def test_a_scale_in_asks_the_drain_hook_function(self):
         outputs, autoscaling, lam = example.outputs, example.client("autoscaling"), example.client("lambda")
         function, role = outputs["drain_hook_function_arn"], f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
@@ -396,7 +442,7 @@ class AppliedExample(unittest.TestCase):
 
 
 def step_adjustment(step):
-    """A row of shortfall-steps.json as DescribePolicies answers it (a missing bound is left out)."""
+    """A row of shortfall-steps.json or surplus-steps.json as DescribePolicies answers it (a missing bound is left out)."""
     answer = {"MetricIntervalLowerBound": float(step["lower"]), "ScalingAdjustment": step["adjustment"]}
     if step["upper"] is not None:
         answer["MetricIntervalUpperBound"] = float(step["upper"])
@@ -458,7 +504,7 @@ class Destroyed(unittest.TestCase):
         outputs, client = example.outputs, example.client
         cluster, groups = outputs["cluster_name"], list(outputs["autoscaling_group_names"].values())
         functions = [outputs["scale_status_function_name"], outputs["drain_hook_function_name"]]
-        ours = lambda name: name.startswith(f"{cluster}_ScaleStatus_") or any(name.startswith(f) for f in functions)
+        ours = lambda name: name.startswith((f"{cluster}_ScaleStatus_", f"{cluster}_InstancesSurplus_")) or any(name.startswith(f) for f in functions)
         cloudwatch = client("cloudwatch")
         log_groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
         topics = [topic["TopicArn"] for topic in client("sns").list_topics()["Topics"]]
@@ -487,6 +533,8 @@ def load_tests(loader, tests, pattern):
         "test_a_plan_leaves_an_out_of_band_desired_capacity_alone",
         "test_each_colour_has_its_shortfall_step_policy",
         "test_executing_the_shortfall_policy_adds_the_shortfall_once_while_it_warms",
+        "test_each_colours_surplus_alarm_calls_that_colours_surplus_policy",
+        "test_executing_the_surplus_policy_removes_all_but_one_of_the_surplus",
         "test_a_scale_in_asks_the_drain_hook_function",
         "test_placement_failures_of_the_cluster_reach_scale_status",
         "test_scale_status_runs_one_at_a_time_with_the_new_settings",

@@ -1,8 +1,8 @@
 # One ECS cluster on EC2, scaled by ecs-scaler:
 #   scale-status  publishes ScaleStatus (0 down, 1 stay, 2 up) every minute and when ECS cannot place a task,
 #                 and asks the serving group's step policy for the instances the waiting tasks need,
-#   blue/green    two ASGs whose alarms act on ScaleStatus, with a shortfall step policy and a termination
-#                 lifecycle hook each,
+#   blue/green    two ASGs whose alarms act on ScaleStatus, with a shortfall step policy, a surplus step policy
+#                 (run by the InstancesSurplus alarm) and a termination lifecycle hook each,
 #   drain-hook    chooses which instances a scale-in removes (custom termination policy) and holds terminating
 #                 instances until their tasks have moved,
 #   dashboard     shows all of it.

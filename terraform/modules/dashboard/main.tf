@@ -5,7 +5,7 @@ locals {
   region = data.aws_region.current.id
 
   # Each cluster gets a header line and two rows of graphs on the 24-column grid: ScaleStatus, InstancesShortfall
-  # and the reservations, then the in-service instances and the drain.
+  # and InstancesSurplus (4 columns each), the reservations (6 each), then the in-service instances and the drain.
   header_height = 1
   graph_height  = 6
   block_height  = local.header_height + 2 * local.graph_height
@@ -32,7 +32,7 @@ locals {
         type   = "metric"
         x      = 0
         y      = index * local.block_height + local.header_height
-        width  = 6
+        width  = 4
         height = local.graph_height
         properties = {
           title   = "ScaleStatus"
@@ -54,9 +54,9 @@ locals {
       },
       {
         type   = "metric"
-        x      = 6
+        x      = 4
         y      = index * local.block_height + local.header_height
-        width  = 6
+        width  = 4
         height = local.graph_height
         properties = {
           title   = "InstancesShortfall"
@@ -67,6 +67,27 @@ locals {
           stat    = "Maximum"
           metrics = [[var.namespace, "InstancesShortfall", "ClusterName", cluster.name, { label = "InstancesShortfall" }]]
           yAxis   = { left = { min = 0, showUnits = false } }
+        }
+      },
+      {
+        type   = "metric"
+        x      = 8
+        y      = index * local.block_height + local.header_height
+        width  = 4
+        height = local.graph_height
+        properties = {
+          title   = "InstancesSurplus"
+          region  = local.region
+          view    = "timeSeries"
+          stacked = false
+          period  = var.period
+          # What the surplus alarm reads: the least surplus of each period.
+          stat    = "Minimum"
+          metrics = [[var.namespace, "InstancesSurplus", "ClusterName", cluster.name, { label = "InstancesSurplus" }]]
+          yAxis   = { left = { min = 0, showUnits = false } }
+          annotations = {
+            horizontal = [{ value = 2, label = "2: the surplus alarm removes s - 1" }]
+          }
         }
       },
       {

@@ -46,7 +46,7 @@ variable "clusters" {
 }
 
 variable "namespace" {
-  description = "CloudWatch namespace of ScaleStatus, InstancesShortfall and the drain metrics."
+  description = "CloudWatch namespace of ScaleStatus, InstancesShortfall, InstancesSurplus and the drain metrics."
   type        = string
   default     = "Curalate/AutoScaling"
   nullable    = false

@@ -49,6 +49,12 @@ locals {
   # test checks this file against its table: change both together.
   shortfall_steps = jsondecode(file("${path.module}/shortfall-steps.json"))
 
+  # Sized scale-in: {lower, upper (null = none), adjustment (negative)}, relative to the surplus alarm's threshold
+  # of 2, so a surplus of s removes s - 1 (the ScaleStatus low alarm removes the other one). Shared with the Rust
+  # code like the shortfall table: its test checks this file.
+  surplus_steps           = jsondecode(file("${path.module}/surplus-steps.json"))
+  surplus_alarm_threshold = 2
+
   # A custom termination policy must come first (AWS); the named ones only break ties among what it returns.
   termination_policies = var.termination_policy_arn == null ? null : [var.termination_policy_arn, "OldestLaunchTemplate", "Default"]
 
@@ -243,6 +249,30 @@ resource "aws_autoscaling_policy" "shortfall" {
   }
 }
 
+# Sized scale-in, run by the <cluster>_InstancesSurplus_<colour> alarm below: with InstancesSurplus = s over the
+# whole window the alarm's breach is s - 2 (threshold 2), and the step [lower, upper) holding it removes s - 1.
+# The ScaleStatus low alarm, in ALARM over the same window whenever there is a surplus, removes the other one.
+# Like the other policies it exists for every active colour, also with autoscale_enabled = false (no alarm then).
+resource "aws_autoscaling_policy" "surplus" {
+  for_each = local.active_colours
+
+  name                    = "${var.cluster_name}-surplus-${each.key}"
+  autoscaling_group_name  = aws_autoscaling_group.this[each.key].name
+  policy_type             = "StepScaling"
+  adjustment_type         = "ChangeInCapacity"
+  metric_aggregation_type = "Minimum"
+
+  dynamic "step_adjustment" {
+    for_each = local.surplus_steps
+
+    content {
+      metric_interval_lower_bound = step_adjustment.value.lower
+      metric_interval_upper_bound = step_adjustment.value.upper
+      scaling_adjustment          = step_adjustment.value.adjustment
+    }
+  }
+}
+
 # The scale-status Lambda publishes ScaleStatus 0 (scale down), 1 (stay) or 2 (scale up) every minute.
 # Missing data is treated as missing, not as breaching or OK: the controller deliberately emits nothing when it
 # is unsure (stale reservation metrics, a cluster it cannot read), and silence must never move capacity.
@@ -281,6 +311,29 @@ resource "aws_cloudwatch_metric_alarm" "low" {
   datapoints_to_alarm = var.alarm_low.datapoints_to_alarm
   treat_missing_data  = "missing"
   alarm_actions       = [aws_autoscaling_policy.scale_down[each.key].arn]
+  tags                = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
+}
+
+# scale-status publishes InstancesSurplus, the ACTIVE instances that could go at once, and 0 while any instance
+# drains or the groups are scaling. The Minimum over every minute of the low alarm's window (the "consolidate
+# after" window) is a surplus that held all along, never a one-minute dip. Missing data does not breach: silence
+# must never remove capacity.
+resource "aws_cloudwatch_metric_alarm" "surplus" {
+  for_each = local.alarm_colours
+
+  alarm_name          = "${var.cluster_name}_InstancesSurplus_${each.key}"
+  alarm_description   = "InstancesSurplus of ${var.cluster_name} has been at least ${local.surplus_alarm_threshold} for ${var.alarm_low.evaluation_periods} minute(s): remove all but one of the surplus ${each.key} instances (the ScaleStatus low alarm removes the last)."
+  namespace           = var.metric_namespace
+  metric_name         = "InstancesSurplus"
+  dimensions          = { ClusterName = var.cluster_name }
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = local.surplus_alarm_threshold
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = var.alarm_low.evaluation_periods
+  datapoints_to_alarm = var.alarm_low.evaluation_periods
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_autoscaling_policy.surplus[each.key].arn]
   tags                = merge(local.base_tags, { "ecs-scaler:colour" = each.key })
 }
 

@@ -70,6 +70,48 @@ output "shortfall_policies" {
   }
 }
 
+output "surplus_policies" {
+  description = "The surplus step policies (sized scale-in) by colour, as applied: name, arn, policy_type, adjustment_type, metric_aggregation_type and step_adjustments (a set of {lower, upper, adjustment}, bounds as numbers, null for none); only active colours have one."
+  value = {
+    for colour, policy in aws_autoscaling_policy.surplus : colour => {
+      name                    = policy.name
+      arn                     = policy.arn
+      policy_type             = policy.policy_type
+      adjustment_type         = policy.adjustment_type
+      metric_aggregation_type = policy.metric_aggregation_type
+      # A set, as the provider keeps them; the bounds it keeps as strings ("" for none).
+      step_adjustments = toset([
+        for step in policy.step_adjustment : {
+          lower      = step.metric_interval_lower_bound == "" ? null : tonumber(step.metric_interval_lower_bound)
+          upper      = step.metric_interval_upper_bound == "" ? null : tonumber(step.metric_interval_upper_bound)
+          adjustment = step.scaling_adjustment
+        }
+      ])
+    }
+  }
+}
+
+output "surplus_alarms" {
+  description = "The <cluster>_InstancesSurplus_<colour> alarms by colour, as applied: alarm_name, arn, the condition (comparison_operator, threshold, statistic, period, evaluation_periods, datapoints_to_alarm, treat_missing_data), the metric (namespace, metric_name, dimensions) and alarm_actions, the surplus policy each calls. Empty when autoscale_enabled is false."
+  value = {
+    for colour, alarm in aws_cloudwatch_metric_alarm.surplus : colour => {
+      alarm_name          = alarm.alarm_name
+      arn                 = alarm.arn
+      comparison_operator = alarm.comparison_operator
+      threshold           = alarm.threshold
+      statistic           = alarm.statistic
+      period              = alarm.period
+      evaluation_periods  = alarm.evaluation_periods
+      datapoints_to_alarm = alarm.datapoints_to_alarm
+      treat_missing_data  = alarm.treat_missing_data
+      namespace           = alarm.namespace
+      metric_name         = alarm.metric_name
+      dimensions          = alarm.dimensions
+      alarm_actions       = alarm.alarm_actions
+    }
+  }
+}
+
 output "termination_policies" {
   description = "Each group's termination_policies by colour, as applied; null where termination_policy_arn is unset."
   value       = { for colour, group in aws_autoscaling_group.this : colour => group.termination_policies }

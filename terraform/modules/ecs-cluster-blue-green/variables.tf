@@ -245,7 +245,7 @@ variable "shortfall_warmup_seconds" {
 }
 
 variable "autoscale_enabled" {
-  description = "Create the ScaleStatus alarms that drive the scaling policies, and tag the groups with their shortfall policy (sized scale-out by scale-status). With false the groups keep whatever size they have."
+  description = "Create the ScaleStatus and InstancesSurplus alarms that drive the scaling policies, and tag the groups with their shortfall policy (sized scale-out by scale-status). With false the groups keep whatever size they have (the policies stay, for manual use)."
   type        = bool
   default     = true
   nullable    = false
@@ -339,7 +339,7 @@ variable "alarm_high" {
 }
 
 variable "alarm_low" {
-  description = "Overrides for the <cluster>_ScaleStatus_low_<colour> alarms (ScaleStatus < threshold, i.e. 0 = scale down)."
+  description = "Overrides for the <cluster>_ScaleStatus_low_<colour> alarms (ScaleStatus < threshold, i.e. 0 = scale down). evaluation_periods is also the window of the <cluster>_InstancesSurplus_<colour> alarms (evaluation_periods = datapoints_to_alarm, 60 s each)."
   type = object({
     threshold           = optional(number, 1)
     statistic           = optional(string, "Maximum")

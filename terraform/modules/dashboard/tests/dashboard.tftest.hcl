@@ -51,11 +51,32 @@ run "instances_shortfall_is_drawn_beside_scale_status" {
     condition = one([
       for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [widget.x, widget.y, widget.width, widget.properties.stat, widget.properties.metrics]
       if try(widget.properties.title, "") == "InstancesShortfall"
-      ]) == [6, 1, 6, "Maximum", [["Curalate/AutoScaling", "InstancesShortfall", "ClusterName", "default", { label = "InstancesShortfall" }]]] && one([
-      for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [widget.x, widget.y]
+      ]) == [4, 1, 4, "Maximum", [["Curalate/AutoScaling", "InstancesShortfall", "ClusterName", "default", { label = "InstancesShortfall" }]]] && one([
+      for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [widget.x, widget.y, widget.width]
       if try(widget.properties.title, "") == "ScaleStatus"
-    ]) == [0, 1]
+    ]) == [0, 1, 4]
     error_message = "InstancesShortfall (Maximum, Curalate/AutoScaling, ClusterName=default) sits right of ScaleStatus."
+  }
+}
+
+run "instances_surplus_is_drawn_beside_instances_shortfall" {
+  command = plan
+
+  assert {
+    condition = one([
+      for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [widget.x, widget.y, widget.width, widget.properties.stat, widget.properties.metrics]
+      if try(widget.properties.title, "") == "InstancesSurplus"
+    ]) == [8, 1, 4, "Minimum", [["Curalate/AutoScaling", "InstancesSurplus", "ClusterName", "default", { label = "InstancesSurplus" }]]]
+    error_message = "InstancesSurplus (Minimum, as the surplus alarm reads it; Curalate/AutoScaling, ClusterName=default) sits right of InstancesShortfall."
+  }
+  assert {
+    condition = [
+      for annotation in one([
+        for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : widget.properties.annotations.horizontal
+        if try(widget.properties.title, "") == "InstancesSurplus"
+      ]) : annotation.value
+    ] == [2]
+    error_message = "InstancesSurplus shows the surplus alarm's threshold 2."
   }
 }
 
@@ -129,6 +150,7 @@ run "drain_metrics_and_lambda_health_are_shown" {
       ])) == toset([
       "Curalate/AutoScaling ScaleStatus default",
       "Curalate/AutoScaling InstancesShortfall default",
+      "Curalate/AutoScaling InstancesSurplus default",
       "AWS/ECS CPUReservation default",
       "AWS/ECS MemoryReservation default",
       "AWS/AutoScaling GroupInServiceInstances default-blue",

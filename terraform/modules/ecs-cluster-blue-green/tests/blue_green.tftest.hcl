@@ -90,6 +90,10 @@ run "an_idle_colour_has_no_policies_or_alarms" {
     condition     = keys(aws_autoscaling_policy.shortfall) == ["blue"] && length([for tag in aws_autoscaling_group.this["green"].tag : tag if tag.key == "ecs-scaler:shortfall-policy"]) == 0
     error_message = "Only the active colour gets a shortfall step policy and the tag that names it."
   }
+  assert {
+    condition     = keys(aws_autoscaling_policy.surplus) == ["blue"] && keys(aws_cloudwatch_metric_alarm.surplus) == ["blue"]
+    error_message = "Only the active colour gets a surplus step policy and its InstancesSurplus alarm."
+  }
 }
 
 run "the_shortfall_step_policy_follows_the_shared_table" {
@@ -122,6 +126,81 @@ run "the_shortfall_step_policy_follows_the_shared_table" {
       for tag in aws_autoscaling_group.this["blue"].tag : tag if tag.key == "ecs-scaler:shortfall-policy"
     ] == [{ key = "ecs-scaler:shortfall-policy", value = "default-shortfall-blue", propagate_at_launch = false }]
     error_message = "The group names its shortfall policy in a tag of its own, not propagated to the instances."
+  }
+}
+
+run "the_surplus_step_policy_follows_the_shared_table" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_autoscaling_policy.surplus["blue"].name == "default-surplus-blue" &&
+      aws_autoscaling_policy.surplus["blue"].autoscaling_group_name == "default-blue" &&
+      aws_autoscaling_policy.surplus["blue"].policy_type == "StepScaling" &&
+      aws_autoscaling_policy.surplus["blue"].adjustment_type == "ChangeInCapacity" &&
+      aws_autoscaling_policy.surplus["blue"].metric_aggregation_type == "Minimum"
+    )
+    error_message = "The surplus policy: default-surplus-blue on default-blue, StepScaling, ChangeInCapacity, Minimum."
+  }
+  assert {
+    # The provider keeps the bounds as strings.
+    condition = toset([
+      for step in aws_autoscaling_policy.surplus["blue"].step_adjustment : {
+        lower      = tonumber(step.metric_interval_lower_bound)
+        upper      = step.metric_interval_upper_bound == null ? null : tonumber(step.metric_interval_upper_bound)
+        adjustment = step.scaling_adjustment
+      }
+    ]) == toset(jsondecode(file("surplus-steps.json"))) && length(aws_autoscaling_policy.surplus["blue"].step_adjustment) == 20
+    error_message = "The steps must be surplus-steps.json's 20, as the Rust code's table. Got ${jsonencode(aws_autoscaling_policy.surplus["blue"].step_adjustment)}"
+  }
+  assert {
+    # A surplus s is a breach of s - 2 over the threshold 2: the step holding it removes s - 1, 20 at most.
+    condition = [
+      for surplus in [2, 3, 5, 21, 40] : one([
+        for step in aws_autoscaling_policy.surplus["blue"].step_adjustment : step.scaling_adjustment
+        if surplus - 2 >= tonumber(step.metric_interval_lower_bound) && (step.metric_interval_upper_bound == null || surplus - 2 < tonumber(coalesce(step.metric_interval_upper_bound, "0")))
+      ])
+    ] == [-1, -2, -4, -20, -20]
+    error_message = "A surplus of s must remove s - 1 (the ScaleStatus low alarm removes the other), at most 20."
+  }
+}
+
+run "the_surplus_alarm_has_the_documented_shape" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.surplus["blue"].alarm_name == "default_InstancesSurplus_blue" &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].namespace == "Curalate/AutoScaling" &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].metric_name == "InstancesSurplus" &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].dimensions == tomap({ ClusterName = "default" }) &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].comparison_operator == "GreaterThanOrEqualToThreshold" &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].threshold == 2 &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].statistic == "Minimum" &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].period == 60 &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].evaluation_periods == 10 &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].datapoints_to_alarm == 10 &&
+      aws_cloudwatch_metric_alarm.surplus["blue"].treat_missing_data == "notBreaching"
+    )
+    error_message = "Surplus alarm: Curalate/AutoScaling InstancesSurplus ClusterName=default, Minimum >= 2, 60 s x 10 of 10, missing not breaching."
+  }
+}
+
+run "the_surplus_alarm_follows_the_low_alarms_window" {
+  command = plan
+
+  variables {
+    alarm_low        = { evaluation_periods = 15, datapoints_to_alarm = 12 }
+    metric_namespace = "Acme/Scaling"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.surplus["blue"].evaluation_periods == 15 && aws_cloudwatch_metric_alarm.surplus["blue"].datapoints_to_alarm == 15
+    error_message = "The surplus alarm needs every datapoint of the low alarm's evaluation periods (the consolidate-after window)."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.surplus["blue"].namespace == "Acme/Scaling"
+    error_message = "metric_namespace must reach the surplus alarm."
   }
 }
 
@@ -230,6 +309,14 @@ run "alarms_drive_the_policies_of_their_own_colour" {
     target = aws_autoscaling_policy.scale_down["green"]
     values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:44444444-4444-4444-4444-444444444444:autoScalingGroupName/default-green:policyName/default-green-scale-down" }
   }
+  override_resource {
+    target = aws_autoscaling_policy.surplus["blue"]
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:55555555-5555-5555-5555-555555555555:autoScalingGroupName/default-blue:policyName/default-surplus-blue" }
+  }
+  override_resource {
+    target = aws_autoscaling_policy.surplus["green"]
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:66666666-6666-6666-6666-666666666666:autoScalingGroupName/default-green:policyName/default-surplus-green" }
+  }
 
   assert {
     condition = alltrue([
@@ -242,6 +329,25 @@ run "alarms_drive_the_policies_of_their_own_colour" {
   assert {
     condition     = aws_cloudwatch_metric_alarm.high["green"].alarm_actions == toset(["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:33333333-3333-3333-3333-333333333333:autoScalingGroupName/default-green:policyName/default-green-scale-up"])
     error_message = "Green's high alarm must call green's scale-up policy."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.surplus["blue"].alarm_actions == toset(["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:55555555-5555-5555-5555-555555555555:autoScalingGroupName/default-blue:policyName/default-surplus-blue"]) &&
+      aws_cloudwatch_metric_alarm.surplus["green"].alarm_actions == toset(["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:66666666-6666-6666-6666-666666666666:autoScalingGroupName/default-green:policyName/default-surplus-green"])
+    )
+    error_message = "Each colour's InstancesSurplus alarm must call its own colour's surplus policy."
+  }
+  assert {
+    condition     = aws_autoscaling_policy.surplus["green"].autoscaling_group_name == "default-green" && aws_autoscaling_policy.surplus["blue"].autoscaling_group_name == "default-blue"
+    error_message = "Surplus policies must act on their own colour's group."
+  }
+  assert {
+    condition = (
+      keys(output.surplus_alarms) == ["blue", "green"] &&
+      output.surplus_alarms["green"].alarm_actions == toset([output.surplus_policies["green"].arn]) &&
+      output.surplus_policies["green"].step_adjustments == toset(jsondecode(file("surplus-steps.json")))
+    )
+    error_message = "The surplus outputs must carry both colours' alarms, their actions and the policies' steps."
   }
   assert {
     condition     = aws_autoscaling_policy.scale_up["green"].autoscaling_group_name == "default-green" && aws_autoscaling_policy.scale_down["blue"].autoscaling_group_name == "default-blue"
@@ -369,11 +475,11 @@ run "autoscale_disabled_keeps_policies_but_no_alarms" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.high) == 0 && length(aws_cloudwatch_metric_alarm.low) == 0
-    error_message = "No alarms when autoscale_enabled is false."
+    condition     = length(aws_cloudwatch_metric_alarm.high) == 0 && length(aws_cloudwatch_metric_alarm.low) == 0 && length(aws_cloudwatch_metric_alarm.surplus) == 0
+    error_message = "No alarms when autoscale_enabled is false, the surplus alarm included."
   }
   assert {
-    condition     = length(aws_autoscaling_policy.scale_up) == 1 && length(aws_autoscaling_policy.shortfall) == 1
+    condition     = length(aws_autoscaling_policy.scale_up) == 1 && length(aws_autoscaling_policy.shortfall) == 1 && length(aws_autoscaling_policy.surplus) == 1
     error_message = "Policies stay, for manual use."
   }
   assert {
@@ -638,8 +744,12 @@ run "the_longest_cluster_name_still_fits_every_derived_name" {
     error_message = "Launch template names must fit in the provider's 125 characters."
   }
   assert {
-    condition     = alltrue([for alarm in concat(values(aws_cloudwatch_metric_alarm.high), values(aws_cloudwatch_metric_alarm.low)) : length(alarm.alarm_name) <= 255])
+    condition     = alltrue([for alarm in concat(values(aws_cloudwatch_metric_alarm.high), values(aws_cloudwatch_metric_alarm.low), values(aws_cloudwatch_metric_alarm.surplus)) : length(alarm.alarm_name) <= 255])
     error_message = "Alarm names must fit in 255 characters."
+  }
+  assert {
+    condition     = alltrue([for policy in concat(values(aws_autoscaling_policy.shortfall), values(aws_autoscaling_policy.surplus)) : length(policy.name) <= 255])
+    error_message = "Policy names must fit in 255 characters."
   }
 }
 

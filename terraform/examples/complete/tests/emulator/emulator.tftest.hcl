@@ -148,6 +148,44 @@ run "the_example_applies" {
     error_message = "The emulator must hold shortfall-steps.json's steps. Got ${jsonencode(module.ecs_cluster_bg.shortfall_policies["blue"].step_adjustments)}"
   }
   assert {
+    condition = keys(module.ecs_cluster_bg.surplus_policies) == ["blue"] && {
+      for key, value in module.ecs_cluster_bg.surplus_policies["blue"] : key => value if key != "arn" && key != "step_adjustments"
+      } == {
+      name                    = "default-surplus-blue"
+      policy_type             = "StepScaling"
+      adjustment_type         = "ChangeInCapacity"
+      metric_aggregation_type = "Minimum"
+    }
+    error_message = "The active colour's surplus step policy, as the emulator holds it: default-surplus-blue, StepScaling, ChangeInCapacity, Minimum (and none for idle green). Got ${jsonencode(module.ecs_cluster_bg.surplus_policies)}"
+  }
+  assert {
+    condition     = module.ecs_cluster_bg.surplus_policies["blue"].step_adjustments == toset(jsondecode(file("../../modules/ecs-cluster-blue-green/surplus-steps.json")))
+    error_message = "The emulator must hold surplus-steps.json's steps. Got ${jsonencode(module.ecs_cluster_bg.surplus_policies["blue"].step_adjustments)}"
+  }
+  assert {
+    condition = keys(module.ecs_cluster_bg.surplus_alarms) == ["blue"] && {
+      for key, value in module.ecs_cluster_bg.surplus_alarms["blue"] : key => value if key != "arn"
+      } == {
+      alarm_name          = "default_InstancesSurplus_blue"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = 2
+      statistic           = "Minimum"
+      period              = 60
+      evaluation_periods  = 10
+      datapoints_to_alarm = 10
+      treat_missing_data  = "notBreaching"
+      namespace           = "Curalate/AutoScaling"
+      metric_name         = "InstancesSurplus"
+      dimensions          = tomap({ ClusterName = "default" })
+      alarm_actions       = toset([module.ecs_cluster_bg.surplus_policies["blue"].arn])
+    }
+    error_message = "Surplus alarm, as the emulator holds it: InstancesSurplus >= 2, Minimum, 60 s x 10 of 10, missing not breaching, on blue's surplus policy. Got ${jsonencode(module.ecs_cluster_bg.surplus_alarms)}"
+  }
+  assert {
+    condition     = anytrue([for widget in jsondecode(module.dashboard.dashboard_body).widgets : try(widget.properties.metrics[0][1], "") == "InstancesSurplus"])
+    error_message = "The dashboard must hold the InstancesSurplus graph."
+  }
+  assert {
     condition = module.ecs_cluster_bg.termination_policies == {
       blue  = tolist([output.drain_hook_function_arn, "OldestLaunchTemplate", "Default"])
       green = tolist([output.drain_hook_function_arn, "OldestLaunchTemplate", "Default"])
