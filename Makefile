@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ECS_SCALER_PYTHON := $(CURDIR)/$(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help venv build package check-glibc lint fmt test test-rust test-packaged test-emulator test-terraform bench simulate sweep demo clean
+.PHONY: help venv build package check-glibc lint fmt test test-rust test-packaged test-emulator test-terraform bench simulate simulate-tight sweep demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ simulate: ## every built-in scenario under every policy: table, CSV/JSON and plo
 
 sweep: ## ecs-scaler's consolidation trade-off per built-in scenario: instance-hours, unplaced task-minutes, tasks moved/day
 	cargo run --quiet --release -p ecs-scaler-sim --example consolidate_sweep
+
+simulate-tight: ## ecs-scaler with max thresholds 95 (the headroom the capacity provider does not keep) on every built-in scenario
+	cargo run --quiet -p ecs-scaler-cli -- simulate --scenario all --policy ecs-scaler --cpu 60,95 --memory 60,95 --no-plots --out sim-out/tight
 
 demo: venv package ## the whole system, locally, against the AWS emulator
 	cargo build --quiet -p ecs-scaler-local --bin demo

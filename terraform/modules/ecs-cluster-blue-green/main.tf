@@ -329,7 +329,7 @@ resource "aws_cloudwatch_metric_alarm" "surplus" {
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = local.surplus_alarm_threshold
   statistic           = "Minimum"
-  period              = 60
+  period              = var.alarm_low.period
   evaluation_periods  = var.alarm_low.evaluation_periods
   datapoints_to_alarm = var.alarm_low.evaluation_periods
   treat_missing_data  = "notBreaching"

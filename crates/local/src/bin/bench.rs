@@ -353,7 +353,9 @@ async fn placement_aware(results: &mut BTreeMap<String, serde_json::Value>) {
     let summary = tick("tick that consolidates", "consolidation").await;
     assert_eq!(summary.clusters[0].reason, ecs_scaler_core::Reason::Consolidation, "{:?}", summary.clusters[0]);
 
-    let waiting = seeder.task_definition("placement-bench-big", 4096, 16384).await.unwrap();
+    // Each instance has room for one of these (12288 of its 14784 free CPU units), so 20 of the 30 fit and 10
+    // need an instance each.
+    let waiting = seeder.task_definition("placement-bench-big", 12288, 49152).await.unwrap();
     seeder.service(cluster, &waiting, &ServiceSpec::replica("big", 30, 50)).await.unwrap();
     let message = "(service big) was unable to place a task because no container instance met all of its requirements.";
     emulator

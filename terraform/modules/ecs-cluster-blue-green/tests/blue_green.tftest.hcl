@@ -190,12 +190,12 @@ run "the_surplus_alarm_follows_the_low_alarms_window" {
   command = plan
 
   variables {
-    alarm_low        = { evaluation_periods = 15, datapoints_to_alarm = 12 }
+    alarm_low        = { evaluation_periods = 15, datapoints_to_alarm = 12, period = 120 }
     metric_namespace = "Acme/Scaling"
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.surplus["blue"].evaluation_periods == 15 && aws_cloudwatch_metric_alarm.surplus["blue"].datapoints_to_alarm == 15
+    condition     = aws_cloudwatch_metric_alarm.surplus["blue"].evaluation_periods == 15 && aws_cloudwatch_metric_alarm.surplus["blue"].datapoints_to_alarm == 15 && aws_cloudwatch_metric_alarm.surplus["blue"].period == 120
     error_message = "The surplus alarm needs every datapoint of the low alarm's evaluation periods (the consolidate-after window)."
   }
   assert {
