@@ -347,95 +347,6 @@ async fn a_task_ecs_is_still_stopping_holds_the_instance_until_it_has_stopped() 
 }
 
 #[tokio::test]
-async fn notifications_of_another_lifecycle_hook_are_left_alone() {
-    let scene = Scene::new(&[("LIFECYCLE_HOOK_NAME", "ecs-drain")]).await;
-    scene.cluster("shared").await;
-    // The group's hook is "drain", not the "ecs-drain" this hook was told is its own.
-    let instances = scene.group("shared", "shared-asg", 2).await;
-    scene.scale_in(&instances[0].ec2_instance_id).await;
-    scene.emulator.clear_calls().unwrap();
-    let results = scene.notify().await;
-    assert!(results[0].as_ref().unwrap().instances.is_empty(), "{results:?}");
-    assert!(scene.emulator.calls().unwrap().is_empty(), "no AWS call for someone else's hook");
-    assert_eq!(scene.state(&instances[0].ec2_instance_id).await.as_deref(), WAIT);
-}
-
-#[tokio::test]
-async fn two_instances_holding_both_copies_wait_until_both_run_elsewhere() {
-    let scene = Scene::new(&[]).await;
-    scene.cluster("pair").await;
-    let instances = scene.group("pair", "pair-asg", 3).await;
-    let td = scene.seeder.task_definition("db-proxy", 256, 512).await.unwrap();
-    scene.seeder.service("pair", &td, &ServiceSpec::replica("proxy", 2, 100)).await.unwrap();
-    let a = scene
-        .seeder
-        .start_task("pair", &td, &instances[0].container_instance_arn, Some("service:proxy"))
-        .await
-        .unwrap();
-    let b = scene
-        .seeder
-        .start_task("pair", &td, &instances[1].container_instance_arn, Some("service:proxy"))
-        .await
-        .unwrap();
-    scene.scale_in(&instances[0].ec2_instance_id).await;
-    scene.scale_in(&instances[1].ec2_instance_id).await;
-
-    let summary = scene.reconcile().await.unwrap();
-    for instance in &instances[..2] {
-        let report = summary.instances.iter().find(|r| r.instance == instance.ec2_instance_id).unwrap();
-        assert_eq!(report.outcome, Outcome::Held);
-        assert!(report.blockers.contains(&service_blocker("proxy", 0, 2)));
-    }
-    scene.seeder.start_task("pair", &td, &instances[2].container_instance_arn, Some("service:proxy")).await.unwrap();
-    scene.seeder.stop_task("pair", &a).await.unwrap();
-    let summary = scene.reconcile().await.unwrap();
-    assert!(summary.instances.iter().all(|r| r.outcome == Outcome::Held), "one copy elsewhere is not enough");
-    scene.seeder.start_task("pair", &td, &instances[2].container_instance_arn, Some("service:proxy")).await.unwrap();
-    scene.seeder.stop_task("pair", &b).await.unwrap();
-    let summary = scene.reconcile().await.unwrap();
-    assert_eq!(summary.instances.len(), 2);
-    assert!(summary.instances.iter().all(|r| matches!(r.outcome, Outcome::Completed { .. })), "{summary:?}");
-}
-
-#[tokio::test]
-async fn min_healthy_zero_daemons_and_standalone_tasks() {
-    let scene = Scene::new(&[]).await;
-    scene.cluster("mixed").await;
-    let instances = scene.group("mixed", "mixed-asg", 2).await;
-    let old = &instances[0];
-    let td = scene.seeder.task_definition("vol", 256, 512).await.unwrap();
-    scene.seeder.service("mixed", &td, &ServiceSpec::replica("volume", 1, 0)).await.unwrap();
-    scene.seeder.service("mixed", &td, &ServiceSpec::daemon("logs")).await.unwrap();
-    let volume =
-        scene.seeder.start_task("mixed", &td, &old.container_instance_arn, Some("service:volume")).await.unwrap();
-    scene.seeder.start_task("mixed", &td, &old.container_instance_arn, Some("service:logs")).await.unwrap();
-    let backup = scene
-        .seeder
-        .start_task("mixed", &td, &old.container_instance_arn, Some("family:nightly-backup"))
-        .await
-        .unwrap();
-    scene.scale_in(&old.ec2_instance_id).await;
-
-    let summary = scene.reconcile().await.unwrap();
-    assert_eq!(outcome(&summary, &old.ec2_instance_id), Outcome::Held);
-    assert!(
-        matches!(summary.instances[0].blockers.as_slice(), [Blocker::OwnTasks { count: 2, .. }]),
-        "volume + backup, not the daemon"
-    );
-
-    // min healthy 0: the volume task only has to stop; the standalone backup still blocks.
-    scene.seeder.stop_task("mixed", &volume).await.unwrap();
-    let summary = scene.reconcile().await.unwrap();
-    assert!(matches!(summary.instances[0].blockers.as_slice(), [Blocker::OwnTasks { count: 1, .. }]));
-    scene.seeder.stop_task("mixed", &backup).await.unwrap();
-    let summary = scene.reconcile().await.unwrap();
-    assert_eq!(
-        outcome(&summary, &old.ec2_instance_id),
-        Outcome::Completed { result: LifecycleResult::Continue, why: Release::Ready }
-    );
-}
-
-#[tokio::test]
 async fn a_standalone_task_past_max_drain_time_is_released_with_the_configured_result() {
     let scene = Scene::new(&[("DRAIN_TIMEOUT_RESULT", "ABANDON"), ("MAX_DRAIN_SECONDS", "600")]).await;
     scene.cluster("stuck").await;
@@ -502,31 +413,6 @@ async fn an_instance_registered_in_no_cluster_completes_once_that_is_known() {
         Outcome::Completed { result: LifecycleResult::Continue, why: Release::NotRegistered }
     );
     assert_eq!(scene.state(&ids[0]).await, None);
-}
-
-#[tokio::test]
-async fn an_instance_registered_in_another_cluster_than_the_hooks_is_held_not_released() {
-    let scene = Scene::new(&[]).await;
-    scene.cluster("payments").await;
-    scene.cluster("search").await;
-    // The group's hook metadata says "payments", but its instances joined "search" (a wrong ECS_CLUSTER).
-    let hook = HookSpec { name: "drain", heartbeat_timeout: 300, metadata: Some(r#"{"cluster":"payments"}"#) };
-    let ids = scene.seeder.group("payments-asg", "payments", 2, Some(hook)).await.unwrap();
-    let registered = scene.seeder.register("search", &ids, 4096, 16384).await.unwrap();
-    let td = scene.seeder.task_definition("indexer", 512, 1024).await.unwrap();
-    scene.seeder.start_task("search", &td, &registered[0].container_instance_arn, None).await.unwrap();
-
-    scene.scale_in(&ids[0]).await;
-    let results = scene.notify().await;
-    assert_eq!(outcome(results[0].as_ref().unwrap(), &ids[0]), Outcome::Held);
-    let summary = scene.reconcile().await.unwrap();
-    assert_eq!(outcome(&summary, &ids[0]), Outcome::Held, "the scheduled reconcile holds it");
-    assert_eq!(summary.instances[0].blockers, [Blocker::RegisteredElsewhere { clusters: vec!["search".into()] }]);
-    assert!(scene.calls("RecordLifecycleActionHeartbeat") >= 2);
-    assert_eq!(scene.state(&ids[0]).await.as_deref(), WAIT);
-    assert_eq!(scene.calls("CompleteLifecycleAction"), 0);
-    assert_eq!(scene.calls("UpdateContainerInstancesState"), 0, "nothing drained in a cluster it was not told of");
-    assert_eq!(scene.ecs_status("search", &registered[0].container_instance_arn).await, "ACTIVE");
 }
 
 #[tokio::test]
