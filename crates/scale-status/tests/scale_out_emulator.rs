@@ -25,6 +25,12 @@ async fn desired(sdk: &aws_config::SdkConfig, group: &str) -> i32 {
     groups.auto_scaling_groups()[0].desired_capacity().unwrap()
 }
 
+async fn autoscaling_execute(sdk: &aws_config::SdkConfig, group: &str, value: f64) {
+    use ecs_scaler_core::ports::AutoScalingApi;
+    let policy = format!("{group}-shortfall");
+    AutoScaling::from_conf(sdk).execute_step_policy(group, &policy, value).await.unwrap();
+}
+
 #[tokio::test]
 async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_none() {
     let emulator = Emulator::start().unwrap();
@@ -74,11 +80,19 @@ async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_non
     // Another event within the minute: throttled by the cluster tag.
     let again = respond(&event, &env, ctx).await.unwrap();
     assert!(matches!(again, Response::Event(Triggered::Throttled { .. })), "{again:?}");
-    // The next tick asks for the same waiting tasks: the instances still warm up, so nothing more is added.
+    // The next tick sees the same waiting tasks, and the instances launching for them: it holds at 1 and asks
+    // for nothing (capacity_pending), so the high alarm does not add its step on top either.
     let later = Context { clock: &FixedClock(now + Duration::seconds(60)), ..ctx };
     let tick = respond(&json!({}), &env, later).await.unwrap();
     let Response::Tick(tick) = tick else { panic!("{tick:?}") };
-    assert_eq!(tick.scale_outs.len(), 1, "{tick:?}");
+    let report = &tick.clusters[0];
+    assert_eq!(
+        (report.scale_status, report.reason),
+        (Some(ScaleStatus::Stay), ecs_scaler_core::Reason::CapacityPending)
+    );
+    assert!(tick.scale_outs.is_empty(), "{tick:?}");
+    // Asked again anyway (as a tick that could not see the groups would), the step policy's warm-up adds nothing.
+    autoscaling_execute(&sdk, "sz-blue", f64::from(short)).await;
     assert_eq!(desired(&sdk, "sz-blue").await, grown, "warm-up makes asking twice harmless");
 }
 
@@ -122,8 +136,15 @@ async fn a_partly_used_instance_whose_tasks_fit_elsewhere_is_named_for_consolida
     assert_eq!(removal.ec2_instance_id.as_deref(), Some(ids[2].as_str()), "{removal:?}");
     assert_eq!(removal.moved_tasks, 1);
     assert!(report.detail.contains(&ids[2]), "{}", report.detail);
+    // One can go at once: with the third gone (62.5%), either other would leave the last over max.
+    assert_eq!(report.surplus, 1, "{}", report.detail);
+    let window = (now - Duration::minutes(5), now + Duration::minutes(5));
+    let surplus = seeder.cluster_metric("Curalate/AutoScaling", "InstancesSurplus", "cn", window.0, window.1);
+    assert_eq!(surplus.await.unwrap(), [1.0]);
     let calls = emulator.calls().unwrap();
     let count = |operation: &str| calls.iter().filter(|c| c.operation == operation).count();
-    // The candidate alone has its tasks read: one ListTasks and one DescribeTasks.
-    assert_eq!((count("ListTasks"), count("DescribeTasks")), (1, 1), "{calls:?}");
+    // Each instance's tasks are read once (the candidate for consolidation, all three for the surplus), and the
+    // groups once, to see that nothing is scaling.
+    assert_eq!((count("ListTasks"), count("DescribeTasks")), (3, 3), "{calls:?}");
+    assert_eq!(count("DescribeAutoScalingGroups"), 1, "{calls:?}");
 }
