@@ -624,36 +624,28 @@ mod tests {
         assert!((1..=120).all(|n| step_for(n) >= n));
     }
 
-    #[test]
-    fn the_terraform_module_writes_the_same_step_table() {
+    /// A step table as the blue-green module reads it from its JSON file.
+    fn written<T: serde::de::DeserializeOwned>(json: &str) -> Vec<(f64, Option<f64>, T)> {
         #[derive(serde::Deserialize)]
-        struct Step {
+        struct Step<T> {
             lower: f64,
             upper: Option<f64>,
-            adjustment: u32,
+            adjustment: T,
         }
-        let written: Vec<Step> = serde_json::from_str(include_str!(
-            "../../../../terraform/modules/ecs-cluster-blue-green/shortfall-steps.json"
-        ))
-        .unwrap();
-        let written: Vec<(f64, Option<f64>, u32)> = written.iter().map(|s| (s.lower, s.upper, s.adjustment)).collect();
-        assert_eq!(written, SHORTFALL_STEPS);
+        let steps: Vec<Step<T>> = serde_json::from_str(json).unwrap();
+        steps.into_iter().map(|s| (s.lower, s.upper, s.adjustment)).collect()
+    }
+
+    #[test]
+    fn the_terraform_module_writes_the_same_step_table() {
+        let json = include_str!("../../../../terraform/modules/ecs-cluster-blue-green/shortfall-steps.json");
+        assert_eq!(written::<u32>(json), SHORTFALL_STEPS);
     }
 
     #[test]
     fn the_terraform_module_writes_the_same_surplus_table() {
-        #[derive(serde::Deserialize)]
-        struct Step {
-            lower: f64,
-            upper: Option<f64>,
-            adjustment: i32,
-        }
-        let written: Vec<Step> = serde_json::from_str(include_str!(
-            "../../../../terraform/modules/ecs-cluster-blue-green/surplus-steps.json"
-        ))
-        .unwrap();
-        let written: Vec<(f64, Option<f64>, i32)> = written.iter().map(|s| (s.lower, s.upper, s.adjustment)).collect();
-        assert_eq!(written, SURPLUS_STEPS);
+        let json = include_str!("../../../../terraform/modules/ecs-cluster-blue-green/surplus-steps.json");
+        assert_eq!(written::<i32>(json), SURPLUS_STEPS);
         // A surplus of s (metric value s, threshold 2) removes s − 1, up to 20.
         let change = |s: f64| {
             let over = s - SURPLUS_ALARM_THRESHOLD;
