@@ -6,6 +6,7 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ecs;
 pub mod measure;
+pub mod termination;
 
 use std::collections::HashMap;
 
