@@ -12,7 +12,9 @@ use super::{
 use crate::cluster::{
     ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
 };
-use crate::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
+use crate::lifecycle::{
+    ActionOutcome, AutoScalingGroup, GroupInstance, LifecycleAction, LifecycleHook, LifecycleResult,
+};
 use crate::metrics::Datapoint;
 use chrono::{DateTime, Utc};
 
@@ -136,16 +138,33 @@ impl Script {
         }
     }
 
-    /// An Auto Scaling group with these sizes and tags.
+    /// An Auto Scaling group with these sizes and tags, and `desired` InService instances `i-<name>-<n>`.
     pub fn with_group(self, name: &str, min: u32, desired: u32, tags: &[(&str, &str)]) -> Self {
+        let instances = (0..desired)
+            .map(|n| GroupInstance {
+                instance_id: format!("i-{name}-{n}"),
+                lifecycle_state: "InService".into(),
+                availability_zone: "us-east-1a".into(),
+            })
+            .collect();
         self.state().groups.push(AutoScalingGroup {
             name: name.into(),
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            instances,
             min_size: min,
             max_size: 100,
             desired_capacity: desired,
-            ..AutoScalingGroup::default()
         });
+        self
+    }
+
+    /// Put the last `count` instances of the last group added in this lifecycle state (`Pending`, say).
+    pub fn with_group_state(self, count: usize, state: &str) -> Self {
+        if let Some(group) = self.state().groups.last_mut() {
+            for instance in group.instances.iter_mut().rev().take(count) {
+                instance.lifecycle_state = state.into();
+            }
+        }
         self
     }
 

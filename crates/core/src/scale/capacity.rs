@@ -10,6 +10,8 @@ use super::consolidate::{self, CANDIDATES_TRIED, ClusterState, Removal};
 use crate::arn::cluster_name;
 use crate::cluster::{ContainerInstance, Resources, Scheduling, Service, Task};
 use crate::config::ClusterSettings;
+#[cfg(test)]
+use crate::lifecycle::GroupInstance;
 use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
 use crate::pack::{self, Shortfall};
 use crate::ports::{AwsError, EcsApi};
@@ -206,24 +208,34 @@ pub async fn shortfall<E: EcsApi>(
     Ok(needed)
 }
 
-/// Instances the cluster's groups are launching that have not registered with ECS yet: the desired capacity of
-/// the groups tagged for `cluster`, less the `registered` container instances, never below 0. (An instance in
-/// Terminating:Wait is registered but no longer desired, which only makes this smaller: the cautious side.)
-pub fn pending_instances(groups: &[AutoScalingGroup], cluster: &str, registered: u32) -> u32 {
-    let desired: u32 = groups
-        .iter()
-        .filter(|g| g.tags.get(TAG_CLUSTER).map(|c| cluster_name(c)) == Some(cluster))
-        .map(|g| g.desired_capacity)
-        .sum();
-    desired.saturating_sub(registered)
+fn cluster_groups<'a>(groups: &'a [AutoScalingGroup], cluster: &'a str) -> impl Iterator<Item = &'a AutoScalingGroup> {
+    groups.iter().filter(move |g| g.tags.get(TAG_CLUSTER).map(|c| cluster_name(c)) == Some(cluster))
 }
 
-/// Whether the cluster's groups are steady: their desired capacity equals the `registered` instances, so no
-/// instance is launching and none is leaving that ECS still counts.
-pub fn groups_steady(groups: &[AutoScalingGroup], cluster: &str, registered: u32) -> bool {
-    let ours = groups.iter().filter(|g| g.tags.get(TAG_CLUSTER).map(|c| cluster_name(c)) == Some(cluster));
-    let desired: u32 = ours.map(|g| g.desired_capacity).sum();
-    desired == registered
+/// Instances the cluster's groups are launching: those in a `Pending` state, and the desired ones not created
+/// yet. An instance already InService is not counted, even if it has not registered with ECS: one that never
+/// does (a bad AMI, a broken agent) must not hold back a scale-up forever.
+pub fn pending_instances(groups: &[AutoScalingGroup], cluster: &str) -> u32 {
+    cluster_groups(groups, cluster)
+        .map(|g| {
+            let pending = g.instances.iter().filter(|i| i.lifecycle_state.starts_with("Pending")).count();
+            let live = g.instances.iter().filter(|i| !i.lifecycle_state.starts_with("Terminating")).count();
+            let created = u32::try_from(live).unwrap_or(u32::MAX);
+            u32::try_from(pending).unwrap_or(u32::MAX) + g.desired_capacity.saturating_sub(created)
+        })
+        .sum()
+}
+
+/// Whether the cluster's groups are steady: every instance InService and as many as desired, so none is
+/// launching and none is leaving (an instance in Terminating:Wait that ECS does not show DRAINING yet included).
+/// A cluster without groups tagged for it is never steady: its surplus cannot be acted on.
+pub fn groups_steady(groups: &[AutoScalingGroup], cluster: &str) -> bool {
+    let mut ours = cluster_groups(groups, cluster).peekable();
+    ours.peek().is_some()
+        && ours.all(|g| {
+            let in_service = g.instances.iter().all(|i| i.lifecycle_state == "InService");
+            in_service && u32::try_from(g.instances.len()).is_ok_and(|n| n == g.desired_capacity)
+        })
 }
 
 /// Whether `pending` instances already on their way cover a scale-up: every reservation at or above its max
@@ -466,6 +478,7 @@ mod tests {
                 .with_cluster("hot", 4, &[])
                 .with_reservations("hot", 90.0, 50.0, now() - Duration::minutes(1))
                 .with_group("hot-blue", 2, 6, &[(TAG_CLUSTER, "hot")])
+                .with_group_state(2, "Pending")
         };
         let cloud = hot();
         let summary = tick(&cloud, "hot");
@@ -586,14 +599,29 @@ mod tests {
 
     #[test]
     fn launching_instances_cover_a_scale_up_only_when_they_bring_every_resource_below_max() {
-        let group = |cluster: &str, desired| AutoScalingGroup {
+        let instance = |state: &str| GroupInstance { lifecycle_state: state.into(), ..GroupInstance::default() };
+        let group = |cluster: &str, desired, states: &[&str]| AutoScalingGroup {
             tags: HashMap::from([(TAG_CLUSTER.to_owned(), cluster.to_owned())]),
             desired_capacity: desired,
+            instances: states.iter().map(|s| instance(s)).collect(),
             ..AutoScalingGroup::default()
         };
-        let groups = [group("web", 6), group("web", 0), group("api", 9)];
-        assert_eq!(pending_instances(&groups, "web", 4), 2);
-        assert_eq!(pending_instances(&groups, "web", 7), 0);
+        // 6 desired: 4 InService, 1 Pending, 1 not created yet.
+        let groups = [group("web", 6, &["InService"; 4]), group("web", 0, &[]), group("api", 9, &[])];
+        let mut launching = groups.clone();
+        launching[0].instances.push(instance("Pending"));
+        assert_eq!(pending_instances(&launching, "web"), 2);
+        assert_eq!(pending_instances(&groups, "web"), 2);
+        // An InService instance counts as launched whether or not ECS has it.
+        assert_eq!(pending_instances(&[group("web", 4, &["InService"; 4])], "web"), 0);
+        // Steady: all InService and as many as desired; a leaving instance or a missing group is not.
+        assert!(groups_steady(&[group("web", 4, &["InService"; 4])], "web"));
+        assert!(!groups_steady(
+            &[group("web", 3, &["InService", "InService", "InService", "Terminating:Wait"])],
+            "web"
+        ));
+        assert!(!groups_steady(&groups, "web"));
+        assert!(!groups_steady(&groups, "other"));
 
         // 90% on 4 instances is 60% on 6.
         let covered = pending_covers([(Some(90.0), 85.0), (Some(50.0), 85.0)], 4, 2, None).unwrap();

@@ -103,7 +103,7 @@ pub(super) async fn discount_pending<A: AutoScalingApi>(
     // A surplus is a batch to start only while nothing else moves: no group reading, no instance leaving.
     for report in clusters.iter_mut().filter(|r| r.surplus > 0) {
         let steady = match &groups {
-            Ok(found) => capacity::groups_steady(found, &report.cluster, report.instances.unwrap_or(0)),
+            Ok(found) => capacity::groups_steady(found, &report.cluster),
             Err(_) => false,
         };
         if !steady {
@@ -114,7 +114,7 @@ pub(super) async fn discount_pending<A: AutoScalingApi>(
     let Ok(found) = &groups else { return Some(groups) };
     for report in clusters.iter_mut().filter(|r| r.scale_status == Some(ScaleStatus::Up)) {
         let (Some(settings), Some(registered)) = (&report.settings, report.instances) else { continue };
-        let pending = capacity::pending_instances(found, &report.cluster, registered);
+        let pending = capacity::pending_instances(found, &report.cluster);
         let waiting =
             (report.reason == Reason::UnplacedTasks || report.shortfall.is_some()).then_some(report.shortfall);
         let reservations = [(report.cpu, settings.cpu.max.value), (report.memory, settings.memory.max.value)];
