@@ -133,9 +133,10 @@ async fn a_tick_costs_one_call_per_api_page_not_per_cluster() {
     let operations: Vec<String> = emulator.calls().unwrap().into_iter().map(|c| c.operation).collect();
     // The clusters are named, so the account is not listed. One ListServices page each: the placement check
     // runs even above max, since waiting tasks size the scale-out; with no service short nothing more is read.
+    // The clusters say 2, so one DescribeAutoScalingGroups (for all of them) looks for instances launching.
     let mut expected = vec!["DescribeClusters", "GetMetricData"];
     expected.extend(["ListServices"; 10]);
-    expected.push("PutMetricData");
+    expected.extend(["DescribeAutoScalingGroups", "PutMetricData"]);
     assert_eq!(operations, expected);
 }
 
@@ -188,8 +189,10 @@ async fn tasks_no_instance_could_hold_and_daemons_never_scale_the_cluster_up() {
     assert_eq!(scale_status_values(&seeder, "huge", now).await, [0.0]);
     let calls = emulator.calls().unwrap();
     let count = |operation: &str| calls.iter().filter(|c| c.operation == operation).count();
-    assert_eq!(count("DescribeTaskDefinition"), 1, "one per distinct task definition of the short services");
-    assert_eq!(count("DescribeContainerInstances"), 1, "3 instances: one page");
+    // One per distinct task definition: the short services' one, and (the status being 0, so the surplus is
+    // counted) the one task running on the instances it judged.
+    assert_eq!(count("DescribeTaskDefinition"), 2, "one per distinct task definition read");
+    assert_eq!(count("DescribeContainerInstances"), 1, "3 instances: one page, shared by every step");
 }
 
 #[tokio::test]
