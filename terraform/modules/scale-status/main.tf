@@ -226,7 +226,7 @@ data "aws_iam_policy_document" "lambda" {
     sid     = "FindShortfallPolicies"
     actions = ["autoscaling:DescribeAutoScalingGroups"]
     # Auto Scaling's Describe* actions support no resource-level permissions. The function filters by the
-    # ecs-scaler:shortfall-policy tag key.
+    # ecs-scaler:cluster tag key: the groups' instances launching or leaving, and their shortfall policies.
     resources = ["*"]
   }
 
