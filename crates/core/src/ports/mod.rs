@@ -151,16 +151,12 @@ pub trait EcsApi: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
 
     /// Tag a cluster (TagResource on its ARN): the one piece of state the event trigger keeps, in AWS itself.
-    /// Ports without it (the default) fail, and the trigger then evaluates without recording when.
     fn tag_cluster(
         &self,
         cluster_arn: &str,
         key: &str,
         value: &str,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send {
-        let _ = (cluster_arn, key, value);
-        std::future::ready(Err(AwsError::malformed("TagResource", "not supported by this port")))
-    }
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Set a custom attribute on a container instance.
     fn put_attribute(
