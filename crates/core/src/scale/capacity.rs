@@ -121,7 +121,7 @@ impl Gathered {
 
     /// The tasks on one container instance (one ListTasks and DescribeTasks), read once per tick, with the sizes
     /// of their task definitions.
-    async fn tasks_on<E: EcsApi>(&mut self, ecs: &E, cluster: &str, arn: &str) -> Result<Vec<Task>, AwsError> {
+    pub async fn tasks_on<E: EcsApi>(&mut self, ecs: &E, cluster: &str, arn: &str) -> Result<Vec<Task>, AwsError> {
         if !self.tasks_on.contains_key(arn) {
             let tasks = ecs.tasks_on(cluster, arn).await?;
             self.read_sizes(ecs, tasks.iter().filter_map(|t| t.task_definition_arn.as_deref())).await?;

@@ -188,8 +188,7 @@ async fn judge_request<E: EcsApi>(ecs: &E, cluster: &str, request: &TerminationR
                 taken += 1;
                 continue;
             };
-            let tasks = ecs.tasks_on(cluster, &instances[index].arn).await?;
-            gathered.read_sizes(ecs, tasks.iter().filter_map(|t| t.task_definition_arn.as_deref())).await?;
+            let tasks = gathered.tasks_on(ecs, cluster, &instances[index].arn).await?;
             let state = ClusterState {
                 instances: &instances,
                 services: gathered.services.as_deref().unwrap_or_default(),
