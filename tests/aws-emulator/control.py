@@ -21,6 +21,7 @@ import ecs_gaps
 import eventbridge
 import lambdas
 import lifecycle
+import placement
 import scaling
 import termination
 
@@ -203,11 +204,12 @@ class ControlApi:
 
     def _reset(self, _: dict[str, Any]) -> dict[str, Any]:
         """Forget everything: moto's backends, the call log, faults, lifecycle, scaling, termination and
-        EventBridge state, registered functions and the clock offset."""
+        EventBridge state, registered functions, the clock offset; RunTask's random placement starts over."""
         moto_api_backend.reset()
         lifecycle.LIFECYCLE.reset()
         lifecycle.CLOCK.reset()
         scaling.reset()
+        placement.reset()
         termination.TERMINATION.reset()
         eventbridge.reset()
         lambdas.REGISTRY.reset()

@@ -18,13 +18,14 @@ Each patch below names the gap it closes. In short:
 * A task's containers report cpu and memory as strings, as the ECS model types them (moto's
   integers make the Rust SDK reject the whole DescribeTasks answer).
 * Task reservations follow ECS: task-level cpu/memory when the task definition has them,
-  otherwise the sum of its containers' cpu and memoryReservation (else memory).
-* RegisterContainerInstance honours totalResources and attributes. UpdateContainerInstancesState answers with
-  the instances' attributes (moto's answer lists each as an empty object).
+  otherwise the sum of its containers' cpu and memoryReservation (else memory) (``task_size``;
+  placement.py adds ports, GPUs and ENIs, registration and StartTask/RunTask).
+* UpdateContainerInstancesState answers with the instances' attributes (moto's answer lists each as
+  an empty object).
 * ListClusters, ListServices, ListContainerInstances and ListTasks paginate (maxResults,
   nextToken; ECS's default page sizes). ListServices is scoped to its cluster exactly and
-  leaves deleted services out. ListContainerInstances supports ``status`` and a subset of the
-  cluster query language in ``filter``. ListTasks filters by serviceName (the task group
+  leaves deleted services out. ListContainerInstances supports ``status`` and the cluster query
+  language (cluster_query.py) in ``filter``. ListTasks filters by serviceName (the task group
   ``service:<name>``) and defaults desiredStatus to RUNNING, so stopped tasks drop out.
 * DescribeTasks looks only in the requested cluster and reports unknown tasks as failures.
 * StopTask is idempotent.
@@ -53,10 +54,11 @@ from moto.ecs.models import (
     EC2ContainerServiceBackend,
     Service,
     Task,
-    TaskDefinition,
     ecs_backends,
 )
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse, format_attributes
+
+import cluster_query
 
 TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED")
 HEALTH_STATUSES = ("HEALTHY", "UNHEALTHY", "UNKNOWN")
@@ -88,7 +90,7 @@ def _service_tasks(service: Service) -> list[Task]:
     return [t for t in _cluster_tasks(service._backend, service.cluster_name) if t.group == f"service:{service.name}"]
 
 
-def _instance_tasks(ci: ContainerInstance) -> list[Task]:
+def instance_tasks(ci: ContainerInstance) -> list[Task]:
     tasks = _cluster_tasks(ci._backend, ci.cluster_name)
     return [t for t in tasks if t.container_instance_arn == ci.container_instance_arn]
 
@@ -108,32 +110,25 @@ def _set_desired_count(service: Service, value: int) -> None:
 
 
 def _remaining_resources(ci: ContainerInstance) -> list[dict[str, Any]]:
-    """Registered resources less what the instance's tasks that are not STOPPED reserve."""
-    reserved = [t.resource_requirements or {} for t in _instance_tasks(ci) if t.last_status != "STOPPED"]
+    """Registered resources less what the instance's tasks that are not STOPPED reserve (placement.py says
+    what a task reserves)."""
+    live = [t for t in instance_tasks(ci) if t.last_status != "STOPPED"]
+    reserved = [t.resource_requirements or {} for t in live]
     remaining = copy.deepcopy(ci.registered_resources)
     for resource in remaining:
         name = resource["name"]
         if name in ("CPU", "MEMORY"):
             resource["integerValue"] = resource.get("integerValue", 0) - sum(r.get(name, 0) for r in reserved)
-        elif name in ("PORTS", "PORTS_UDP"):  # ECS lists the ports in use here
+        elif name in ("PORTS", "PORTS_UDP"):  # ECS lists the ports in use here: the agent's and the tasks'
             in_use = [str(port) for r in reserved for port in r.get(name, [])]
             resource["stringSetValue"] = resource.get("stringSetValue", []) + in_use
+        elif name == "GPU":  # the GPU ids not assigned to a task
+            assigned = {gpu for t in live for gpu in getattr(t, "gpu_ids", ())}
+            resource["stringSetValue"] = [gpu for gpu in resource.get("stringSetValue", []) if gpu not in assigned]
     return remaining
 
 
-def _task_resource_requirements(task_definition: TaskDefinition) -> dict[str, Any]:
-    containers = task_definition.container_definitions
-    cpu = sum(int(c.get("cpu") or 0) for c in containers)
-    memory = sum(int(c.get("memoryReservation") or c.get("memory") or 0) for c in containers)
-    return {
-        "CPU": _task_size(task_definition.cpu) if task_definition.cpu else cpu,
-        "MEMORY": _task_size(task_definition.memory) if task_definition.memory else memory,
-        "PORTS": [m["hostPort"] for c in containers for m in c.get("portMappings") or [] if m.get("hostPort")],
-        "PORTS_UDP": [],
-    }
-
-
-def _task_size(value: str) -> int:
+def task_size(value: str) -> int:
     """A task-level cpu or memory in CPU units or MiB: "512", or "0.5 vCPU" / "2 GB" (x 1024)."""
     match = re.fullmatch(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>vCPU|GB)?\s*", str(value), re.IGNORECASE)
     if match is None:
@@ -169,6 +164,8 @@ def _set_last_status(task: Task, status: str) -> None:
     if status == "STOPPED":
         task.desired_status = "STOPPED"
         task.stopped_at = task.stopped_at or utcnow()
+        for attachment in task.attachments:  # the task's ENI is detached and deleted with it
+            attachment["status"] = "DELETED"
 
 
 def _find_task(backend: EC2ContainerServiceBackend, cluster_ref: str, task_ref: str) -> Task:
@@ -315,7 +312,6 @@ def _response_describe_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
 
 
 _create_service = EC2ContainerServiceResponse.create_service
-_register_container_instance = EC2ContainerServiceResponse.register_container_instance
 
 
 def _response_create_service(self: EC2ContainerServiceResponse) -> ActionResult:
@@ -331,52 +327,12 @@ def _response_create_service(self: EC2ContainerServiceResponse) -> ActionResult:
     return result
 
 
-def _response_register_container_instance(self: EC2ContainerServiceResponse) -> ActionResult:
-    result = _register_container_instance(self)
-    instance = result.result["containerInstance"]
-    total = {r["name"]: r for r in self._get_param("totalResources") or []}
-    if total:
-        registered = {r["name"]: r for r in instance.registered_resources}
-        instance.registered_resources = list({**registered, **total}.values())
-    for attribute in self._get_param("attributes") or []:
-        instance.attributes[attribute["name"]] = attribute.get("value")
-    return result
-
-
-# --- The cluster query language, as far as ListContainerInstances needs it -----------------
-
-_CLAUSE = re.compile(
-    r"^(?P<key>[\w:.\-]+)\s+(?:(?P<op>==|!=)\s*(?P<value>\S+)|(?P<exists>exists)|in\s*\[(?P<values>[^\]]*)\])$",
-    re.IGNORECASE,
-)
+# --- The cluster query language ------------------------------------------------------------------
 
 
 def _matches(expression: str, ci: ContainerInstance) -> bool:
-    """Whether ``ci`` satisfies a filter such as ``ec2InstanceId == i-123 and attribute:x exists``.
-
-    Supported: ``ec2InstanceId``, ``agentConnected`` and ``attribute:<name>`` with ``==``,
-    ``!=``, ``in [a, b]`` and ``exists``, joined by ``and``.
-    """
-    for clause in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
-        match = _CLAUSE.match(clause.strip())
-        if not match:
-            raise InvalidParameterException(f"The emulator does not support this filter expression: {clause}")
-        key = match["key"]
-        if key.startswith("attribute:"):
-            present, actual = key[10:] in ci.attributes, ci.attributes.get(key[10:])
-        elif key in ("ec2InstanceId", "agentConnected"):
-            present, actual = True, ci.ec2_instance_id if key == "ec2InstanceId" else str(ci.agent_connected).lower()
-        else:
-            raise InvalidParameterException(f"The emulator does not support filtering on {key}")
-        if match["exists"]:
-            ok = present
-        elif match["values"] is not None:
-            ok = actual in [v.strip().strip("'\"") for v in match["values"].split(",")]
-        else:
-            ok = (actual == match["value"].strip("'\"")) == (match["op"] == "==")
-        if not ok:
-            return False
-    return True
+    """Whether ``ci`` satisfies a ListContainerInstances filter (cluster_query.py has the language)."""
+    return cluster_query.matches(expression, ci, instance_tasks)
 
 
 # --- Control API ----------------------------------------------------------------------------
@@ -430,15 +386,14 @@ def install() -> None:
     Service.running_count = _derived(lambda s: _count(_service_tasks(s), "RUNNING"))
     Service.pending_count = _derived(lambda s: _count(_service_tasks(s), "PENDING"))
     Service.desired_count = property(_desired_count, _set_desired_count)
-    ContainerInstance.running_tasks_count = _derived(lambda ci: _count(_instance_tasks(ci), "RUNNING"))
-    ContainerInstance.pending_tasks_count = _derived(lambda ci: _count(_instance_tasks(ci), "PENDING"))
+    ContainerInstance.running_tasks_count = _derived(lambda ci: _count(instance_tasks(ci), "RUNNING"))
+    ContainerInstance.pending_tasks_count = _derived(lambda ci: _count(instance_tasks(ci), "PENDING"))
     ContainerInstance.remaining_resources = _derived(_remaining_resources)
 
     Task.__init__ = _task_init
     Task.last_status = property(lambda task: task._status, _set_last_status)
     Task.health_status = "UNKNOWN"
     Task.started_at = Task.stopped_at = None
-    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(_task_resource_requirements)
     EC2ContainerServiceBackend.stop_task = _stop_task
     EC2ContainerServiceBackend._put_attribute = _put_attribute
     EC2ContainerServiceBackend._delete_attribute = _delete_attribute
@@ -449,7 +404,6 @@ def install() -> None:
     EC2ContainerServiceResponse.list_tasks = _response_list_tasks
     EC2ContainerServiceResponse.describe_tasks = _response_describe_tasks
     EC2ContainerServiceResponse.create_service = _response_create_service
-    EC2ContainerServiceResponse.register_container_instance = _response_register_container_instance
     # moto formats the attributes (kept as a dict) for Describe and Register only; UpdateContainerInstancesState
     # answered with an empty object per attribute.
     EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER = {

@@ -37,10 +37,12 @@ from werkzeug.wrappers import Request
 import cbor_bridge
 import cloudwatch_gaps
 import control
+import ec2_gaps
 import ecs_gaps
 import eventbridge
 import lambdas
 import lifecycle
+import placement
 import scaling
 import termination
 
@@ -201,6 +203,8 @@ def build_app() -> Gateway:
     scaling.install()
     termination.install()  # wraps what lifecycle and scaling patched
     ecs_gaps.install()
+    placement.install()  # wraps what ecs_gaps patched
+    ec2_gaps.install()
     cloudwatch_gaps.install()
     eventbridge.install()
     return Gateway(DomainDispatcherApplication(create_backend_app))
