@@ -57,7 +57,8 @@ StartTask's ``networkConfiguration``. Here, following the ECS API reference and 
   reports ``[]`` when none were given), validated as ECS validates them; RegisterTaskDefinition
   accepts only ``memberOf`` constraints and checks their expressions, and reports each port mapping's
   ``protocol`` (``tcp`` when not given) and, in ``host`` and ``awsvpc`` mode, its ``hostPort`` (the
-  ``containerPort`` when not given), as ECS does.
+  ``containerPort`` when not given), as ECS does; a container needs ``memory`` or ``memoryReservation``
+  (or the task its memory) whatever ``requiresCompatibilities`` says (moto demanded ``memory`` with EC2).
 """
 
 import copy
@@ -224,6 +225,34 @@ def _network_for(backend: EC2ContainerServiceBackend, ci: ContainerInstance, net
     return network
 
 
+def _eni_attachment(backend: EC2ContainerServiceBackend, ci: ContainerInstance, network: dict[str, Any]) -> dict[str, Any]:
+    """The task's own ENI, in a subnet of the instance's zone, as DescribeTasks' ElasticNetworkInterface attachment."""
+    vpc = _network_for(backend, ci, network)["awsvpcConfiguration"]
+    attachment_id = str(uuid.uuid4())
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    eni = ec2.create_network_interface(
+        subnet=vpc["subnets"][0],
+        private_ip_address=None,  # moto picks one in the subnet
+        group_ids=vpc["securityGroups"],
+        description=f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:attachment/{attachment_id}",
+    )
+    eni.status = "in-use"
+    domain = "ec2.internal" if backend.region_name == "us-east-1" else f"{backend.region_name}.compute.internal"
+    dns = getattr(eni, "private_dns_name", None) or f"ip-{eni.private_ip_address.replace('.', '-')}.{domain}"
+    return {
+        "id": attachment_id,
+        "type": "ElasticNetworkInterface",
+        "status": "ATTACHED",
+        "details": [
+            {"name": "subnetId", "value": vpc["subnets"][0]},
+            {"name": "networkInterfaceId", "value": eni.id},
+            {"name": "macAddress", "value": eni.mac_address},
+            {"name": "privateDnsName", "value": dns},
+            {"name": "privateIPv4Address", "value": eni.private_ip_address},
+        ],
+    }
+
+
 def _place(
     backend: EC2ContainerServiceBackend,
     cluster: Cluster,
@@ -232,13 +261,14 @@ def _place(
     need: dict[str, Any],
     request: dict[str, Any],
 ) -> Task:
-    network = request.get("network_configuration")
-    if task_definition.network_mode == "awsvpc":
-        network = _network_for(backend, ci, network or {})
     gpus = free_gpus(ci)[: need["GPU"]]
+    # moto's own awsvpc branch crashes (its ENI has no private_dns_name unless the VPC has DNS hostnames)
+    # and picks an address outside the subnet: the task is built as bridge and given its ENI below.
+    definition = copy.copy(task_definition)
+    definition.network_mode = "bridge" if task_definition.network_mode == "awsvpc" else task_definition.network_mode
     task = Task(
         cluster,
-        task_definition,
+        definition,
         ci.container_instance_arn,
         need,
         backend=backend,
@@ -247,8 +277,9 @@ def _place(
         started_by=request.get("started_by") or "",
         tags=request.get("tags") or [],
         launch_type=request.get("launch_type") or "EC2",
-        networking_configuration=network if task_definition.network_mode == "awsvpc" else None,
     )
+    if task_definition.network_mode == "awsvpc":
+        task.attachments.append(_eni_attachment(backend, ci, request["network_configuration"]))
     task.gpu_ids = gpus
     if gpus:
         for container in task.containers:
@@ -605,6 +636,20 @@ _create_service = EC2ContainerServiceResponse.create_service
 _update_service = EC2ContainerServiceResponse.update_service
 
 
+def _validate_container_defs(memory: str | None, container_definitions: list[dict[str, Any]], requires_compatibilities: list[str] | None) -> None:
+    """moto required a container-level ``memory`` (hard limit) whenever requiresCompatibilities named EC2; ECS
+    takes ``memory`` or ``memoryReservation`` (or the task-level memory), whatever the compatibilities."""
+    from moto.ecs.exceptions import TaskDefinitionMemoryError, TaskDefinitionMissingPropertyError
+
+    for container in container_definitions:
+        if "name" not in container and "Name" not in container:
+            raise TaskDefinitionMissingPropertyError("name")
+        if "image" not in container and "Image" not in container:
+            raise TaskDefinitionMissingPropertyError("image")
+        if not memory and not any(k in container for k in ("memory", "Memory", "memoryReservation", "MemoryReservation")):
+            raise TaskDefinitionMemoryError(container["name"])
+
+
 def _response_register_task_definition(self: EC2ContainerServiceResponse) -> ActionResult:
     validate_constraints(self._get_param("placementConstraints") or [], allow_distinct=False)
     for container in self._get_param("containerDefinitions") or []:
@@ -665,6 +710,7 @@ def install() -> None:
     Task.gpu_ids = ()
     Service.placement_constraints = Service.placement_strategy = ()
     EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)
+    EC2ContainerServiceBackend._validate_container_defs = staticmethod(_validate_container_defs)
     EC2ContainerServiceBackend.start_task = start_task
     EC2ContainerServiceBackend.run_task = run_task
     EC2ContainerServiceResponse.register_container_instance = _response_register_container_instance

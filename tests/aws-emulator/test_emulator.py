@@ -1406,6 +1406,408 @@ class EcsTest(EmulatorTest):
         self.assertEqual((len(rest["serviceArns"]), rest.get("nextToken")), (2, None))
 
 
+# --- EC2 instance types, launch templates, mixed-instances groups -------------------------------
+
+
+class Ec2Test(EmulatorTest):
+    def test_instance_types_report_aws_values(self) -> None:
+        """Native moto data, pinned: the placement model reads vCPUs, memory, ENIs, GPUs and architecture."""
+        answer = EMU.client("ec2").describe_instance_types(
+            InstanceTypes=["m5.large", "c5.xlarge", "r5.2xlarge", "t3.micro", "g4dn.12xlarge", "m6g.large"]
+        )
+        facts = {
+            t["InstanceType"]: (
+                t["VCpuInfo"]["DefaultVCpus"],
+                t["MemoryInfo"]["SizeInMiB"],
+                t["NetworkInfo"]["MaximumNetworkInterfaces"],
+                sum(g["Count"] for g in t.get("GpuInfo", {}).get("Gpus", [])),
+                t["ProcessorInfo"]["SupportedArchitectures"],
+            )
+            for t in answer["InstanceTypes"]
+        }
+        self.assertEqual(facts, {
+            "m5.large": (2, 8192, 3, 0, ["x86_64"]),
+            "c5.xlarge": (4, 8192, 4, 0, ["x86_64"]),
+            "r5.2xlarge": (8, 65536, 4, 0, ["x86_64"]),
+            "t3.micro": (2, 1024, 2, 0, ["x86_64"]),
+            "g4dn.12xlarge": (48, 196608, 8, 4, ["x86_64"]),
+            "m6g.large": (2, 8192, 3, 0, ["arm64"]),
+        })
+
+    def test_launch_template_versions_name_their_instance_type(self) -> None:
+        ec2 = EMU.client("ec2")
+        ec2.create_launch_template(LaunchTemplateName="ecs-node", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "m5.large"})
+        ec2.create_launch_template_version(LaunchTemplateName="ecs-node", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "c5.xlarge"})
+        types = {
+            version: [v["LaunchTemplateData"]["InstanceType"] for v in ec2.describe_launch_template_versions(
+                LaunchTemplateName="ecs-node", Versions=[version])["LaunchTemplateVersions"]]
+            for version in ("$Default", "$Latest", "1", "2")
+        }
+        self.assertEqual(types, {"$Default": ["m5.large"], "$Latest": ["c5.xlarge"], "1": ["m5.large"], "2": ["c5.xlarge"]})
+
+    def test_groups_launch_the_first_override_balanced_across_zones(self) -> None:
+        ec2, asg = EMU.client("ec2"), EMU.client("autoscaling")
+        ec2.create_launch_template(LaunchTemplateName="ecs-node", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "m5.large"})
+        zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName="mixed", MinSize=0, MaxSize=10, DesiredCapacity=4, AvailabilityZones=zones,
+            MixedInstancesPolicy={"LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": "ecs-node", "Version": "$Default"},
+                "Overrides": [{"InstanceType": "r5.large"}, {"InstanceType": "m5.xlarge"}]}},
+        )
+        asg.create_auto_scaling_group(AutoScalingGroupName="plain", MinSize=0, MaxSize=10, DesiredCapacity=2,
+                                      LaunchTemplate={"LaunchTemplateName": "ecs-node", "Version": "$Latest"}, AvailabilityZones=zones[:2])
+
+        def members(group: str) -> list[tuple[str, str]]:
+            [described] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+            ids = [i["InstanceId"] for i in described["Instances"]]
+            reported = sorted((i["InstanceType"], i["AvailabilityZone"]) for i in described["Instances"])
+            in_ec2 = sorted((i["InstanceType"], i["Placement"]["AvailabilityZone"])
+                            for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"])
+            self.assertEqual(reported, in_ec2)
+            return reported
+
+        self.assertEqual(members("mixed"), [("r5.large", "us-east-1a"), ("r5.large", "us-east-1a"), ("r5.large", "us-east-1b"), ("r5.large", "us-east-1c")])
+        self.assertEqual(members("plain"), [("m5.large", "us-east-1a"), ("m5.large", "us-east-1b")])
+        asg.set_desired_capacity(AutoScalingGroupName="mixed", DesiredCapacity=6)
+        self.assertEqual(members("mixed"), sorted([("r5.large", z) for z in zones] * 2))
+
+
+# --- ECS placement: what instances register and hold, StartTask, RunTask -----------------------------
+
+
+class PlacementTest(EmulatorTest):
+    RESERVED = ["22", "2375", "2376", "51678", "51679"]
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.ecs, self.ec2 = EMU.client("ecs"), EMU.client("ec2")
+        self.ecs.create_cluster(clusterName="prod")
+
+    def instance(self, instance_type: str = "m5.large", zone: str = "us-east-1a", cpu: int = 2048, memory: int = 7680,
+                 gpus: list[str] | None = None, attributes: dict[str, str] | None = None) -> str:
+        """An EC2 instance of that type and zone, registered as the agent would; its container instance ARN."""
+        [ec2_instance] = self.ec2.run_instances(ImageId="ami-0ecs1234", MinCount=1, MaxCount=1, InstanceType=instance_type,
+                                                Placement={"AvailabilityZone": zone})["Instances"]
+        resources = [{"name": "CPU", "type": "INTEGER", "integerValue": cpu}, {"name": "MEMORY", "type": "INTEGER", "integerValue": memory}]
+        if gpus is not None:
+            resources.append({"name": "GPU", "type": "STRINGSET", "stringSetValue": gpus})
+        return self.ecs.register_container_instance(
+            cluster="prod", instanceIdentityDocument=json.dumps({"instanceId": ec2_instance["InstanceId"]}), totalResources=resources,
+            attributes=[{"name": k, "value": v} for k, v in (attributes or {}).items()],
+        )["containerInstance"]["containerInstanceArn"]
+
+    def described(self, arn: str) -> dict:
+        return self.ecs.describe_container_instances(cluster="prod", containerInstances=[arn])["containerInstances"][0]
+
+    def remaining(self, arn: str) -> dict:
+        return {r["name"]: r.get("integerValue") if r["type"] == "INTEGER" else sorted(r.get("stringSetValue", []), key=int if r["name"].startswith("PORTS") else str)
+                for r in self.described(arn)["remainingResources"]}
+
+    def definition(self, family: str, network_mode: str = "bridge", ports: list[dict] | None = None, gpus: int = 0,
+                   cpu: int = 256, memory: int = 512, **extra) -> str:
+        container = {"name": family, "image": "nginx", "cpu": cpu, "memoryReservation": memory, "portMappings": ports or []}
+        if gpus:
+            container["resourceRequirements"] = [{"type": "GPU", "value": str(gpus)}]
+        return self.ecs.register_task_definition(family=family, networkMode=network_mode, containerDefinitions=[container], **extra)[
+            "taskDefinition"]["taskDefinitionArn"]
+
+    def start(self, definition: str, instance: str, **kwargs) -> tuple[list[str], list[dict]]:
+        answer = self.ecs.start_task(cluster="prod", taskDefinition=definition, containerInstances=[instance], **kwargs)
+        return [t["taskArn"] for t in answer["tasks"]], answer["failures"]
+
+    def subnet(self, zone: str = "us-east-1a") -> tuple[str, str]:
+        vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        group = self.ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+        return subnet, group
+
+    # Registration
+
+    def test_registration_reports_what_the_agent_reads_from_instance_metadata(self) -> None:
+        arn = self.instance("m6g.large", zone="us-east-1b", attributes={"pool": "blue"})
+        described = self.described(arn)
+        [ec2_instance] = self.ec2.describe_instances(InstanceIds=[described["ec2InstanceId"]])["Reservations"][0]["Instances"]
+        self.assertEqual({a["name"]: a.get("value") for a in described["attributes"]}, {
+            "ecs.ami-id": "ami-0ecs1234", "ecs.availability-zone": "us-east-1b", "ecs.instance-type": "m6g.large",
+            "ecs.os-type": "linux", "ecs.cpu-architecture": "arm64",
+            "ecs.vpc-id": ec2_instance["VpcId"], "ecs.subnet-id": ec2_instance["SubnetId"], "pool": "blue",
+        })
+        registered = {r["name"]: (r["type"], r.get("integerValue") if r["type"] == "INTEGER" else r["stringSetValue"]) for r in described["registeredResources"]}
+        self.assertEqual(registered, {"CPU": ("INTEGER", 2048), "MEMORY": ("INTEGER", 7680), "PORTS": ("STRINGSET", self.RESERVED), "PORTS_UDP": ("STRINGSET", [])})
+        self.assertEqual(self.remaining(arn), {"CPU": 2048, "MEMORY": 7680, "PORTS": self.RESERVED, "PORTS_UDP": []})
+
+    def test_registration_without_an_ec2_instance_reads_the_identity_document(self) -> None:
+        document = {"instanceId": "i-0123456789abcdef0", "instanceType": "c5.xlarge", "availabilityZone": "us-east-1c", "imageId": "ami-0doc"}
+        arn = self.ecs.register_container_instance(cluster="prod", instanceIdentityDocument=json.dumps(document))["containerInstance"]["containerInstanceArn"]
+        attributes = {a["name"]: a.get("value") for a in self.described(arn)["attributes"]}
+        self.assertEqual(attributes, {"ecs.ami-id": "ami-0doc", "ecs.availability-zone": "us-east-1c", "ecs.instance-type": "c5.xlarge",
+                                      "ecs.os-type": "linux", "ecs.cpu-architecture": "x86_64"})
+        self.assertClientError(
+            "InvalidParameterException",
+            "EC2 instance i-0123456789abcdef1 does not exist, and the instance identity document has no instanceType, imageId.",
+            self.ecs.register_container_instance, cluster="prod",
+            instanceIdentityDocument=json.dumps({"instanceId": "i-0123456789abcdef1", "availabilityZone": "us-east-1a"}),
+        )
+
+    def test_trunking_is_the_awsvpc_trunking_account_setting_for_supported_types(self) -> None:
+        plain = self.instance("m5.large")
+        self.ecs.put_account_setting_default(name="awsvpcTrunking", value="enabled")
+        trunked, unsupported = self.instance("m5.large"), self.instance("t3.large")
+        self.ecs.put_account_setting(name="awsvpcTrunking", value="disabled")
+        after = self.instance("m5.large")
+        trunks = {arn: {a["name"]: a.get("value") for a in self.described(arn)["attributes"]}.get("ecs.awsvpc-trunk-id")
+                  for arn in (plain, trunked, unsupported, after)}
+        self.assertRegex(trunks.pop(trunked), r"^eni-[0-9a-f]{17}$")
+        self.assertEqual(set(trunks.values()), {None})
+        listed = self.ecs.list_container_instances(cluster="prod", filter="attribute:ecs.awsvpc-trunk-id exists")["containerInstanceArns"]
+        self.assertEqual(listed, [trunked])
+
+    # Host ports
+
+    def test_host_ports_are_reserved_per_protocol_and_network_mode(self) -> None:
+        arn = self.instance()
+        web = self.definition("web", ports=[{"containerPort": 80, "hostPort": 8080}, {"containerPort": 53, "hostPort": 53, "protocol": "udp"}])
+        dynamic = self.definition("dynamic", ports=[{"containerPort": 80}, {"containerPort": 81, "hostPort": 0}])
+        host = self.definition("host", network_mode="host", ports=[{"containerPort": 9000}])
+        tcp53 = self.definition("tcp53", ports=[{"containerPort": 53, "hostPort": 53}])
+        [first], failures = self.start(web, arn)
+        self.assertEqual(failures, [])
+        for _ in range(2):
+            self.assertEqual(len(self.start(dynamic, arn)[0]), 1)  # dynamic ports reserve nothing
+        self.assertEqual(len(self.start(host, arn)[0]), 1)
+        self.assertEqual(len(self.start(tcp53, arn)[0]), 1)  # TCP 53 is free: UDP 53 is another port
+        remaining = self.remaining(arn)
+        self.assertEqual((remaining["PORTS"], remaining["PORTS_UDP"]), (sorted(self.RESERVED + ["53", "8080", "9000"], key=int), ["53"]))
+
+        self.assertEqual(self.start(web, arn), ([], [{"arn": arn, "reason": "RESOURCE:PORTS"}]))
+        udp = self.definition("udp", ports=[{"containerPort": 53, "hostPort": 53, "protocol": "udp"}])
+        self.assertEqual(self.start(udp, arn), ([], [{"arn": arn, "reason": "RESOURCE:PORTS_UDP"}]))
+        ssh = self.definition("ssh", ports=[{"containerPort": 22, "hostPort": 22}])
+        self.assertEqual(self.start(ssh, arn), ([], [{"arn": arn, "reason": "RESOURCE:PORTS"}]))  # the agent's reserved port
+        self.ecs.stop_task(cluster="prod", task=first)
+        self.assertEqual(len(self.start(udp, arn)[0]), 1)
+        [mappings] = [c["portMappings"] for c in self.ecs.describe_task_definition(taskDefinition=host)["taskDefinition"]["containerDefinitions"]]
+        self.assertEqual(mappings, [{"containerPort": 9000, "hostPort": 9000, "protocol": "tcp"}])
+
+    # CPU, memory, unknown instances
+
+    def test_tasks_that_do_not_fit_are_not_started_and_say_why(self) -> None:
+        arn = self.instance(cpu=1024, memory=2048)
+        self.assertEqual(len(self.start(self.definition("half", cpu=512, memory=1024), arn)[0]), 1)
+        self.assertEqual(self.start(self.definition("cpu", cpu=1024, memory=256), arn), ([], [{"arn": arn, "reason": "RESOURCE:CPU"}]))
+        self.assertEqual(self.start(self.definition("mem", cpu=128, memory=1536), arn), ([], [{"arn": arn, "reason": "RESOURCE:MEMORY"}]))
+        missing = "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/00000000-0000-0000-0000-000000000000"
+        self.assertEqual(self.start(self.definition("small", cpu=128, memory=128), missing), ([], [{"arn": missing, "reason": "MISSING"}]))
+        self.assertEqual(self.remaining(arn)["CPU"], 512)
+        self.assertEqual(len(self.ecs.list_tasks(cluster="prod")["taskArns"]), 1)
+
+    # GPUs
+
+    def test_gpus_are_assigned_by_id(self) -> None:
+        arn = self.instance("g4dn.12xlarge", gpus=["GPU-a", "GPU-b", "GPU-c", "GPU-d"])
+        one, two = self.definition("one", gpus=1), self.definition("two", gpus=2)
+        [first], _ = self.start(one, arn)
+        [second], _ = self.start(two, arn)
+        tasks = self.ecs.describe_tasks(cluster="prod", tasks=[first, second])["tasks"]
+        self.assertEqual(sorted(t["containers"][0]["gpuIds"] for t in tasks), [["GPU-a"], ["GPU-b", "GPU-c"]])
+        self.assertEqual(self.remaining(arn)["GPU"], ["GPU-d"])
+        self.assertEqual(self.start(two, arn), ([], [{"arn": arn, "reason": "RESOURCE:GPU"}]))
+        self.ecs.stop_task(cluster="prod", task=second)
+        self.assertEqual(self.remaining(arn)["GPU"], ["GPU-b", "GPU-c", "GPU-d"])
+        registered = [r for r in self.described(arn)["registeredResources"] if r["name"] == "GPU"]
+        self.assertEqual(registered[0]["stringSetValue"], ["GPU-a", "GPU-b", "GPU-c", "GPU-d"])
+        plain = self.instance()  # registered no GPU
+        self.assertEqual(self.start(one, plain), ([], [{"arn": plain, "reason": "RESOURCE:GPU"}]))
+
+    # ENIs
+
+    def test_awsvpc_tasks_take_an_eni_each_up_to_the_instance_limit(self) -> None:
+        subnet, group = self.subnet()
+        network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
+        arn = self.instance("m5.large")  # 3 network interfaces: the primary one and 2 for tasks
+        vpc_task = self.definition("vpc", network_mode="awsvpc", ports=[{"containerPort": 80}])
+        [first], _ = self.start(vpc_task, arn, networkConfiguration=network)
+        self.start(vpc_task, arn, networkConfiguration=network)
+        self.assertEqual(self.start(vpc_task, arn, networkConfiguration=network), ([], [{"arn": arn, "reason": "RESOURCE:ENI"}]))
+        self.assertEqual(self.remaining(arn)["PORTS"], self.RESERVED)  # awsvpc reserves no host port
+
+        [task] = self.ecs.describe_tasks(cluster="prod", tasks=[first])["tasks"]
+        [attachment] = task["attachments"]
+        details = {d["name"]: d["value"] for d in attachment["details"]}
+        self.assertEqual((attachment["type"], attachment["status"]), ("ElasticNetworkInterface", "ATTACHED"))
+        self.assertEqual(list(details), ["subnetId", "networkInterfaceId", "macAddress", "privateDnsName", "privateIPv4Address"])
+        [eni] = self.ec2.describe_network_interfaces(NetworkInterfaceIds=[details["networkInterfaceId"]])["NetworkInterfaces"]
+        self.assertEqual((details["subnetId"], details["macAddress"], details["privateIPv4Address"]), (subnet, eni["MacAddress"], eni["PrivateIpAddress"]))
+        self.assertTrue(details["privateIPv4Address"].startswith("10.0.1."))
+        self.assertEqual(details["privateDnsName"], "ip-" + details["privateIPv4Address"].replace(".", "-") + ".ec2.internal")
+
+        self.ecs.stop_task(cluster="prod", task=first)
+        self.assertEqual(self.ecs.describe_tasks(cluster="prod", tasks=[first])["tasks"][0]["attachments"][0]["status"], "DELETED")
+        self.assertEqual(len(self.start(vpc_task, arn, networkConfiguration=network)[0]), 1)
+
+        self.assertClientError("InvalidParameterException", "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+                               self.ecs.start_task, cluster="prod", taskDefinition=vpc_task, containerInstances=[arn])
+        self.assertClientError("InvalidParameterException", "Network Configuration is not valid for the given networkMode of this task definition.",
+                               self.ecs.start_task, cluster="prod", taskDefinition=self.definition("bridge"), containerInstances=[arn],
+                               networkConfiguration=network)
+
+    def test_a_trunk_raises_the_eni_limit_to_the_documented_task_limit(self) -> None:
+        subnet, _ = self.subnet()
+        network = {"awsvpcConfiguration": {"subnets": [subnet]}}
+        self.ecs.put_account_setting(name="awsvpcTrunking", value="enabled")
+        arn = self.instance("m5.large", cpu=10240, memory=20480)  # m5.large with a trunk: 10 awsvpc tasks
+        vpc_task = self.definition("vpc", network_mode="awsvpc", cpu=128, memory=128)
+        placed = [self.start(vpc_task, arn, networkConfiguration=network)[0] for _ in range(10)]
+        self.assertEqual([len(p) for p in placed], [1] * 10)
+        self.assertEqual(self.start(vpc_task, arn, networkConfiguration=network), ([], [{"arn": arn, "reason": "RESOURCE:ENI"}]))
+
+    def test_an_unknown_instance_type_has_no_eni_limit_and_says_so(self) -> None:
+        subnet, _ = self.subnet()
+        document = {"instanceId": "i-0123456789abcdef0", "instanceType": "x9.huge", "availabilityZone": "us-east-1a", "imageId": "ami-0doc"}
+        arn = self.ecs.register_container_instance(cluster="prod", instanceIdentityDocument=json.dumps(document))["containerInstance"]["containerInstanceArn"]
+        self.assertEqual(self.start(self.definition("vpc", network_mode="awsvpc"), arn, networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}),
+                         ([], [{"arn": arn, "reason": "RESOURCE:ENI",
+                                "detail": "The emulator does not know instance type 'x9.huge', so it knows no ENI limit for it"}]))
+        self.assertEqual(len(self.start(self.definition("bridge"), arn)[0]), 1)
+
+    # RunTask
+
+    def test_run_task_honours_member_of_and_distinct_instance(self) -> None:
+        blue = [self.instance(attributes={"pool": "blue"}) for _ in range(2)]
+        green = self.instance(attributes={"pool": "green"})
+        pinned = self.definition("pinned", placementConstraints=[{"type": "memberOf", "expression": "attribute:pool == blue"}])
+        answer = self.ecs.run_task(cluster="prod", taskDefinition=pinned, count=2, placementConstraints=[{"type": "distinctInstance"}])
+        self.assertEqual((sorted(t["containerInstanceArn"] for t in answer["tasks"]), answer["failures"]), (sorted(blue), []))
+        self.assertEqual({t["group"] for t in answer["tasks"]}, {"family:pinned"})
+
+        again = self.ecs.run_task(cluster="prod", taskDefinition=pinned, placementConstraints=[{"type": "distinctInstance"}])
+        self.assertEqual(again["tasks"], [])
+        self.assertEqual(sorted(again["failures"], key=lambda f: f["arn"]), sorted(
+            [{"arn": b, "reason": "DistinctInstance placement constraint unsatisfied"} for b in blue]
+            + [{"arn": green, "reason": "MemberOf placement constraint unsatisfied"}], key=lambda f: f["arn"]))
+        other_group = self.ecs.run_task(cluster="prod", taskDefinition=pinned, group="batch", placementConstraints=[{"type": "distinctInstance"}])
+        self.assertEqual(len(other_group["tasks"]), 1)  # distinctInstance looks at the task's own group
+
+        big = self.definition("big", cpu=2048, memory=512)
+        answer = self.ecs.run_task(cluster="prod", taskDefinition=big, count=3,
+                                   placementConstraints=[{"type": "memberOf", "expression": "attribute:pool in [green, red]"}])
+        self.assertEqual(([t["containerInstanceArn"] for t in answer["tasks"]], answer["failures"]),
+                         ([green], [{"arn": b, "reason": "RESOURCE:CPU"} for b in blue] + [{"arn": green, "reason": "RESOURCE:CPU"}]))
+
+    def test_run_task_strategies_and_its_random_default(self) -> None:
+        first, second = self.instance(), self.instance()
+        filler, small = self.definition("filler", cpu=1024, memory=512), self.definition("small", cpu=128, memory=128)
+        self.start(filler, second)
+        packed = self.ecs.run_task(cluster="prod", taskDefinition=small, count=2, placementStrategy=[{"type": "binpack", "field": "cpu"}])
+        self.assertEqual([t["containerInstanceArn"] for t in packed["tasks"]], [second, second])
+        spread = self.ecs.run_task(cluster="prod", taskDefinition=small, count=4, group="spread", placementStrategy=[{"type": "spread", "field": "instanceId"}])
+        self.assertEqual([t["containerInstanceArn"] for t in spread["tasks"]], [first, second, first, second])
+
+        def random_picks() -> list[int]:
+            EMU.ok("POST", "reset")
+            self.ecs.create_cluster(clusterName="prod")
+            instances = [self.instance(cpu=4096, memory=8192) for _ in range(4)]
+            tasks = self.ecs.run_task(cluster="prod", taskDefinition=self.definition("small", cpu=128, memory=128), count=10)["tasks"]
+            return [instances.index(t["containerInstanceArn"]) for t in tasks]
+
+        picks = random_picks()
+        self.assertEqual(random_picks(), picks)  # seeded: a run repeats
+        self.assertGreater(len(set(picks)), 1)  # and random, not first-fit
+
+    def test_run_task_errors(self) -> None:
+        small = self.definition("small")
+        self.assertClientError("InvalidParameterException", "No Container Instances were found in your cluster.",
+                               self.ecs.run_task, cluster="prod", taskDefinition=small)
+        self.instance()
+        self.assertClientError("InvalidParameterException", "count must be between 1 and 10.", self.ecs.run_task, cluster="prod", taskDefinition=small, count=11)
+        self.assertClientError("InvalidParameterException", None, self.ecs.run_task, cluster="prod", taskDefinition=small,
+                               placementStrategy=[{"type": "binpack", "field": "disk"}])
+        self.assertClientError("InvalidParameterException", "An expression cannot be specified for a distinctInstance placement constraint.",
+                               self.ecs.run_task, cluster="prod", taskDefinition=small,
+                               placementConstraints=[{"type": "distinctInstance", "expression": "agentConnected == true"}])
+
+    # The cluster query language
+
+    def test_cluster_query_language(self) -> None:
+        a = self.instance("m5.large", zone="us-east-1a", attributes={"stack": "prod"})
+        b = self.instance("c5.large", zone="us-east-1b", attributes={"stack": "dev"})
+        c = self.instance("m6g.large", zone="us-east-1c")
+        ec2_id = self.described(c)["ec2InstanceId"]
+        self.start(self.definition("db"), a, group="databases")
+
+        def listed(expression: str) -> set[str]:
+            return {({a: "a", b: "b", c: "c"})[arn] for arn in self.ecs.list_container_instances(cluster="prod", filter=expression)["containerInstanceArns"]}
+
+        cases = {
+            "attribute:stack != prod": {"b"},  # the attribute must exist
+            "not attribute:stack == prod": {"b", "c"},
+            "attribute:stack not_exists": {"c"},
+            "attribute:stack !exists": {"c"},
+            "attribute:ecs.instance-type =~ m.*": {"a", "c"},
+            "attribute:ecs.instance-type !~ m.*": {"b"},
+            "attribute:ecs.availability-zone not_in [us-east-1a, 'us-east-1b']": {"c"},
+            "attribute:ecs.availability-zone !in [us-east-1a]": {"b", "c"},
+            f"ec2InstanceId in ['{ec2_id}'] || attribute:stack == dev": {"b", "c"},
+            "(attribute:stack == prod or attribute:stack == dev) and attribute:ecs.cpu-architecture == x86_64": {"a", "b"},
+            "attribute:stack == prod or attribute:stack == dev and attribute:ecs.instance-type == m5.large": {"a"},  # and binds tighter
+            "not(task:group == databases)": {"b", "c"},
+            "task:group == databases && agentConnected == true": {"a"},
+            "agentConnected equals false": set(),
+        }
+        self.assertEqual({expression: listed(expression) for expression in cases}, cases)
+        errors = {
+            "runningTasksCount > 1": "The emulator does not support the cluster query subject runningTasksCount",
+            "attribute:stack >= prod": "The emulator does not support the cluster query operator >=",
+            "instanceType == m5.large": "Invalid cluster query expression 'instanceType == m5.large': unknown subject 'instanceType' "
+                                        "(attribute:<name>, ec2InstanceId, agentConnected or task:group)",
+            "(attribute:stack == prod": "Invalid cluster query expression '(attribute:stack == prod': a '(' is not closed",
+            "attribute:stack ==": "Invalid cluster query expression 'attribute:stack ==': it ends too early",
+        }
+        for expression, message in errors.items():
+            self.assertClientError("InvalidParameterException", message, self.ecs.list_container_instances, cluster="prod", filter=expression)
+
+    # What task definitions and services keep
+
+    def test_task_definitions_keep_network_ports_gpus_and_constraints(self) -> None:
+        arn = self.definition(
+            "gpu", network_mode="awsvpc", ports=[{"containerPort": 80}, {"containerPort": 5000, "protocol": "udp"}], gpus=2,
+            placementConstraints=[{"type": "memberOf", "expression": "attribute:ecs.instance-type =~ g4dn.*"}], requiresCompatibilities=["EC2"],
+        )
+        definition = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        [container] = definition["containerDefinitions"]
+        self.assertEqual((definition["networkMode"], definition["requiresCompatibilities"]), ("awsvpc", ["EC2"]))
+        self.assertEqual(container["portMappings"], [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"},
+                                                     {"containerPort": 5000, "hostPort": 5000, "protocol": "udp"}])
+        self.assertEqual(container["resourceRequirements"], [{"type": "GPU", "value": "2"}])
+        self.assertEqual(definition["placementConstraints"], [{"type": "memberOf", "expression": "attribute:ecs.instance-type =~ g4dn.*"}])
+        bridge = self.ecs.describe_task_definition(taskDefinition=self.definition("bridge", ports=[{"containerPort": 80}]))["taskDefinition"]
+        self.assertEqual(bridge["containerDefinitions"][0]["portMappings"], [{"containerPort": 80, "protocol": "tcp"}])
+        self.assertClientError("InvalidParameterException", "Invalid placement constraint type 'distinctInstance'; valid types are memberOf.",
+                               self.definition, "bad", placementConstraints=[{"type": "distinctInstance"}])
+        self.assertClientError("InvalidParameterException", None, self.definition, "bad", placementConstraints=[{"type": "memberOf", "expression": "attribute:x =="}])
+
+    def test_services_keep_placement_and_network_configuration(self) -> None:
+        subnet, group = self.subnet()
+        vpc_task = self.definition("vpc", network_mode="awsvpc")
+        constraints = [{"type": "distinctInstance"}, {"type": "memberOf", "expression": "attribute:ecs.availability-zone in [us-east-1a, us-east-1b]"}]
+        strategy = [{"type": "spread", "field": "attribute:ecs.availability-zone"}, {"type": "binpack", "field": "memory"}]
+        network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}}
+        self.ecs.create_service(cluster="prod", serviceName="api", taskDefinition=vpc_task, desiredCount=2,
+                                placementConstraints=constraints, placementStrategy=strategy, networkConfiguration=network)
+        self.ecs.create_service(cluster="prod", serviceName="plain", taskDefinition=self.definition("plain"), desiredCount=1)
+        api, plain = self.ecs.describe_services(cluster="prod", services=["api", "plain"])["services"]
+        self.assertEqual((api["placementConstraints"], api["placementStrategy"], api["networkConfiguration"]), (constraints, strategy, network))
+        self.assertEqual((plain["placementConstraints"], plain["placementStrategy"]), ([], []))
+        self.ecs.update_service(cluster="prod", service="plain", placementStrategy=[{"type": "spread", "field": "instanceId"}],
+                                placementConstraints=[{"type": "distinctInstance"}])
+        [plain] = self.ecs.describe_services(cluster="prod", services=["plain"])["services"]
+        self.assertEqual((plain["placementConstraints"], plain["placementStrategy"]), ([{"type": "distinctInstance"}], [{"type": "spread", "field": "instanceId"}]))
+        self.assertClientError("InvalidParameterException", "Invalid placement strategy type 'pack'; valid types are random, spread, binpack.",
+                               self.ecs.create_service, cluster="prod", serviceName="bad", taskDefinition="plain", desiredCount=1,
+                               placementStrategy=[{"type": "pack"}])
+
+
 # --- Control API and fault injection ------------------------------------------------------------
 
 
