@@ -13,13 +13,13 @@ pub mod config;
 pub mod drain;
 pub mod lifecycle;
 pub mod metrics;
-pub mod pack;
+pub mod placement;
 pub mod ports;
 pub mod scale;
 
 pub use cluster::{
-    ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
-    TaskHealth,
+    ClusterFacts, ContainerInstance, ContainerSize, HostPorts, PlacementConstraint, PortMapping, Protocol, Resources,
+    Scheduling, Service, ServiceEvent, Task, TaskDefinition, TaskHealth,
 };
 pub use config::{ClusterSettings, Resource, Thresholds};
 pub use metrics::{Datapoint, Observation};

@@ -21,6 +21,31 @@ pub struct AutoScalingGroup {
     pub min_size: u32,
     pub max_size: u32,
     pub desired_capacity: u32,
+    /// Its Availability Zones.
+    pub zones: Vec<String>,
+    /// The launch template it launches from (directly, or as its mixed instances policy's template).
+    pub launch_template: Option<LaunchTemplateRef>,
+    /// Instance types its mixed instances policy overrides the template's with (empty: the template's own).
+    pub override_types: Vec<String>,
+    /// Some override chooses instance types by attributes (`InstanceRequirements`): which types it launches is
+    /// not known in advance.
+    pub attribute_based_types: bool,
+}
+
+/// A launch template as a group names it: by ID or name, at a version (`$Default`, `$Latest` or a number).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct LaunchTemplateRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// `$Default` when the group does not say.
+    pub version: Option<String>,
+}
+
+impl fmt::Display for LaunchTemplateRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let which = self.id.as_deref().or(self.name.as_deref()).unwrap_or("(unnamed)");
+        write!(f, "launch template {which} version {}", self.version.as_deref().unwrap_or("$Default"))
+    }
 }
 
 impl AutoScalingGroup {
@@ -35,6 +60,7 @@ pub struct GroupInstance {
     pub instance_id: String,
     pub lifecycle_state: String,
     pub availability_zone: String,
+    pub instance_type: Option<String>,
 }
 
 /// A lifecycle hook of a group.

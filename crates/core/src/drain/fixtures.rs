@@ -55,6 +55,7 @@ impl Cluster {
             task_definition: format!("td/{name}:1"),
             tags: HashMap::new(),
             events: Vec::<ServiceEvent>::new(),
+            placement_constraints: Vec::new(),
         });
         self
     }

@@ -13,7 +13,7 @@ use super::settings::DrainSettings;
 use super::targets::{Targets, UnknownGroup, notified, waiting};
 use crate::cluster::{ContainerInstance, Service};
 use crate::lifecycle::{ActionOutcome, LifecycleAction, LifecycleHook, TAG_CLUSTER, Termination};
-use crate::ports::{AutoScalingApi, AwsError, Clock, Context, EcsApi, MetricsApi};
+use crate::ports::{AutoScalingApi, AwsError, Clock, Context, Ec2Api, EcsApi, MetricsApi};
 
 /// Writes, lookups, the stopped-task read, then acting: a plan settles within this many passes.
 const MAX_PASSES: usize = 5;
@@ -32,8 +32,8 @@ pub enum Error {
 }
 
 /// The targets of lifecycle notifications: our hook's, for instances still in Terminating:Wait.
-pub async fn notified_targets<E, A: AutoScalingApi, M, C>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn notified_targets<E, A: AutoScalingApi, X, M, C>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     terminations: &[Termination],
 ) -> Result<Targets, Error> {
@@ -49,8 +49,8 @@ pub async fn notified_targets<E, A: AutoScalingApi, M, C>(
 
 /// Every instance in Terminating:Wait in the groups of our clusters (tagged `ecs-scaler:cluster`) and in
 /// `ASG_NAMES`. `hooks` caches each group's hooks across the rounds of one invocation.
-pub async fn waiting_targets<E, A: AutoScalingApi, M, C>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn waiting_targets<E, A: AutoScalingApi, X, M, C>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     hooks: &mut BTreeMap<String, Result<Vec<LifecycleHook>, String>>,
 ) -> Result<Targets, Error> {
@@ -79,8 +79,8 @@ pub struct Memory {
 
 /// One check of `targets`, grouped by cluster, one snapshot each. Held targets are marked as having had
 /// their heartbeat. Returns one report per target, in target order.
-pub async fn check<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn check<E: EcsApi, A: AutoScalingApi, X, M, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     targets: &mut [Target],
     mode: Mode,
@@ -101,8 +101,8 @@ pub async fn check<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
 }
 
 /// Read one cluster, plan, execute, plan again, act.
-async fn check_cluster<E: EcsApi, A: AutoScalingApi, M, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+async fn check_cluster<E: EcsApi, A: AutoScalingApi, X, M, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     cluster: &str,
     targets: &mut [Target],
@@ -293,8 +293,8 @@ impl Inspection {
 /// Judge one instance as the drain hook would once it is DRAINING, through the same plan, and change
 /// nothing: the plan's writes are only pretended in the snapshot; its reads are made. Used by
 /// `ecs-scaler drain-check`.
-pub async fn inspect<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn inspect<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     instance_id: &str,
     cluster: Option<&str>,

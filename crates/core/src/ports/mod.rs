@@ -7,7 +7,10 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::cluster::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinition};
-use crate::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
+use crate::lifecycle::{
+    ActionOutcome, AutoScalingGroup, LaunchTemplateRef, LifecycleAction, LifecycleHook, LifecycleResult,
+};
+use crate::placement::instance_types::InstanceTypeInfo;
 use crate::metrics::Datapoint;
 
 #[cfg(any(test, feature = "testing"))]
@@ -202,6 +205,20 @@ pub trait AutoScalingApi: Send + Sync {
     fn heartbeat(&self, action: &LifecycleAction) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send;
 }
 
+/// EC2, as sizing fresh instances uses it: what a group's launch template launches, and what an instance type
+/// offers. Both change rarely or never, so an adapter may keep what it read.
+pub trait Ec2Api: Send + Sync {
+    /// The instance type of a launch template version (DescribeLaunchTemplateVersions); `None` when the version
+    /// names none (a group's overrides must then say).
+    fn launch_template_type(
+        &self,
+        template: &LaunchTemplateRef,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// These instance types' facts (DescribeInstanceTypes). Types EC2 does not know are absent from the answer.
+    fn instance_types(&self, names: &[String]) -> impl Future<Output = Result<Vec<InstanceTypeInfo>, AwsError>> + Send;
+}
+
 /// What time it is, as the caller's world says: the wall clock in the Lambdas, the simulated minute in the
 /// simulator. Decisions take `now` from here, never from the system.
 pub trait Clock: Send + Sync {
@@ -221,18 +238,19 @@ impl Clock for FixedClock {
 /// Everything an invocation talks to, passed as one value the same way everywhere: the Lambdas build it from
 /// SDK clients once per cold start, the simulator from its world, tests from a script.
 #[derive(Debug)]
-pub struct Context<'a, E, A, M, C> {
+pub struct Context<'a, E, A, X, M, C> {
     pub ecs: &'a E,
     pub autoscaling: &'a A,
+    pub ec2: &'a X,
     pub metrics: &'a M,
     pub clock: &'a C,
 }
 
 // Only references inside: copyable whatever the ports are (derive would demand E: Copy and so on).
-impl<E, A, M, C> Clone for Context<'_, E, A, M, C> {
+impl<E, A, X, M, C> Clone for Context<'_, E, A, X, M, C> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<E, A, M, C> Copy for Context<'_, E, A, M, C> {}
+impl<E, A, X, M, C> Copy for Context<'_, E, A, X, M, C> {}

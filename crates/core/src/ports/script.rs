@@ -7,14 +7,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    AutoScalingApi, AwsError, ClusterMetric, EcsApi, MetricsApi, MissingCluster, ReservationSeries, Reservations,
+    AutoScalingApi, AwsError, ClusterMetric, Ec2Api, EcsApi, MetricsApi, MissingCluster, ReservationSeries,
+    Reservations,
 };
 use crate::cluster::{
     ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
 };
 use crate::lifecycle::{
-    ActionOutcome, AutoScalingGroup, GroupInstance, LifecycleAction, LifecycleHook, LifecycleResult,
+    ActionOutcome, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleAction, LifecycleHook,
+    LifecycleResult,
 };
+use crate::placement::instance_types::InstanceTypeInfo;
 use crate::metrics::Datapoint;
 use chrono::{DateTime, Utc};
 
@@ -37,6 +40,10 @@ pub struct ScriptState {
     pub groups: Vec<AutoScalingGroup>,
     /// ExecutePolicy calls: (group, policy, metric value).
     pub executed: Vec<(String, String, f64)>,
+    /// What DescribeInstanceTypes knows.
+    pub instance_types: HashMap<String, InstanceTypeInfo>,
+    /// What each launch template version launches.
+    pub launch_templates: HashMap<LaunchTemplateRef, Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -92,8 +99,8 @@ impl Script {
 
     /// A task definition of one container reserving `cpu` units and `memory` MiB.
     pub fn with_task_definition(self, arn: &str, cpu: u32, memory: u32) -> Self {
-        let container = ContainerSize { cpu, memory: None, memory_reservation: Some(memory) };
-        let definition = TaskDefinition { arn: arn.into(), cpu: None, memory: None, containers: vec![container] };
+        let container = ContainerSize { cpu, memory: None, memory_reservation: Some(memory), ..ContainerSize::default() };
+        let definition = TaskDefinition { arn: arn.into(), containers: vec![container], ..TaskDefinition::default() };
         self.state().task_definitions.insert(arn.into(), definition);
         self
     }
@@ -127,6 +134,7 @@ impl Script {
             task_definition: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{name}:1"),
             tags: HashMap::new(),
             events: events.iter().map(|(at, m)| ServiceEvent { created_at: *at, message: m.to_string() }).collect(),
+            placement_constraints: Vec::new(),
         };
         let definition = service.task_definition.clone();
         self.state().services.entry(cluster.into()).or_default().push(service);
@@ -145,6 +153,7 @@ impl Script {
                 instance_id: format!("i-{name}-{n}"),
                 lifecycle_state: "InService".into(),
                 availability_zone: "us-east-1a".into(),
+                instance_type: None,
             })
             .collect();
         self.state().groups.push(AutoScalingGroup {
@@ -154,7 +163,45 @@ impl Script {
             min_size: min,
             max_size: 100,
             desired_capacity: desired,
+            zones: vec!["us-east-1a".into()],
+            ..AutoScalingGroup::default()
         });
+        self
+    }
+
+    /// The last group added launches these instance types (its mixed instances policy's overrides), and its
+    /// instances are the first of them.
+    pub fn with_group_types(self, types: &[&str]) -> Self {
+        if let Some(group) = self.state().groups.last_mut() {
+            group.override_types = types.iter().map(|t| t.to_string()).collect();
+            for instance in &mut group.instances {
+                instance.instance_type = types.first().map(|t| t.to_string());
+            }
+        }
+        self
+    }
+
+    /// An instance type DescribeInstanceTypes knows.
+    pub fn with_instance_type(self, name: &str, vcpus: u32, memory_mib: u32, max_enis: u32, gpus: u32) -> Self {
+        let info = InstanceTypeInfo {
+            name: name.into(),
+            vcpus,
+            memory_mib,
+            max_enis,
+            gpus,
+            architecture: Some("x86_64".into()),
+        };
+        self.state().instance_types.insert(name.into(), info);
+        self
+    }
+
+    /// Set attributes of a registered container instance (`ecs.instance-type`, `ecs.availability-zone`, custom).
+    pub fn with_attributes(self, cluster: &str, arn: &str, attributes: &[(&str, &str)]) -> Self {
+        if let Some(instance) =
+            self.state().instances.entry(cluster.into()).or_default().iter_mut().find(|i| i.arn == arn)
+        {
+            instance.attributes.extend(attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        }
         self
     }
 
@@ -362,6 +409,22 @@ impl EcsApi for Script {
             instance.attributes.insert(name.into(), value.into());
         }
         Ok(())
+    }
+}
+
+impl Ec2Api for Script {
+    async fn launch_template_type(&self, template: &LaunchTemplateRef) -> Result<Option<String>, AwsError> {
+        let state = self.call("DescribeLaunchTemplateVersions")?;
+        state.launch_templates.get(template).cloned().ok_or_else(|| AwsError {
+            operation: "DescribeLaunchTemplateVersions",
+            code: Some("InvalidLaunchTemplateId.NotFound".into()),
+            message: format!("{template} does not exist (scripted)"),
+        })
+    }
+
+    async fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceTypeInfo>, AwsError> {
+        let state = self.call("DescribeInstanceTypes")?;
+        Ok(names.iter().filter_map(|n| state.instance_types.get(n).cloned()).collect())
     }
 }
 

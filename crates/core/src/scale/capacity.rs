@@ -1,20 +1,9 @@
-//! How much capacity to add or take away, read over the ports only for clusters where the answer can matter:
-//! the shortfall only when services wait for room, consolidation only when the reservations leave room for it.
-//! The decisions themselves are [`crate::pack`] and [`super::consolidate`]; this module gathers their inputs.
+//! The capacity contract with Auto Scaling: the metrics a tick publishes beside ScaleStatus, the step tables the
+//! Terraform module writes, how many candidates a tick judges, and what the groups say about capacity already
+//! launching or leaving.
 
-use std::collections::{BTreeSet, HashMap};
-
-use futures::{StreamExt, TryStreamExt};
-
-use super::consolidate::{self, CANDIDATES_TRIED, ClusterState, Removal};
 use crate::arn::cluster_name;
-use crate::cluster::{ContainerInstance, Resources, Scheduling, Service, Task};
-use crate::config::ClusterSettings;
-#[cfg(test)]
-use crate::lifecycle::GroupInstance;
 use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
-use crate::pack::{self, Shortfall};
-use crate::ports::{AwsError, EcsApi};
 
 /// The metric a tick publishes with the number of instances waiting tasks need.
 pub const SHORTFALL_METRIC: &str = "InstancesShortfall";
@@ -87,126 +76,10 @@ pub fn step_for(instances: u32) -> u32 {
         .map_or(0, |(_, _, add)| *add)
 }
 
-/// Task definitions described at once.
-const CONCURRENT_DESCRIBES: usize = 8;
-
-/// What the tick has read about one cluster so far, so no later step reads it twice.
-#[derive(Debug, Clone, Default)]
-pub struct Gathered {
-    pub services: Option<Vec<Service>>,
-    pub instances: Option<Vec<ContainerInstance>>,
-    /// What one task of each task definition read so far reserves.
-    pub sizes: HashMap<String, Resources>,
-    /// Why the services could not be read for a cluster a reservation already scales up (the decision stands;
-    /// only its size is unknown).
-    pub services_unread: Option<AwsError>,
-    /// The desired-RUNNING tasks of each container instance read so far.
-    pub tasks_on: HashMap<String, Vec<Task>>,
-}
-
-impl Gathered {
-    async fn services<E: EcsApi>(&mut self, ecs: &E, cluster: &str) -> Result<&[Service], AwsError> {
-        if self.services.is_none() {
-            self.services = Some(ecs.services(cluster).await?);
-        }
-        Ok(self.services.as_deref().unwrap_or_default())
-    }
-
-    async fn instances<E: EcsApi>(&mut self, ecs: &E, cluster: &str) -> Result<&[ContainerInstance], AwsError> {
-        if self.instances.is_none() {
-            self.instances = Some(ecs.container_instances(cluster).await?);
-        }
-        Ok(self.instances.as_deref().unwrap_or_default())
-    }
-
-    /// The tasks on one container instance (one ListTasks and DescribeTasks), read once per tick, with the sizes
-    /// of their task definitions.
-    pub async fn tasks_on<E: EcsApi>(&mut self, ecs: &E, cluster: &str, arn: &str) -> Result<Vec<Task>, AwsError> {
-        if !self.tasks_on.contains_key(arn) {
-            let tasks = ecs.tasks_on(cluster, arn).await?;
-            self.read_sizes(ecs, tasks.iter().filter_map(|t| t.task_definition_arn.as_deref())).await?;
-            self.tasks_on.insert(arn.to_owned(), tasks);
-        }
-        Ok(self.tasks_on.get(arn).cloned().unwrap_or_default())
-    }
-
-    /// Read the sizes of these task definitions that are not known yet: one DescribeTaskDefinition each. A
-    /// definition whose size cannot be told stays unknown (and is logged).
-    pub async fn read_sizes<'a, E: EcsApi>(
-        &mut self,
-        ecs: &E,
-        arns: impl IntoIterator<Item = &'a str>,
-    ) -> Result<(), AwsError> {
-        let wanted: BTreeSet<&str> =
-            arns.into_iter().filter(|a| !a.is_empty() && !self.sizes.contains_key(*a)).collect();
-        let definitions: Vec<_> = futures::stream::iter(wanted.into_iter().map(|arn| ecs.task_definition(arn)))
-            .buffer_unordered(CONCURRENT_DESCRIBES)
-            .try_collect()
-            .await?;
-        for definition in definitions {
-            match definition.reservation() {
-                Ok(size) => {
-                    self.sizes.insert(definition.arn, size);
-                }
-                Err(why) => tracing::warn!(task_definition = %definition.arn, why = %why, "task size unknown"),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The size of the group's instances, as the cluster shows it: the registered size most ACTIVE instances share
-/// (the larger on a tie). Not the largest type registered, which would undersize a scale-out of the common one.
-pub fn instance_size(instances: &[ContainerInstance]) -> Option<Resources> {
-    let mut counts: HashMap<Resources, usize> = HashMap::new();
-    for size in instances.iter().filter(|i| i.is_active()).filter_map(|i| i.registered) {
-        *counts.entry(size).or_default() += 1;
-    }
-    counts.into_iter().max_by_key(|(size, count)| (*count, *size)).map(|(size, _)| size)
-}
-
-/// How many fresh instances the tasks of the `unplaced` services need: first-fit decreasing into the ACTIVE
-/// instances' free room, then into fresh instances of the group's size less what the daemons take on each.
-/// Reads the daemons' task definitions it does not know yet; everything else was read by the placement check.
-/// When no instance is there to take the size from, or a waiting task's size is unknown, it asks for at least
-/// one: a cluster must grow from nothing, and the next tick sizes the rest.
-pub async fn shortfall<E: EcsApi>(
-    ecs: &E,
-    cluster: &str,
-    gathered: &mut Gathered,
-    unplaced: &[String],
-) -> Result<Shortfall, AwsError> {
-    let services = gathered.services(ecs, cluster).await?.to_vec();
-    let daemons: Vec<&Service> = services.iter().filter(|s| s.scheduling == Scheduling::Daemon).collect();
-    gathered.read_sizes(ecs, daemons.iter().map(|s| s.task_definition.as_str())).await?;
-    let instances = gathered.instances(ecs, cluster).await?.to_vec();
-    let sizes = &gathered.sizes;
-
-    let mut waiting = Vec::new();
-    let mut unknown = false;
-    for service in services.iter().filter(|s| unplaced.contains(&s.name)) {
-        let count = usize::try_from(service.desired - service.running - service.pending).unwrap_or(0);
-        match sizes.get(&service.task_definition) {
-            Some(size) => waiting.extend(std::iter::repeat_n(*size, count)),
-            None => unknown |= count > 0,
-        }
-    }
-    let daemon_share = daemons
-        .iter()
-        .filter_map(|d| sizes.get(&d.task_definition))
-        .fold(Resources::default(), |sum, d| Resources::new(sum.cpu + d.cpu, sum.memory + d.memory));
-    let Some(size) = instance_size(&instances) else {
-        return Ok(Shortfall { instances: 1, ..Shortfall::default() });
-    };
-    let fresh =
-        Resources::new(size.cpu.saturating_sub(daemon_share.cpu), size.memory.saturating_sub(daemon_share.memory));
-    let room: Vec<Resources> = instances.iter().filter(|i| i.is_active()).filter_map(|i| i.remaining).collect();
-    let mut needed = pack::shortfall(&waiting, &room, fresh);
-    if unknown && needed.instances == 0 {
-        needed.instances = 1;
-    }
-    Ok(needed)
-}
+/// Candidates whose tasks consolidation reads per tick, cheapest first, before it gives up until the next one.
+pub const CANDIDATES_TRIED: usize = 3;
+/// Candidates whose tasks the surplus reads per tick, cheapest first.
+pub const SURPLUS_CANDIDATES: usize = 10;
 
 fn cluster_groups<'a>(groups: &'a [AutoScalingGroup], cluster: &'a str) -> impl Iterator<Item = &'a AutoScalingGroup> {
     groups.iter().filter(move |g| g.tags.get(TAG_CLUSTER).map(|c| cluster_name(c)) == Some(cluster))
@@ -240,12 +113,13 @@ pub fn groups_steady(groups: &[AutoScalingGroup], cluster: &str) -> bool {
 
 /// Whether `pending` instances already on their way cover a scale-up: every reservation at or above its max
 /// falls below it over the `registered + pending` instances, and the instances the waiting tasks need (when any
-/// wait) are no more than `pending`. Returns why, for the decision's detail; `None` when they do not.
+/// wait; `Some(None)` when they are not sized) are no more than `pending`. Returns why, for the decision's
+/// detail; `None` when they do not.
 pub fn pending_covers(
     reservations: [(Option<f64>, f64); 2],
     registered: u32,
     pending: u32,
-    waiting: Option<Option<Shortfall>>,
+    waiting: Option<Option<u32>>,
 ) -> Option<String> {
     if pending == 0 {
         return None;
@@ -263,8 +137,8 @@ pub fn pending_covers(
     }
     match waiting {
         None => {}
-        Some(Some(short)) if short.instances <= pending => {
-            parts.push(format!("the waiting tasks need {} instance(s)", short.instances));
+        Some(Some(instances)) if instances <= pending => {
+            parts.push(format!("the waiting tasks need {instances} instance(s)"));
         }
         // Waiting tasks that need more, or whose need is unknown, still ask.
         Some(_) => return None,
@@ -272,330 +146,12 @@ pub fn pending_covers(
     Some(format!("{} once the {pending} instance(s) launching register", parts.join(" and ")))
 }
 
-/// The outcome of looking for an instance to consolidate away.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Consolidation {
-    Remove(Removal),
-    /// Nothing can go; why, for the decision's detail.
-    Keep(String),
-}
-
-/// Look for an instance that can go: the ACTIVE instances cheapest to remove, at most [`CANDIDATES_TRIED`] of
-/// them, each judged on its own tasks (one ListTasks and DescribeTasks each, plus the task definitions not yet
-/// known). Nothing is tried while an instance is DRAINING: one consolidation at a time, so a drain in progress
-/// is never judged as free room.
-pub async fn consolidation<E: EcsApi>(
-    ecs: &E,
-    settings: &ClusterSettings,
-    gathered: &mut Gathered,
-) -> Result<Consolidation, AwsError> {
-    let cluster = settings.name.as_str();
-    gathered.services(ecs, cluster).await?;
-    let instances = gathered.instances(ecs, cluster).await?.to_vec();
-    if let Some(draining) = instances.iter().find(|i| i.is_draining()) {
-        let id = draining.ec2_instance_id.as_deref().unwrap_or(&draining.arn);
-        return Ok(Consolidation::Keep(format!("instance {id} is DRAINING; one consolidation at a time")));
-    }
-    let order: Vec<ContainerInstance> =
-        consolidate::removal_order(&instances).into_iter().take(CANDIDATES_TRIED).cloned().collect();
-    let mut kept = Vec::new();
-    for candidate in &order {
-        let tasks = gathered.tasks_on(ecs, cluster, &candidate.arn).await?;
-        let state = ClusterState {
-            instances: &instances,
-            services: gathered.services.as_deref().unwrap_or_default(),
-            sizes: &gathered.sizes,
-            cpu: settings.cpu.values(),
-            memory: settings.memory.values(),
-            headroom: settings.consolidate_headroom.value,
-        };
-        match consolidate::judge(&state, candidate, &tasks) {
-            Ok(removal) => return Ok(Consolidation::Remove(removal)),
-            Err(why) => {
-                let id = candidate.ec2_instance_id.as_deref().unwrap_or(&candidate.arn);
-                kept.push(format!("{id} stays: {why}"));
-            }
-        }
-    }
-    if kept.is_empty() {
-        kept.push("no ACTIVE instance with known sizes".into());
-    }
-    Ok(Consolidation::Keep(kept.join("; ")))
-}
-
-/// Candidates whose tasks [`surplus`] reads per tick, cheapest first.
-pub const SURPLUS_CANDIDATES: usize = 10;
-
-/// How many ACTIVE instances can go at once (published as `InstancesSurplus`, which drives the sized scale-in):
-/// the cheapest first, each judged as consolidation judges one, against what the earlier ones left (their tasks
-/// placed on the others, their daemons gone), up to [`SURPLUS_CANDIDATES`] candidates read. 0 while an instance
-/// is DRAINING: one batch at a time, and a batch in progress is never counted again.
-pub async fn surplus<E: EcsApi>(ecs: &E, settings: &ClusterSettings, gathered: &mut Gathered) -> Result<u32, AwsError> {
-    let cluster = settings.name.as_str();
-    gathered.services(ecs, cluster).await?;
-    let mut instances = gathered.instances(ecs, cluster).await?.to_vec();
-    if instances.iter().any(ContainerInstance::is_draining) {
-        return Ok(0);
-    }
-    let order: Vec<String> =
-        consolidate::removal_order(&instances).iter().take(SURPLUS_CANDIDATES).map(|i| i.arn.clone()).collect();
-    let mut count = 0;
-    for arn in order {
-        let Some(index) = instances.iter().position(|i| i.arn == arn) else { continue };
-        let tasks = gathered.tasks_on(ecs, cluster, &arn).await?;
-        let state = ClusterState {
-            instances: &instances,
-            services: gathered.services.as_deref().unwrap_or_default(),
-            sizes: &gathered.sizes,
-            cpu: settings.cpu.values(),
-            memory: settings.memory.values(),
-            headroom: settings.consolidate_headroom.value,
-        };
-        if let Ok(removal) = consolidate::judge(&state, &instances[index], &tasks) {
-            count += 1;
-            consolidate::take_room(&mut instances, index, &removal.moved_sizes);
-        }
-    }
-    Ok(count)
-}
-
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use std::collections::HashMap;
 
     use super::*;
-    use crate::config::{EnvConfig, ScheduleInput, TickConfig};
-    use crate::lifecycle::TAG_CLUSTER;
-    use crate::ports::script::Script;
-    use crate::ports::{Context, FixedClock};
-    use crate::scale::tick::{ClusterReport, Summary, TAG_SHORTFALL_POLICY, run};
-    use crate::scale::{Reason, ScaleStatus};
-
-    const UNABLE: &str =
-        "(service api) was unable to place a task because no container instance met all of its requirements.";
-    const LARGE: (u32, u32) = (2048, 4096);
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).single().unwrap()
-    }
-
-    fn registered(status: &str, cpu: u32, memory: u32) -> ContainerInstance {
-        ContainerInstance {
-            status: status.into(),
-            registered: Some(Resources::new(cpu, memory)),
-            ..ContainerInstance::default()
-        }
-    }
-
-    fn tick(cloud: &Script, clusters: &str) -> Summary {
-        let env = EnvConfig::from_vars([
-            ("CLUSTERS", clusters),
-            ("CPU_MIN", "40"),
-            ("CPU_MAX", "75"),
-            ("MEMORY_MIN", "40"),
-            ("MEMORY_MAX", "75"),
-        ]);
-        let config = TickConfig::build(&env, &ScheduleInput::default()).unwrap();
-        let ctx = Context { ecs: cloud, autoscaling: cloud, metrics: cloud, clock: &FixedClock(now()) };
-        futures::executor::block_on(run(ctx, &config)).unwrap()
-    }
-
-    fn report<'a>(summary: &'a Summary, cluster: &str) -> &'a ClusterReport {
-        summary.clusters.iter().find(|r| r.cluster == cluster).unwrap()
-    }
-
-    /// A DAEMON service `agent` (128 CPU units, 256 MiB) beside whatever else the cluster runs.
-    fn with_daemon(cloud: Script, cluster: &str) -> Script {
-        let cloud = cloud.with_service(cluster, "agent", 3, 3, &[]);
-        let mut state = cloud.state();
-        let services = state.services.get_mut(cluster).unwrap();
-        services.last_mut().unwrap().scheduling = Scheduling::Daemon;
-        let definition = services.last().unwrap().task_definition.clone();
-        state.task_definitions.get_mut(&definition).unwrap().containers[0] =
-            crate::cluster::ContainerSize { cpu: 128, memory: None, memory_reservation: Some(256) };
-        drop(state);
-        cloud
-    }
-
-    /// `web`: two full instances, 8 api tasks (512/1024) waiting; the blue group serves, green is parked.
-    fn short_cluster() -> Script {
-        let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
-        let cloud = Script::new()
-            .with_cluster("web", 2, &[])
-            .with_reservations("web", 60.0, 60.0, now() - Duration::minutes(1))
-            .with_instance("web", "a", "ACTIVE", LARGE.0, LARGE.1)
-            .with_instance("web", "b", "ACTIVE", LARGE.0, LARGE.1)
-            .with_load("web", "a", Resources::new(256, 512), 4)
-            .with_load("web", "b", Resources::new(256, 512), 4)
-            .with_task_definition(api, 512, 1024)
-            .with_service("web", "api", 14, 6, &[(now() - Duration::minutes(1), UNABLE)])
-            .with_group("web-blue", 2, 2, &[(TAG_CLUSTER, "web"), (TAG_SHORTFALL_POLICY, "web-shortfall-blue")])
-            .with_group("web-green", 0, 0, &[(TAG_CLUSTER, "web"), (TAG_SHORTFALL_POLICY, "web-shortfall-green")]);
-        with_daemon(cloud, "web")
-    }
-
-    #[test]
-    fn waiting_tasks_are_sized_into_fresh_instances_and_asked_of_the_serving_group_at_once() {
-        let cloud = short_cluster();
-        let summary = tick(&cloud, "web");
-        let web = report(&summary, "web");
-        assert_eq!(web.scale_status, Some(ScaleStatus::Up));
-        // 8 tasks of 512/1024; a fresh instance holds 3 once the daemon's 128/256 is off: 3 instances.
-        assert_eq!(web.shortfall, Some(Shortfall { instances: 3, fit_existing: 0, never_fit: 0 }));
-        assert!(web.detail.contains("3 instance(s) short"), "{}", web.detail);
-        assert_eq!(cloud.state().executed, [("web-blue".into(), "web-shortfall-blue".into(), 3.0)]);
-        assert_eq!(summary.scale_outs.len(), 1);
-        assert_eq!(summary.scale_outs[0].group.as_deref(), Some("web-blue"));
-        let shortfall: Vec<f64> =
-            cloud.published().iter().filter(|(_, m)| m.name == SHORTFALL_METRIC).map(|(_, m)| m.value).collect();
-        assert_eq!(shortfall, [3.0]);
-    }
-
-    #[test]
-    fn a_failed_scale_out_is_reported_and_the_scale_status_still_published() {
-        let cloud = short_cluster().failing("ExecutePolicy");
-        let summary = tick(&cloud, "web");
-        assert_eq!(report(&summary, "web").scale_status, Some(ScaleStatus::Up));
-        let error = summary.scale_outs[0].error.as_deref().unwrap_or_default();
-        assert!(error.contains("ExecutePolicy"), "{error}");
-        assert_eq!(summary.emitted, 1);
-    }
-
-    #[test]
-    fn without_a_tagged_group_nothing_is_executed_and_the_report_says_why() {
-        let cloud = short_cluster();
-        cloud.state().groups.clear();
-        let summary = tick(&cloud, "web");
-        assert!(cloud.state().executed.is_empty());
-        let error = summary.scale_outs[0].error.as_deref().unwrap_or_default();
-        assert!(error.contains("no group is tagged"), "{error}");
-    }
-
-    #[test]
-    fn a_scale_up_that_launching_instances_cover_holds_at_one_and_a_failed_group_read_keeps_the_two() {
-        let hot = || {
-            Script::new()
-                .with_cluster("hot", 4, &[])
-                .with_reservations("hot", 90.0, 50.0, now() - Duration::minutes(1))
-                .with_group("hot-blue", 2, 6, &[(TAG_CLUSTER, "hot")])
-                .with_group_state(2, "Pending")
-        };
-        let cloud = hot();
-        let summary = tick(&cloud, "hot");
-        let report = report(&summary, "hot");
-        assert_eq!((report.scale_status, report.reason), (Some(ScaleStatus::Stay), Reason::CapacityPending));
-        assert!(
-            report.detail.contains("cpu 90.0% would be 60.0% once the 2 instance(s) launching register"),
-            "{}",
-            report.detail
-        );
-
-        let cloud = hot().failing("DescribeAutoScalingGroups");
-        let summary = tick(&cloud, "hot");
-        assert_eq!(report_of(&summary, "hot"), (Some(ScaleStatus::Up), Reason::CpuAboveMax));
-    }
-
-    fn report_of(summary: &Summary, cluster: &str) -> (Option<ScaleStatus>, Reason) {
-        let found = report(summary, cluster);
-        (found.scale_status, found.reason)
-    }
-
-    /// `c`: three instances; `a` runs one api task and the daemon, `b` and `c` are half full (48% reserved).
-    fn loose_cluster(cpu: f64) -> Script {
-        let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
-        let cloud = Script::new()
-            .with_cluster("c", 3, &[])
-            .with_reservations("c", cpu, 48.0, now() - Duration::minutes(1))
-            .with_instance("c", "a", "ACTIVE", LARGE.0, LARGE.1)
-            .with_instance("c", "b", "ACTIVE", LARGE.0, LARGE.1)
-            .with_instance("c", "c", "ACTIVE", LARGE.0, LARGE.1)
-            .with_load("c", "a", Resources::new(1408, 2816), 2)
-            .with_load("c", "b", Resources::new(896, 1792), 3)
-            .with_load("c", "c", Resources::new(896, 1792), 3)
-            .with_task_definition(api, 512, 1024)
-            .with_service("c", "api", 5, 5, &[])
-            .with_group("c-blue", 1, 3, &[(TAG_CLUSTER, "c")]);
-        let cloud = with_daemon(cloud, "c");
-        let agent = cloud.state().services["c"][1].task_definition.clone();
-        cloud.with_task("c", "service:api", "a", api).with_task("c", "service:agent", "a", &agent)
-    }
-
-    #[test]
-    fn an_instance_whose_tasks_fit_elsewhere_is_consolidated_and_named() {
-        let cloud = loose_cluster(48.0);
-        let summary = tick(&cloud, "c");
-        let c = report(&summary, "c");
-        assert_eq!((c.scale_status, c.reason), (Some(ScaleStatus::Down), Reason::Consolidation));
-        assert_eq!(c.removal.as_ref().map(|r| r.container_instance_arn.as_str()), Some("a"));
-        assert!(c.detail.contains("instance i-a can go"), "{}", c.detail);
-        // a can go; then b, whose 1152 CPU units would leave the last instance over max, cannot: a surplus of 1.
-        assert_eq!(c.surplus, 1);
-        // Each instance's tasks were read once, for consolidation and the surplus together.
-        assert_eq!(cloud.calls("ListTasks"), 3);
-        // While the group scales (desired 2 of 3 registered: one leaving, not DRAINING yet), no surplus.
-        let cloud = loose_cluster(48.0);
-        cloud.state().groups[0].desired_capacity = 2;
-        let c = tick(&cloud, "c").clusters.remove(0);
-        assert_eq!((c.reason, c.surplus), (Reason::Consolidation, 0));
-        assert!(c.detail.contains("no surplus while the groups are scaling"), "{}", c.detail);
-    }
-
-    #[test]
-    fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_left() {
-        let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
-        let mut cloud = Script::new()
-            .with_cluster("q", 4, &[])
-            .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
-            .with_task_definition(api, 512, 1024)
-            .with_service("q", "api", 4, 4, &[])
-            .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")]);
-        for arn in ["a", "b", "c", "d"] {
-            cloud = cloud
-                .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
-                .with_load("q", arn, Resources::new(1536, 3072), 1)
-                .with_task("q", "service:api", arn, api);
-        }
-        let q = tick(&cloud, "q").clusters.remove(0);
-        assert_eq!(q.reason, Reason::BothBelowMin);
-        // Without a: 33%; without b too: 50%; without c as well, d would be full (100% >= 75 - 5).
-        assert_eq!(q.surplus, 2, "{}", q.detail);
-        let surplus: Vec<f64> =
-            cloud.published().iter().filter(|(_, m)| m.name == SURPLUS_METRIC).map(|(_, m)| m.value).collect();
-        assert_eq!(surplus, [2.0]);
-    }
-
-    #[test]
-    fn consolidation_reads_nothing_where_removing_an_instance_would_reach_max() {
-        // 52% on 3 instances is 78% on 2: above the max of 75 whatever the instance.
-        let cloud = loose_cluster(52.0);
-        let summary = tick(&cloud, "c");
-        assert_eq!(report(&summary, "c").reason, Reason::WithinThresholds);
-        assert_eq!((cloud.calls("DescribeContainerInstances"), cloud.calls("ListTasks")), (0, 0));
-    }
-
-    #[test]
-    fn nothing_is_consolidated_while_an_instance_drains_or_when_switched_off() {
-        let cloud = loose_cluster(48.0);
-        cloud.state().instances.get_mut("c").unwrap()[2].status = "DRAINING".into();
-        let c = tick(&cloud, "c").clusters.remove(0);
-        assert_eq!(c.reason, Reason::WithinThresholds);
-        assert!(c.detail.contains("one consolidation at a time"), "{}", c.detail);
-        assert_eq!(cloud.calls("ListTasks"), 0);
-
-        let cloud = loose_cluster(48.0);
-        cloud.state().clusters[0].tags.insert(crate::config::TAG_CONSOLIDATE.into(), "false".into());
-        let c = tick(&cloud, "c").clusters.remove(0);
-        assert_eq!(c.reason, Reason::WithinThresholds);
-        assert_eq!(cloud.calls("DescribeContainerInstances"), 0);
-    }
-
-    #[test]
-    fn a_failed_consolidation_read_keeps_the_rule_s_answer() {
-        let cloud = loose_cluster(48.0).failing("ListTasks");
-        let c = tick(&cloud, "c").clusters.remove(0);
-        assert_eq!((c.scale_status, c.reason), (Some(ScaleStatus::Stay), Reason::WithinThresholds));
-        assert!(c.detail.contains("consolidation could not read"), "{}", c.detail);
-    }
+    use crate::lifecycle::GroupInstance;
 
     #[test]
     fn launching_instances_cover_a_scale_up_only_when_they_bring_every_resource_below_max() {
@@ -630,7 +186,7 @@ mod tests {
         assert_eq!(pending_covers([(Some(95.0), 85.0), (None, 85.0)], 10, 1, None), None);
         assert_eq!(pending_covers([(Some(90.0), 85.0), (None, 85.0)], 4, 0, None), None);
         // Waiting tasks: covered only when sized and no more than what is launching.
-        let short = |instances| Some(Shortfall { instances, ..Shortfall::default() });
+        let short = |instances: u32| Some(instances);
         assert!(pending_covers([(Some(70.0), 85.0), (None, 85.0)], 4, 3, Some(short(3))).is_some());
         assert_eq!(pending_covers([(Some(70.0), 85.0), (None, 85.0)], 4, 3, Some(short(4))), None);
         assert_eq!(pending_covers([(Some(70.0), 85.0), (None, 85.0)], 4, 3, Some(None)), None);
@@ -683,20 +239,5 @@ mod tests {
             (change(1.0), change(2.0), change(5.0), change(21.0), change(40.0)),
             (None, Some(-1), Some(-4), Some(-20), Some(-20))
         );
-    }
-
-    #[test]
-    fn the_group_size_is_the_most_common_active_one_not_the_largest() {
-        let instances = [
-            registered("ACTIVE", 2048, 4096),
-            registered("ACTIVE", 2048, 4096),
-            registered("ACTIVE", 8192, 16384),
-            registered("DRAINING", 8192, 16384),
-            registered("DRAINING", 8192, 16384),
-        ];
-        assert_eq!(instance_size(&instances), Some(Resources::new(2048, 4096)));
-        // A tie goes to the larger.
-        assert_eq!(instance_size(&instances[1..3]), Some(Resources::new(8192, 16384)));
-        assert_eq!(instance_size(&instances[3..]), None);
     }
 }

@@ -1,26 +1,29 @@
 //! The custom termination policy: which instances Auto Scaling should take when it scales a group in.
 //!
 //! Auto Scaling sends the capacity to take per Availability Zone and its own candidates; the answer lists the
-//! instance IDs to terminate. The choice is consolidation's: instances not registered with ECS first (nothing
-//! to move), then the cheapest to remove by [`consolidate::removal_order`], never one whose tasks fit nowhere,
-//! one of a standalone task, of a task whose size is unknown or of a service already below its minimum.
+//! instance IDs to terminate. The choice is the removal walk's ([`crate::placement::removal`]), the one
+//! consolidation and the surplus use: instances not registered with ECS first (nothing to move), then the
+//! cheapest to remove, never one whose tasks fit nowhere under the full placement model, nor one of a
+//! standalone task, of a task the model cannot judge or of a service already below its minimum.
 //!
-//! AWS does not fall back to another policy when the function returns nothing, fails or times out: it retries
-//! for as long as the group is over its desired capacity. So when the choice cannot be judged (a group we do
-//! not manage, a cluster ECS cannot read) the answer is Auto Scaling's own candidates, and the drain hook still
-//! protects them; an empty answer is given only for a scale-in where no candidate is safe to remove right now.
+//! It acts only on what it read. AWS does not fall back to another policy when the function returns nothing
+//! or times out: it asks again ([`Cause::must_proceed`] has the documented retry behaviour per cause). So a
+//! scale-in it cannot judge gets an empty answer, never Auto Scaling's own candidates, which may run a task
+//! that has nowhere to go; Auto Scaling's candidates are for groups this deployment does not manage, and for
+//! the replacements the operator asked for (instance refresh, maximum lifetime), which the drain hook drains.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::capacity::Gathered;
-use super::consolidate::{self, ClusterState, Kept, take_room};
 use crate::arn::cluster_name;
-use crate::config::Thresholds;
+use crate::cluster::{ContainerInstance, Service, Task, TaskDefinition};
 use crate::lifecycle::TAG_CLUSTER;
-use crate::ports::{AutoScalingApi, AwsError, EcsApi};
+use crate::placement::instance_types::InstanceTypeInfo;
+use crate::placement::removal::{ClusterView, Kept, Walk};
+use crate::ports::{AutoScalingApi, AwsError, Ec2Api, EcsApi};
 
 /// What Auto Scaling sends a custom termination policy. The keys are AWS's (`AutoScalingGroupARN`,
 /// `InstanceIDs`), not a case convention, so each is named.
@@ -70,13 +73,57 @@ pub struct TerminationResponse {
     pub instance_ids: Vec<String>,
 }
 
+/// Why a request was answered the way it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Cause {
+    /// Auto Scaling lowers the group's capacity, or rebalances it across zones: voluntary, it can wait.
+    ScaleIn,
+    Rebalance,
+    /// A replacement the operator asked for: it goes on, drained by the lifecycle hook.
+    InstanceRefresh,
+    MaxInstanceLifetime,
+}
+
+impl Cause {
+    /// The request's cause; one this version does not know is treated as a scale-in (it can wait).
+    pub fn of(request: &TerminationRequest) -> Cause {
+        match request.cause.as_deref() {
+            Some("INSTANCE_REFRESH") => Cause::InstanceRefresh,
+            Some("MAX_INSTANCE_LIFETIME") => Cause::MaxInstanceLifetime,
+            Some("REBALANCE") => Cause::Rebalance,
+            _ => Cause::ScaleIn,
+        }
+    }
+
+    /// Whether an instance that cannot be judged, or that nothing can safely replace, may still go.
+    ///
+    /// AWS's documentation ("Use a custom termination policy with a Lambda function", Considerations): when
+    /// the function returns no instance or times out, Auto Scaling waits a short time and asks again; for a
+    /// scale-in "as long as the group's desired capacity is less than its current capacity"; for an instance
+    /// refresh "for an hour", after which the refresh fails; for the maximum instance lifetime it "keeps trying to
+    /// terminate the instance that is identified as exceeding its maximum lifetime". For a rebalance it asks
+    /// first whether any instance is ready before launching replacements, so an empty answer only postpones it.
+    ///
+    /// So a scale-in and a rebalance wait for a safe choice (an empty answer costs a retry), while an instance
+    /// refresh or a lifetime replacement, which the operator asked for and which waiting would fail or stall,
+    /// get Auto Scaling's own candidates when nothing better can be judged: the drain hook still holds each
+    /// until its tasks run elsewhere.
+    pub fn must_proceed(self) -> bool {
+        matches!(self, Cause::InstanceRefresh | Cause::MaxInstanceLifetime)
+    }
+}
+
 /// How the answer came about, for the log and the tests.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "basis", rename_all = "snake_case")]
 pub enum Basis {
-    /// Chosen by the cost of removal.
+    /// Chosen by the cost of removal; `kept` says why the others stay.
     Judged { kept: Vec<String> },
-    /// Auto Scaling's own candidates, because the choice could not be judged.
+    /// Nothing for now: the choice could not be judged, or no candidate can safely go. Auto Scaling asks again.
+    Held { why: String },
+    /// Auto Scaling's own candidates: a group this deployment does not manage, or a replacement the operator
+    /// asked for that cannot wait.
     Fallback { why: String },
 }
 
@@ -85,6 +132,7 @@ impl fmt::Display for Basis {
         match self {
             Basis::Judged { kept } if kept.is_empty() => f.write_str("chosen by the cost of removal"),
             Basis::Judged { kept } => write!(f, "chosen by the cost of removal; kept: {}", kept.join("; ")),
+            Basis::Held { why } => write!(f, "none for now: {why}"),
             Basis::Fallback { why } => write!(f, "Auto Scaling's own candidates: {why}"),
         }
     }
@@ -111,6 +159,17 @@ impl Choice {
         }
         Self { response: TerminationResponse { instance_ids: ids }, basis: Basis::Fallback { why: why.into() } }
     }
+
+    /// No instance for now.
+    pub fn held(why: impl Into<String>) -> Self {
+        Self { response: TerminationResponse::default(), basis: Basis::Held { why: why.into() } }
+    }
+
+    /// What to answer when the choice could not be judged (a read failed, no time left): nothing for a
+    /// request that can wait, Auto Scaling's own candidates for one that cannot ([`Cause::must_proceed`]).
+    pub fn unjudged(request: &TerminationRequest, why: impl Into<String>) -> Self {
+        if Cause::of(request).must_proceed() { Choice::fallback(request, why) } else { Choice::held(why) }
+    }
 }
 
 fn serves(want: &CapacityToTerminate, candidate: &Candidate) -> bool {
@@ -118,18 +177,20 @@ fn serves(want: &CapacityToTerminate, candidate: &Candidate) -> bool {
         && (want.market.is_none() || candidate.market.is_none() || want.market == candidate.market)
 }
 
-/// Choose from the request's candidates. Reads the group (its `ecs-scaler:cluster` tag), the cluster's container
-/// instances and services, and the tasks of each candidate it judges. `clusters` are the clusters this
-/// deployment manages (empty: any cluster a group is tagged with).
-pub async fn choose<E: EcsApi, A: AutoScalingApi>(
+/// Choose from the request's candidates. Reads the group (its `ecs-scaler:cluster` tag), then the cluster's
+/// services, container instances and tasks, the task definitions of the tasks a removal would move, and the
+/// instance types' facts when one of them uses an ENI. `clusters` are the clusters this deployment manages
+/// (empty: any cluster a group is tagged with).
+pub async fn choose<E: EcsApi, A: AutoScalingApi, X: Ec2Api>(
     ecs: &E,
     autoscaling: &A,
+    ec2: &X,
     clusters: &[String],
     request: &TerminationRequest,
 ) -> Choice {
     let groups = match autoscaling.groups(std::slice::from_ref(&request.group)).await {
         Ok(groups) => groups,
-        Err(error) => return Choice::fallback(request, format!("the group could not be read: {error}")),
+        Err(error) => return Choice::unjudged(request, format!("the group could not be read: {error}")),
     };
     let Some(cluster) = groups.iter().find(|g| g.name == request.group).and_then(|g| g.tags.get(TAG_CLUSTER)) else {
         return Choice::fallback(request, format!("group {} is not tagged {TAG_CLUSTER}: not ours", request.group));
@@ -138,43 +199,100 @@ pub async fn choose<E: EcsApi, A: AutoScalingApi>(
     if !clusters.is_empty() && !clusters.contains(&cluster) {
         return Choice::fallback(request, format!("cluster {cluster} is not one of this deployment's: not ours"));
     }
-    match judge_request(ecs, &cluster, request).await {
-        Ok(choice) => choice,
-        Err(error) => Choice::fallback(request, format!("cluster {cluster} could not be read: {error}")),
+    match read_cluster(ecs, ec2, &cluster, request).await {
+        Ok(read) => judge(request, &read),
+        Err(error) => Choice::unjudged(request, format!("cluster {cluster} could not be read: {error}")),
     }
 }
 
-async fn judge_request<E: EcsApi>(ecs: &E, cluster: &str, request: &TerminationRequest) -> Result<Choice, AwsError> {
-    let mut gathered = Gathered::default();
-    let (services, mut instances) = futures::try_join!(ecs.services(cluster), ecs.container_instances(cluster))?;
-    gathered.services = Some(services);
-    let by_ec2: HashMap<String, usize> =
-        instances.iter().enumerate().filter_map(|(index, i)| Some((i.ec2_instance_id.clone()?, index))).collect();
-    // Thresholds do not gate a scale-in Auto Scaling already decided; a removal is judged only on whether its
-    // tasks can run elsewhere.
-    let unlimited = Thresholds { min: 0.0, max: f64::INFINITY };
-    let order: Vec<String> = consolidate::removal_order(&instances).iter().map(|i| i.arn.clone()).collect();
-    // Unregistered first (rank 0), then the removal order; instances that cannot be judged are not candidates.
-    let ranks: HashMap<&str, usize> = request
-        .instances
-        .iter()
-        .filter_map(|c| {
-            let rank = match by_ec2.get(&c.instance_id) {
-                None => 0,
-                Some(&index) => order.iter().position(|arn| *arn == instances[index].arn)? + 1,
-            };
-            Some((c.instance_id.as_str(), rank))
-        })
-        .collect();
+/// What the termination policy reads of a cluster.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterRead {
+    pub instances: Vec<ContainerInstance>,
+    pub services: Vec<Service>,
+    pub tasks: HashMap<String, Vec<Task>>,
+    pub definitions: HashMap<String, TaskDefinition>,
+    pub types: HashMap<String, InstanceTypeInfo>,
+}
 
-    let mut chosen = Vec::new();
+/// Task definitions described at once.
+const CONCURRENT_DESCRIBES: usize = 8;
+
+async fn read_cluster<E: EcsApi, X: Ec2Api>(
+    ecs: &E,
+    ec2: &X,
+    cluster: &str,
+    request: &TerminationRequest,
+) -> Result<ClusterRead, AwsError> {
+    let (services, instances, tasks) =
+        futures::try_join!(ecs.services(cluster), ecs.container_instances(cluster), ecs.tasks(cluster))?;
+    let mut read = ClusterRead { services, ..ClusterRead::default() };
+    read.tasks = instances.iter().map(|i| (i.arn.clone(), Vec::new())).collect();
+    for task in tasks {
+        if let Some(on) = task.container_instance_arn.clone() {
+            read.tasks.entry(on).or_default().push(task);
+        }
+    }
+    read.instances = instances;
+    // The definitions of what a removal would move: the candidates' tasks and those still on DRAINING instances.
+    let offered: Vec<&str> = request.instances.iter().map(|c| c.instance_id.as_str()).collect();
+    let moving = read.instances.iter().filter(|i| {
+        i.is_draining() || i.ec2_instance_id.as_deref().is_some_and(|id| offered.contains(&id))
+    });
+    let arns: BTreeSet<String> = moving
+        .filter_map(|i| read.tasks.get(&i.arn))
+        .flatten()
+        .filter_map(|t| t.task_definition_arn.clone())
+        .collect();
+    let definitions: Vec<TaskDefinition> =
+        futures::stream::iter(arns.iter().map(|arn| ecs.task_definition(arn)))
+            .buffer_unordered(CONCURRENT_DESCRIBES)
+            .try_collect()
+            .await?;
+    read.definitions = definitions.into_iter().map(|d| (d.arn.clone(), d)).collect();
+    if read.definitions.values().any(TaskDefinition::is_awsvpc) {
+        let types: BTreeSet<String> =
+            read.instances.iter().filter_map(|i| i.instance_type().map(str::to_owned)).collect();
+        let types: Vec<String> = types.into_iter().collect();
+        read.types = ec2.instance_types(&types).await?.into_iter().map(|t| (t.name.clone(), t)).collect();
+    }
+    Ok(read)
+}
+
+/// The choice, from what was read: instances not registered with ECS first (nothing to move), then the ACTIVE
+/// instances in removal order, each judged by the walk against the room the earlier ones used and the room the
+/// tasks still on DRAINING instances need. Thresholds do not gate a scale-in Auto Scaling already decided: a
+/// removal is judged only on whether its tasks can run elsewhere.
+pub fn judge(request: &TerminationRequest, read: &ClusterRead) -> Choice {
+    let view = ClusterView {
+        instances: &read.instances,
+        services: &read.services,
+        tasks: &read.tasks,
+        definitions: &read.definitions,
+        types: &read.types,
+    };
+    let mut walk = Walk::new(view);
+    let stuck = walk.reserve_for_draining();
+    let by_ec2: HashMap<&str, &ContainerInstance> =
+        read.instances.iter().filter_map(|i| Some((i.ec2_instance_id.as_deref()?, i))).collect();
+    let order: Vec<String> = walk.order().iter().map(|i| i.arn.clone()).collect();
+    // Unregistered first (rank 0), then the removal order; registered instances that cannot be ranked (DRAINING
+    // already, or of unknown size) are not candidates.
+    let rank = |candidate: &Candidate| match by_ec2.get(candidate.instance_id.as_str()) {
+        None => Some(0),
+        Some(instance) => order.iter().position(|arn| *arn == instance.arn).map(|p| p + 1),
+    };
+    let mut chosen: Vec<String> = Vec::new();
     let mut kept = Vec::new();
+    if !stuck.is_empty() {
+        kept.push(format!("{} task(s) on DRAINING instances find no room yet", stuck.len()));
+    }
     for want in &request.capacity {
         let mut zone: Vec<(&Candidate, usize)> = request
             .instances
             .iter()
             .filter(|c| serves(want, c) && !chosen.contains(&c.instance_id))
-            .filter_map(|c| Some((c, *ranks.get(c.instance_id.as_str())?)))
+            .filter_map(|c| Some((c, rank(c)?)))
             .collect();
         zone.sort_by_key(|(c, rank)| (*rank, c.instance_id.clone()));
         let mut taken = 0;
@@ -182,40 +300,35 @@ async fn judge_request<E: EcsApi>(ecs: &E, cluster: &str, request: &TerminationR
             if taken >= want.capacity {
                 break;
             }
-            let Some(&index) = by_ec2.get(&candidate.instance_id) else {
+            let Some(instance) = by_ec2.get(candidate.instance_id.as_str()) else {
                 // Not registered with ECS (still booting, or never joined): nothing runs there.
                 chosen.push(candidate.instance_id.clone());
                 taken += 1;
                 continue;
             };
-            let tasks = gathered.tasks_on(ecs, cluster, &instances[index].arn).await?;
-            let state = ClusterState {
-                instances: &instances,
-                services: gathered.services.as_deref().unwrap_or_default(),
-                sizes: &gathered.sizes,
-                cpu: unlimited,
-                memory: unlimited,
-                headroom: 0.0,
-            };
-            match consolidate::judge(&state, &instances[index], &tasks) {
+            match walk.judge(instance, None) {
                 Ok(removal) => {
+                    walk.remove(&removal);
                     chosen.push(candidate.instance_id.clone());
                     taken += 1;
-                    take_room(&mut instances, index, &removal.moved_sizes);
                 }
-                Err(why @ (Kept::LastInstance | Kept::AboveMax { .. })) => {
-                    // Auto Scaling's minimum guards the last instance; thresholds are not this policy's call.
-                    kept.push(format!("{} would otherwise go but: {why}", candidate.instance_id));
+                Err(Kept::LastInstance) => {
+                    // Auto Scaling's minimum guards the last instance; it is not this policy's call.
+                    kept.push(format!("{}: it is the last ACTIVE instance", candidate.instance_id));
                 }
                 Err(why) => kept.push(format!("{}: {why}", candidate.instance_id)),
             }
         }
     }
-    if chosen.is_empty() && request.cause.as_deref().is_some_and(|cause| cause != "SCALE_IN") {
-        // An instance refresh or lifetime replacement must go on; the drain hook moves the tasks first.
-        return Ok(Choice::fallback(request, format!("no candidate is cheap to remove ({})", kept.join("; "))));
+    if chosen.is_empty() {
+        let why = if kept.is_empty() { "no candidate is registered and rankable".to_owned() } else { kept.join("; ") };
+        return if Cause::of(request).must_proceed() {
+            Choice::fallback(request, format!("no candidate is cheap to remove ({why})"))
+        } else {
+            Choice::held(format!("no candidate can go now ({why})"))
+        };
     }
-    Ok(Choice { response: TerminationResponse { instance_ids: chosen }, basis: Basis::Judged { kept } })
+    Choice { response: TerminationResponse { instance_ids: chosen }, basis: Basis::Judged { kept } }
 }
 
 #[cfg(test)]
@@ -258,7 +371,7 @@ mod tests {
     }
 
     fn choose_now(cloud: &Script, request: &TerminationRequest) -> Choice {
-        futures::executor::block_on(choose(cloud, cloud, &[], request))
+        futures::executor::block_on(choose(cloud, cloud, cloud, &[], request))
     }
 
     #[test]
@@ -325,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn groups_we_do_not_manage_and_unreadable_clusters_get_auto_scaling_s_own_candidates() {
+    fn groups_we_do_not_manage_get_auto_scaling_s_own_candidates_and_an_unreadable_cluster_none() {
         let cloud = cloud();
         let candidates = [("us-east-1a", "i-x"), ("us-east-1a", "i-y")];
         let choice = choose_now(&cloud, &request("other", &[("us-east-1a", 1)], &candidates, "SCALE_IN"));
@@ -339,15 +452,25 @@ mod tests {
         // A deployment that names its clusters leaves other clusters' groups alone.
         let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-c")];
         let elsewhere = request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN");
-        let choice = futures::executor::block_on(choose(&cloud, &cloud, &["api".to_owned()], &elsewhere));
+        let choice = futures::executor::block_on(choose(&cloud, &cloud, &cloud, &["api".to_owned()], &elsewhere));
         assert_eq!(choice.response.instance_ids, ["i-a"]);
         assert!(matches!(choice.basis, Basis::Fallback { .. }));
 
+        // Our group, but ECS cannot be read: a scale-in can wait (Auto Scaling asks again), so nothing for now.
         let cloud = cloud.failing("DescribeContainerInstances");
         let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-b")];
         let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
-        assert_eq!(choice.response.instance_ids, ["i-a"]);
-        let Basis::Fallback { why } = &choice.basis else { panic!("{:?}", choice.basis) };
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+        let Basis::Held { why } = &choice.basis else { panic!("{:?}", choice.basis) };
         assert!(why.contains("DescribeContainerInstances"), "{why}");
+        // So is a rebalance; an instance refresh the operator started goes on with Auto Scaling's candidate.
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "REBALANCE"));
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "INSTANCE_REFRESH"));
+        assert_eq!(choice.response.instance_ids, ["i-a"]);
+        // And a group read that fails says nothing about whose it is: hold a scale-in.
+        let cloud = super::tests::cloud().failing("DescribeAutoScalingGroups");
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
     }
 }

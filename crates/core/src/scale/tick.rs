@@ -1,33 +1,40 @@
-//! One tick of scale-status over the ports: which clusters are managed, what each reads, what each decides, and
-//! what gets published. The Lambda, the CLI's `status` and the simulator all run this same code: the Lambda
-//! with the AWS SDK behind the ports, the simulator with its simulated world.
+//! One tick of scale-status over the ports: which clusters are managed, the reads each cluster's plan asks for,
+//! and what gets published. The Lambda, the CLI's `status` and the simulator all run this same code: the Lambda
+//! with the AWS SDK behind the ports, the simulator with its simulated world. Every decision is the plan's
+//! ([`super::plan`]); this module only reads what it asks for and asks again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use futures::StreamExt;
+use futures::lock::Mutex;
 use serde::Serialize;
 
-use super::capacity::{self, Consolidation, Gathered, SHORTFALL_METRIC, SURPLUS_METRIC};
-use super::consolidate::Removal;
+use super::capacity::{SHORTFALL_METRIC, SURPLUS_METRIC};
 pub use super::groups::{ScaleOut, TAG_SHORTFALL_POLICY, serving_group};
-use super::groups::{discount_pending, scale_out};
-use super::placement::{PlacementCheck, Unplaceable, check_placement, is_idle, placement_failures};
-use super::rule::{ClusterReading, Decision, Placement, Reason, ScaleStatus};
+use super::groups::scale_out;
+use super::placement::Unplaceable;
+use super::plan::{Note, Step, Verdict, plan};
+use super::read::{Read, Reading};
+use super::rule::{Decision, Reason, ScaleStatus};
 use crate::arn::cluster_name;
-use crate::cluster::{ClusterFacts, Resources};
+use crate::cluster::ClusterFacts;
 use crate::config::{ClusterConfigError, ClusterSettings, ConfigError, Management, TickConfig};
-use crate::lifecycle::AutoScalingGroup;
-use crate::metrics::Observation;
-use crate::pack::Shortfall;
+use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
+use crate::placement::pack::Shortfall;
+use crate::placement::removal::Removal;
 use crate::ports::{
-    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, EcsApi, MetricUnit, MetricsApi, ReservationSeries,
+    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricUnit, MetricsApi,
 };
 
 /// The metric a tick publishes.
 pub const METRIC_NAME: &str = "ScaleStatus";
-/// Clusters whose services are read at once for the placement check.
-const CONCURRENT_PLACEMENT_CHECKS: usize = 8;
+/// Clusters planned at once.
+const CONCURRENT_CLUSTERS: usize = 8;
+/// Reads of one kind in flight at once within a cluster (task definitions, instances' tasks).
+const CONCURRENT_READS: usize = 8;
+/// A plan that keeps asking past this many rounds is a bug; the cluster gets no status rather than a loop.
+const MAX_ROUNDS: usize = 16;
 
 /// Why a tick could do nothing useful. The Lambda reports these as failed invocations.
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +69,11 @@ pub struct ClusterReport {
     pub scale_status: Option<ScaleStatus>,
     pub reason: Reason,
     pub detail: String,
-    /// Short services whose tasks fit no registered instance (reason `unplaceable_tasks`): reported, never
-    /// scaled for.
+    /// What the detail does not say: why a rule did not apply, what could not be read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+    /// Waiting services whose tasks no instance type the groups launch could hold (reason `unplaceable_tasks`):
+    /// reported, never scaled for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unplaceable: Vec<Unplaceable>,
     /// Instances the waiting tasks need (published as `InstancesShortfall`); absent when nothing waits.
@@ -90,6 +100,7 @@ impl ClusterReport {
             scale_status: decision.status,
             reason: decision.reason,
             detail: decision.detail,
+            notes: Vec::new(),
             unplaceable: Vec::new(),
             shortfall: None,
             removal: None,
@@ -102,9 +113,26 @@ impl ClusterReport {
         Self::new(&error.cluster, Decision::config_error(error.error.to_string()))
     }
 
-    /// The structured log line: one per cluster per tick.
+    fn from_verdict(facts: &ClusterFacts, settings: ClusterSettings, verdict: Verdict) -> Self {
+        Self {
+            cpu: verdict.cpu,
+            memory: verdict.memory,
+            instances: Some(facts.registered_instances),
+            draining: verdict.draining,
+            notes: verdict.notes,
+            unplaceable: verdict.unplaceable,
+            shortfall: verdict.shortfall,
+            removal: verdict.removal,
+            surplus: verdict.surplus,
+            settings: Some(settings),
+            ..ClusterReport::new(&facts.name, verdict.decision)
+        }
+    }
+
+    /// The structured log line: one per cluster per tick, the notes as a JSON array.
     pub fn log(&self) {
         let level_is_warn = matches!(self.reason, Reason::ConfigError | Reason::ReadFailed);
+        let notes = serde_json::to_string(&self.notes).unwrap_or_default();
         macro_rules! line {
             ($level:ident) => {
                 tracing::$level!(
@@ -115,6 +143,9 @@ impl ClusterReport {
                     scale_status = self.scale_status.map(|s| s as u8),
                     reason = %self.reason,
                     detail = %self.detail,
+                    notes = %notes,
+                    shortfall = self.shortfall.as_ref().map(|s| s.instances),
+                    surplus = self.surplus,
                     "scale decision"
                 )
             };
@@ -153,13 +184,13 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub clusters: Vec<ClusterReport>,
-    /// The groups tagged `ecs-scaler:cluster`, read when some cluster would scale up.
+    /// The groups tagged `ecs-scaler:cluster`, when some plan read them.
     pub groups: Option<Result<Vec<AutoScalingGroup>, AwsError>>,
 }
 
 /// Read every managed cluster and decide its ScaleStatus. Publishes nothing.
-pub async fn evaluate<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn evaluate<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
 ) -> Result<Evaluation, TickError> {
     evaluate_in(ctx, config, None).await
@@ -167,8 +198,8 @@ pub async fn evaluate<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
 
 /// [`evaluate`] for one cluster only (`only`), or all of them: an event about one cluster reads that one.
 /// Whether it is managed is decided exactly as for the tick (listed, or tagged when none is listed).
-pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
     only: Option<&str>,
 ) -> Result<Evaluation, TickError> {
@@ -223,166 +254,204 @@ pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     }
 
     let candidate_names: Vec<String> = candidates.iter().map(|(facts, _)| facts.name.clone()).collect();
-    let start = now - Duration::seconds(i64::from(config.lookback_seconds));
-    let mut reservations = metrics.reservations(&candidate_names, start, now).await;
+    let lookback = Duration::seconds(i64::from(config.lookback_seconds));
+    let stale_after = Duration::seconds(i64::from(config.stale_after_seconds));
+    let mut reservations = metrics.reservations(&candidate_names, now - lookback, now).await;
+    let shared = Shared::default();
     let assessments = candidates.into_iter().map(|(facts, settings)| {
         let series = reservations
             .remove(&facts.name)
             .unwrap_or_else(|| Err(AwsError::malformed("GetMetricData", "no result for this cluster")));
-        assess(ecs, facts, settings, series, config, now)
+        let reading = Reading::new(facts, settings, series, now, lookback, stale_after);
+        assess(ctx, &shared, reading)
     });
     let assessed: Vec<ClusterReport> =
-        futures::stream::iter(assessments).buffer_unordered(CONCURRENT_PLACEMENT_CHECKS).collect().await;
+        futures::stream::iter(assessments).buffer_unordered(CONCURRENT_CLUSTERS).collect().await;
     reports.extend(assessed.into_iter().map(|report| (report.cluster.clone(), report)));
-    let mut clusters: Vec<ClusterReport> = reports.into_values().collect();
-    let groups = discount_pending(ctx.autoscaling, &mut clusters).await;
-    Ok(Evaluation { clusters, groups })
+    let clusters: Vec<ClusterReport> = reports.into_values().collect();
+    Ok(Evaluation { clusters, groups: shared.groups.into_inner() })
 }
 
-/// Decide one cluster from its reservation series. A failed read gives no status: a wrong 0 removes capacity.
-/// A failed read of what only sizes a scale-out or finds an instance to consolidate leaves the rule's decision
-/// as it is, and says so in the detail.
-async fn assess<E: EcsApi>(
-    ecs: &E,
-    facts: ClusterFacts,
-    settings: ClusterSettings,
-    series: Result<ReservationSeries, AwsError>,
-    config: &TickConfig,
-    now: DateTime<Utc>,
+/// What the clusters of one tick share: the groups, read at most once.
+#[derive(Default)]
+struct Shared {
+    groups: Mutex<Option<Result<Vec<AutoScalingGroup>, AwsError>>>,
+}
+
+/// Plan one cluster, reading what its plan asks for until it decides.
+async fn assess<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
+    shared: &Shared,
+    mut reading: Reading,
 ) -> ClusterReport {
-    let (reading, check, mut gathered) = match read(ecs, &facts, &settings, series, config, now).await {
-        Ok(read) => read,
-        Err(error) => {
-            return ClusterReport {
-                instances: Some(facts.registered_instances),
-                settings: Some(settings),
-                ..ClusterReport::new(&facts.name, Decision::read_failed(error.to_string()))
-            };
-        }
-    };
-    let rule = settings.rule();
-    let mut decision = rule.decide(&reading);
-    if let Some(error) = &gathered.services_unread {
-        decision.detail.push_str(&format!("; the scale-out is not sized: {error}"));
-    }
-    let mut shortfall = None;
-    let mut removal = None;
-    if !check.unplaced.is_empty() {
-        match capacity::shortfall(ecs, &facts.name, &mut gathered, &check.unplaced).await {
-            Ok(needed) => {
-                decision.detail.push_str(&format!("; {} instance(s) short", needed.instances));
-                shortfall = Some(needed);
+    let mut asked: BTreeSet<Read> = BTreeSet::new();
+    for _ in 0..MAX_ROUNDS {
+        match plan(&reading) {
+            Step::Done(verdict) => return ClusterReport::from_verdict(&reading.facts, reading.settings, *verdict),
+            Step::Read(reads) => {
+                if reads.iter().any(|read| !asked.insert(read.clone())) {
+                    break;
+                }
+                perform(ctx, shared, &mut reading, reads).await;
             }
-            Err(error) => decision.detail.push_str(&format!("; the shortfall could not be sized: {error}")),
         }
     }
-    if decision.reason == Reason::WithinThresholds && settings.consolidate.value && rule.may_consolidate(&reading) {
-        match capacity::consolidation(ecs, &settings, &mut gathered).await {
-            Ok(Consolidation::Remove(chosen)) => {
-                decision = Decision::consolidation(format!("{}; {chosen}", decision.detail));
-                removal = Some(chosen);
-            }
-            Ok(Consolidation::Keep(why)) => decision.detail.push_str(&format!("; consolidation: {why}")),
-            Err(error) => decision.detail.push_str(&format!("; consolidation could not read the cluster: {error}")),
-        }
-    }
-    let mut surplus = 0;
-    if decision.status == Some(ScaleStatus::Down) && settings.consolidate.value {
-        match capacity::surplus(ecs, &settings, &mut gathered).await {
-            Ok(count) => surplus = count,
-            Err(error) => decision.detail.push_str(&format!("; the surplus could not be read: {error}")),
-        }
-    }
-    ClusterReport {
-        cpu: reading.cpu.value(),
-        memory: reading.memory.value(),
-        instances: Some(facts.registered_instances),
-        draining: reading.draining,
-        unplaceable: check.unplaceable,
-        shortfall,
-        removal,
-        surplus,
-        settings: Some(settings),
-        ..ClusterReport::new(&facts.name, decision)
+    let decision = Decision::read_failed("the plan kept asking for what it had read; holding (a bug: please report it)");
+    ClusterReport { settings: Some(reading.settings), ..ClusterReport::new(&reading.facts.name, decision) }
+}
+
+/// Perform a plan's reads, concurrently, and record each answer (or error) in the reading.
+async fn perform<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
+    shared: &Shared,
+    reading: &mut Reading,
+    reads: Vec<Read>,
+) {
+    let cluster = reading.facts.name.clone();
+    let answers = futures::future::join_all(reads.into_iter().map(|read| answer(ctx, shared, &cluster, read))).await;
+    for answer in answers {
+        answer.record(reading);
     }
 }
 
-/// Everything the rule needs about one cluster, read only where it can change the answer:
-/// - the services, for the placement check (which also sizes a scale-out, so it is read even when a
-///   reservation already says scale up) and to tell an idle cluster from one whose tasks cannot start;
-/// - for services that failed placement, their task definitions (one DescribeTaskDefinition each) and the
-///   registered instances, to tell what more capacity would place from what it never would;
-/// - the DRAINING instances, one page, only when the scale-down guard is consulted.
-///
-/// What was read is handed on, so sizing a shortfall or looking for an instance to consolidate reads nothing twice.
-async fn read<E: EcsApi>(
-    ecs: &E,
-    facts: &ClusterFacts,
-    settings: &ClusterSettings,
-    series: Result<ReservationSeries, AwsError>,
-    config: &TickConfig,
-    now: DateTime<Utc>,
-) -> Result<(ClusterReading, PlacementCheck, Gathered), AwsError> {
-    let series = series?;
-    let stale_after = Duration::seconds(i64::from(config.stale_after_seconds));
-    let rule = settings.rule();
-    let mut reading = ClusterReading {
-        cpu: Observation::newest(&series.cpu, now, stale_after),
-        memory: Observation::newest(&series.memory, now, stale_after),
-        registered: facts.registered_instances,
-        draining: None,
-        placement: Placement::NotChecked,
-    };
-    let mut gathered = Gathered::default();
-    // Read even when a reservation already says "up": the waiting tasks size how much.
-    let check_placement_now = settings.placement_check.value;
-    if check_placement_now || facts.may_be_idle() {
-        match ecs.services(&facts.name).await {
-            Ok(services) => gathered.services = Some(services),
-            Err(error) if rule.already_up(&reading) => gathered.services_unread = Some(error),
-            Err(error) => return Err(error),
-        }
-    }
-    if gathered.services.as_deref().is_some_and(|services| is_idle(facts, services)) {
-        reading.cpu = Observation::Idle;
-        reading.memory = Observation::Idle;
-    }
-    let mut check = PlacementCheck::default();
-    if let Some(services) = gathered.services.as_deref().filter(|_| check_placement_now) {
-        let window = Duration::seconds(i64::from(config.lookback_seconds));
-        let failures = placement_failures(services, now, window);
-        if !failures.is_empty() {
-            let definitions: Vec<String> = failures.iter().map(|s| s.task_definition.clone()).collect();
-            let mut sizes = Gathered::default();
-            let (instances, ()) = futures::try_join!(
-                ecs.container_instances(&facts.name),
-                sizes.read_sizes(ecs, definitions.iter().map(String::as_str))
-            )?;
-            let registered: Vec<Resources> = instances.iter().filter_map(|i| i.registered).collect();
-            check = check_placement(&failures, &sizes.sizes, &registered);
-            gathered.sizes = sizes.sizes;
-            gathered.instances = Some(instances);
-        }
-        reading.placement = check.placement();
-    }
-    if rule.consults_guard(&reading) {
-        reading.draining = ecs.draining_instances(&facts.name).await?;
-    }
-    Ok((reading, check, gathered))
+/// One read's answer.
+enum Answer {
+    Services(Result<Vec<crate::cluster::Service>, AwsError>),
+    DrainingCount(Result<Option<u32>, AwsError>),
+    Instances(Result<Vec<crate::cluster::ContainerInstance>, AwsError>),
+    TasksOn(Vec<(String, Result<Vec<crate::cluster::Task>, AwsError>)>),
+    AllTasks(Result<Vec<crate::cluster::Task>, AwsError>),
+    Definitions(Vec<(String, Result<crate::cluster::TaskDefinition, AwsError>)>),
+    Groups(Result<Vec<AutoScalingGroup>, AwsError>),
+    Templates(Vec<(crate::lifecycle::LaunchTemplateRef, Result<Option<String>, AwsError>)>),
+    Types(Vec<String>, Result<Vec<crate::placement::instance_types::InstanceTypeInfo>, AwsError>),
 }
 
-/// Evaluate, log each decision once, publish the ScaleStatus and InstancesShortfall datapoints in as few calls
-/// as possible, then ask for the instances short clusters need.
-pub async fn run<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+async fn answer<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
+    shared: &Shared,
+    cluster: &str,
+    read: Read,
+) -> Answer {
+    let ecs = ctx.ecs;
+    match read {
+        Read::Services => Answer::Services(ecs.services(cluster).await),
+        Read::DrainingCount => Answer::DrainingCount(ecs.draining_instances(cluster).await),
+        Read::Instances => Answer::Instances(ecs.container_instances(cluster).await),
+        Read::AllTasks => Answer::AllTasks(ecs.tasks(cluster).await),
+        Read::TasksOn(arns) => {
+            let reads = arns.into_iter().map(|arn| async move {
+                let tasks = ecs.tasks_on(cluster, &arn).await;
+                (arn, tasks)
+            });
+            Answer::TasksOn(futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).collect().await)
+        }
+        Read::TaskDefinitions(arns) => {
+            let reads = arns.into_iter().map(|arn| async move {
+                let definition = ecs.task_definition(&arn).await;
+                (arn, definition)
+            });
+            Answer::Definitions(futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).collect().await)
+        }
+        Read::Groups => {
+            let mut groups = shared.groups.lock().await;
+            if groups.is_none() {
+                *groups = Some(ctx.autoscaling.tagged_groups(TAG_CLUSTER).await);
+            }
+            Answer::Groups(groups.clone().unwrap_or_else(|| Ok(Vec::new())))
+        }
+        Read::LaunchTemplates(templates) => {
+            let reads = templates.into_iter().map(|template| async move {
+                let launched = ctx.ec2.launch_template_type(&template).await;
+                (template, launched)
+            });
+            Answer::Templates(futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).collect().await)
+        }
+        Read::InstanceTypes(names) => {
+            let found = ctx.ec2.instance_types(&names).await;
+            Answer::Types(names, found)
+        }
+    }
+}
+
+impl Answer {
+    fn record(self, reading: &mut Reading) {
+        match self {
+            Answer::Services(services) => reading.services = Some(services),
+            Answer::DrainingCount(count) => reading.draining = Some(count),
+            Answer::Instances(instances) => reading.instances = Some(instances),
+            Answer::AllTasks(Ok(tasks)) => {
+                let instances = match &reading.instances {
+                    Some(Ok(instances)) => instances.clone(),
+                    _ => Vec::new(),
+                };
+                reading.set_all_tasks(tasks, &instances);
+            }
+            Answer::AllTasks(Err(error)) => reading.all_tasks = Some(Err(error)),
+            Answer::TasksOn(found) => {
+                for (arn, tasks) in found {
+                    match tasks {
+                        Ok(tasks) => {
+                            reading.tasks.insert(arn, tasks);
+                        }
+                        Err(error) => {
+                            reading.task_errors.insert(arn, error);
+                        }
+                    }
+                }
+            }
+            Answer::Definitions(found) => {
+                for (arn, definition) in found {
+                    match definition {
+                        Ok(definition) => {
+                            reading.definitions.insert(arn, definition);
+                        }
+                        Err(error) => {
+                            tracing::warn!(task_definition = %arn, error = %error, "task definition unreadable");
+                            reading.definition_errors.insert(arn, error);
+                        }
+                    }
+                }
+            }
+            Answer::Groups(groups) => reading.groups = Some(groups),
+            Answer::Templates(found) => {
+                for (template, launched) in found {
+                    match launched {
+                        Ok(launched) => {
+                            reading.template_types.insert(template, launched);
+                        }
+                        Err(error) => {
+                            reading.template_errors.insert(template, error);
+                        }
+                    }
+                }
+            }
+            Answer::Types(names, Ok(found)) => {
+                for name in names.iter().filter(|n| !found.iter().any(|t| &t.name == *n)) {
+                    reading.types_missing.insert(name.clone());
+                }
+                reading.types.extend(found.into_iter().map(|t| (t.name.clone(), t)));
+            }
+            Answer::Types(names, Err(error)) => {
+                reading.types_missing.extend(names);
+                reading.types_error = Some(error);
+            }
+        }
+    }
+}
+
+/// Evaluate, log each decision once, publish the ScaleStatus, InstancesShortfall and InstancesSurplus
+/// datapoints in as few calls as possible, then ask for the instances short clusters need.
+pub async fn run<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
 ) -> Result<Summary, TickError> {
     run_in(ctx, config, None).await
 }
 
 /// [`run`] for one cluster only, or all of them (see [`evaluate_in`]).
-pub async fn run_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn run_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
     only: Option<&str>,
 ) -> Result<Summary, TickError> {
@@ -403,7 +472,7 @@ pub async fn run_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
                 unit,
                 timestamp: now,
             };
-            let shortfall = report.shortfall.map_or(0, |s| s.instances);
+            let shortfall = report.shortfall.as_ref().map_or(0, |s| s.instances);
             Some([
                 metric(METRIC_NAME, report.scale_status?.metric_value(), MetricUnit::None),
                 metric(SHORTFALL_METRIC, f64::from(shortfall), MetricUnit::Count),
@@ -425,7 +494,14 @@ pub async fn run_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
     } else {
         metrics.put(&config.namespace.value, &datapoints).await.map_err(TickError::Publish)?
     };
-    let scale_outs = scale_out(ctx.autoscaling, &evaluation).await;
+    let short: Vec<(String, u32)> = evaluation
+        .clusters
+        .iter()
+        .filter(|r| r.scale_status == Some(ScaleStatus::Up))
+        .filter_map(|r| Some((r.cluster.clone(), r.shortfall.as_ref()?.instances)))
+        .filter(|(_, instances)| *instances > 0)
+        .collect();
+    let scale_outs = scale_out(ctx.autoscaling, &short, evaluation.groups).await;
     tracing::info!(namespace = %config.namespace.value, emitted, clusters = evaluation.clusters.len(), "tick done");
     Ok(Summary {
         namespace: config.namespace.value.clone(),
@@ -438,7 +514,7 @@ pub async fn run_in<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{DateTime, TimeZone, Utc};
     use serde_json::{Value, json};
 
     use super::*;
@@ -467,7 +543,7 @@ mod tests {
     fn tick(cloud: &Script, env: &EnvConfig, input: Value) -> Result<Summary, TickError> {
         let input: ScheduleInput = serde_json::from_value(input).unwrap();
         let config = TickConfig::build(env, &input)?;
-        let ctx = Context { ecs: cloud, autoscaling: cloud, metrics: cloud, clock: &FixedClock(now()) };
+        let ctx = Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(now()) };
         futures::executor::block_on(run(ctx, &config))
     }
 
@@ -572,7 +648,7 @@ mod tests {
         let summary = tick(&cloud, &env(&[("CLUSTERS", "hot")]), json!({})).unwrap();
         assert_eq!(decision(&summary, "hot"), (Some(ScaleStatus::Up), Reason::CpuAboveMax));
         assert_eq!(cloud.calls("DescribeServices"), 1);
-        assert!(summary.clusters[0].shortfall.is_some_and(|s| s.instances > 0), "{:?}", summary.clusters[0]);
+        assert!(summary.clusters[0].shortfall.as_ref().is_some_and(|s| s.instances > 0), "{:?}", summary.clusters[0]);
 
         let cloud = Script::new()
             .with_cluster("full", 3, &[])
@@ -607,7 +683,11 @@ mod tests {
         assert!(detail.contains("DescribeServices failed"), "{detail}");
         assert_eq!(published(&cloud), [("hot".into(), 2.0)], "the idle cluster must not get a 0");
         let hot = summary.clusters.iter().find(|r| r.cluster == "hot").unwrap();
-        assert!(hot.detail.contains("the scale-out is not sized"), "{}", hot.detail);
+        assert!(
+            hot.notes.iter().any(|n| matches!(n, Note::ScaleOutNotSized { error } if error.contains("DescribeServices"))),
+            "{:?}",
+            hot.notes
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::tick::{Summary, TickError, run_in};
 use crate::arn::cluster_name;
 use crate::config::TickConfig;
-use crate::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
+use crate::ports::{AutoScalingApi, Clock, Context, Ec2Api, EcsApi, MetricsApi};
 
 /// The cluster tag holding when an event last made scale-status evaluate it (epoch seconds).
 pub const TAG_EVALUATED_AT: &str = "ecs-scaler:evaluated-at";
@@ -38,8 +38,8 @@ pub fn evaluated_at(tags: &std::collections::HashMap<String, String>) -> Option<
 /// Evaluate `cluster` (a name or ARN) for a placement failure, unless an event did so less than `interval` ago.
 /// Reads DescribeClusters (with tags) once more than a tick of one cluster; a failed tag write is logged and the
 /// evaluation goes ahead, since evaluating twice is harmless.
-pub async fn on_placement_failure<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn on_placement_failure<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
     cluster: &str,
     interval: Duration,
@@ -89,7 +89,7 @@ mod tests {
     fn trigger(cloud: &Script, clusters: &str, cluster: &str, at: DateTime<Utc>) -> Triggered {
         let env = EnvConfig::from_vars([("CLUSTERS", clusters)]);
         let config = TickConfig::build(&env, &ScheduleInput::default()).unwrap();
-        let ctx = Context { ecs: cloud, autoscaling: cloud, metrics: cloud, clock: &FixedClock(at) };
+        let ctx = Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(at) };
         futures::executor::block_on(on_placement_failure(ctx, &config, cluster, Duration::seconds(60))).unwrap()
     }
 

@@ -1,0 +1,346 @@
+//! The one candidate walk: which ACTIVE instances can go, in which order, each judged against the room the
+//! earlier ones used. Consolidation takes the first instance that can go, the surplus counts how many can go
+//! at once, and the termination policy walks Auto Scaling's candidates zone by zone; all three call [`Walk`].
+//!
+//! An instance can go when every task on it that a drain would move (not its daemons, which go with it) fits
+//! the other ACTIVE instances by [`super::pack`], under every dimension of the model, and, when limits are
+//! given, both reservations stay below their max less a headroom without it. It stays when a task on it is
+//! standalone (nothing would start it again), belongs to a service already below its minimum, or cannot be
+//! judged (an unknown task definition, an expression the model does not track, an ENI limit it does not know).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::constraints::Attributes;
+use super::instance_types::{InstanceTypeInfo, awsvpc_task_limit};
+use super::model::{Demand, Slot, Unjudgeable};
+use super::pack::{self, Misfit};
+use crate::cluster::{ContainerInstance, Resources, Scheduling, Service, Task, TaskDefinition};
+use crate::config::Thresholds;
+use crate::drain::required_tasks;
+
+/// What the walk knows about a cluster: plain data, read by whoever calls it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterView<'a> {
+    /// Every registered container instance (ACTIVE and DRAINING).
+    pub instances: &'a [ContainerInstance],
+    pub services: &'a [Service],
+    /// The desired-RUNNING tasks of each container instance read, by container instance ARN. An instance
+    /// missing here has unknown tasks: it can still take tasks of CPU, memory, GPUs and ports, but not be
+    /// judged for ENIs or `distinctInstance`, nor removed.
+    pub tasks: &'a HashMap<String, Vec<Task>>,
+    /// The task definitions read, by ARN.
+    pub definitions: &'a HashMap<String, TaskDefinition>,
+    /// The instance types read (for ENI limits), by name.
+    pub types: &'a HashMap<String, InstanceTypeInfo>,
+}
+
+impl<'a> ClusterView<'a> {
+    pub fn service(&self, name: &str) -> Option<&'a Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// What one task needs of an instance: its task definition's size, ports, network mode and constraints,
+    /// and its service's constraints.
+    pub fn demand(&self, task: &Task) -> Result<Demand, Unjudgeable> {
+        let arn = task.task_definition_arn.as_deref().unwrap_or_default();
+        let definition = self
+            .definitions
+            .get(arn)
+            .ok_or_else(|| Unjudgeable(format!("the task definition of task {} ({arn}) is not known", task.arn)))?;
+        let service = task.service_name().and_then(|name| self.service(name));
+        let group = task.group.clone().unwrap_or_else(|| format!("task:{}", task.arn));
+        Demand::new(definition, &group, service.map(|s| s.placement_constraints.as_slice()).unwrap_or_default())
+    }
+
+    /// What one more task of `service` needs.
+    pub fn service_demand(&self, service: &Service) -> Result<Demand, Unjudgeable> {
+        let definition = self.definitions.get(&service.task_definition).ok_or_else(|| {
+            Unjudgeable(format!("the task definition of service {} ({}) is not known", service.name, service.task_definition))
+        })?;
+        Demand::new(definition, &service.task_group(), &service.placement_constraints)
+    }
+
+    /// Whether a task uses an ENI: its attachment says so, or its task definition's network mode.
+    fn uses_eni(&self, task: &Task) -> bool {
+        task.eni || task.task_definition_arn.as_ref().and_then(|arn| self.definitions.get(arn)).is_some_and(|d| d.is_awsvpc())
+    }
+
+    /// One ACTIVE instance as a slot; `None` when its sizes were not read.
+    pub fn slot(&self, instance: &ContainerInstance) -> Option<Slot> {
+        let (registered, free) = (instance.registered?, instance.remaining?);
+        let tasks = self.tasks.get(&instance.arn);
+        let limit = instance.instance_type().and_then(|name| awsvpc_task_limit(name, self.types.get(name), instance.has_trunk()));
+        let enis = match (limit, tasks) {
+            (Some(limit), Some(tasks)) => {
+                let used = tasks.iter().filter(|t| self.uses_eni(t)).count();
+                Some(limit.saturating_sub(u32::try_from(used).unwrap_or(u32::MAX)))
+            }
+            _ => None,
+        };
+        let groups = tasks.map(|tasks| {
+            let mut groups: HashMap<String, u32> = HashMap::new();
+            for group in tasks.iter().filter_map(|t| t.group.clone()) {
+                *groups.entry(group).or_default() += 1;
+            }
+            groups
+        });
+        Some(Slot {
+            id: instance.arn.clone(),
+            label: instance.id().to_owned(),
+            attributes: Attributes {
+                values: instance.attributes.clone(),
+                ec2_instance_id: instance.ec2_instance_id.clone(),
+                complete: true,
+            },
+            registered,
+            free,
+            ports: instance.ports_in_use.clone(),
+            enis,
+            groups,
+        })
+    }
+}
+
+/// The ACTIVE instances in the order they are cheapest to remove: fewest tasks (daemons included, which every
+/// instance runs alike), then least reserved (dominant share of what it registered), then ARN for a stable
+/// order. Instances whose sizes or task count are unknown are left out: they cannot be judged.
+pub fn removal_order(instances: &[ContainerInstance]) -> Vec<&ContainerInstance> {
+    let mut order: Vec<(&ContainerInstance, u32, f64)> = instances
+        .iter()
+        .filter(|i| i.is_active())
+        .filter_map(|i| Some((i, i.tasks?, used_share(i.registered?, i.remaining?))))
+        .collect();
+    order.sort_by(|a, b| {
+        a.1.cmp(&b.1).then(a.2.partial_cmp(&b.2).unwrap_or(Ordering::Equal)).then_with(|| a.0.arn.cmp(&b.0.arn))
+    });
+    order.into_iter().map(|(i, _, _)| i).collect()
+}
+
+/// The larger of the CPU and memory shares an instance has reserved.
+fn used_share(registered: Resources, remaining: Resources) -> f64 {
+    let part = |of: u32, left: u32| if of == 0 { 1.0 } else { f64::from(of.saturating_sub(left)) / f64::from(of) };
+    part(registered.cpu, remaining.cpu).max(part(registered.memory, remaining.memory))
+}
+
+/// The reservation limits a voluntary removal must respect: both reservations below their max less `headroom`
+/// without the instance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub cpu: Thresholds,
+    pub memory: Thresholds,
+    pub headroom: f64,
+}
+
+/// An instance that can go, and what its going does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Removal {
+    pub container_instance_arn: String,
+    pub ec2_instance_id: Option<String>,
+    /// Its non-daemon tasks, which the drain moves to the other instances.
+    pub moved_tasks: u32,
+    /// The other ACTIVE instances that take them.
+    pub remaining_instances: u32,
+    /// Cluster reservation (%) without it.
+    pub cpu_after: f64,
+    pub memory_after: f64,
+    /// The other instances' slots with its tasks placed on them.
+    #[serde(skip)]
+    after: Vec<Slot>,
+    /// Which slot each moved task landed on.
+    #[serde(skip)]
+    landed: Vec<(String, Demand)>,
+}
+
+impl fmt::Display for Removal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.ec2_instance_id.as_deref().unwrap_or(&self.container_instance_arn);
+        write!(
+            f,
+            "instance {id} can go: its {} task(s) fit the other {} ACTIVE instance(s), leaving cpu {:.1}% and \
+             memory {:.1}%",
+            self.moved_tasks, self.remaining_instances, self.cpu_after, self.memory_after
+        )
+    }
+}
+
+/// Why an instance stays.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kept", rename_all = "snake_case")]
+pub enum Kept {
+    /// No other ACTIVE instance with known sizes would be left.
+    LastInstance,
+    /// Its tasks were not read.
+    TasksUnknown,
+    /// A task not started by a service: nothing would start it again elsewhere.
+    Standalone { task: String },
+    /// A task of a service already below its minimum healthy count.
+    BelowMin { service: String },
+    /// A task the model cannot judge.
+    Unjudged { task: String, why: String },
+    /// Tasks that fit none of the other instances.
+    FitsNowhere { tasks: u32, why: Misfit },
+    /// Without it a reservation would come within the headroom of its max.
+    AboveMax { cpu_after: f64, memory_after: f64 },
+}
+
+impl fmt::Display for Kept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kept::LastInstance => f.write_str("it is the last ACTIVE instance"),
+            Kept::TasksUnknown => f.write_str("its tasks were not read"),
+            Kept::Standalone { task } => write!(f, "standalone task {task} runs on it"),
+            Kept::BelowMin { service } => write!(f, "service {service} is already below its minimum healthy count"),
+            Kept::Unjudged { task, why } => write!(f, "task {task} cannot be judged: {why}"),
+            Kept::FitsNowhere { tasks, why } => write!(f, "{tasks} of its tasks fit no other instance ({why})"),
+            Kept::AboveMax { cpu_after, memory_after } => {
+                write!(f, "without it cpu would be {cpu_after:.1}% and memory {memory_after:.1}%, too near max")
+            }
+        }
+    }
+}
+
+/// A task on a DRAINING instance that found no room on the ACTIVE ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stuck {
+    pub task: String,
+    pub service: Option<String>,
+    pub why: Misfit,
+}
+
+/// The walk over a cluster's ACTIVE instances: each removal judged against what the earlier ones left.
+#[derive(Debug, Clone)]
+pub struct Walk<'a> {
+    view: ClusterView<'a>,
+    /// One per ACTIVE instance with known sizes, with what has been placed on them so far.
+    slots: Vec<Slot>,
+    /// Container instance ARNs already judged gone.
+    gone: Vec<String>,
+    /// Tasks the walk moved onto an instance (from one judged gone): they move again if it goes too.
+    carried: HashMap<String, Vec<Demand>>,
+}
+
+impl<'a> Walk<'a> {
+    pub fn new(view: ClusterView<'a>) -> Self {
+        let slots = view.instances.iter().filter(|i| i.is_active()).filter_map(|i| view.slot(i)).collect();
+        Self { view, slots, gone: Vec::new(), carried: HashMap::new() }
+    }
+
+    /// Give the tasks still on DRAINING instances their room first: the drains in progress will start them on
+    /// ACTIVE instances, so a removal must not count on that room. Returns the ones that found none (a drain
+    /// stuck for lack of room), and those whose instance's tasks were not read are skipped.
+    pub fn reserve_for_draining(&mut self) -> Vec<Stuck> {
+        let mut stuck = Vec::new();
+        let draining: Vec<&ContainerInstance> = self.view.instances.iter().filter(|i| i.is_draining()).collect();
+        for instance in draining {
+            let Some(tasks) = self.view.tasks.get(&instance.arn) else { continue };
+            let moving: Vec<&Task> = tasks.iter().filter(|t| self.moves(t)).collect();
+            let demands: Vec<(usize, Demand)> =
+                moving.iter().enumerate().filter_map(|(i, t)| Some((i, self.view.demand(t).ok()?))).collect();
+            let only: Vec<Demand> = demands.iter().map(|(_, d)| d.clone()).collect();
+            let reference = instance.registered.unwrap_or_default();
+            for (index, why) in pack::into_slots(&only, &mut self.slots, reference) {
+                let task = moving[demands[index].0];
+                stuck.push(Stuck { task: task.arn.clone(), service: task.service_name().map(str::to_owned), why });
+            }
+        }
+        stuck
+    }
+
+    /// Whether a drain moves this task: a task of a REPLICA service (daemons go with their instance; a
+    /// standalone task is not restarted).
+    fn moves(&self, task: &Task) -> bool {
+        task.service_name().and_then(|name| self.view.service(name)).is_some_and(|s| s.scheduling == Scheduling::Replica)
+    }
+
+    /// The ACTIVE instances not judged gone yet, in removal order.
+    pub fn order(&self) -> Vec<&'a ContainerInstance> {
+        removal_order(self.view.instances).into_iter().filter(|i| !self.gone.contains(&i.arn)).collect()
+    }
+
+    /// Whether `candidate` can go now, given the removals already made.
+    pub fn judge(&self, candidate: &ContainerInstance, limits: Option<Limits>) -> Result<Removal, Kept> {
+        let Some(own) = self.slots.iter().position(|s| s.id == candidate.arn) else { return Err(Kept::LastInstance) };
+        if self.gone.contains(&candidate.arn) {
+            return Err(Kept::LastInstance);
+        }
+        let mut others: Vec<Slot> =
+            self.slots.iter().filter(|s| s.id != candidate.arn && !self.gone.contains(&s.id)).cloned().collect();
+        if others.is_empty() {
+            return Err(Kept::LastInstance);
+        }
+        let tasks = self.view.tasks.get(&candidate.arn).ok_or(Kept::TasksUnknown)?;
+        let mut moved: Vec<Demand> = self.carried.get(&candidate.arn).cloned().unwrap_or_default();
+        let mut daemons = Resources::default();
+        for task in tasks.iter().filter(|t| t.container_instance_arn.as_deref().is_none_or(|on| on == candidate.arn)) {
+            let Some(service) = task.service_name().and_then(|name| self.view.service(name)) else {
+                return Err(Kept::Standalone { task: task.arn.clone() });
+            };
+            if service.scheduling == Scheduling::Daemon {
+                // Daemons go with their instance; an unknown size only makes the estimate more cautious.
+                daemons = daemons.plus(self.view.demand(task).map(|d| d.resources).unwrap_or_default());
+                continue;
+            }
+            let required = required_tasks(service.desired, service.min_healthy_percent.unwrap_or(100));
+            if usize::try_from(service.running.max(0)).unwrap_or(0) < required {
+                return Err(Kept::BelowMin { service: service.name.clone() });
+            }
+            let demand =
+                self.view.demand(task).map_err(|why| Kept::Unjudged { task: task.arn.clone(), why: why.0 })?;
+            moved.push(demand);
+        }
+        let reference = self.slots[own].registered;
+        let packing = pack::pack(&moved, &mut others, reference);
+        let left = &packing.left;
+        if let Some((index, why)) = left.iter().find(|(_, why)| matches!(why, Misfit::Unknown { .. })) {
+            let task = moved[*index].group.clone();
+            return Err(Kept::Unjudged { task: format!("of {task}"), why: why.to_string() });
+        }
+        if let Some((_, why)) = left.first() {
+            return Err(Kept::FitsNowhere { tasks: u32::try_from(left.len()).unwrap_or(u32::MAX), why: why.clone() });
+        }
+        // Everything reserved now stays reserved (the moved tasks run on the others), but for the candidate's
+        // daemons, which go with it; the capacity loses the candidate. Counted from the instances' own
+        // figures, so a task missing from a listing still counts.
+        let staying = self.slots.iter().filter(|s| !self.gone.contains(&s.id));
+        let reserved = staying.fold(Resources::default(), |sum, s| sum.plus(s.registered.less(s.free))).less(daemons);
+        let capacity = others.iter().fold(Resources::default(), |sum, s| sum.plus(s.registered));
+        let percent = |reserved: u32, capacity: u32| {
+            if capacity == 0 { f64::INFINITY } else { 100.0 * f64::from(reserved) / f64::from(capacity) }
+        };
+        let cpu_after = percent(reserved.cpu, capacity.cpu);
+        let memory_after = percent(reserved.memory, capacity.memory);
+        if let Some(limits) = limits
+            && (cpu_after >= limits.cpu.max - limits.headroom || memory_after >= limits.memory.max - limits.headroom)
+        {
+            return Err(Kept::AboveMax { cpu_after, memory_after });
+        }
+        Ok(Removal {
+            container_instance_arn: candidate.arn.clone(),
+            ec2_instance_id: candidate.ec2_instance_id.clone(),
+            moved_tasks: u32::try_from(moved.len()).unwrap_or(u32::MAX),
+            remaining_instances: u32::try_from(others.len()).unwrap_or(u32::MAX),
+            cpu_after,
+            memory_after,
+            landed: packing.placed.iter().map(|&(demand, slot)| (others[slot].id.clone(), moved[demand].clone())).collect(),
+            after: others,
+        })
+    }
+
+    /// Take a judged removal: the instance is gone and its tasks are on the others.
+    pub fn remove(&mut self, removal: &Removal) {
+        self.gone.push(removal.container_instance_arn.clone());
+        self.carried.remove(&removal.container_instance_arn);
+        for (slot, demand) in &removal.landed {
+            self.carried.entry(slot.clone()).or_default().push(demand.clone());
+        }
+        for slot in &removal.after {
+            if let Some(mine) = self.slots.iter_mut().find(|s| s.id == slot.id) {
+                *mine = slot.clone();
+            }
+        }
+    }
+}
