@@ -54,7 +54,8 @@ StartTask's ``networkConfiguration``. Here, following the ECS API reference and 
   PutAccountSettingDefault) an instance of a type that supports trunking registers with a trunk
   interface (``ecs.awsvpc-trunk-id``), as "only new instances launched after opting in" get one.
 * **CreateService/UpdateService** keep ``placementConstraints`` and ``placementStrategy`` (ECS
-  reports ``[]`` when none were given), validated as ECS validates them; RegisterTaskDefinition
+  reports ``[]`` when none were given), validated as ECS validates them, and an ``awsvpcConfiguration``
+  without ``securityGroups`` (moto failed with a 500); RegisterTaskDefinition
   accepts only ``memberOf`` constraints and checks their expressions, and reports each port mapping's
   ``protocol`` (``tcp`` when not given) and, in ``host`` and ``awsvpc`` mode, its ``hostPort`` (the
   ``containerPort`` when not given), as ECS does; a container needs ``memory`` or ``memoryReservation``
@@ -693,6 +694,18 @@ def _response_update_service(self: EC2ContainerServiceResponse) -> ActionResult:
     return result
 
 
+_validate_network = Service._validate_network
+
+
+def _service_validate_network(self: Service, network: dict[str, Any]) -> dict[str, Any]:
+    """moto required ``securityGroups`` (KeyError, a 500); ECS uses the VPC's default group when none is given."""
+    vpc = network.get("awsvpcConfiguration") or {}
+    if "securityGroups" not in vpc:
+        _validate_network(self, {"awsvpcConfiguration": {**vpc, "securityGroups": []}})
+        return network
+    return _validate_network(self, network)
+
+
 def _response_put_account_setting_default(self: EC2ContainerServiceResponse) -> ActionResult:
     """PutAccountSettingDefault (moto has only PutAccountSetting; one account, one principal here)."""
     self.ecs_backend.list_account_settings(self._get_param("name"))  # validates the name
@@ -709,6 +722,7 @@ def install() -> None:
     ContainerInstance.__init__ = _container_instance_init
     Task.gpu_ids = ()
     Service.placement_constraints = Service.placement_strategy = ()
+    Service._validate_network = _service_validate_network
     EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)
     EC2ContainerServiceBackend._validate_container_defs = staticmethod(_validate_container_defs)
     EC2ContainerServiceBackend.start_task = start_task

@@ -1799,6 +1799,9 @@ class PlacementTest(EmulatorTest):
         api, plain = self.ecs.describe_services(cluster="prod", services=["api", "plain"])["services"]
         self.assertEqual((api["placementConstraints"], api["placementStrategy"], api["networkConfiguration"]), (constraints, strategy, network))
         self.assertEqual((plain["placementConstraints"], plain["placementStrategy"]), ([], []))
+        bare = {"awsvpcConfiguration": {"subnets": [subnet]}}  # ECS uses the VPC's default security group
+        self.ecs.create_service(cluster="prod", serviceName="bare", taskDefinition=vpc_task, desiredCount=1, networkConfiguration=bare)
+        self.assertEqual(self.ecs.describe_services(cluster="prod", services=["bare"])["services"][0]["networkConfiguration"], bare)
         self.ecs.update_service(cluster="prod", service="plain", placementStrategy=[{"type": "spread", "field": "instanceId"}],
                                 placementConstraints=[{"type": "distinctInstance"}])
         [plain] = self.ecs.describe_services(cluster="prod", services=["plain"])["services"]

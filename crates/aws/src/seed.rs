@@ -1,11 +1,24 @@
 //! Seeding an AWS emulator with clusters, instances, services, tasks and metrics, the way AWS would have them
 //! (feature `seed`). Used by the end-to-end tests, the demo and the benchmark, so a scenario is written once.
 //! It lives with the adapters because it speaks the SDK; nothing in the Lambdas uses it.
+//!
+//! The few EC2 calls seeding needs (a launch template, the default subnets) are not worth the `aws-sdk-ec2`
+//! crate: they are sent in EC2's query protocol over a plain HTTP connection to the emulator, which checks no
+//! signature (see [`Seeder::launch_template`]).
+
+use std::io::{Read, Write};
 
 use aws_config::SdkConfig;
-use aws_sdk_autoscaling::types::Tag as AsgTag;
+use aws_sdk_autoscaling::types::{
+    LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy, Tag as AsgTag,
+};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit};
-use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration, Resource, SchedulingStrategy, Tag as EcsTag};
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, ContainerDefinition, DeploymentConfiguration, NetworkConfiguration, NetworkMode,
+    PlacementConstraint, PlacementConstraintType, PlacementStrategy, PlacementStrategyType, PortMapping, Resource,
+    ResourceRequirement, ResourceType, SchedulingStrategy, SettingName, Tag as EcsTag,
+    TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType, TransportProtocol,
+};
 use chrono::{DateTime, Utc};
 
 /// Why seeding could not do what a test asked.
@@ -61,6 +74,191 @@ pub struct HookSpec<'a> {
     pub metadata: Option<&'a str>,
 }
 
+/// An Auto Scaling group launched from a launch template, as [`Seeder::template_group`] creates it.
+#[derive(Debug, Clone)]
+pub struct TemplateGroupSpec<'a> {
+    pub name: &'a str,
+    /// Tagged `ecs-scaler:cluster=<cluster>`.
+    pub cluster: &'a str,
+    pub size: i32,
+    /// The launch template's instance type.
+    pub instance_type: &'a str,
+    /// A `MixedInstancesPolicy`'s overrides (their `InstanceType`s, in priority order); Auto Scaling launches the
+    /// first. Empty: a plain `LaunchTemplate` group.
+    pub overrides: &'a [&'a str],
+    /// The group's Availability Zones, across which Auto Scaling balances its instances. Empty: `us-east-1a`.
+    pub zones: &'a [&'a str],
+    pub image_id: &'a str,
+    pub hook: Option<HookSpec<'a>>,
+}
+
+impl<'a> TemplateGroupSpec<'a> {
+    /// `size` instances of `instance_type` in `us-east-1a`, no overrides, no hook.
+    pub fn new(name: &'a str, cluster: &'a str, size: i32, instance_type: &'a str) -> Self {
+        Self { name, cluster, size, instance_type, overrides: &[], zones: &[], image_id: DEFAULT_AMI, hook: None }
+    }
+}
+
+/// What the ECS agent of a registering instance reports besides what the emulator derives from its EC2 instance
+/// (instance type, zone, AMI, architecture).
+#[derive(Debug, Clone, Default)]
+pub struct InstanceSpec<'a> {
+    /// CPU units and MiB the agent registers (`totalResources`).
+    pub cpu: i32,
+    pub memory: i32,
+    /// GPUs the agent registers (`GPU` ids `GPU-<instance id>-<n>`); 0 for none.
+    pub gpus: u32,
+    /// Register with a trunk network interface (attribute `ecs.awsvpc-trunk-id`), as ECS does for an instance
+    /// of a type that supports ENI trunking when the `awsvpcTrunking` account setting is enabled.
+    pub trunk: bool,
+    /// Custom attributes.
+    pub attributes: &'a [(&'a str, &'a str)],
+}
+
+impl InstanceSpec<'_> {
+    pub fn new(cpu: i32, memory: i32) -> Self {
+        Self { cpu, memory, ..Self::default() }
+    }
+}
+
+/// A container's port mapping: `host_port` `None` leaves it to ECS (a dynamic port in `bridge` mode, the
+/// container port in `host` and `awsvpc` mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSpec {
+    pub container_port: i32,
+    pub host_port: Option<i32>,
+    pub udp: bool,
+}
+
+impl PortSpec {
+    pub const fn tcp(container_port: i32, host_port: Option<i32>) -> Self {
+        Self { container_port, host_port, udp: false }
+    }
+
+    pub const fn udp(container_port: i32, host_port: Option<i32>) -> Self {
+        Self { container_port, host_port, udp: true }
+    }
+}
+
+/// A task definition of one container, as [`Seeder::task_definition_with`] registers it.
+#[derive(Debug, Clone)]
+pub struct TaskSpec<'a> {
+    pub family: &'a str,
+    /// The container's `cpu` units and `memoryReservation` MiB.
+    pub cpu: i32,
+    pub memory: i32,
+    /// `None`: ECS's default, `bridge`.
+    pub network_mode: Option<NetworkMode>,
+    pub ports: &'a [PortSpec],
+    /// The container's `resourceRequirements` of type GPU; 0 for none.
+    pub gpus: u32,
+    /// A `memberOf` placement constraint with this cluster query expression.
+    pub member_of: Option<&'a str>,
+}
+
+impl<'a> TaskSpec<'a> {
+    pub fn new(family: &'a str, cpu: i32, memory: i32) -> Self {
+        Self { family, cpu, memory, network_mode: None, ports: &[], gpus: 0, member_of: None }
+    }
+}
+
+/// The subnets (and security groups) of `awsvpc` tasks.
+#[derive(Debug, Clone, Default)]
+pub struct AwsVpc<'a> {
+    pub subnets: &'a [String],
+    pub security_groups: &'a [String],
+}
+
+impl AwsVpc<'_> {
+    fn configuration(&self) -> Result<NetworkConfiguration, HarnessError> {
+        let vpc = AwsVpcConfiguration::builder()
+            .set_subnets(Some(self.subnets.to_vec()))
+            .set_security_groups((!self.security_groups.is_empty()).then(|| self.security_groups.to_vec()))
+            .build()
+            .map_err(|e| HarnessError(format!("awsvpc configuration: {e}")))?;
+        Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+    }
+}
+
+/// Placement constraints, strategies and network configuration of a service or a RunTask.
+#[derive(Debug, Clone, Default)]
+pub struct PlacementSpec<'a> {
+    /// A `distinctInstance` constraint.
+    pub distinct_instance: bool,
+    /// A `memberOf` constraint with this cluster query expression.
+    pub member_of: Option<&'a str>,
+    /// Placement strategies in order: type and field (`None` for `random`).
+    pub strategy: &'a [(PlacementStrategyType, Option<&'a str>)],
+    /// For `awsvpc` tasks.
+    pub awsvpc: Option<AwsVpc<'a>>,
+}
+
+impl PlacementSpec<'_> {
+    fn constraints(&self) -> Option<Vec<PlacementConstraint>> {
+        let mut constraints = Vec::new();
+        if self.distinct_instance {
+            constraints.push(PlacementConstraint::builder().r#type(PlacementConstraintType::DistinctInstance).build());
+        }
+        if let Some(expression) = self.member_of {
+            constraints.push(
+                PlacementConstraint::builder().r#type(PlacementConstraintType::MemberOf).expression(expression).build(),
+            );
+        }
+        (!constraints.is_empty()).then_some(constraints)
+    }
+
+    fn strategies(&self) -> Option<Vec<PlacementStrategy>> {
+        let strategies = self.strategy.iter().map(|(kind, field)| {
+            PlacementStrategy::builder().r#type(kind.clone()).set_field(field.map(str::to_owned)).build()
+        });
+        (!self.strategy.is_empty()).then(|| strategies.collect())
+    }
+
+    fn network(&self) -> Result<Option<NetworkConfiguration>, HarnessError> {
+        self.awsvpc.as_ref().map(AwsVpc::configuration).transpose()
+    }
+}
+
+/// Why ECS did not start a task: the container instance (or the ARN given, for `MISSING`) and ECS's reason, such
+/// as `RESOURCE:MEMORY`, `RESOURCE:PORTS`, `RESOURCE:PORTS_UDP`, `RESOURCE:GPU`, `RESOURCE:ENI` or
+/// `MemberOf placement constraint unsatisfied`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    pub arn: String,
+    pub reason: String,
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {}", self.reason, self.arn)?;
+        if let Some(detail) = &self.detail {
+            write!(f, " ({detail})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What RunTask did: the tasks it started, and the failures ECS reported for the ones it could not place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub tasks: Vec<String>,
+    pub failures: Vec<TaskFailure>,
+}
+
+const DEFAULT_AMI: &str = "ami-0ecsoptimized0";
+
+fn failures(found: &[aws_sdk_ecs::types::Failure]) -> Vec<TaskFailure> {
+    found
+        .iter()
+        .map(|f| TaskFailure {
+            arn: f.arn().unwrap_or_default().to_owned(),
+            reason: f.reason().unwrap_or_default().to_owned(),
+            detail: f.detail().map(str::to_owned),
+        })
+        .collect()
+}
+
 fn aws<E: std::error::Error>(operation: &str) -> impl FnOnce(E) -> HarnessError + '_ {
     move |e| HarnessError(format!("{operation}: {}", aws_sdk_ecs::error::DisplayErrorContext(e)))
 }
@@ -71,6 +269,8 @@ pub struct Seeder {
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The emulator's URL, for the EC2 calls (`None` when the SDK configuration names no endpoint).
+    endpoint: Option<String>,
 }
 
 impl Seeder {
@@ -79,6 +279,7 @@ impl Seeder {
             ecs: aws_sdk_ecs::Client::new(sdk),
             autoscaling: aws_sdk_autoscaling::Client::new(sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            endpoint: sdk.endpoint_url().map(str::to_owned),
         }
     }
 
@@ -101,20 +302,11 @@ impl Seeder {
         self.autoscaling
             .create_launch_configuration()
             .launch_configuration_name(&launch_configuration)
-            .image_id("ami-0ecsoptimized0")
+            .image_id(DEFAULT_AMI)
             .instance_type("m5.xlarge")
             .send()
             .await
             .map_err(aws("CreateLaunchConfiguration"))?;
-        let tag = |key: &str, value: &str| {
-            AsgTag::builder()
-                .key(key)
-                .value(value)
-                .propagate_at_launch(true)
-                .resource_id(name)
-                .resource_type("auto-scaling-group")
-                .build()
-        };
         self.autoscaling
             .create_auto_scaling_group()
             .auto_scaling_group_name(name)
@@ -123,24 +315,141 @@ impl Seeder {
             .max_size(size.max(1) * 2)
             .desired_capacity(size)
             .availability_zones("us-east-1a")
-            .tags(tag(ecs_scaler_core::lifecycle::TAG_CLUSTER, cluster))
+            .tags(group_tag(name, ecs_scaler_core::lifecycle::TAG_CLUSTER, cluster))
             .send()
             .await
             .map_err(aws("CreateAutoScalingGroup"))?;
         if let Some(hook) = hook {
-            self.autoscaling
-                .put_lifecycle_hook()
-                .auto_scaling_group_name(name)
-                .lifecycle_hook_name(hook.name)
-                .lifecycle_transition(ecs_scaler_core::lifecycle::TERMINATING)
-                .heartbeat_timeout(hook.heartbeat_timeout)
-                .default_result("CONTINUE")
-                .set_notification_metadata(hook.metadata.map(str::to_owned))
-                .send()
-                .await
-                .map_err(aws("PutLifecycleHook"))?;
+            self.hook(name, &hook).await?;
         }
         self.group_instances(name).await
+    }
+
+    /// A launch template of `instance_type` (its version 1, the default). Returns its id.
+    ///
+    /// EC2's CreateLaunchTemplate, sent in EC2's query protocol straight to the emulator (which routes by the
+    /// credential scope and checks no signature); this works against the emulator only.
+    pub async fn launch_template(
+        &self,
+        name: &str,
+        image_id: &str,
+        instance_type: &str,
+    ) -> Result<String, HarnessError> {
+        let answer = self
+            .ec2(
+                "CreateLaunchTemplate",
+                &[
+                    ("LaunchTemplateName", name),
+                    ("LaunchTemplateData.ImageId", image_id),
+                    ("LaunchTemplateData.InstanceType", instance_type),
+                ],
+            )
+            .await?;
+        xml_values(&answer, "launchTemplateId")
+            .into_iter()
+            .next()
+            .ok_or_else(|| HarnessError("CreateLaunchTemplate returned no launchTemplateId".into()))
+    }
+
+    /// An Auto Scaling group `spec.name` from a launch template `<name>-lt` of `spec.instance_type`, tagged for
+    /// `spec.cluster`: with a `MixedInstancesPolicy` when `spec.overrides` name instance types (Auto Scaling
+    /// launches the first, as its default `prioritized` strategy does), across `spec.zones`, optionally with a
+    /// termination hook. Returns the EC2 instance ids, oldest first.
+    pub async fn template_group(&self, spec: &TemplateGroupSpec<'_>) -> Result<Vec<String>, HarnessError> {
+        let template = format!("{}-lt", spec.name);
+        self.launch_template(&template, spec.image_id, spec.instance_type).await?;
+        let template_spec = LaunchTemplateSpecification::builder().launch_template_name(&template).version("$Default");
+        let zones: Vec<String> = if spec.zones.is_empty() {
+            vec!["us-east-1a".to_owned()]
+        } else {
+            spec.zones.iter().map(|z| (*z).to_owned()).collect()
+        };
+        let mut request = self
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(spec.name)
+            .min_size(0)
+            .max_size(spec.size.max(1) * 2)
+            .desired_capacity(spec.size)
+            .set_availability_zones(Some(zones))
+            .tags(group_tag(spec.name, ecs_scaler_core::lifecycle::TAG_CLUSTER, spec.cluster));
+        request = if spec.overrides.is_empty() {
+            request.launch_template(template_spec.build())
+        } else {
+            let overrides =
+                spec.overrides.iter().map(|t| LaunchTemplateOverrides::builder().instance_type(*t).build()).collect();
+            let template = LaunchTemplate::builder()
+                .launch_template_specification(template_spec.build())
+                .set_overrides(Some(overrides))
+                .build();
+            request.mixed_instances_policy(MixedInstancesPolicy::builder().launch_template(template).build())
+        };
+        request.send().await.map_err(aws("CreateAutoScalingGroup"))?;
+        if let Some(hook) = &spec.hook {
+            self.hook(spec.name, hook).await?;
+        }
+        self.group_instances(spec.name).await
+    }
+
+    /// The default subnet of each of `zones` (the default VPC's), for `awsvpc` tasks and services, in that order.
+    ///
+    /// EC2's DescribeSubnets, sent like [`Seeder::launch_template`]'s call.
+    pub async fn default_subnets(&self, zones: &[&str]) -> Result<Vec<String>, HarnessError> {
+        let answer =
+            self.ec2("DescribeSubnets", &[("Filter.1.Name", "default-for-az"), ("Filter.1.Value.1", "true")]).await?;
+        let found: Vec<(String, String)> = answer
+            .split("<subnetId>")
+            .skip(1)
+            .filter_map(|item| {
+                let id = item.split("</subnetId>").next()?;
+                let zone = xml_values(item, "availabilityZone").into_iter().next()?;
+                Some((id.to_owned(), zone))
+            })
+            .collect();
+        zones
+            .iter()
+            .map(|zone| {
+                found
+                    .iter()
+                    .find(|(_, z)| z == zone)
+                    .map(|(id, _)| id.clone())
+                    .ok_or_else(|| HarnessError(format!("DescribeSubnets: no default subnet in {zone}")))
+            })
+            .collect()
+    }
+
+    /// One EC2 query-protocol call to the emulator; the answer's XML.
+    async fn ec2(&self, action: &str, params: &[(&str, &str)]) -> Result<String, HarnessError> {
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .ok_or_else(|| HarnessError(format!("{action}: the SDK configuration names no emulator endpoint")))?;
+        let mut body = format!("Action={action}&Version=2016-11-15");
+        for (key, value) in params {
+            body.push_str(&format!("&{}={}", form_encode(key), form_encode(value)));
+        }
+        let (status, answer) = post_form(endpoint, "ec2", &body).map_err(|e| HarnessError(format!("{action}: {e}")))?;
+        if !(200..300).contains(&status) {
+            let code = xml_values(&answer, "Code").into_iter().next().unwrap_or_default();
+            let message = xml_values(&answer, "Message").into_iter().next().unwrap_or_default();
+            return Err(HarnessError(format!("{action}: {status} {code}: {message}")));
+        }
+        Ok(answer)
+    }
+
+    async fn hook(&self, group: &str, hook: &HookSpec<'_>) -> Result<(), HarnessError> {
+        self.autoscaling
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(group)
+            .lifecycle_hook_name(hook.name)
+            .lifecycle_transition(ecs_scaler_core::lifecycle::TERMINATING)
+            .heartbeat_timeout(hook.heartbeat_timeout)
+            .default_result("CONTINUE")
+            .set_notification_metadata(hook.metadata.map(str::to_owned))
+            .send()
+            .await
+            .map_err(aws("PutLifecycleHook"))?;
+        Ok(())
     }
 
     /// The group's shortfall step policy, as the blue-green module creates it: the core's step table, this
@@ -270,6 +579,90 @@ impl Seeder {
         Ok(registered)
     }
 
+    /// Register EC2 instances with a cluster as their agents would: the emulator reads the instance type, zone and
+    /// AMI from each EC2 instance; `spec` adds CPU and memory, GPUs, a trunk interface and custom attributes.
+    pub async fn register_instances(
+        &self,
+        cluster: &str,
+        ec2_instance_ids: &[String],
+        spec: &InstanceSpec<'_>,
+    ) -> Result<Vec<SeededInstance>, HarnessError> {
+        let trunking_before = if spec.trunk { Some(self.trunking().await?) } else { None };
+        if trunking_before == Some(false) {
+            self.set_trunking(true).await?;
+        }
+        let registered = self.register_each(cluster, ec2_instance_ids, spec).await;
+        if trunking_before == Some(false) {
+            self.set_trunking(false).await?;
+        }
+        registered
+    }
+
+    async fn register_each(
+        &self,
+        cluster: &str,
+        ec2_instance_ids: &[String],
+        spec: &InstanceSpec<'_>,
+    ) -> Result<Vec<SeededInstance>, HarnessError> {
+        let mut registered = Vec::new();
+        for id in ec2_instance_ids {
+            let document = serde_json::json!({"instanceId": id, "region": "us-east-1", "accountId": "123456789012"});
+            let integer =
+                |name: &str, value: i32| Resource::builder().name(name).r#type("INTEGER").integer_value(value).build();
+            let mut request = self
+                .ecs
+                .register_container_instance()
+                .cluster(cluster)
+                .instance_identity_document(document.to_string())
+                .total_resources(integer("CPU", spec.cpu))
+                .total_resources(integer("MEMORY", spec.memory));
+            if spec.gpus > 0 {
+                let ids = (0..spec.gpus).map(|n| format!("GPU-{id}-{n}")).collect();
+                let gpus = Resource::builder().name("GPU").r#type("STRINGSET").set_string_set_value(Some(ids)).build();
+                request = request.total_resources(gpus);
+            }
+            for (name, value) in spec.attributes {
+                let attribute = aws_sdk_ecs::types::Attribute::builder()
+                    .name(*name)
+                    .value(*value)
+                    .build()
+                    .map_err(|e| HarnessError(format!("attribute {name}: {e}")))?;
+                request = request.attributes(attribute);
+            }
+            let output = request.send().await.map_err(aws("RegisterContainerInstance"))?;
+            let arn = output
+                .container_instance()
+                .and_then(|ci| ci.container_instance_arn())
+                .ok_or_else(|| HarnessError("RegisterContainerInstance returned no ARN".into()))?;
+            registered.push(SeededInstance { ec2_instance_id: id.clone(), container_instance_arn: arn.to_owned() });
+        }
+        Ok(registered)
+    }
+
+    /// Whether the account's `awsvpcTrunking` setting is enabled.
+    async fn trunking(&self) -> Result<bool, HarnessError> {
+        let output = self
+            .ecs
+            .list_account_settings()
+            .name(SettingName::AwsvpcTrunking)
+            .effective_settings(true)
+            .send()
+            .await
+            .map_err(aws("ListAccountSettings"))?;
+        Ok(output.settings().iter().any(|s| s.value() == Some("enabled")))
+    }
+
+    async fn set_trunking(&self, enabled: bool) -> Result<(), HarnessError> {
+        self.ecs
+            .put_account_setting_default()
+            .name(SettingName::AwsvpcTrunking)
+            .value(if enabled { "enabled" } else { "disabled" })
+            .send()
+            .await
+            .map_err(aws("PutAccountSettingDefault"))?;
+        Ok(())
+    }
+
     /// A task definition of one container reserving `cpu` units and `memory` MiB. Returns its ARN.
     pub async fn task_definition(&self, family: &str, cpu: i32, memory: i32) -> Result<String, HarnessError> {
         let container = ContainerDefinition::builder()
@@ -293,11 +686,69 @@ impl Seeder {
             .ok_or_else(|| HarnessError("RegisterTaskDefinition returned no ARN".into()))
     }
 
+    /// A task definition of one container as `spec` describes it: network mode, port mappings, GPUs and a
+    /// `memberOf` constraint. Returns its ARN.
+    pub async fn task_definition_with(&self, spec: &TaskSpec<'_>) -> Result<String, HarnessError> {
+        let ports = spec.ports.iter().map(|p| {
+            PortMapping::builder()
+                .container_port(p.container_port)
+                .set_host_port(p.host_port)
+                .protocol(if p.udp { TransportProtocol::Udp } else { TransportProtocol::Tcp })
+                .build()
+        });
+        let mut container = ContainerDefinition::builder()
+            .name("app")
+            .image("public.ecr.aws/nginx/nginx")
+            .cpu(spec.cpu)
+            .memory_reservation(spec.memory)
+            .set_port_mappings((!spec.ports.is_empty()).then(|| ports.collect()));
+        if spec.gpus > 0 {
+            let gpus = ResourceRequirement::builder()
+                .r#type(ResourceType::Gpu)
+                .value(spec.gpus.to_string())
+                .build()
+                .map_err(|e| HarnessError(format!("GPU requirement: {e}")))?;
+            container = container.resource_requirements(gpus);
+        }
+        let constraint = spec.member_of.map(|expression| {
+            TaskDefinitionPlacementConstraint::builder()
+                .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                .expression(expression)
+                .build()
+        });
+        let output = self
+            .ecs
+            .register_task_definition()
+            .family(spec.family)
+            .container_definitions(container.build())
+            .set_network_mode(spec.network_mode.clone())
+            .set_placement_constraints(constraint.map(|c| vec![c]))
+            .send()
+            .await
+            .map_err(aws("RegisterTaskDefinition"))?;
+        output
+            .task_definition()
+            .and_then(|td| td.task_definition_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError("RegisterTaskDefinition returned no ARN".into()))
+    }
+
     pub async fn service(
         &self,
         cluster: &str,
         task_definition: &str,
         spec: &ServiceSpec<'_>,
+    ) -> Result<(), HarnessError> {
+        self.placed_service(cluster, task_definition, spec, &PlacementSpec::default()).await
+    }
+
+    /// A service with placement constraints, strategies and an `awsvpc` network configuration.
+    pub async fn placed_service(
+        &self,
+        cluster: &str,
+        task_definition: &str,
+        spec: &ServiceSpec<'_>,
+        placement: &PlacementSpec<'_>,
     ) -> Result<(), HarnessError> {
         let tags = spec.tags.iter().map(|(k, v)| EcsTag::builder().key(*k).value(*v).build()).collect();
         let mut request = self
@@ -306,7 +757,10 @@ impl Seeder {
             .cluster(cluster)
             .service_name(spec.name)
             .task_definition(task_definition)
-            .set_tags(Some(tags));
+            .set_tags(Some(tags))
+            .set_placement_constraints(placement.constraints())
+            .set_placement_strategy(placement.strategies())
+            .set_network_configuration(placement.network()?);
         request = if spec.daemon {
             request.scheduling_strategy(SchedulingStrategy::Daemon)
         } else {
@@ -323,7 +777,8 @@ impl Seeder {
         Ok(())
     }
 
-    /// Start a task on one container instance; `group` is `service:<name>` for a service's task. Returns its ARN.
+    /// Start a task on one container instance; `group` is `service:<name>` for a service's task. Returns its ARN;
+    /// a task that does not fit is an error naming ECS's reason (`StartTask: RESOURCE:MEMORY on <arn>`).
     pub async fn start_task(
         &self,
         cluster: &str,
@@ -331,7 +786,35 @@ impl Seeder {
         container_instance_arn: &str,
         group: Option<&str>,
     ) -> Result<String, HarnessError> {
+        self.start_task_in(cluster, task_definition, container_instance_arn, group, None).await
+    }
+
+    /// [`Seeder::start_task`] with the subnets of an `awsvpc` task.
+    pub async fn start_task_in(
+        &self,
+        cluster: &str,
+        task_definition: &str,
+        container_instance_arn: &str,
+        group: Option<&str>,
+        awsvpc: Option<&AwsVpc<'_>>,
+    ) -> Result<String, HarnessError> {
+        self.try_start_task(cluster, task_definition, container_instance_arn, group, awsvpc)
+            .await?
+            .map_err(|failure| HarnessError(format!("StartTask: {failure}")))
+    }
+
+    /// Start a task on one container instance as [`Seeder::start_task_in`] does, but return ECS's failure when it
+    /// does not fit rather than an error: `Ok(Ok(task ARN))` or `Ok(Err(failure))`.
+    pub async fn try_start_task(
+        &self,
+        cluster: &str,
+        task_definition: &str,
+        container_instance_arn: &str,
+        group: Option<&str>,
+        awsvpc: Option<&AwsVpc<'_>>,
+    ) -> Result<Result<String, TaskFailure>, HarnessError> {
         let started_by = group.and_then(|g| g.strip_prefix("service:")).map(|_| "ecs-svc/1234567890123456789");
+        let network = awsvpc.map(AwsVpc::configuration).transpose()?;
         let output = self
             .ecs
             .start_task()
@@ -340,15 +823,47 @@ impl Seeder {
             .container_instances(container_instance_arn)
             .set_group(group.map(str::to_owned))
             .set_started_by(started_by.map(str::to_owned))
+            .set_network_configuration(network)
             .send()
             .await
             .map_err(aws("StartTask"))?;
-        output
-            .tasks()
-            .first()
-            .and_then(|t| t.task_arn())
-            .map(str::to_owned)
-            .ok_or_else(|| HarnessError("StartTask started no task".into()))
+        if let Some(task) = output.tasks().first().and_then(|t| t.task_arn()) {
+            return Ok(Ok(task.to_owned()));
+        }
+        failures(output.failures())
+            .into_iter()
+            .next()
+            .map(Err)
+            .ok_or_else(|| HarnessError("StartTask started no task and reported no failure".into()))
+    }
+
+    /// RunTask: ECS places `count` tasks itself (the task definition's `memberOf`, `placement`'s constraints and
+    /// strategies, by default random). The tasks it started and the failures it reported for the rest.
+    pub async fn run_task(
+        &self,
+        cluster: &str,
+        task_definition: &str,
+        count: i32,
+        group: Option<&str>,
+        placement: &PlacementSpec<'_>,
+    ) -> Result<RunOutcome, HarnessError> {
+        let output = self
+            .ecs
+            .run_task()
+            .cluster(cluster)
+            .task_definition(task_definition)
+            .count(count)
+            .set_group(group.map(str::to_owned))
+            .set_placement_constraints(placement.constraints())
+            .set_placement_strategy(placement.strategies())
+            .set_network_configuration(placement.network()?)
+            .send()
+            .await
+            .map_err(aws("RunTask"))?;
+        Ok(RunOutcome {
+            tasks: output.tasks().iter().filter_map(|t| t.task_arn().map(str::to_owned)).collect(),
+            failures: failures(output.failures()),
+        })
     }
 
     /// Set container instances DRAINING, as an operator or a Spot interruption would.
@@ -427,4 +942,65 @@ impl Seeder {
             .map_err(aws("GetMetricData"))?;
         Ok(output.metric_data_results().iter().flat_map(|r| r.values().iter().copied()).collect())
     }
+}
+
+fn group_tag(group: &str, key: &str, value: &str) -> AsgTag {
+    AsgTag::builder()
+        .key(key)
+        .value(value)
+        .propagate_at_launch(true)
+        .resource_id(group)
+        .resource_type("auto-scaling-group")
+        .build()
+}
+
+/// `application/x-www-form-urlencoded` encoding of one key or value.
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The text of every `<tag>...</tag>` element in `xml`, in order (EC2's answers are flat enough for this).
+fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(open.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split(close.as_str()).next())
+        .map(|text| text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
+        .collect()
+}
+
+/// POST a query-protocol form to the emulator at `endpoint` (`http://host:port`) for `service`; status and body.
+/// The `Authorization` header carries only the credential scope the emulator routes by: it checks no signature.
+fn post_form(endpoint: &str, service: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+    let host = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| invalid(format!("the emulator endpoint {endpoint} is not http://host:port")))?
+        .trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let date = Utc::now().format("%Y%m%d");
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIDEMULATOR/{date}/us-east-1/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, answer) =
+        response.split_once("\r\n\r\n").ok_or_else(|| invalid("no HTTP header in the answer".into()))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid(format!("no HTTP status in {head:?}")))?;
+    Ok((status, answer.to_owned()))
 }
