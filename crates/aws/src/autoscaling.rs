@@ -4,7 +4,7 @@ use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_autoscaling::types::Filter;
 use ecs_scaler_core::lifecycle::{
-    ActionOutcome, AutoScalingGroup, GroupInstance, LifecycleAction, LifecycleHook, LifecycleResult,
+    ActionOutcome, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleAction, LifecycleHook, LifecycleResult,
 };
 
 use ecs_scaler_core::ports::{AutoScalingApi, AwsError};
@@ -168,13 +168,37 @@ fn group(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> AutoScalingGroup {
                     instance_id: i.instance_id()?.to_owned(),
                     lifecycle_state: i.lifecycle_state()?.as_str().to_owned(),
                     availability_zone: i.availability_zone().unwrap_or_default().to_owned(),
+                    instance_type: i.instance_type().map(str::to_owned),
                 })
             })
             .collect(),
         min_size: count(g.min_size()),
         max_size: count(g.max_size()),
         desired_capacity: count(g.desired_capacity()),
+        zones: g.availability_zones().to_vec(),
+        launch_template: launch_template(g),
+        override_types: overrides(g).filter_map(|o| o.instance_type().map(str::to_owned)).collect(),
+        attribute_based_types: overrides(g).any(|o| o.instance_requirements().is_some()),
     }
+}
+
+fn overrides(
+    g: &aws_sdk_autoscaling::types::AutoScalingGroup,
+) -> impl Iterator<Item = &aws_sdk_autoscaling::types::LaunchTemplateOverrides> {
+    let policy = g.mixed_instances_policy().and_then(|p| p.launch_template());
+    policy.map(|t| t.overrides()).unwrap_or_default().iter()
+}
+
+/// The launch template a group launches from: its own, or its mixed instances policy's.
+fn launch_template(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Option<LaunchTemplateRef> {
+    let spec = g.launch_template().or_else(|| {
+        g.mixed_instances_policy().and_then(|p| p.launch_template()).and_then(|t| t.launch_template_specification())
+    })?;
+    Some(LaunchTemplateRef {
+        id: spec.launch_template_id().map(str::to_owned),
+        name: spec.launch_template_name().map(str::to_owned),
+        version: spec.version().map(str::to_owned),
+    })
 }
 
 /// A group size as Auto Scaling reports it (never negative; absent reads as 0).

@@ -10,8 +10,8 @@ use aws_sdk_ecs::types::{
     TargetType,
 };
 use ecs_scaler_core::{
-    ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
-    TaskHealth,
+    ClusterFacts, ContainerInstance, ContainerSize, HostPorts, PlacementConstraint, PortMapping, Protocol, Resources,
+    Scheduling, Service, ServiceEvent, Task, TaskDefinition, TaskHealth,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -208,9 +208,7 @@ impl EcsApi for Ecs {
                 ec2_instance_id: Some(id.clone()),
                 status: ecs_scaler_core::drain::UNKNOWN_STATUS.to_owned(),
                 attributes: HashMap::new(),
-                registered: None,
-                remaining: None,
-                tasks: None,
+                ..ContainerInstance::default()
             }));
         }
         Ok(found)
@@ -268,18 +266,44 @@ impl EcsApi for Ecs {
             .map_err(|e| sdk_error(OPERATION, e))?;
         let definition = output.task_definition().ok_or_else(|| AwsError::malformed(OPERATION, "no taskDefinition"))?;
         let size = |value: Option<i32>| value.and_then(|v| u32::try_from(v).ok());
+        let port = |value: Option<i32>| value.and_then(|v| u16::try_from(v).ok());
+        let containers = definition.container_definitions().iter().map(|c| {
+            let gpus = c
+                .resource_requirements()
+                .iter()
+                .filter(|r| r.r#type() == &aws_sdk_ecs::types::ResourceType::Gpu)
+                .map(|r| gpu_count(r.value()))
+                .collect::<Result<Vec<u32>, String>>()
+                .map_err(|why| AwsError::malformed(OPERATION, format!("{arn}: {why}")))?;
+            Ok(ContainerSize {
+                cpu: u32::try_from(c.cpu()).unwrap_or(0),
+                memory: size(c.memory()),
+                memory_reservation: size(c.memory_reservation()),
+                port_mappings: c
+                    .port_mappings()
+                    .iter()
+                    .map(|m| PortMapping {
+                        container_port: port(m.container_port()),
+                        host_port: port(m.host_port()),
+                        protocol: match m.protocol() {
+                            Some(aws_sdk_ecs::types::TransportProtocol::Udp) => Protocol::Udp,
+                            _ => Protocol::Tcp,
+                        },
+                    })
+                    .collect(),
+                gpus: gpus.iter().sum(),
+            })
+        });
         Ok(TaskDefinition {
             arn: definition.task_definition_arn().unwrap_or(arn).to_owned(),
             cpu: definition.cpu().map(str::to_owned),
             memory: definition.memory().map(str::to_owned),
-            containers: definition
-                .container_definitions()
+            containers: containers.collect::<Result<_, AwsError>>()?,
+            network_mode: definition.network_mode().map(|m| m.as_str().to_owned()),
+            placement_constraints: definition
+                .placement_constraints()
                 .iter()
-                .map(|c| ContainerSize {
-                    cpu: u32::try_from(c.cpu()).unwrap_or(0),
-                    memory: size(c.memory()),
-                    memory_reservation: size(c.memory_reservation()),
-                })
+                .map(|c| constraint(c.r#type().map(|t| t.as_str()), c.expression()))
                 .collect(),
         })
     }
@@ -429,6 +453,11 @@ fn service(s: &aws_sdk_ecs::types::Service) -> Result<Service, AwsError> {
         min_healthy_percent: s.deployment_configuration().and_then(|d| d.minimum_healthy_percent()),
         task_definition: s.task_definition().unwrap_or_default().to_owned(),
         tags: tag_map(s.tags()),
+        placement_constraints: s
+            .placement_constraints()
+            .iter()
+            .map(|c| constraint(c.r#type().map(|t| t.as_str()), c.expression()))
+            .collect(),
         events: s
             .events()
             .iter()
@@ -455,7 +484,22 @@ fn task(t: &aws_sdk_ecs::types::Task) -> Result<Task, AwsError> {
         },
         stopped_at: t.stopped_at().and_then(crate::to_chrono),
         task_definition_arn: t.task_definition_arn().map(str::to_owned),
+        eni: t.attachments().iter().any(|a| a.r#type() == Some("ElasticNetworkInterface")),
     })
+}
+
+/// A placement constraint as ECS reports it; a type this version does not know is kept, and never judged.
+fn constraint(kind: Option<&str>, expression: Option<&str>) -> PlacementConstraint {
+    match kind {
+        Some("distinctInstance") => PlacementConstraint::DistinctInstance,
+        Some("memberOf") => PlacementConstraint::MemberOf(expression.unwrap_or_default().to_owned()),
+        other => PlacementConstraint::Other(other.unwrap_or("(none)").to_owned()),
+    }
+}
+
+/// A GPU resource requirement's value: a count (`"ALL"`, every GPU of the instance, cannot be placed by count).
+fn gpu_count(value: &str) -> Result<u32, String> {
+    value.trim().parse().map_err(|_| format!("GPU requirement {value:?} is not a number of GPUs"))
 }
 
 fn container_instance(
@@ -474,15 +518,30 @@ fn container_instance(
         registered: resources(ci.registered_resources()),
         remaining: resources(ci.remaining_resources()),
         tasks: u32::try_from(ci.running_tasks_count().saturating_add(ci.pending_tasks_count())).ok(),
+        reserved_ports: ports(ci.registered_resources()),
+        ports_in_use: ports(ci.remaining_resources()),
     })
 }
 
-/// The CPU and MEMORY of `registeredResources` or `remainingResources` (INTEGER resources), when both are there.
+/// CPU, memory and GPUs of `registeredResources` or `remainingResources`, when CPU and MEMORY are there; GPUs are a
+/// STRINGSET of GPU IDs (absent on an instance without GPUs).
 fn resources(resources: &[aws_sdk_ecs::types::Resource]) -> Option<Resources> {
-    let value = |name: &str| {
-        resources.iter().find(|r| r.name() == Some(name)).and_then(|r| u32::try_from(r.integer_value()).ok())
-    };
-    Some(Resources { cpu: value("CPU")?, memory: value("MEMORY")? })
+    let find = |name: &str| resources.iter().find(|r| r.name() == Some(name));
+    let value = |name: &str| find(name).and_then(|r| u32::try_from(r.integer_value()).ok());
+    let gpus = find("GPU").map_or(0, |r| u32::try_from(r.string_set_value().len()).unwrap_or(u32::MAX));
+    Some(Resources { cpu: value("CPU")?, memory: value("MEMORY")?, gpu: gpus })
+}
+
+/// The host ports `PORTS` and `PORTS_UDP` list (STRINGSETs: the agent's reserved ports, and in
+/// `remainingResources` every port in use); `None` when ECS reported neither.
+fn ports(resources: &[aws_sdk_ecs::types::Resource]) -> Option<HostPorts> {
+    let set = |name: &str| resources.iter().find(|r| r.name() == Some(name)).map(|r| r.string_set_value());
+    let (tcp, udp) = (set("PORTS"), set("PORTS_UDP"));
+    if tcp.is_none() && udp.is_none() {
+        return None;
+    }
+    let parse = |values: Option<&[String]>| values.unwrap_or_default().iter().filter_map(|p| p.parse().ok()).collect();
+    Some(HostPorts { tcp: parse(tcp), udp: parse(udp) })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use ecs_scaler_core::ports::{AwsError, Clock};
 
 pub mod autoscaling;
 pub mod cloudwatch;
+pub mod ec2;
 pub mod ecs;
 pub mod logging;
 #[cfg(feature = "seed")]
@@ -22,6 +23,7 @@ pub mod seed;
 
 pub use autoscaling::AutoScaling;
 pub use cloudwatch::CloudWatch;
+pub use ec2::Ec2;
 pub use ecs::Ecs;
 
 /// Wrap an SDK error as the ports' [`AwsError`], keeping its code for classification and its full context for

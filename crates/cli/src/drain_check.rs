@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::drain::run::inspect;
 use ecs_scaler_core::drain::{Blocker, DrainSettings, Inspection, Outcome, Release};
-use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, Ec2Api, EcsApi, MetricsApi};
 
 use crate::{CliError, DrainCheckArgs, Result};
 
@@ -14,8 +14,8 @@ use crate::{CliError, DrainCheckArgs, Result};
 pub const EXIT_HELD: u8 = 3;
 
 /// The drain hook's verdict for `instance`, judged as if it were DRAINING now. Changes nothing.
-pub async fn check<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+pub async fn check<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     instance: &str,
     cluster: Option<&str>,
     settings: &DrainSettings,
@@ -27,7 +27,8 @@ pub async fn run(args: DrainCheckArgs) -> Result<ExitCode> {
     let settings = DrainSettings::from_vars(std::env::vars())?;
     let sdk = ecs_scaler_aws::load_sdk_config().await;
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
     let inspection = check(ctx, &args.instance, args.cluster.as_deref(), &settings).await?;
     if args.json {
         let text = serde_json::to_string_pretty(&inspection).map_err(|e| CliError::Output(e.to_string()))?;

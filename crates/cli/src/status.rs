@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::arn::cluster_name;
 use ecs_scaler_core::config::{EnvConfig, EventCluster, ScheduleInput, SourcedThresholds, TickConfig};
-use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, Ec2Api, EcsApi, MetricsApi};
 use ecs_scaler_core::scale::{ClusterReport, Evaluation};
 use serde::Serialize;
 
@@ -13,10 +13,10 @@ use crate::{CliError, Result, StatusArgs};
 
 /// Layer the configuration as the Lambda does, with `clusters` (when any) as the schedule input's list, and
 /// evaluate. Only the named clusters are kept when there are any.
-pub async fn evaluate<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+pub async fn evaluate<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     clusters: &[String],
     env: &EnvConfig,
-    ctx: Context<'_, E, A, M, C>,
+    ctx: Context<'_, E, A, X, M, C>,
 ) -> Result<Evaluation> {
     let input = ScheduleInput {
         clusters: (!clusters.is_empty()).then(|| {
@@ -37,7 +37,8 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
     let env = EnvConfig::from_vars(std::env::vars());
     let sdk = ecs_scaler_aws::load_sdk_config().await;
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
     let evaluation = evaluate(&args.clusters, &env, ctx).await?;
     if args.json {
         println!("{}", to_json(&evaluation)?);
@@ -99,7 +100,11 @@ pub fn table(reports: &[ClusterReport]) -> String {
             memory_thresholds,
             report.scale_status.map_or_else(|| "-".into(), |s| (s as u8).to_string()),
             report.reason.to_string(),
-            report.detail.clone(),
+            // The notes say what the detail does not (why a rule did not apply, what could not be read).
+            std::iter::once(report.detail.clone())
+                .chain(report.notes.iter().map(ToString::to_string))
+                .collect::<Vec<_>>()
+                .join("; "),
         ]);
     }
     let lines: Vec<String> = table.lines().map(|line| line.trim().to_owned()).collect();
@@ -122,6 +127,7 @@ mod tests {
             scale_status: status,
             reason,
             detail: format!("{cluster} detail"),
+            notes: Vec::new(),
             unplaceable: Vec::new(),
             shortfall: None,
             removal: None,

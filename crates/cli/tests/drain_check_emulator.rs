@@ -57,8 +57,9 @@ async fn drain_check_agrees_with_the_drain_hook_before_and_after_the_tasks_move_
     let sdk = sdk_config(emulator.url()).await;
     let seeder = Seeder::new(&sdk);
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
     let settings = DrainSettings::from_vars(Vec::<(String, String)>::new()).unwrap();
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
 
     seeder.cluster("shop", &[]).await.unwrap();
     let metadata = json!({ "cluster": "shop" }).to_string();

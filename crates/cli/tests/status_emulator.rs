@@ -84,7 +84,8 @@ async fn status_agrees_with_the_lambda_for_every_kind_of_cluster_and_publishes_n
     // The library path and the binary, before the Lambda runs: nothing may be published by either.
     let (metrics, ecs) = (CloudWatch::from_conf(&sdk), Ecs::from_conf(&sdk));
     let autoscaling = ecs_scaler_aws::AutoScaling::from_conf(&sdk);
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &FixedClock(now) };
     let evaluation = ecs_scaler_cli::status::evaluate(&[], &env(&listed), ctx).await.unwrap();
     let mut vars: Vec<(&str, &str)> = THRESHOLDS.to_vec();
     vars.push(("CLUSTERS", &listed));

@@ -21,7 +21,7 @@ use chrono::Utc;
 use ecs_scaler_core::config::ConfigError;
 use ecs_scaler_core::drain::{self, DrainSettings, InstanceReport, Mode, Outcome, Release, Target, run};
 use ecs_scaler_core::lifecycle::{LifecycleAction, LifecycleMessage, LifecycleRequest, Termination};
-use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, Ec2Api, EcsApi, MetricsApi};
 use ecs_scaler_core::scale::terminate::{self, Basis, Choice, TerminationRequest, TerminationResponse};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -74,8 +74,8 @@ pub enum Trigger {
     Terminations(Vec<Termination>),
     /// Auto Scaling asks which instances to terminate (custom termination policy).
     TerminationPolicy(TerminationRequest),
-    /// A termination policy request that does not parse, but names its candidates: answered with them, so a
-    /// malformed request never blocks scale-in for good.
+    /// A termination policy request that does not parse but names candidates: answered with none, loudly. Which
+    /// of them could go cannot be judged, and Auto Scaling asks again rather than pick one itself.
     MalformedTerminationPolicy { candidates: Vec<String>, why: String },
 }
 
@@ -160,10 +160,10 @@ pub enum Response {
 }
 
 /// The Lambda handler: every event the function receives. `deadline` is when the Lambda will be stopped.
-pub async fn respond<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+pub async fn respond<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     event: &Value,
     settings: &DrainSettings,
-    ctx: Context<'_, E, A, M, C>,
+    ctx: Context<'_, E, A, X, M, C>,
     deadline: Instant,
 ) -> Result<Response, DrainError> {
     match trigger(event)? {
@@ -171,32 +171,33 @@ pub async fn respond<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
             Ok(Response::Termination(termination_policy(ctx, settings, &request).await))
         }
         Trigger::MalformedTerminationPolicy { candidates, why } => {
-            tracing::warn!(why = %why, candidates = ?candidates, "malformed termination policy request; answering with its own candidates");
-            Ok(Response::Termination(TerminationResponse { instance_ids: candidates }))
+            tracing::error!(why = %why, candidates = ?candidates, "malformed termination policy request; answering with no instance");
+            Ok(Response::Termination(TerminationResponse::default()))
         }
         other => drain(other, settings, ctx, deadline).await.map(Response::Drain),
     }
 }
 
 /// The drain part of [`respond`]: lifecycle notifications, test notifications and the scheduled reconcile.
-pub async fn handle<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+pub async fn handle<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     event: &Value,
     settings: &DrainSettings,
-    ctx: Context<'_, E, A, M, C>,
+    ctx: Context<'_, E, A, X, M, C>,
     deadline: Instant,
 ) -> Result<Summary, DrainError> {
     drain(trigger(event)?, settings, ctx, deadline).await
 }
 
-/// Answer a termination policy request within [`TERMINATION_BUDGET`]; Auto Scaling's own candidates otherwise.
-pub async fn termination_policy<E: EcsApi, A: AutoScalingApi, M, C>(
-    ctx: Context<'_, E, A, M, C>,
+/// Answer a termination policy request within [`TERMINATION_BUDGET`]; past it, what [`Choice::unjudged`] says for
+/// the request's cause (nothing for a scale-in, which Auto Scaling asks again).
+pub async fn termination_policy<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M, C>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     request: &TerminationRequest,
 ) -> TerminationResponse {
-    let choosing = terminate::choose(ctx.ecs, ctx.autoscaling, &settings.clusters, request);
+    let choosing = terminate::choose(ctx.ecs, ctx.autoscaling, ctx.ec2, &settings.clusters, request);
     let choice = tokio::time::timeout(TERMINATION_BUDGET, choosing).await.unwrap_or_else(|_| {
-        Choice::fallback(request, format!("no choice within {} ms", TERMINATION_BUDGET.as_millis()))
+        Choice::unjudged(request, format!("no choice within {} ms", TERMINATION_BUDGET.as_millis()))
     });
     let capacity: u32 = request.capacity.iter().map(|c| c.capacity).sum();
     match &choice.basis {
@@ -204,7 +205,7 @@ pub async fn termination_policy<E: EcsApi, A: AutoScalingApi, M, C>(
             group = %request.group, cause = request.cause.as_deref(), capacity, chosen = ?choice.response.instance_ids,
             basis = %choice.basis, "termination policy"
         ),
-        Basis::Fallback { .. } => tracing::warn!(
+        Basis::Held { .. } | Basis::Fallback { .. } => tracing::warn!(
             group = %request.group, cause = request.cause.as_deref(), capacity, chosen = ?choice.response.instance_ids,
             basis = %choice.basis, "termination policy"
         ),
@@ -212,10 +213,10 @@ pub async fn termination_policy<E: EcsApi, A: AutoScalingApi, M, C>(
     choice.response
 }
 
-async fn drain<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+async fn drain<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     trigger: Trigger,
     settings: &DrainSettings,
-    ctx: Context<'_, E, A, M, C>,
+    ctx: Context<'_, E, A, X, M, C>,
     deadline: Instant,
 ) -> Result<Summary, DrainError> {
     match trigger {
@@ -240,8 +241,8 @@ async fn drain<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
 /// The poller: check every waiting instance, one snapshot per cluster, every `POLL_SECONDS` from the start of
 /// the invocation (0, 10, 20, 30, 40 s with the defaults) until the reconcile window closes or the deadline
 /// nears. Instances that start waiting meanwhile join the next round.
-async fn reconcile<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+async fn reconcile<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     deadline: Instant,
 ) -> Result<Summary, DrainError> {
@@ -299,8 +300,8 @@ fn carry_heartbeats(before: &[Target], now: Vec<Target>) -> Vec<Target> {
 
 /// Instances our hook holds whose cluster or hook cannot be told: held (heartbeat where a hook is known), and
 /// reported as failures.
-async fn hold_unresolved<E, A: AutoScalingApi, M, C>(
-    ctx: Context<'_, E, A, M, C>,
+async fn hold_unresolved<E, A: AutoScalingApi, X, M, C>(
+    ctx: Context<'_, E, A, X, M, C>,
     unresolved: &[(LifecycleAction, String)],
 ) -> Vec<InstanceReport> {
     let mut reports = Vec::new();
@@ -311,8 +312,8 @@ async fn hold_unresolved<E, A: AutoScalingApi, M, C>(
 }
 
 /// Publish the invocation's drain metrics and sum it up; any instance that failed fails the invocation.
-async fn finish<E, A, M: MetricsApi, C: Clock>(
-    ctx: Context<'_, E, A, M, C>,
+async fn finish<E, A, X, M: MetricsApi, C: Clock>(
+    ctx: Context<'_, E, A, X, M, C>,
     settings: &DrainSettings,
     trigger: &'static str,
     instances: Vec<InstanceReport>,

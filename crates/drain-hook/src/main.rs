@@ -14,7 +14,8 @@ async fn main() -> Result<(), Error> {
     ecs_scaler_aws::logging::init();
     let sdk = ecs_scaler_aws::load_sdk_config().await;
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
     // A bad setting fails every invocation with a clear error (and no AWS call) rather than the cold start.
     let settings = &DrainSettings::from_vars(std::env::vars());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use drain_hook::{DrainError, Summary, Trigger, handle, trigger};
 use ecs_scaler_aws::seed::{HookSpec, SeededInstance, Seeder, ServiceSpec, sdk_config};
-use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ec2, Ecs, SystemClock};
 use ecs_scaler_core::drain::{ATTRIBUTE_DRAIN_STARTED, BelowMin, Blocker, DrainSettings, Outcome, Release};
 use ecs_scaler_core::lifecycle::LifecycleResult;
 use ecs_scaler_core::ports::Context;
@@ -35,6 +35,7 @@ struct Scene {
     seeder: Seeder,
     ecs: Ecs,
     autoscaling: AutoScaling,
+    ec2: Ec2,
     metrics: CloudWatch,
     settings: DrainSettings,
 }
@@ -47,6 +48,7 @@ impl Scene {
             seeder: Seeder::new(&sdk),
             ecs: Ecs::from_conf(&sdk),
             autoscaling: AutoScaling::from_conf(&sdk),
+            ec2: Ec2::from_conf(&sdk),
             metrics: CloudWatch::from_conf(&sdk),
             settings: DrainSettings::from_vars(env.iter().copied()).unwrap(),
             emulator,
@@ -67,7 +69,7 @@ impl Scene {
 
     async fn run(&self, event: &Value, deadline: Instant) -> Result<Summary, DrainError> {
         let ctx =
-            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, metrics: &self.metrics, clock: &SystemClock };
+            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, ec2: &self.ec2, metrics: &self.metrics, clock: &SystemClock };
         handle(event, &self.settings, ctx, deadline).await
     }
 
@@ -602,7 +604,7 @@ impl Scene {
     async fn run_as(&self, env: &[(&str, &str)], event: &Value) -> Result<Summary, DrainError> {
         let settings = DrainSettings::from_vars(env.iter().copied()).unwrap();
         let ctx =
-            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, metrics: &self.metrics, clock: &SystemClock };
+            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, ec2: &self.ec2, metrics: &self.metrics, clock: &SystemClock };
         handle(event, &settings, ctx, Instant::now() + StdDuration::from_secs(1)).await
     }
 }

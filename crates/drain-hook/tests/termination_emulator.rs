@@ -5,7 +5,7 @@
 
 use drain_hook::respond;
 use ecs_scaler_aws::seed::{HookSpec, Seeder, ServiceSpec, sdk_config};
-use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
+use ecs_scaler_aws::{AutoScaling, CloudWatch, Ec2, Ecs, SystemClock};
 use ecs_scaler_core::drain::DrainSettings;
 use ecs_scaler_core::ports::Context;
 use ecs_scaler_testkit::{Emulator, FunctionUrl};
@@ -18,14 +18,14 @@ const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:drain-hoo
 fn serve(emulator_url: &str, env: &'static [(&'static str, &'static str)]) -> FunctionUrl {
     let url = emulator_url.to_owned();
     let settings = DrainSettings::from_vars(env.iter().copied()).unwrap();
-    let mut function: Option<(tokio::runtime::Runtime, Ecs, AutoScaling, CloudWatch)> = None;
+    let mut function: Option<(tokio::runtime::Runtime, Ecs, AutoScaling, Ec2, CloudWatch)> = None;
     FunctionUrl::serve(move |event| {
-        let (runtime, ecs, autoscaling, metrics) = function.get_or_insert_with(|| {
+        let (runtime, ecs, autoscaling, ec2, metrics) = function.get_or_insert_with(|| {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let sdk = runtime.block_on(sdk_config(&url));
-            (runtime, Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk))
+            (runtime, Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), Ec2::from_conf(&sdk), CloudWatch::from_conf(&sdk))
         });
-        let ctx = Context { ecs: &*ecs, autoscaling: &*autoscaling, metrics: &*metrics, clock: &SystemClock };
+        let ctx = Context { ecs: &*ecs, autoscaling: &*autoscaling, ec2: &*ec2, metrics: &*metrics, clock: &SystemClock };
         runtime.block_on(async {
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
             let response = respond(&event, &settings, ctx, deadline).await;

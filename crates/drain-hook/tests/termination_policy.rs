@@ -40,7 +40,7 @@ fn request(group: &str) -> Value {
 async fn answer(cloud: &Script, event: &Value, env: &[(&str, &str)]) -> Result<Value, DrainError> {
     let settings = DrainSettings::from_vars(env.iter().copied()).unwrap();
     let clock = FixedClock(chrono::Utc::now());
-    let ctx = Context { ecs: cloud, autoscaling: cloud, metrics: cloud, clock: &clock };
+    let ctx = Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &clock };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
     let response = respond(event, &settings, ctx, deadline).await?;
     assert!(matches!(response, Response::Termination(_)), "{response:?}");

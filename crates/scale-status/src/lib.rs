@@ -10,7 +10,7 @@
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::Duration;
 use ecs_scaler_core::config::{ConfigError, EnvConfig, ScheduleInput, TickConfig};
-use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, EcsApi, MetricsApi};
+use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, Ec2Api, EcsApi, MetricsApi};
 use ecs_scaler_core::scale::tick::{self, Summary, TickError};
 use ecs_scaler_core::scale::trigger::{self, Triggered};
 use lambda_runtime::Diagnostic;
@@ -144,10 +144,10 @@ pub enum Response {
 }
 
 /// The Lambda handler, for every event the function receives.
-pub async fn respond<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+pub async fn respond<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     event: &Value,
     env: &EnvConfig,
-    ctx: Context<'_, E, A, M, C>,
+    ctx: Context<'_, E, A, X, M, C>,
 ) -> Result<Response, Error> {
     match invocation(event)? {
         Invocation::Tick(input) => {
@@ -173,10 +173,10 @@ pub async fn respond<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
 }
 
 /// The scheduled tick: layer the configuration from `env` and the event, then run the core's tick.
-pub async fn handle<E: EcsApi, A: AutoScalingApi, M: MetricsApi, C: Clock>(
+pub async fn handle<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     event: &Value,
     env: &EnvConfig,
-    ctx: Context<'_, E, A, M, C>,
+    ctx: Context<'_, E, A, X, M, C>,
 ) -> Result<Summary, Error> {
     let input = schedule_input(event)?;
     let config = TickConfig::build(env, &input)?;

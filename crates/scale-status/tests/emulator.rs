@@ -29,7 +29,8 @@ fn env(clusters: &str) -> EnvConfig {
 async fn run(emulator: &Emulator, env: &EnvConfig, now: DateTime<Utc>) -> Result<Summary, Error> {
     let sdk = sdk_config(emulator.url()).await;
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &FixedClock(now) };
     handle(&json!({}), env, ctx).await
 }
 

@@ -72,7 +72,7 @@ async fn an_event_evaluates_and_publishes_for_its_cluster_and_a_storm_is_throttl
         .with_cluster("api", 2, &[])
         .with_reservations("api", 90.0, 40.0, now - Duration::minutes(1));
     let env = EnvConfig::from_vars([("CLUSTERS", "web,api"), ("EVENT_MIN_INTERVAL_SECONDS", "120")]);
-    let ctx = Context { ecs: &cloud, autoscaling: &cloud, metrics: &cloud, clock: &FixedClock(now) };
+    let ctx = Context { ecs: &cloud, autoscaling: &cloud, ec2: &cloud, metrics: &cloud, clock: &FixedClock(now) };
 
     let response = respond(&placement_failure("web"), &env, ctx).await.unwrap();
     let Response::Event(Triggered::Evaluated { summary }) = response else { panic!("{response:?}") };

@@ -49,13 +49,14 @@ async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_non
     // ECS's event, exactly as EventBridge delivers it.
     let event = emulator.service_action("sz", "api", "SERVICE_TASK_PLACEMENT_FAILURE").unwrap();
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
     let env = EnvConfig::from_vars([("CLUSTERS", "sz")]);
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &FixedClock(now) };
     let response = respond(&event, &env, ctx).await.unwrap();
     let Response::Event(Triggered::Evaluated { summary }) = response else { panic!("{response:?}") };
     let report = &summary.clusters[0];
     assert_eq!(report.scale_status, Some(ScaleStatus::Up), "{}", report.detail);
-    let short = report.shortfall.unwrap().instances;
+    let short = report.shortfall.as_ref().unwrap().instances;
     // However many of the 14 ECS counts as running, each fresh instance holds 4 waiting tasks.
     assert!((2..=4).contains(&short), "{report:?}");
     assert_eq!(summary.scale_outs[0].group.as_deref(), Some("sz-blue"));
@@ -103,6 +104,8 @@ async fn a_partly_used_instance_whose_tasks_fit_elsewhere_is_named_for_consolida
     emulator.clear_calls().unwrap();
 
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
+
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
     // Thresholds 40/75: 41.7% is above the min, so the reservation rule alone would hold all three.
     let env = EnvConfig::from_vars([
         ("CLUSTERS", "cn"),
@@ -111,7 +114,7 @@ async fn a_partly_used_instance_whose_tasks_fit_elsewhere_is_named_for_consolida
         ("CPU_MAX", "75"),
         ("MEMORY_MAX", "75"),
     ]);
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &FixedClock(now) };
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &FixedClock(now) };
     let Response::Tick(summary) = respond(&json!({}), &env, ctx).await.unwrap() else { panic!() };
     let report = &summary.clusters[0];
     assert_eq!(

@@ -9,8 +9,11 @@ use chrono::{DateTime, Utc};
 use ecs_scaler_core::arn::cluster_name;
 use ecs_scaler_core::drain::UNKNOWN_STATUS;
 use ecs_scaler_core::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
+use ecs_scaler_core::lifecycle::LaunchTemplateRef;
+use ecs_scaler_core::placement::instance_types::InstanceTypeInfo;
 use ecs_scaler_core::ports::{
-    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, EcsApi, MetricsApi, MissingCluster, Reservations,
+    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricsApi, MissingCluster,
+    Reservations,
 };
 use ecs_scaler_core::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinition};
 
@@ -27,7 +30,7 @@ pub struct SimCloud {
 }
 
 /// The ports over a [`SimCloud`], as the core's functions take them.
-pub type SimContext<'a> = Context<'a, SimCloud, SimCloud, SimCloud, SimCloud>;
+pub type SimContext<'a> = Context<'a, SimCloud, SimCloud, SimCloud, SimCloud, SimCloud>;
 
 impl SimCloud {
     pub fn new(world: World) -> Self {
@@ -41,7 +44,7 @@ impl SimCloud {
     }
 
     pub fn context(&self) -> SimContext<'_> {
-        Context { ecs: self, autoscaling: self, metrics: self, clock: self }
+        Context { ecs: self, autoscaling: self, ec2: self, metrics: self, clock: self }
     }
 
     fn answer<R>(&self, f: impl FnOnce(&mut World) -> R) -> std::future::Ready<R> {
@@ -173,10 +176,7 @@ impl EcsApi for SimCloud {
                     arn: world.instances[i].arn.clone(),
                     ec2_instance_id: Some(world.instances[i].ec2_instance_id.clone()),
                     status: UNKNOWN_STATUS.into(),
-                    attributes: Default::default(),
-                    registered: None,
-                    remaining: None,
-                    tasks: None,
+                    ..ContainerInstance::default()
                 })
                 .collect())
         })
@@ -202,7 +202,7 @@ impl EcsApi for SimCloud {
                 arn: arn.to_owned(),
                 cpu: Some(size.cpu.to_string()),
                 memory: Some(size.memory.to_string()),
-                containers: vec![],
+                ..TaskDefinition::default()
             })
         })
     }
@@ -308,5 +308,20 @@ impl AutoScalingApi for SimCloud {
 
     fn heartbeat(&self, action: &LifecycleAction) -> impl Future<Output = Result<ActionOutcome, AwsError>> + Send {
         self.answer(|world| Ok(world.heartbeat(&action.group, &action.instance_id)))
+    }
+}
+
+impl Ec2Api for SimCloud {
+    /// The simulated groups name their instance types as mixed-instances overrides: no launch template to read.
+    fn launch_template_type(
+        &self,
+        _template: &LaunchTemplateRef,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
+        ready(Ok(None))
+    }
+
+    /// What the world knows of its instance types: nothing beyond what registered instances show yet.
+    fn instance_types(&self, _names: &[String]) -> impl Future<Output = Result<Vec<InstanceTypeInfo>, AwsError>> + Send {
+        ready(Ok(Vec::new()))
     }
 }

@@ -153,7 +153,7 @@ impl<'s> Simulation<'s> {
         let requests = self.cloud.with(|world| world.termination_requests());
         let clusters = [CLUSTER.to_owned()];
         for request in requests {
-            let choice = block_on(terminate::choose(&self.cloud, &self.cloud, &clusters, &request));
+            let choice = block_on(terminate::choose(&self.cloud, &self.cloud, &self.cloud, &clusters, &request));
             self.cloud.with(|world| world.apply_termination(&request.group, &choice.response.instance_ids));
         }
     }

@@ -83,7 +83,8 @@ async fn main() {
             let started = Instant::now();
             let (ecs, autoscaling, metrics) =
                 (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-            let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+            let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+            let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
             let summary = scale_status::handle(&json!({}), &env, ctx).await.unwrap();
             let elapsed = started.elapsed();
             assert_eq!(summary.emitted, n, "every cluster gets a ScaleStatus");
@@ -110,7 +111,8 @@ async fn main() {
     // One check per reconcile: the figures are per check.
     let settings = DrainSettings::from_vars([("RECONCILE_SECONDS", "0")]).unwrap();
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
     let far = || tokio::time::Instant::now() + Duration::from_secs(60);
     let rounds = [
         ("first", "first check (sets DRAINING, records the start)"),
@@ -241,7 +243,8 @@ async fn teardown(results: &mut BTreeMap<String, serde_json::Value>) {
     let green = seeder.register("teardown", &green, 16384, 65536).await.unwrap();
     let definition = seeder.task_definition("teardown-app", 64, 128).await.unwrap();
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
     let ecs_reads = |emulator: &Emulator| {
         emulator.calls().unwrap().iter().filter(|c| ECS_READS.contains(&c.operation.as_str())).count()
     };
@@ -335,7 +338,8 @@ async fn placement_aware(results: &mut BTreeMap<String, serde_json::Value>) {
     // Between the default thresholds (60/85), with room for one instance less: 65 x 20/19 = 68 < 85.
     seeder.reservations(cluster, 65.0, 65.0, Utc::now() - chrono::Duration::minutes(1)).await.unwrap();
     let (ecs, autoscaling, metrics) = (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
-    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, metrics: &metrics, clock: &SystemClock };
+    let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
+    let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
     let env = EnvConfig::from_vars([("CLUSTERS", cluster)]);
 
     let mut tick = async |label: &str, key: &str| {
@@ -362,7 +366,7 @@ async fn placement_aware(results: &mut BTreeMap<String, serde_json::Value>) {
         .service_event(cluster, "big", message, (Utc::now() - chrono::Duration::seconds(30)).timestamp() as f64)
         .unwrap();
     let summary = tick("tick that sizes a scale-out", "scale_out").await;
-    let short = summary.clusters[0].shortfall.map(|s| s.instances).unwrap_or_default();
+    let short = summary.clusters[0].shortfall.as_ref().map(|s| s.instances).unwrap_or_default();
     println!(
         "   shortfall {short} instance(s), asked of {:?}",
         summary.scale_outs.first().and_then(|o| o.group.clone())

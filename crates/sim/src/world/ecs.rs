@@ -101,6 +101,7 @@ impl Ecs {
                     task_definition: task_definition_arn(spec),
                     tags: HashMap::new(),
                     events: Vec::new(),
+                    placement_constraints: Vec::new(),
                 },
                 spec: spec.clone(),
                 tasks: Vec::new(),
@@ -235,6 +236,7 @@ impl World {
                     health: TaskHealth::Unknown,
                     stopped_at: Some(now),
                     task_definition_arn: Some(state.service.task_definition.clone()),
+                    eni: false,
                 });
             }
             instance.used_cpu -= state.spec.cpu;
@@ -381,6 +383,7 @@ impl World {
                 health: TaskHealth::Healthy,
                 stopped_at: None,
                 task_definition_arn: Some(state.service.task_definition.clone()),
+                eni: false,
             }));
         }
         tasks
@@ -412,6 +415,7 @@ impl World {
             registered: Some(Resources::new(instance.cpu, instance.memory)),
             remaining: Some(Resources::new(instance.cpu - instance.used_cpu, instance.memory - instance.used_memory)),
             tasks: Some(instance.tasks),
+            ..ContainerInstance::default()
         }
     }
 

@@ -163,6 +163,7 @@ impl World {
                     instance_id: i.ec2_instance_id.clone(),
                     lifecycle_state: state.to_owned(),
                     availability_zone: ZONE.into(),
+                    instance_type: None,
                 })
             })
             .collect();
@@ -178,6 +179,8 @@ impl World {
             min_size: g.min,
             max_size: g.max,
             desired_capacity: g.desired,
+            zones: vec![ZONE.into()],
+            ..AutoScalingGroup::default()
         }
     }
 }
