@@ -47,6 +47,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.ec2.models import ec2_backends
 from moto.ecs.exceptions import ECSException, InvalidParameterException
 from moto.ecs.models import (
     Cluster,
@@ -165,7 +166,16 @@ def _set_last_status(task: Task, status: str) -> None:
         task.desired_status = "STOPPED"
         task.stopped_at = task.stopped_at or utcnow()
         for attachment in task.attachments:  # the task's ENI is detached and deleted with it
-            attachment["status"] = "DELETED"
+            if attachment["status"] != "DELETED":
+                attachment["status"] = "DELETED"
+                _delete_eni(task, attachment)
+
+
+def _delete_eni(task: Task, attachment: dict[str, Any]) -> None:
+    eni = next((d["value"] for d in attachment.get("details", []) if d["name"] == "networkInterfaceId"), None)
+    ec2 = ec2_backends[task._backend.account_id][task._backend.region_name]
+    if eni in ec2.enis:
+        ec2.delete_network_interface(eni)
 
 
 def _find_task(backend: EC2ContainerServiceBackend, cluster_ref: str, task_ref: str) -> Task:

@@ -43,8 +43,8 @@ StartTask's ``networkConfiguration``. Here, following the ECS API reference and 
   containers' ``gpuIds`` in DescribeTasks.
 * **awsvpc** tasks need ``networkConfiguration`` (moto's message); another network mode with one is
   an ``InvalidParameterException``. The ENI goes into the first given subnet in the instance's
-  Availability Zone (else the first subnet), as moto creates it; the task's ``ElasticNetworkInterface``
-  attachment is ATTACHED until the task stops, then DELETED.
+  Availability Zone (else the first subnet); the task's ``ElasticNetworkInterface`` attachment is
+  ATTACHED until the task stops, then DELETED (ecs_gaps.py deletes the ENI from EC2 then).
 * **RegisterContainerInstance** derives ``ecs.instance-type``, ``ecs.availability-zone``, ``ecs.ami-id``
   (and ``ecs.vpc-id``, ``ecs.subnet-id``) from moto's EC2 instance when the identity document names
   one, as the agent reads them from instance metadata, else from the document's ``instanceType``,

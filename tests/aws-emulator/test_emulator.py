@@ -1644,6 +1644,8 @@ class PlacementTest(EmulatorTest):
 
         self.ecs.stop_task(cluster="prod", task=first)
         self.assertEqual(self.ecs.describe_tasks(cluster="prod", tasks=[first])["tasks"][0]["attachments"][0]["status"], "DELETED")
+        self.assertClientError("InvalidNetworkInterfaceID.NotFound", None, self.ec2.describe_network_interfaces,
+                               NetworkInterfaceIds=[details["networkInterfaceId"]])  # ECS deletes the task's ENI
         self.assertEqual(len(self.start(vpc_task, arn, networkConfiguration=network)[0]), 1)
 
         self.assertClientError("InvalidParameterException", "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
