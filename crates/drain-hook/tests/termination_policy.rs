@@ -1,5 +1,5 @@
 //! The termination policy as Auto Scaling calls it, over a scripted cloud: every request shape gets an answer
-//! Auto Scaling can act on, and a malformed one never blocks scale-in for good.
+//! Auto Scaling can act on, and what cannot be judged is never answered with an instance that may hold tasks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use drain_hook::{DrainError, Response, respond};
@@ -51,8 +51,11 @@ async fn answer(cloud: &Script, event: &Value, env: &[(&str, &str)]) -> Result<V
 async fn the_empty_instance_is_the_answer_in_aws_s_shape() {
     let cloud = cloud();
     assert_eq!(answer(&cloud, &request("web-blue"), &[]).await.unwrap(), json!({"InstanceIDs": ["i-b"]}));
-    // It read no more than the group, the cluster's instances and services, and the one instance it judged.
-    assert_eq!(cloud.calls("ListTasks"), 1);
+    // It read the group, then the cluster's instances, services and tasks once each, and the definition of the
+    // one task a removal would move.
+    let calls = ["DescribeAutoScalingGroups", "DescribeContainerInstances", "DescribeServices", "DescribeTasks"];
+    assert_eq!(calls.map(|c| cloud.calls(c)), [1; 4]);
+    assert_eq!(cloud.calls("DescribeTaskDefinition"), 1);
 }
 
 #[tokio::test]
@@ -64,17 +67,20 @@ async fn a_group_of_another_deployment_gets_auto_scaling_s_own_candidate() {
 }
 
 #[tokio::test]
-async fn an_unreadable_cluster_gets_auto_scaling_s_own_candidate() {
+async fn an_unreadable_cluster_gets_no_instance_on_a_scale_in_and_its_own_on_a_refresh() {
     let cloud = cloud().failing("DescribeServices");
-    assert_eq!(answer(&cloud, &request("web-blue"), &[]).await.unwrap(), json!({"InstanceIDs": ["i-a"]}));
+    assert_eq!(answer(&cloud, &request("web-blue"), &[]).await.unwrap(), json!({"InstanceIDs": []}));
+    let mut refresh = request("web-blue");
+    refresh["Cause"] = json!("INSTANCE_REFRESH");
+    assert_eq!(answer(&cloud, &refresh, &[]).await.unwrap(), json!({"InstanceIDs": ["i-a"]}));
 }
 
 #[tokio::test]
-async fn a_malformed_request_that_names_candidates_gets_them_back() {
+async fn a_malformed_request_that_names_candidates_gets_none() {
     let cloud = cloud();
     let mut event = request("web-blue");
     event["CapacityToTerminate"] = json!("two, please");
-    assert_eq!(answer(&cloud, &event, &[]).await.unwrap(), json!({"InstanceIDs": ["i-a", "i-b"]}));
+    assert_eq!(answer(&cloud, &event, &[]).await.unwrap(), json!({"InstanceIDs": []}));
     assert!(cloud.state().calls.is_empty(), "nothing was read for a request that could not be judged");
 }
 
