@@ -70,26 +70,15 @@ const SIZES: [(u32, u32); 4] = [(256, 512), (512, 1024), (1024, 2048), (512, 307
 
 fn logs_daemon() -> ServiceSpec {
     ServiceSpec {
-        name: "logs".into(),
-        cpu: 128,
-        memory: 256,
-        desired: 0,
         min_healthy_percent: 0,
         maximum_percent: 100,
         scheduling: Scheduling::Daemon,
+        ..ServiceSpec::replica("logs", 128, 256, 0)
     }
 }
 
 fn replica(name: String, (cpu, memory): (u32, u32), desired: u32, min_healthy_percent: i32) -> ServiceSpec {
-    ServiceSpec {
-        name,
-        cpu,
-        memory,
-        desired,
-        min_healthy_percent,
-        maximum_percent: 200,
-        scheduling: Scheduling::Replica,
-    }
+    ServiceSpec { min_healthy_percent, ..ServiceSpec::replica(&name, cpu, memory, desired) }
 }
 
 /// Change points for `service` from a desired-count function evaluated every `every` minutes.
@@ -143,6 +132,7 @@ fn diurnal_cluster(name: &str, services: usize, peak: (u32, u32), low: f64, seed
         services: specs,
         changes,
         events: vec![],
+        ..Scenario::default()
     }
 }
 
@@ -182,6 +172,7 @@ pub fn spike() -> Scenario {
         services: specs,
         changes,
         events: vec![],
+        ..Scenario::default()
     }
 }
 
@@ -212,6 +203,7 @@ pub fn deploy_storm() -> Scenario {
         services: specs,
         changes,
         events: vec![],
+        ..Scenario::default()
     }
 }
 
@@ -244,6 +236,7 @@ pub fn blue_green() -> Scenario {
         services: specs,
         changes,
         events: vec![Event::ColourSwap { minute: 90, drain_after_minutes: 10 }],
+        ..Scenario::default()
     }
 }
 
@@ -262,6 +255,7 @@ pub fn fragmentation() -> Scenario {
         services: vec![replica("filler".into(), (1024, 9728), 10, 100), replica("batch".into(), (1024, 6144), 0, 100)],
         changes: vec![Change { minute: 20, service: "batch".into(), desired: 4 }],
         events: vec![],
+        ..Scenario::default()
     }
 }
 

@@ -193,16 +193,10 @@ impl EcsApi for SimCloud {
 
     fn task_definition(&self, arn: &str) -> impl Future<Output = Result<TaskDefinition, AwsError>> + Send {
         self.answer(|world| {
-            let size = world.task_size(arn).ok_or_else(|| AwsError {
+            world.task_definition(arn).ok_or_else(|| AwsError {
                 operation: "DescribeTaskDefinition",
                 code: Some("ClientException".into()),
                 message: format!("unknown task definition {arn}"),
-            })?;
-            Ok(TaskDefinition {
-                arn: arn.to_owned(),
-                cpu: Some(size.cpu.to_string()),
-                memory: Some(size.memory.to_string()),
-                ..TaskDefinition::default()
             })
         })
     }
@@ -255,7 +249,7 @@ impl EcsApi for SimCloud {
                 code: Some("TargetNotFoundException".into()),
                 message: format!("no container instance {container_instance_arn}"),
             })?;
-            instance.attributes.insert(name.to_owned(), value.to_owned());
+            instance.attributes.values.insert(name.to_owned(), value.to_owned());
             Ok(())
         })
     }
@@ -320,8 +314,22 @@ impl Ec2Api for SimCloud {
         ready(Ok(None))
     }
 
-    /// What the world knows of its instance types: nothing beyond what registered instances show yet.
-    fn instance_types(&self, _names: &[String]) -> impl Future<Output = Result<Vec<InstanceTypeInfo>, AwsError>> + Send {
-        ready(Ok(Vec::new()))
+    /// DescribeInstanceTypes of the types the world knows (the scenario's); names EC2 does not know are left out,
+    /// as the API leaves them out of its answer.
+    fn instance_types(&self, names: &[String]) -> impl Future<Output = Result<Vec<InstanceTypeInfo>, AwsError>> + Send {
+        self.answer(|world| {
+            Ok(names
+                .iter()
+                .filter_map(|name| world.types.iter().find(|t| &t.name == name))
+                .map(|t| InstanceTypeInfo {
+                    name: t.name.clone(),
+                    vcpus: t.vcpus(),
+                    memory_mib: t.ec2_memory(),
+                    max_enis: t.max_enis,
+                    gpus: t.gpus,
+                    architecture: Some(t.architecture.clone()),
+                })
+                .collect())
+        })
     }
 }

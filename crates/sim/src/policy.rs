@@ -38,6 +38,9 @@ pub struct ClusterView {
     pub instances_warming: u32,
     /// ACTIVE instances running no non-daemon task (ECS's "empty"; daemons do not count).
     pub instances_empty: u32,
+    /// Tasks are provisioning and none fits the group's smallest instance type: managed scaling stops, and
+    /// CapacityProviderReservation stays at the target.
+    pub provisioning_incompatible: bool,
 }
 
 /// What the Terraform module wires around a policy, as the world models it.
@@ -343,16 +346,20 @@ impl CapacityProvider {
     /// Target tracking on this minute's M and N.
     pub fn decide(&mut self, view: &ClusterView) -> Signal {
         let (m, n) = (f64::from(view.instances_needed), f64::from(view.instances_running));
-        // AWS: N = 0 reads 100 with nothing to run and 200 with something to run.
+        // AWS: N = 0 reads 100 with nothing to run and 200 with something to run; when every provisioning task
+        // is too large for the group's smallest type, managed scaling stops at the target.
         let metric = match (view.instances_needed, view.instances_running) {
+            _ if view.provisioning_incompatible => self.target_percent,
             (0, 0) => 100.0,
             (_, 0) => 200.0,
             _ => m / n * 100.0,
         };
         // Target tracking scales to metric/target × N = M × 100/target; written with M so that it also scales
-        // out from zero instances, where the metric alone (200) says nothing about how many are needed.
+        // out from zero instances, where the metric alone (200) says nothing about how many are needed. From
+        // zero, ECS "always scales-out to two instances initially".
         let wanted = (m * 100.0 / self.target_percent).ceil();
         let wanted = if wanted.is_finite() && wanted >= 0.0 { wanted.min(f64::from(u32::MAX)) as u32 } else { 0 };
+        let wanted = if view.instances_running == 0 && wanted > 0 { wanted.max(2) } else { wanted };
         let warming = view.instances_warming > 0;
         if metric > self.target_percent {
             // A scale-out request stops any scale-in in progress, whether or not the warm-up lets it act.

@@ -2,64 +2,101 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ecs_scaler_core::Scheduling;
-use ecs_scaler_sim::scenario::{Change, Event, InstanceType, ServiceSpec};
+use ecs_scaler_sim::scenario::{
+    Change, Constraint, Event, InstanceType, NetworkMode, PortSpec, Protocol, ServiceSpec, Unavailable, default_zones,
+};
 use ecs_scaler_sim::{Knobs, Minute, Scenario, Simulation, policy};
 use proptest::prelude::*;
 
 const MINUTES: u32 = 90;
 
-fn service(name: String, (cpu, memory): (u32, u32), desired: u32, min_healthy_percent: i32) -> ServiceSpec {
-    ServiceSpec {
-        name,
-        cpu,
-        memory,
-        desired,
-        min_healthy_percent,
-        maximum_percent: 200,
-        scheduling: Scheduling::Replica,
+/// A service of one of the shapes the scheduler treats differently: plain bridge, awsvpc, a static TCP or UDP
+/// host port, host mode, distinctInstance, pinned to a zone by memberOf, a GPU.
+fn service(i: usize, (cpu, memory): (u32, u32), desired: u32, min_healthy_percent: i32, kind: u8) -> ServiceSpec {
+    let base = ServiceSpec { min_healthy_percent, ..ServiceSpec::replica(&format!("s{i}"), cpu, memory, desired) };
+    let port = |protocol| PortSpec { container_port: 80, host_port: Some(8000 + i as u16 % 2), protocol };
+    match kind {
+        1 => ServiceSpec { network_mode: NetworkMode::Awsvpc, ..base },
+        2 => ServiceSpec { ports: vec![port(Protocol::Tcp)], ..base },
+        3 => ServiceSpec { ports: vec![port(Protocol::Udp)], ..base },
+        4 => ServiceSpec {
+            network_mode: NetworkMode::Host,
+            ports: vec![PortSpec { container_port: 9000, host_port: None, protocol: Protocol::Tcp }],
+            ..base
+        },
+        5 => ServiceSpec { placement_constraints: vec![Constraint::DistinctInstance], ..base },
+        6 => ServiceSpec {
+            placement_constraints: vec![Constraint::MemberOf {
+                expression: "attribute:ecs.availability-zone == sim-1a".into(),
+            }],
+            ..base
+        },
+        7 => ServiceSpec { gpus: 1, ..base },
+        _ => base,
     }
 }
 
-/// Small clusters with a handful of services whose desired counts jump around, sometimes a daemon, sometimes a
-/// colour swap, sometimes a bigger instance type half-way.
+/// Small clusters with a handful of services of every shape whose desired counts jump around, in one to three
+/// zones, sometimes with a GPU type the group falls back to in the last zone, sometimes trunked, sometimes a
+/// daemon, a colour swap, a bigger instance type half-way.
 fn scenarios() -> impl Strategy<Value = Scenario> {
-    let services = prop::collection::vec(((64u32..=2048, 128u32..=7168), 0u32..=10, prop::bool::ANY), 1..6);
+    let services =
+        prop::collection::vec(((64u32..=2048, 128u32..=7168), 0u32..=10, prop::bool::ANY, 0u8..=10), 1..6);
     let changes = prop::collection::vec((1u32..MINUTES, 0usize..6, 0u32..=14), 0..24);
-    (services, changes, 1u32..6, prop::option::of(5u32..70), prop::bool::ANY, prop::bool::ANY).prop_map(
-        |(specs, changes, initial, swap, daemon, bigger)| {
+    let world = (1usize..=3, prop::bool::ANY, prop::bool::ANY);
+    (services, changes, 1u32..6, prop::option::of(5u32..70), prop::bool::ANY, prop::bool::ANY, world).prop_map(
+        |(specs, changes, initial, swap, daemon, bigger, (zones, mixed, trunking))| {
             let mut services: Vec<ServiceSpec> = specs
                 .iter()
                 .enumerate()
-                .map(|(i, (size, desired, half))| {
-                    service(format!("s{i}"), *size, *desired, if *half { 50 } else { 100 })
-                })
+                .map(|(i, (size, desired, half, kind))| service(i, *size, *desired, if *half { 50 } else { 100 }, *kind))
                 .collect();
             let changes = changes
                 .into_iter()
                 .map(|(minute, i, desired)| Change { minute, service: format!("s{}", i % specs.len()), desired })
                 .collect();
             if daemon {
-                services.push(ServiceSpec { scheduling: Scheduling::Daemon, ..service("d".into(), (128, 256), 0, 0) });
+                services.push(ServiceSpec {
+                    scheduling: Scheduling::Daemon,
+                    min_healthy_percent: 0,
+                    ..ServiceSpec::replica("d", 128, 256, 0)
+                });
             }
             let mut events = Vec::new();
             if let Some(minute) = swap {
                 events.push(Event::ColourSwap { minute, drain_after_minutes: 5 });
             }
             if bigger {
-                let instance_type = InstanceType { name: "m5.2xlarge".into(), cpu: 8192, memory: 30720 };
-                events.push(Event::InstanceType { minute: MINUTES / 2, instance_type });
+                events.push(Event::InstanceType { minute: MINUTES / 2, instance_type: InstanceType::m5_2xlarge() });
             }
+            let zones: Vec<String> = default_zones().into_iter().take(zones).collect();
+            // A GPU service needs a GPU type somewhere: the group's second type, launched where the first has no
+            // capacity (the last zone), or the only one.
+            let gpu = services.iter().any(|s| s.gpus > 0);
+            let (instance_type, mixed_instance_types, unavailable) = match (gpu || mixed, zones.len()) {
+                (false, _) => (InstanceType::m5_xlarge(), vec![], vec![]),
+                (true, 1) => (InstanceType::g4dn_xlarge(), vec![], vec![]),
+                (true, n) => (
+                    InstanceType::m5_xlarge(),
+                    vec![InstanceType::g4dn_xlarge()],
+                    vec![Unavailable { zone: zones[n - 1].clone(), instance_type: "m5.xlarge".into() }],
+                ),
+            };
             Scenario {
                 name: "generated".into(),
-                description: String::new(),
                 minutes: MINUTES,
-                instance_type: InstanceType::m5_xlarge(),
+                instance_type,
+                mixed_instance_types,
+                zones,
+                unavailable,
+                awsvpc_trunking: trunking,
                 initial_instances: Some(initial),
                 min_size: 1,
                 max_size: 40,
                 services,
                 changes,
                 events,
+                ..Scenario::default()
             }
         },
     )

@@ -14,8 +14,6 @@ use crate::scenario::Scenario;
 
 /// The name of the drain hook's lifecycle hook on every group.
 pub const HOOK: &str = "ecs-scaler-drain";
-/// The one Availability Zone of the model: Auto Scaling's zone balancing never constrains a choice.
-pub const ZONE: &str = "sim-1a";
 
 /// A scaling policy of a group.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,7 +387,8 @@ impl World {
                 // see [`World::termination_requests`].
                 return touched;
             }
-            let victims = self.choose_victims(candidates, excess);
+            let all = self.members(group);
+            let victims = self.choose_victims(&all, candidates, excess);
             if protect && victims.len() < excess {
                 let kept = self.members(group).len() - victims.len();
                 self.autoscaling.groups[group].desired = kept as u32;
@@ -405,7 +404,6 @@ impl World {
 
 #[cfg(test)]
 mod tests {
-    use ecs_scaler_core::Scheduling;
     use ecs_scaler_core::scale::terminate;
     use futures::executor::block_on;
 
@@ -414,27 +412,18 @@ mod tests {
     use crate::scenario::{InstanceType, ServiceSpec};
     use ecs_scaler_core::scale::tick::TAG_SHORTFALL_POLICY;
 
-    /// Three idle-ish instances: one service of two 1024/2048 tasks, packed onto the first.
+    /// Three idle-ish instances in one zone: one service of two 1024/2048 tasks, packed onto the first.
     fn scenario() -> Scenario {
         Scenario {
             name: "t".into(),
-            description: String::new(),
             minutes: 10,
             instance_type: InstanceType::m5_xlarge(),
+            zones: vec!["sim-1a".into()],
             initial_instances: Some(3),
             min_size: 1,
             max_size: 10,
-            services: vec![ServiceSpec {
-                name: "api".into(),
-                cpu: 1024,
-                memory: 2048,
-                desired: 2,
-                min_healthy_percent: 50,
-                maximum_percent: 200,
-                scheduling: Scheduling::Replica,
-            }],
-            changes: vec![],
-            events: vec![],
+            services: vec![ServiceSpec { min_healthy_percent: 50, ..ServiceSpec::replica("api", 1024, 2048, 2) }],
+            ..Scenario::default()
         }
     }
 

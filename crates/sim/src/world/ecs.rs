@@ -1,14 +1,16 @@
-//! ECS: services and their tasks, the service scheduler (binpack placement, deployments, drains moving
-//! tasks), and what the ECS API answers about them.
+//! ECS: services and their tasks, the service scheduler (placement in [`super::placement`], deployments, drains
+//! moving tasks), and what the ECS API answers about them.
 
 use std::collections::HashMap;
 
 use chrono::Duration;
+use ecs_scaler_core::cluster::{ContainerSize, HostPorts, PlacementConstraint, PortMapping, Protocol as CoreProtocol};
 use ecs_scaler_core::drain::required_tasks;
-use ecs_scaler_core::{ContainerInstance, Resources, Scheduling, Service, ServiceEvent, Task, TaskHealth};
+use ecs_scaler_core::{ContainerInstance, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition, TaskHealth};
 
+use super::placement::{Needs, Unplaced};
 use super::{CLUSTER, EcsStatus, World};
-use crate::scenario::{Scenario, ServiceSpec};
+use crate::scenario::{AGENT_RESERVED_PORTS, Constraint, NetworkMode, Protocol, Scenario, ServiceSpec};
 
 const UNABLE_TO_PLACE: &str = "was unable to place a task because no container instance met all of its requirements.";
 
@@ -31,6 +33,8 @@ impl SimTask {
 #[derive(Debug, Clone)]
 pub struct ServiceState {
     pub spec: ServiceSpec,
+    /// What one of its tasks needs of an instance.
+    pub needs: Needs,
     /// What DescribeServices reports besides the counts ([`World::services_now`] fills those in): the name,
     /// settings and events.
     pub service: Service,
@@ -67,6 +71,51 @@ pub fn task_definition_arn(spec: &ServiceSpec) -> String {
     format!("arn:aws:ecs:sim:000000000000:task-definition/{}:1", spec.name)
 }
 
+/// A scenario's constraint as ECS's API reports it.
+fn core_constraint(constraint: &Constraint) -> PlacementConstraint {
+    match constraint {
+        Constraint::DistinctInstance => PlacementConstraint::DistinctInstance,
+        Constraint::MemberOf { expression } => PlacementConstraint::MemberOf(expression.clone()),
+    }
+}
+
+/// A service's task definition as DescribeTaskDefinition reports it: task-level CPU and memory, one container
+/// with its port mappings and GPUs, the network mode (bridge is reported as such: ECS's default on Linux), and
+/// the definition's memberOf constraints.
+pub fn task_definition(spec: &ServiceSpec) -> TaskDefinition {
+    let mode = match spec.network_mode {
+        NetworkMode::Bridge => "bridge",
+        NetworkMode::Host => "host",
+        NetworkMode::Awsvpc => "awsvpc",
+    };
+    let port_mappings = spec
+        .ports
+        .iter()
+        .map(|p| PortMapping {
+            container_port: Some(p.container_port),
+            host_port: p.host_port,
+            protocol: match p.protocol {
+                Protocol::Tcp => CoreProtocol::Tcp,
+                Protocol::Udp => CoreProtocol::Udp,
+            },
+        })
+        .collect();
+    TaskDefinition {
+        arn: task_definition_arn(spec),
+        cpu: Some(spec.cpu.to_string()),
+        memory: Some(spec.memory.to_string()),
+        containers: vec![ContainerSize {
+            cpu: spec.cpu,
+            memory: Some(spec.memory),
+            memory_reservation: None,
+            port_mappings,
+            gpus: spec.gpus,
+        }],
+        network_mode: Some(mode.to_owned()),
+        placement_constraints: spec.task_definition_constraints.iter().map(core_constraint).collect(),
+    }
+}
+
 /// The ECS side of the world.
 #[derive(Debug)]
 pub struct Ecs {
@@ -101,8 +150,9 @@ impl Ecs {
                     task_definition: task_definition_arn(spec),
                     tags: HashMap::new(),
                     events: Vec::new(),
-                    placement_constraints: Vec::new(),
+                    placement_constraints: spec.placement_constraints.iter().map(core_constraint).collect(),
                 },
+                needs: Needs::of(spec),
                 spec: spec.clone(),
                 tasks: Vec::new(),
                 desired: spec.desired,
@@ -172,21 +222,28 @@ impl World {
         }
     }
 
+    /// One task of every DAEMON service whose task fits the instance, under all of its requirements.
     pub(super) fn place_daemons(&mut self, instance: usize, running: bool) {
         for service in 0..self.ecs.services.len() {
-            let spec = &self.ecs.services[service].spec;
-            if spec.scheduling == Scheduling::Daemon && self.instances[instance].fits(spec.cpu, spec.memory) {
+            let state = &self.ecs.services[service];
+            if state.spec.scheduling == Scheduling::Daemon
+                && super::placement::refusal(&state.needs, &self.instances[instance], 0).is_none()
+            {
                 self.put(service, instance, running);
             }
         }
     }
 
     /// Start one task of `service` on `instance`.
-    fn put(&mut self, service: usize, instance: usize, running: bool) {
+    pub(super) fn put(&mut self, service: usize, instance: usize, running: bool) {
         let state = &mut self.ecs.services[service];
         let target = &mut self.instances[instance];
-        target.used_cpu += state.spec.cpu;
-        target.used_memory += state.spec.memory;
+        let needs = &state.needs;
+        target.used_cpu += needs.cpu;
+        target.used_memory += needs.memory;
+        target.used_gpus += needs.gpus;
+        target.ports.add(&needs.ports);
+        target.enis += u32::from(needs.eni);
         target.tasks += 1;
         if state.is_replica() {
             target.replica_tasks += 1;
@@ -199,23 +256,15 @@ impl World {
         }
     }
 
-    /// Binpack on memory: the ACTIVE instance that fits the task with the least memory left, then the least CPU
-    /// left, then the oldest. `None` when no instance has room.
-    pub(super) fn place(&mut self, service: usize, running: bool) -> Option<usize> {
-        let (cpu, memory) = (self.ecs.services[service].spec.cpu, self.ecs.services[service].spec.memory);
-        let best = self
-            .instances
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.ecs == EcsStatus::Active && i.fits(cpu, memory))
-            .min_by_key(|(index, i)| (i.free_memory(), i.cpu - i.used_cpu, *index))
-            .map(|(index, _)| index)?;
+    /// Place one task of `service` as ECS would ([`World::choose_instance`]); where none fits, who came closest.
+    pub(super) fn place(&mut self, service: usize, running: bool) -> Result<usize, Unplaced> {
+        let best = self.choose_instance(service)?;
         self.put(service, best, running);
-        Some(best)
+        Ok(best)
     }
 
-    /// Remove the tasks at these positions of the service's tasks, releasing their reservations.
-    fn remove_tasks(&mut self, service: usize, mut positions: Vec<usize>, killed: bool) {
+    /// Remove the tasks at these positions of the service's tasks, releasing what they held.
+    pub(super) fn remove_tasks(&mut self, service: usize, mut positions: Vec<usize>, killed: bool) {
         positions.sort_unstable();
         positions.dedup();
         let now = self.now();
@@ -236,11 +285,15 @@ impl World {
                     health: TaskHealth::Unknown,
                     stopped_at: Some(now),
                     task_definition_arn: Some(state.service.task_definition.clone()),
-                    eni: false,
+                    eni: state.needs.eni,
                 });
             }
-            instance.used_cpu -= state.spec.cpu;
-            instance.used_memory -= state.spec.memory;
+            let needs = &state.needs;
+            instance.used_cpu -= needs.cpu;
+            instance.used_memory -= needs.memory;
+            instance.used_gpus -= needs.gpus;
+            instance.ports.remove(&needs.ports);
+            instance.enis -= u32::from(needs.eni);
             instance.tasks -= 1;
             if state.is_replica() {
                 instance.replica_tasks -= 1;
@@ -285,11 +338,24 @@ impl World {
         counts
     }
 
+    /// The service event for a task no instance could take: "(service X) was unable to place a task because no
+    /// container instance met all of its requirements.", and, where ECS's wording for it is known, what the
+    /// closest matching instance lacked.
+    pub fn unable_to_place(&self, service: usize, unplaced: Unplaced) -> String {
+        let name = &self.ecs.services[service].service.name;
+        let closest = unplaced.closest.and_then(|(instance, why)| why.closest(&self.instances[instance]));
+        match closest {
+            Some(closest) => format!("(service {name}) {UNABLE_TO_PLACE} {closest}"),
+            None => format!("(service {name}) {UNABLE_TO_PLACE}"),
+        }
+    }
+
     /// The ECS service scheduler, once per minute, for every REPLICA service:
-    /// 1. more tasks than desired on ACTIVE instances: stop the extra ones (PENDING first, then the ones on the
-    ///    emptiest instances, so binpack can free instances);
-    /// 2. fewer: start the missing ones, without exceeding maximumPercent of desired counting copies on DRAINING
-    ///    instances; a task that fits nowhere stays unplaced and the service gets an "unable to place" event;
+    /// 1. more tasks than desired on ACTIVE instances: stop the extra ones, one at a time
+    ///    ([`World::choose_task_to_stop`]: PENDING first, then as the placement strategy frees instances);
+    /// 2. fewer: start the missing ones ([`World::choose_instance`]), without exceeding maximumPercent of desired
+    ///    counting copies on DRAINING instances; a task that fits nowhere stays unplaced and the service gets an
+    ///    "unable to place" event;
     /// 3. copies on DRAINING instances: PENDING ones stop at once, RUNNING ones only as far as
     ///    minimumHealthyPercent of desired stays RUNNING.
     ///
@@ -303,25 +369,14 @@ impl World {
                 continue;
             }
             let desired = self.ecs.services[service].desired;
-            if c.on_active() > desired {
-                let excess = (c.on_active() - desired) as usize;
-                let tasks = &self.ecs.services[service].tasks;
-                let mut candidates: Vec<usize> =
-                    (0..tasks.len()).filter(|&p| self.instances[tasks[p].instance].ecs == EcsStatus::Active).collect();
-                candidates.sort_by_key(|&p| {
-                    let task = &tasks[p];
-                    let instance = &self.instances[task.instance];
-                    (task.running, std::cmp::Reverse(instance.free_memory()), std::cmp::Reverse(task.instance))
-                });
-                candidates.truncate(excess);
-                for &p in &candidates {
-                    if tasks[p].running {
-                        c.active_running -= 1;
-                    } else {
-                        c.active_pending -= 1;
-                    }
+            for _ in desired..c.on_active() {
+                let Some(p) = self.choose_task_to_stop(service) else { break };
+                if self.ecs.services[service].tasks[p].running {
+                    c.active_running -= 1;
+                } else {
+                    c.active_pending -= 1;
                 }
-                self.remove_tasks(service, candidates, false);
+                self.remove_tasks(service, vec![p], false);
             }
 
             let spec = &self.ecs.services[service].spec;
@@ -329,16 +384,23 @@ impl World {
             let min_healthy = spec.min_healthy_percent;
             let wanted = desired.saturating_sub(c.on_active()).min(max_live.saturating_sub(c.live()));
             let mut placed = 0;
-            while placed < wanted && self.place(service, false).is_some() {
-                placed += 1;
+            let mut failure = None;
+            while placed < wanted {
+                match self.place(service, false) {
+                    Ok(_) => placed += 1,
+                    Err(unplaced) => {
+                        failure = Some(unplaced);
+                        break;
+                    }
+                }
             }
             c.active_pending += placed;
             let unplaced = wanted - placed;
+            let message = failure.map(|f| self.unable_to_place(service, f));
             let state = &mut self.ecs.services[service];
             state.unplaced = unplaced;
-            if unplaced > 0 {
+            if let Some(message) = message {
                 unplaced_total += unplaced;
-                let message = format!("(service {}) {UNABLE_TO_PLACE}", state.service.name);
                 state.service.events.insert(0, ServiceEvent { created_at: now, message });
             }
 
@@ -383,7 +445,7 @@ impl World {
                 health: TaskHealth::Healthy,
                 stopped_at: None,
                 task_definition_arn: Some(state.service.task_definition.clone()),
-                eni: false,
+                eni: state.needs.eni,
             }));
         }
         tasks
@@ -411,11 +473,14 @@ impl World {
             arn: instance.arn.clone(),
             ec2_instance_id: Some(instance.ec2_instance_id.clone()),
             status: status.to_owned(),
-            attributes: instance.attributes.clone(),
-            registered: Some(Resources::new(instance.cpu, instance.memory)),
-            remaining: Some(Resources::new(instance.cpu - instance.used_cpu, instance.memory - instance.used_memory)),
+            attributes: instance.attributes.values.clone(),
+            registered: Some(Resources::new(instance.cpu, instance.memory).with_gpu(instance.gpus)),
+            remaining: Some(
+                Resources::new(instance.free_cpu(), instance.free_memory()).with_gpu(instance.gpus - instance.used_gpus),
+            ),
             tasks: Some(instance.tasks),
-            ..ContainerInstance::default()
+            reserved_ports: Some(HostPorts { tcp: AGENT_RESERVED_PORTS.into(), udp: Default::default() }),
+            ports_in_use: Some(instance.ports.clone()),
         }
     }
 
@@ -451,10 +516,10 @@ impl World {
             .collect()
     }
 
-    /// What one task of a task definition reserves.
-    pub fn task_size(&self, arn: &str) -> Option<Resources> {
+    /// A task definition, as DescribeTaskDefinition reports it.
+    pub fn task_definition(&self, arn: &str) -> Option<TaskDefinition> {
         let state = self.ecs.services.iter().find(|s| s.service.task_definition == arn)?;
-        Some(Resources::new(state.spec.cpu, state.spec.memory))
+        Some(task_definition(&state.spec))
     }
 
     /// Tasks RUNNING and PENDING in the cluster, daemons included, as DescribeClusters counts them.

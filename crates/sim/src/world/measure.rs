@@ -1,10 +1,21 @@
 //! What a minute looked like: the reservation metrics ECS publishes, and the figures the run records.
 
+use ecs_scaler_core::cluster::HostPorts;
 use ecs_scaler_core::drain::required_tasks;
 
 use super::{EcsStatus, Lifecycle, Minute, World};
 use crate::oracle;
 use crate::policy::ClusterView;
+use crate::scenario::{AGENT_RESERVED_PORTS, InstanceType};
+
+/// ECS managed scaling's view of this minute's provisioning tasks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Provisioning {
+    /// Fresh instances they need.
+    pub instances: u32,
+    /// Tasks left out: they do not fit the group's smallest instance type.
+    pub excluded: u32,
+}
 
 impl World {
     /// Reservations (also published to CloudWatch as AWS/ECS would), counts, health, and the two numbers ECS
@@ -61,7 +72,8 @@ impl World {
 
         let desired = self.ecs.services.iter().map(|s| (&s.spec, s.desired));
         let oracle = oracle::bound(desired, &self.largest, self.ecs.daemon_overhead);
-        let needed = busy + self.fresh_instances_for_unplaced();
+        let provisioning = self.fresh_instances_for_unplaced();
+        let needed = busy + provisioning.instances;
         let running: Vec<i64> = self
             .instances
             .iter()
@@ -77,6 +89,7 @@ impl World {
             instances_running: running.len() as u32,
             instances_warming: running.iter().filter(|&&launched| launched > warm_from).count() as u32,
             instances_empty: empty,
+            provisioning_incompatible: provisioning.instances == 0 && provisioning.excluded > 0,
         };
         let record = Minute {
             minute: self.recording().unwrap_or(0),
@@ -99,30 +112,92 @@ impl World {
         (record, view)
     }
 
-    /// First-fit decreasing of this minute's unplaced tasks onto fresh instances of the launch type.
-    fn fresh_instances_for_unplaced(&self) -> u32 {
-        let mut sizes: Vec<(u32, u32)> = Vec::new();
-        for state in &self.ecs.services {
-            sizes.extend(std::iter::repeat_n((state.spec.cpu, state.spec.memory), state.unplaced as usize));
-        }
-        if sizes.is_empty() {
-            return 0;
-        }
-        sizes.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        let overhead = self.ecs.daemon_overhead;
-        let room =
-            (self.launch_type.cpu.saturating_sub(overhead.0), self.launch_type.memory.saturating_sub(overhead.1));
-        let mut bins: Vec<(u32, u32)> = Vec::new();
-        for (cpu, memory) in sizes {
-            match bins.iter_mut().find(|(c, m)| *c + cpu <= room.0 && *m + memory <= room.1) {
-                Some(bin) => {
-                    bin.0 += cpu;
-                    bin.1 += memory;
-                }
-                None => bins.push((cpu, memory)),
+    /// ECS managed scaling's count of fresh instances for this minute's provisioning tasks (those the scheduler
+    /// could not place), as the ECS developer guide describes it for a group of several instance types: the
+    /// tasks that do not fit the smallest type of each parameter (vCPU, memory, ENIs, GPUs) are left out; the
+    /// others are binpacked (first-fit decreasing, memory then CPU) by CPU, memory, GPUs, ENIs, host ports and
+    /// `distinctInstance` onto fresh instances of the largest type of each parameter, each less the daemons
+    /// every instance runs and with the agent's reserved ports. `memberOf` is not part of it: the guide names
+    /// only those parameters, and recommends no constraint but distinctInstance with managed scaling.
+    fn fresh_instances_for_unplaced(&self) -> Provisioning {
+        let types: Vec<&InstanceType> = self.launch_types.iter().map(|&k| &self.types[k]).collect();
+        let trunk = |t: &InstanceType| self.trunking && t.trunk_tasks.is_some();
+        let per = |pick: fn(u32, u32) -> u32, f: &dyn Fn(&InstanceType) -> u32| {
+            types.iter().map(|t| f(t)).reduce(pick).unwrap_or(0)
+        };
+        let enis = |t: &InstanceType| t.awsvpc_tasks(trunk(t));
+        let (daemon_cpu, daemon_memory) = self.ecs.daemon_overhead;
+        let largest = (
+            per(u32::max, &|t| t.cpu).saturating_sub(daemon_cpu),
+            per(u32::max, &|t| t.memory).saturating_sub(daemon_memory),
+            per(u32::max, &|t| t.gpus),
+            per(u32::max, &enis),
+        );
+        let smallest = (
+            per(u32::min, &|t| t.cpu).saturating_sub(daemon_cpu),
+            per(u32::min, &|t| t.memory).saturating_sub(daemon_memory),
+            per(u32::min, &|t| t.gpus),
+            per(u32::min, &enis),
+        );
+        let mut provisioning = Provisioning::default();
+        let mut tasks: Vec<usize> = Vec::new();
+        for (index, state) in self.ecs.services.iter().enumerate().filter(|(_, s)| s.unplaced > 0) {
+            let n = &state.needs;
+            let fits_smallest = n.cpu <= smallest.0
+                && n.memory <= smallest.1
+                && n.gpus <= smallest.2
+                && (!n.eni || smallest.3 > 0);
+            if fits_smallest {
+                tasks.extend(std::iter::repeat_n(index, state.unplaced as usize));
+            } else {
+                provisioning.excluded += state.unplaced;
             }
         }
-        bins.len() as u32
+        let needs = |service: usize| &self.ecs.services[service].needs;
+        tasks.sort_by_key(|&s| std::cmp::Reverse((needs(s).memory, needs(s).cpu, s)));
+        struct Bin {
+            cpu: u32,
+            memory: u32,
+            gpus: u32,
+            enis: u32,
+            ports: HostPorts,
+            services: Vec<usize>,
+        }
+        let mut bins: Vec<Bin> = Vec::new();
+        for service in tasks {
+            let n = needs(service);
+            let fits = |bin: &Bin| {
+                bin.cpu + n.cpu <= largest.0
+                    && bin.memory + n.memory <= largest.1
+                    && bin.gpus + n.gpus <= largest.2
+                    && bin.enis + u32::from(n.eni) <= largest.3
+                    && n.ports.clash(&bin.ports).is_none()
+                    && !(n.distinct && bin.services.contains(&service))
+            };
+            let bin = match bins.iter_mut().position(|bin| fits(bin)) {
+                Some(index) => &mut bins[index],
+                None => {
+                    bins.push(Bin {
+                        cpu: 0,
+                        memory: 0,
+                        gpus: 0,
+                        enis: 0,
+                        ports: HostPorts { tcp: AGENT_RESERVED_PORTS.into(), udp: Default::default() },
+                        services: Vec::new(),
+                    });
+                    let last = bins.len() - 1;
+                    &mut bins[last]
+                }
+            };
+            bin.cpu += n.cpu;
+            bin.memory += n.memory;
+            bin.gpus += n.gpus;
+            bin.enis += u32::from(n.eni);
+            bin.ports.add(&n.ports);
+            bin.services.push(service);
+        }
+        provisioning.instances = bins.len() as u32;
+        provisioning
     }
 
     /// Container instances registered now (ACTIVE and DRAINING).
@@ -130,7 +205,7 @@ impl World {
         self.instances.iter().filter(|i| i.registered()).count() as u32
     }
 
-    /// ⌈max(ΣCPU/room, Σmemory/room)⌉ over the tasks actually placed, with the largest instance type seen.
+    /// The oracle's bound ([`oracle::bound`]) over the tasks actually placed, with the largest instance types seen.
     pub fn placed_bound(&self) -> u32 {
         let placed = self.ecs.services.iter().map(|s| (&s.spec, s.tasks.len() as u32));
         oracle::bound(placed, &self.largest, self.ecs.daemon_overhead)

@@ -1,16 +1,20 @@
-//! The simulated world: EC2 instances, and over them ECS ([`ecs`]), Auto Scaling ([`autoscaling`]) and
-//! CloudWatch ([`cloudwatch`]). It holds state and answers what AWS would answer; it decides nothing of
-//! ecs-scaler's. [`crate::cloud::SimCloud`] puts it behind the core's ports.
+//! The simulated world: EC2 instances, and over them ECS ([`ecs`], with its scheduler's placement in
+//! [`placement`]), Auto Scaling ([`autoscaling`]) and CloudWatch ([`cloudwatch`]). It holds state and answers
+//! what AWS would answer; it decides nothing of ecs-scaler's. [`crate::cloud::SimCloud`] puts it behind the
+//! core's ports.
 
 pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ecs;
 pub mod measure;
+pub mod placement;
 pub mod termination;
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use ecs_scaler_core::cluster::{ATTRIBUTE_INSTANCE_TYPE, ATTRIBUTE_TRUNK, ATTRIBUTE_ZONE, HostPorts};
+use ecs_scaler_core::placement::constraints::{Attributes, Tri};
 use ecs_scaler_core::Scheduling;
 use serde::Serialize;
 
@@ -19,7 +23,8 @@ use self::cloudwatch::CloudWatch;
 use self::ecs::Ecs;
 use crate::knobs::Knobs;
 use crate::policy::Wiring;
-use crate::scenario::{Event, InstanceType, Scenario};
+use crate::oracle::Room;
+use crate::scenario::{AGENT_RESERVED_PORTS, Event, InstanceType, Scenario};
 
 /// The one ECS cluster of a simulation.
 pub const CLUSTER: &str = "sim";
@@ -112,10 +117,24 @@ pub struct Instance {
     pub arn: String,
     pub ec2_instance_id: String,
     pub group: usize,
+    /// Its instance type: an index into [`World::types`].
+    pub kind: usize,
+    /// Its Availability Zone: an index into [`World::zones`].
+    pub zone: usize,
+    /// What it registered with ECS: CPU units, MiB, GPUs.
     pub cpu: u32,
     pub memory: u32,
+    pub gpus: u32,
     pub used_cpu: u32,
     pub used_memory: u32,
+    pub used_gpus: u32,
+    /// It has a trunk ENI (the account's awsvpcTrunking, on a type that supports it).
+    pub trunk: bool,
+    /// awsvpc tasks it can run (its type's ENIs but the primary one, or ECS's trunk limit), and runs.
+    pub eni_limit: u32,
+    pub enis: u32,
+    /// Host ports in use, TCP and UDP: the agent's reserved ones and every task's static ones.
+    pub ports: HostPorts,
     /// Tasks of REPLICA services on it.
     pub replica_tasks: u32,
     pub tasks: u32,
@@ -124,8 +143,10 @@ pub struct Instance {
     /// Launched by a step scaling policy: the tick its EstimatedInstanceWarmup ends.
     pub warm_at: Option<u32>,
     pub ecs: EcsStatus,
-    /// Custom container-instance attributes (the drain start).
-    pub attributes: HashMap<String, String>,
+    /// Every attribute it has in ECS, for the cluster query language: the agent's (`ecs.instance-type`,
+    /// `ecs.availability-zone`, `ecs.cpu-architecture`, `ecs.os-type`, `ecs.awsvpc-trunk-id` with a trunk), its
+    /// type's custom ones, and those put since (the drain start); and its EC2 instance ID.
+    pub attributes: Attributes,
     pub lifecycle: Lifecycle,
 }
 
@@ -138,12 +159,23 @@ impl Instance {
         matches!(self.ecs, EcsStatus::Draining { .. })
     }
 
+    /// Whether a task of this CPU and memory fits what is left (the other dimensions are the scheduler's, in
+    /// [`placement`]).
     pub fn fits(&self, cpu: u32, memory: u32) -> bool {
         self.used_cpu + cpu <= self.cpu && self.used_memory + memory <= self.memory
     }
 
     pub fn free_memory(&self) -> u32 {
         self.memory - self.used_memory
+    }
+
+    pub fn free_cpu(&self) -> u32 {
+        self.cpu - self.used_cpu
+    }
+
+    /// The container instance ID, the last part of its ARN, as ECS's messages name it.
+    pub fn container_instance_id(&self) -> &str {
+        self.arn.rsplit('/').next().unwrap_or(&self.arn)
     }
 }
 
@@ -157,10 +189,18 @@ pub struct World {
     pub warmup: u32,
     pub instances: Vec<Instance>,
     next_instance: u32,
-    /// What new instances are launched as.
-    pub launch_type: InstanceType,
-    /// The largest capacity of any type seen so far, per resource, for the oracle.
-    pub largest: InstanceType,
+    /// Every instance type the world knows: the groups', the initial one, and those events bring.
+    pub types: Vec<InstanceType>,
+    /// The groups' Availability Zones.
+    pub zones: Vec<String>,
+    /// What new instances are launched as: indexes into `types`, in the mixed instances policy's priority order.
+    pub launch_types: Vec<usize>,
+    /// (zone, type) pairs EC2 has no capacity for.
+    unavailable: Vec<(usize, usize)>,
+    /// The account's awsvpcTrunking setting.
+    pub trunking: bool,
+    /// The largest capacity of any type launched or launchable so far, per dimension, for the oracle.
+    pub largest: Room,
     pub ecs: Ecs,
     pub autoscaling: AutoScaling,
     pub cloudwatch: CloudWatch,
@@ -179,14 +219,40 @@ impl World {
     /// termination protection (the capacity provider's), or the shortfall step policy and custom termination
     /// policy (ecs-scaler's).
     pub fn new(scenario: &Scenario, knobs: Knobs, wiring: Wiring) -> Self {
+        let mut types: Vec<InstanceType> = Vec::new();
+        for t in scenario.instance_types() {
+            if !types.iter().any(|known| known.name == t.name) {
+                types.push(t.clone());
+            }
+        }
+        let index = |name: &str| types.iter().position(|t| t.name == name).unwrap_or(0);
+        let launch_types: Vec<usize> = std::iter::once(&scenario.instance_type)
+            .chain(&scenario.mixed_instance_types)
+            .map(|t| index(&t.name))
+            .collect();
+        let zones = scenario.zones.clone();
+        let unavailable = scenario
+            .unavailable
+            .iter()
+            .filter_map(|gap| Some((zones.iter().position(|z| *z == gap.zone)?, types.iter().position(|t| t.name == gap.instance_type)?)))
+            .collect();
+        let initial = scenario.initial_instance_type.as_ref().map(|t| index(&t.name));
+        let mut largest = Room::default();
+        for &kind in launch_types.iter().chain(&initial) {
+            largest.grow(&types[kind], scenario.awsvpc_trunking);
+        }
         let mut world = Self {
             start: epoch(),
             tick: 0,
             warmup: knobs.warmup_minutes,
             instances: Vec::new(),
             next_instance: 0,
-            launch_type: scenario.instance_type.clone(),
-            largest: scenario.instance_type.clone(),
+            types,
+            zones,
+            launch_types,
+            unavailable,
+            trunking: scenario.awsvpc_trunking,
+            largest,
             ecs: Ecs::new(scenario),
             autoscaling: AutoScaling::new(scenario, &knobs, wiring),
             cloudwatch: CloudWatch::new(&knobs, wiring.surplus_policy && knobs.surplus_scale_in),
@@ -194,7 +260,7 @@ impl World {
             events: scenario.events.clone(),
             knobs,
         };
-        world.warm_start(scenario.initial_instances);
+        world.warm_start(scenario.initial_instances, initial);
         world
     }
 
@@ -212,19 +278,25 @@ impl World {
         self.tick.checked_sub(self.warmup)
     }
 
-    /// Minute 0 starts in a steady state: the initial instances ACTIVE with their daemons, and minute 0's tasks
-    /// RUNNING wherever binpack put them.
-    /// With `instances` unset, as few as binpack needs: tasks go largest first, and an instance is added
-    /// whenever one does not fit (within the group's max size).
-    fn warm_start(&mut self, instances: Option<u32>) {
+    /// Minute 0 starts in a steady state: the initial instances ACTIVE with their daemons (of `initial` type when
+    /// given, else launched as the group launches), and minute 0's tasks RUNNING wherever the scheduler put them.
+    /// With `instances` unset, as few as the scheduler needs: tasks go largest first, and an instance is added as
+    /// the group would launch it whenever one does not fit (within the group's max size).
+    fn warm_start(&mut self, instances: Option<u32>, initial: Option<usize>) {
         let (min, max) = (self.autoscaling.min_size, self.autoscaling.max_size);
-        let add_instance = |world: &mut Self| {
-            let index = world.launch(0, -60);
+        let add_instance = |world: &mut Self, kind: Option<usize>| {
+            let index = match kind {
+                Some(kind) => {
+                    let zone = world.launch_zone(0);
+                    world.add_instance(0, -60, zone, kind)
+                }
+                None => world.launch(0, -60),
+            };
             world.instances[index].ecs = EcsStatus::Active;
             world.place_daemons(index, true);
         };
         for _ in 0..instances.unwrap_or(min).clamp(min, max) {
-            add_instance(self);
+            add_instance(self, initial);
         }
         let services = &self.ecs.services;
         let mut order: Vec<usize> =
@@ -232,14 +304,14 @@ impl World {
         order.sort_by_key(|&s| std::cmp::Reverse((services[s].spec.memory, services[s].spec.cpu)));
         for service in order {
             for _ in 0..self.ecs.services[service].desired {
-                if self.place(service, true).is_some() {
+                if self.place(service, true).is_ok() {
                     continue;
                 }
                 if instances.is_some() || self.instances.len() as u32 >= max {
                     break;
                 }
-                add_instance(self);
-                if self.place(service, true).is_none() {
+                add_instance(self, None);
+                if self.place(service, true).is_err() {
                     break;
                 }
             }
@@ -258,9 +330,9 @@ impl World {
         for event in self.events.clone().iter().filter(|e| e.minute() == t) {
             match event {
                 Event::InstanceType { instance_type, .. } => {
-                    self.launch_type = instance_type.clone();
-                    self.largest.cpu = self.largest.cpu.max(instance_type.cpu);
-                    self.largest.memory = self.largest.memory.max(instance_type.memory);
+                    let Some(kind) = self.types.iter().position(|t| t.name == instance_type.name) else { continue };
+                    self.launch_types = vec![kind];
+                    self.largest.grow(&self.types[kind], self.trunking);
                 }
                 Event::ColourSwap { drain_after_minutes, .. } => self.colour_swap(t, *drain_after_minutes),
             }
@@ -268,24 +340,72 @@ impl World {
         self.teardowns_due(t);
     }
 
-    /// Launch an instance into `group` at tick `at`.
+    /// Launch an instance into `group` at tick `at`, as Auto Scaling does: into the zone with the fewest of the
+    /// group's instances (of those where some type of the group has capacity; ties: the zone listed first), as
+    /// the first type of the mixed instances policy EC2 has capacity for there.
     pub fn launch(&mut self, group: usize, at: i64) -> usize {
+        let zone = self.launch_zone(group);
+        let kind = self.launch_kind(zone);
+        self.add_instance(group, at, zone, kind)
+    }
+
+    /// The zone Auto Scaling launches the group's next instance into.
+    pub fn launch_zone(&self, group: usize) -> usize {
+        let mut members = vec![0usize; self.zones.len()];
+        for i in self.members(group) {
+            members[self.instances[i].zone] += 1;
+        }
+        (0..self.zones.len()).filter(|&z| self.has_capacity(z)).min_by_key(|&z| (members[z], z)).unwrap_or(0)
+    }
+
+    fn has_capacity(&self, zone: usize) -> bool {
+        self.launch_types.iter().any(|&kind| !self.unavailable.contains(&(zone, kind)))
+    }
+
+    /// The type launched in `zone`: the first of the group's types EC2 has capacity for there.
+    pub fn launch_kind(&self, zone: usize) -> usize {
+        let available = self.launch_types.iter().find(|&&kind| !self.unavailable.contains(&(zone, kind)));
+        available.or(self.launch_types.first()).copied().unwrap_or(0)
+    }
+
+    /// A new EC2 instance of type `kind` in `zone`, in `group`, launched at tick `at`.
+    pub fn add_instance(&mut self, group: usize, at: i64, zone: usize, kind: usize) -> usize {
         let id = self.next_instance;
         self.next_instance += 1;
+        let instance_type = &self.types[kind];
+        let trunk = self.trunking && instance_type.trunk_tasks.is_some();
+        let ec2_instance_id = format!("i-{id:017x}");
+        let mut values: HashMap<String, String> =
+            instance_type.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        values.insert(ATTRIBUTE_INSTANCE_TYPE.into(), instance_type.name.clone());
+        values.insert(ATTRIBUTE_ZONE.into(), self.zones[zone].clone());
+        values.insert("ecs.cpu-architecture".into(), instance_type.architecture.clone());
+        values.insert("ecs.os-type".into(), "linux".into());
+        if trunk {
+            values.insert(ATTRIBUTE_TRUNK.into(), format!("eni-{id:017x}"));
+        }
         self.instances.push(Instance {
             arn: format!("arn:aws:ecs:sim:000000000000:container-instance/{CLUSTER}/{id:08x}"),
-            ec2_instance_id: format!("i-{id:017x}"),
+            attributes: Attributes { values, ec2_instance_id: Some(ec2_instance_id.clone()), complete: true },
+            ec2_instance_id,
             group,
-            cpu: self.launch_type.cpu,
-            memory: self.launch_type.memory,
+            kind,
+            zone,
+            cpu: instance_type.cpu,
+            memory: instance_type.memory,
+            gpus: instance_type.gpus,
             used_cpu: 0,
             used_memory: 0,
+            used_gpus: 0,
+            trunk,
+            eni_limit: instance_type.awsvpc_tasks(trunk),
+            enis: 0,
+            ports: HostPorts { tcp: AGENT_RESERVED_PORTS.into(), udp: Default::default() },
             replica_tasks: 0,
             tasks: 0,
             launched: at,
             warm_at: None,
             ecs: EcsStatus::Unregistered,
-            attributes: HashMap::new(),
             lifecycle: Lifecycle::InService,
         });
         self.instances.len() - 1
@@ -299,33 +419,68 @@ impl World {
         instance.lifecycle = Lifecycle::Terminated;
     }
 
-    /// Check the model's invariants; `Err` names the first one broken.
+    /// Check the model's invariants; `Err` names the first one broken: each instance's books (CPU, memory, GPUs,
+    /// ENIs, ports, task counts) agree with its tasks and stay within what it registered, no two tasks hold one
+    /// host port, every task meets its service's constraints where it runs, and tasks are conserved.
     pub fn audit(&self) -> Result<(), String> {
-        let mut per_instance: HashMap<usize, (u32, u32, u32)> = HashMap::new();
+        #[derive(Default)]
+        struct Books {
+            cpu: u32,
+            memory: u32,
+            gpus: u32,
+            enis: u32,
+            tasks: u32,
+            ports: HostPorts,
+        }
+        let mut books: HashMap<usize, Books> = HashMap::new();
         for service in &self.ecs.services {
+            let needs = &service.needs;
+            let mut on: HashMap<usize, u32> = HashMap::new();
             for task in &service.tasks {
                 let instance = &self.instances[task.instance];
                 if !instance.registered() {
                     return Err(format!("task {} is on {} which is not registered", task.id, instance.arn));
                 }
-                let entry = per_instance.entry(task.instance).or_default();
-                entry.0 += service.spec.cpu;
-                entry.1 += service.spec.memory;
-                entry.2 += 1;
+                let entry = books.entry(task.instance).or_default();
+                if let Some(port) = entry.ports.clash(&needs.ports) {
+                    return Err(format!("{}: two tasks hold host port {port}", instance.arn));
+                }
+                entry.ports.add(&needs.ports);
+                entry.cpu += needs.cpu;
+                entry.memory += needs.memory;
+                entry.gpus += needs.gpus;
+                entry.enis += u32::from(needs.eni);
+                entry.tasks += 1;
+                let count = on.entry(task.instance).or_default();
+                *count += 1;
+                if needs.distinct && *count > 1 {
+                    return Err(format!("{}: two tasks of distinctInstance service {}", instance.arn, service.spec.name));
+                }
+                let unmet = needs.member_of.iter().find(|e| e.eval(&instance.attributes) != Tri::Yes);
+                if let Some(expression) = unmet {
+                    return Err(format!("{}: a task of {} is not memberOf {expression}", instance.arn, service.spec.name));
+                }
             }
         }
         for (index, instance) in self.instances.iter().enumerate() {
-            let (cpu, memory, count) = per_instance.get(&index).copied().unwrap_or_default();
-            if (cpu, memory, count) != (instance.used_cpu, instance.used_memory, instance.tasks) {
+            let mut b = books.remove(&index).unwrap_or_default();
+            b.ports.add(&HostPorts { tcp: AGENT_RESERVED_PORTS.into(), udp: Default::default() });
+            let books = (instance.used_cpu, instance.used_memory, instance.used_gpus, instance.enis, instance.tasks);
+            if (b.cpu, b.memory, b.gpus, b.enis, b.tasks) != books || b.ports != instance.ports {
                 return Err(format!(
-                    "{}: books say {}/{}/{} tasks but its tasks add up to {cpu}/{memory}/{count}",
-                    instance.arn, instance.used_cpu, instance.used_memory, instance.tasks
+                    "{}: books say cpu/memory/gpus/enis/tasks {books:?} and ports {:?}, but its tasks add up to {:?} \
+                     and {:?}",
+                    instance.arn,
+                    instance.ports,
+                    (b.cpu, b.memory, b.gpus, b.enis, b.tasks),
+                    b.ports
                 ));
             }
-            if cpu > instance.cpu || memory > instance.memory {
+            if b.cpu > instance.cpu || b.memory > instance.memory || b.gpus > instance.gpus || b.enis > instance.eni_limit {
                 return Err(format!(
-                    "{} holds {cpu} cpu / {memory} MiB but has only {} / {}",
-                    instance.arn, instance.cpu, instance.memory
+                    "{} holds {} cpu / {} MiB / {} GPU / {} ENI but has only {} / {} / {} / {}",
+                    instance.arn, b.cpu, b.memory, b.gpus, b.enis, instance.cpu, instance.memory, instance.gpus,
+                    instance.eni_limit
                 ));
             }
         }

@@ -2,24 +2,60 @@
 //! answer, scale-in into Terminating:Wait, completing and extending lifecycle actions, and a group as
 //! DescribeAutoScalingGroups reports it.
 
-use ecs_scaler_core::lifecycle::{ActionOutcome, AutoScalingGroup, GroupInstance, TAG_CLUSTER, TERMINATING_WAIT};
+use ecs_scaler_core::lifecycle::{
+    ActionOutcome, AutoScalingGroup, GroupInstance, LaunchTemplateRef, TAG_CLUSTER, TERMINATING_WAIT,
+};
 use ecs_scaler_core::scale::terminate::{Candidate, CapacityToTerminate, TerminationRequest};
 use ecs_scaler_core::scale::tick::TAG_SHORTFALL_POLICY;
 
-use super::autoscaling::{ScalingPolicy, TerminationPolicy, ZONE};
+use super::autoscaling::{ScalingPolicy, TerminationPolicy};
 use super::{CLUSTER, EcsStatus, Lifecycle, World};
 
 impl World {
-    /// The Default termination policy's choice of `excess` instances among the unprotected `candidates`.
-    pub(super) fn choose_victims(&self, mut candidates: Vec<usize>, excess: usize) -> Vec<usize> {
-        candidates.sort_by_key(|&i| (self.instances[i].launched, i));
-        candidates.truncate(excess);
-        candidates
+    /// How many instances per zone a scale-in of `excess` takes, as Auto Scaling balances zones first: one at a
+    /// time from the zone with the most of `members` (on a tie, the zone listed last, the mirror of launching
+    /// into the first).
+    pub fn zone_capacity(&self, members: &[usize], excess: usize) -> Vec<u32> {
+        let mut left = vec![0u32; self.zones.len()];
+        for &i in members {
+            left[self.instances[i].zone] += 1;
+        }
+        let mut take = vec![0u32; self.zones.len()];
+        for _ in 0..excess {
+            let Some(zone) = (0..left.len()).filter(|&z| left[z] > 0).max_by_key(|&z| (left[z], z)) else { break };
+            left[zone] -= 1;
+            take[zone] += 1;
+        }
+        take
+    }
+
+    /// The Default termination policy's choice of `excess` instances among the unprotected `candidates` of the
+    /// group's `members`: each from the zone with the most members that has an unprotected one (zones first,
+    /// whatever the policy), there the oldest launch template, then the oldest instance (the rest of AWS's
+    /// Default, the next billing hour and then chance, is left out so runs stay deterministic).
+    pub(super) fn choose_victims(&self, members: &[usize], candidates: Vec<usize>, excess: usize) -> Vec<usize> {
+        let mut per_zone = vec![0u32; self.zones.len()];
+        for &i in members {
+            per_zone[self.instances[i].zone] += 1;
+        }
+        let mut left = candidates;
+        let mut victims = Vec::new();
+        while victims.len() < excess {
+            let zones = left.iter().map(|&i| self.instances[i].zone);
+            let Some(zone) = zones.max_by_key(|&z| (per_zone[z], z)) else { break };
+            let in_zone = left.iter().copied().filter(|&i| self.instances[i].zone == zone);
+            let Some(oldest) = in_zone.min_by_key(|&i| (self.instances[i].launched, i)) else { break };
+            per_zone[zone] -= 1;
+            left.retain(|&i| i != oldest);
+            victims.push(oldest);
+        }
+        victims
     }
 
     /// With the custom termination policy: what Auto Scaling sends the function for every group above its
-    /// desired capacity (Cause SCALE_IN; one zone, so all members are candidates and the whole excess is that
-    /// zone's capacity to terminate).
+    /// desired capacity (Cause SCALE_IN). Balance across zones comes first: `CapacityToTerminate` is the excess
+    /// split over the zones with the most instances ([`World::zone_capacity`]), and the candidates are the
+    /// instances of those zones only, each with its zone and type.
     pub fn termination_requests(&self) -> Vec<TerminationRequest> {
         if self.autoscaling.termination != TerminationPolicy::Custom {
             return Vec::new();
@@ -31,23 +67,29 @@ impl World {
             if excess == 0 {
                 continue;
             }
+            let take = self.zone_capacity(&members, excess);
+            let capacity = (0..self.zones.len())
+                .filter(|&z| take[z] > 0)
+                .map(|z| CapacityToTerminate {
+                    availability_zone: self.zones[z].clone(),
+                    capacity: take[z],
+                    market: Some("on-demand".into()),
+                })
+                .collect();
             let instances = members
                 .iter()
+                .filter(|&&i| take[self.instances[i].zone] > 0)
                 .map(|&i| Candidate {
-                    availability_zone: ZONE.into(),
+                    availability_zone: self.zones[self.instances[i].zone].clone(),
                     instance_id: self.instances[i].ec2_instance_id.clone(),
-                    instance_type: None,
+                    instance_type: Some(self.types[self.instances[i].kind].name.clone()),
                     market: Some("on-demand".into()),
                 })
                 .collect();
             requests.push(TerminationRequest {
                 group_arn: None,
                 group: group.name.clone(),
-                capacity: vec![CapacityToTerminate {
-                    availability_zone: ZONE.into(),
-                    capacity: excess as u32,
-                    market: Some("on-demand".into()),
-                }],
+                capacity,
                 instances,
                 cause: Some("SCALE_IN".into()),
                 has_more_instances: false,
@@ -64,8 +106,8 @@ impl World {
         let members = self.members(index);
         let excess = members.len().saturating_sub(self.autoscaling.groups[index].desired as usize);
         let answered: Vec<usize> =
-            members.into_iter().filter(|&i| instance_ids.contains(&self.instances[i].ec2_instance_id)).collect();
-        let victims = self.choose_victims(answered, excess);
+            members.iter().copied().filter(|&i| instance_ids.contains(&self.instances[i].ec2_instance_id)).collect();
+        let victims = self.choose_victims(&members, answered, excess);
         if victims.is_empty() {
             self.tally.termination_refusals += u32::from(self.recording().is_some());
         }
@@ -146,7 +188,9 @@ impl World {
         }
     }
 
-    /// A group as DescribeAutoScalingGroups reports it.
+    /// A group as DescribeAutoScalingGroups reports it: its zones, a mixed instances policy whose overrides are
+    /// the types it launches (in priority order) over a launch template that names none, and each instance's
+    /// zone and type.
     pub fn group_view(&self, group: usize) -> AutoScalingGroup {
         let instances = self
             .instances
@@ -162,8 +206,8 @@ impl World {
                 Some(GroupInstance {
                     instance_id: i.ec2_instance_id.clone(),
                     lifecycle_state: state.to_owned(),
-                    availability_zone: ZONE.into(),
-                    instance_type: None,
+                    availability_zone: self.zones[i.zone].clone(),
+                    instance_type: Some(self.types[i.kind].name.clone()),
                 })
             })
             .collect();
@@ -179,8 +223,14 @@ impl World {
             min_size: g.min,
             max_size: g.max,
             desired_capacity: g.desired,
-            zones: vec![ZONE.into()],
-            ..AutoScalingGroup::default()
+            zones: self.zones.clone(),
+            launch_template: Some(LaunchTemplateRef {
+                id: None,
+                name: Some(format!("{CLUSTER}-{}", g.name)),
+                version: Some("$Default".into()),
+            }),
+            override_types: self.launch_types.iter().map(|&k| self.types[k].name.clone()).collect(),
+            attribute_based_types: false,
         }
     }
 }
