@@ -1,14 +1,26 @@
 //! The built-in scenarios, generated in code so their shape is documented where it is made. Every one is
-//! deterministic (a fixed-seed generator), on m5.xlarge-sized instances (4096 CPU units, 15360 MiB) with a
-//! 128-unit / 256 MiB log daemon unless said otherwise. `ecs-scaler simulate --scenario NAME --export FILE`
-//! writes any of them as JSON, a starting point for your own.
+//! deterministic (a fixed-seed generator), in three Availability Zones, on m5.xlarge-sized instances (4096 CPU
+//! units, 15360 MiB) with a 128-unit / 256 MiB log daemon, services in bridge mode with dynamic host ports and
+//! ECS's default strategy (spread across zones, binpack on memory), unless said otherwise.
+//!
+//! The placement scenarios (`awsvpc`, `static-ports`, `distinct-instance`, `gpu`, `member-of`, `mixed-zones`)
+//! each make one dimension of placement bind where CPU and memory alone would say there is room: their tasks
+//! "fit" by CPU and memory, and the cluster's reservations stay low, but ENIs, host ports, `distinctInstance`,
+//! GPUs, `memberOf` or the instance type a zone gets decide how many instances they need.
+//!
+//! `ecs-scaler simulate --scenario NAME --export FILE` writes any of them as JSON, a starting point for your
+//! own.
+
+use std::collections::BTreeMap;
 
 use ecs_scaler_core::Scheduling;
 
-use crate::scenario::{Change, Event, InstanceType, Scenario, ServiceSpec};
+use crate::scenario::{
+    Change, Constraint, Event, InstanceType, NetworkMode, PortSpec, Protocol, Scenario, ServiceSpec, Unavailable,
+};
 
 /// Name and one-line description of every built-in scenario.
-pub const NAMES: [(&str, &str); 7] = [
+pub const NAMES: [(&str, &str); 13] = [
     ("diurnal", "24 h of 40 services following a day/night curve (×0.3 at 03:00 to ×1 at 15:00), 5-minute noise"),
     (
         "diurnal-small",
@@ -21,6 +33,36 @@ pub const NAMES: [(&str, &str); 7] = [
         "50 services under a moving load; blue/green colour swap at minute 90, old colour drained 10 min later",
     ),
     ("fragmentation", "large tasks that fit by total reservation (63 %) but on no single instance"),
+    (
+        "awsvpc",
+        "awsvpc services on m5.large without ENI trunking: 2 tasks per instance where CPU and memory take 7; load \
+         doubles at minute 60 for 90 minutes",
+    ),
+    (
+        "static-ports",
+        "static host ports (bridge tcp/8080, host-mode 9100, tcp/53 beside udp/53): one task per port per instance; \
+         load doubles at minute 60 for 90 minutes",
+    ),
+    (
+        "distinct-instance",
+        "a distinctInstance service (one task per instance) among small services; it goes from 6 to 14 tasks at \
+         minute 60 for 90 minutes",
+    ),
+    (
+        "gpu",
+        "1-GPU inference tasks on g4dn.xlarge: one per instance where CPU and memory take three; they go from 4 to \
+         10 at minute 60 for 90 minutes",
+    ),
+    (
+        "member-of",
+        "a cluster moving from m5.xlarge to m5.2xlarge: a service pinned to the new type by memberOf, another to a \
+         custom attribute only the new launch template sets",
+    ),
+    (
+        "mixed-zones",
+        "mixed instances (m5.large, then m5.xlarge) with no m5.large capacity in one zone: tasks too large for an \
+         m5.large fit only that zone's instances",
+    ),
     ("bench", "24 h diurnal day of 200 services on 90 to 140 instances, for timing"),
 ];
 
@@ -37,6 +79,12 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "deploy-storm" => Some(deploy_storm()),
         "blue-green" => Some(blue_green()),
         "fragmentation" => Some(fragmentation()),
+        "awsvpc" => Some(awsvpc()),
+        "static-ports" => Some(static_ports()),
+        "distinct-instance" => Some(distinct_instance()),
+        "gpu" => Some(gpu()),
+        "member-of" => Some(member_of()),
+        "mixed-zones" => Some(mixed_zones()),
         "bench" => Some(bench()),
         _ => None,
     }
@@ -256,6 +304,163 @@ pub fn fragmentation() -> Scenario {
         changes: vec![Change { minute: 20, service: "batch".into(), desired: 4 }],
         events: vec![],
         ..Scenario::default()
+    }
+}
+
+/// A desired count that doubles at minute 60 and comes back at minute 150.
+fn doubles(service: &ServiceSpec, changes: &mut Vec<Change>) {
+    changes.push(Change { minute: 60, service: service.name.clone(), desired: service.desired * 2 });
+    changes.push(Change { minute: 150, service: service.name.clone(), desired: service.desired });
+}
+
+/// Four hours of these services and changes on a group of `instance_type`, 2 to 100 instances.
+fn placement_scenario(name: &str, instance_type: InstanceType, services: Vec<ServiceSpec>, mut changes: Vec<Change>) -> Scenario {
+    changes.sort_by_key(|c| c.minute);
+    Scenario {
+        name: name.into(),
+        description: description(name).into(),
+        minutes: 240,
+        instance_type,
+        min_size: 2,
+        max_size: 100,
+        services,
+        changes,
+        ..Scenario::default()
+    }
+}
+
+/// Eight awsvpc services of small tasks (256 CPU units, 512 MiB) and four bridge services on m5.large without
+/// ENI trunking. An m5.large has 3 ENIs, the primary one taken: 2 awsvpc tasks each, where its CPU and memory
+/// would hold 7 of them. The reservations stay near or below the min thresholds (CPU about 55 %, memory about
+/// 35 %): a rule on CPU and memory alone removes the instances the awsvpc tasks need.
+pub fn awsvpc() -> Scenario {
+    let mut rng = Rng(0xA75C);
+    let mut services = vec![logs_daemon()];
+    let mut changes = Vec::new();
+    for i in 0..8 {
+        let task = ServiceSpec {
+            network_mode: NetworkMode::Awsvpc,
+            ..ServiceSpec::replica(&format!("task-{i}"), 256, 512, rng.between(2, 5))
+        };
+        doubles(&task, &mut changes);
+        services.push(task);
+    }
+    for i in 0..4 {
+        let port = PortSpec { container_port: 8080, host_port: None, protocol: Protocol::Tcp };
+        let web = ServiceSpec { ports: vec![port], ..ServiceSpec::replica(&format!("web-{i}"), 512, 1024, rng.between(3, 5)) };
+        services.push(web);
+    }
+    placement_scenario("awsvpc", InstanceType::m5_large(), services, changes)
+}
+
+/// Services holding static host ports on m5.xlarge: `web` (bridge, host port 8080/tcp), `node-exporter` (host
+/// mode, 9100/tcp), `dns-tcp` and `dns-udp` (53/tcp and 53/udp: different ports to ECS, so one of each fits an
+/// instance), and `api` with dynamic ports (host port 0), which never clash. Every static-port service needs
+/// one instance per task, where CPU and memory would put four of them on one.
+pub fn static_ports() -> Scenario {
+    let port = |container, host: Option<u16>, protocol| PortSpec { container_port: container, host_port: host, protocol };
+    let web = ServiceSpec { ports: vec![port(80, Some(8080), Protocol::Tcp)], ..ServiceSpec::replica("web", 512, 1024, 6) };
+    let exporter = ServiceSpec {
+        network_mode: NetworkMode::Host,
+        ports: vec![port(9100, None, Protocol::Tcp)],
+        ..ServiceSpec::replica("node-exporter", 128, 256, 4)
+    };
+    let dns_tcp = ServiceSpec { ports: vec![port(53, Some(53), Protocol::Tcp)], ..ServiceSpec::replica("dns-tcp", 256, 512, 5) };
+    let dns_udp = ServiceSpec { ports: vec![port(53, Some(53), Protocol::Udp)], ..ServiceSpec::replica("dns-udp", 256, 512, 5) };
+    let api = ServiceSpec { ports: vec![port(8080, Some(0), Protocol::Tcp)], ..ServiceSpec::replica("api", 512, 1024, 8) };
+    let services = vec![logs_daemon(), web, exporter, dns_tcp, dns_udp, api];
+    let mut changes = Vec::new();
+    for service in services.iter().skip(1) {
+        doubles(service, &mut changes);
+    }
+    placement_scenario("static-ports", InstanceType::m5_xlarge(), services, changes)
+}
+
+/// `coordinator` has `distinctInstance`: each of its small tasks (256/512) on a different instance, 6 of them,
+/// then 14 from minute 60 to 150; around it ten services of the usual sizes that fill about 6 instances.
+pub fn distinct_instance() -> Scenario {
+    let mut rng = Rng(0xD157);
+    let coordinator = ServiceSpec {
+        placement_constraints: vec![Constraint::DistinctInstance],
+        ..ServiceSpec::replica("coordinator", 256, 512, 6)
+    };
+    let mut changes = Vec::new();
+    changes.push(Change { minute: 60, service: coordinator.name.clone(), desired: 14 });
+    changes.push(Change { minute: 150, service: coordinator.name.clone(), desired: 6 });
+    let mut services = vec![logs_daemon(), coordinator];
+    for i in 0..10 {
+        services.push(replica(format!("svc-{i:02}"), SIZES[i % SIZES.len()], rng.between(3, 7), 100));
+    }
+    placement_scenario("distinct-instance", InstanceType::m5_xlarge(), services, changes)
+}
+
+/// g4dn.xlarge instances (4 vCPU, 16 GiB, one GPU): `inference` tasks need the GPU (1024 CPU units, 4 GiB,
+/// 1 GPU), one per instance where CPU and memory would hold three; 4 of them, 10 from minute 60 to 150. Eight
+/// CPU-only services fill the room the GPU tasks leave.
+pub fn gpu() -> Scenario {
+    let mut rng = Rng(0x69B0);
+    let inference = ServiceSpec { gpus: 1, ..ServiceSpec::replica("inference", 1024, 4096, 4) };
+    let mut changes = Vec::new();
+    changes.push(Change { minute: 60, service: inference.name.clone(), desired: 10 });
+    changes.push(Change { minute: 150, service: inference.name.clone(), desired: 4 });
+    let mut services = vec![logs_daemon(), inference];
+    for i in 0..8 {
+        services.push(replica(format!("svc-{i:02}"), SIZES[i % 2], rng.between(2, 5), 100));
+    }
+    placement_scenario("gpu", InstanceType::g4dn_xlarge(), services, changes)
+}
+
+/// A cluster moving to a new launch template: 8 m5.xlarge instances from the old one, while the group now
+/// launches m5.2xlarge with the custom attribute `storage=nvme`. `batch` is pinned to the new type
+/// (`memberOf(attribute:ecs.instance-type == m5.2xlarge)`): 0 tasks, then 8 from minute 30; `cache` (in its
+/// task definition) to the attribute (`memberOf(attribute:storage == nvme)`): 2 tasks, then 6 from minute 90.
+/// Their tasks fit the old instances' free room by CPU and memory, and memberOf refuses them all.
+pub fn member_of() -> Scenario {
+    let mut rng = Rng(0x3E3B);
+    let new_type = InstanceType {
+        attributes: BTreeMap::from([("storage".to_owned(), "nvme".to_owned())]),
+        ..InstanceType::m5_2xlarge()
+    };
+    let batch = ServiceSpec {
+        placement_constraints: vec![Constraint::MemberOf { expression: "attribute:ecs.instance-type == m5.2xlarge".into() }],
+        ..ServiceSpec::replica("batch", 1024, 2048, 0)
+    };
+    let cache = ServiceSpec {
+        task_definition_constraints: vec![Constraint::MemberOf { expression: "attribute:storage == nvme".into() }],
+        ..ServiceSpec::replica("cache", 512, 3072, 2)
+    };
+    let changes = vec![
+        Change { minute: 30, service: "batch".into(), desired: 8 },
+        Change { minute: 90, service: "cache".into(), desired: 6 },
+    ];
+    let mut services = vec![logs_daemon(), batch, cache];
+    for i in 0..12 {
+        services.push(replica(format!("svc-{i:02}"), SIZES[i % SIZES.len()], rng.between(2, 6), 100));
+    }
+    Scenario {
+        initial_instances: Some(8),
+        initial_instance_type: Some(InstanceType::m5_xlarge()),
+        ..placement_scenario("member-of", new_type, services, changes)
+    }
+}
+
+/// A mixed instances policy of m5.large, then m5.xlarge (prioritized), where EC2 has no m5.large capacity in
+/// `sim-1c`: zones a and b get m5.large, zone c m5.xlarge. `report` tasks (2560 CPU units, 6 GiB) fit only an
+/// m5.xlarge: 2 of them, 6 from minute 60 to 150; twelve services of the usual sizes run anywhere.
+pub fn mixed_zones() -> Scenario {
+    let mut rng = Rng(0x313D);
+    let report = ServiceSpec::replica("report", 2560, 6144, 2);
+    let mut changes = Vec::new();
+    changes.push(Change { minute: 60, service: report.name.clone(), desired: 6 });
+    changes.push(Change { minute: 150, service: report.name.clone(), desired: 2 });
+    let mut services = vec![logs_daemon(), report];
+    for i in 0..12 {
+        services.push(replica(format!("svc-{i:02}"), SIZES[i % SIZES.len()], rng.between(2, 6), 100));
+    }
+    Scenario {
+        mixed_instance_types: vec![InstanceType::m5_xlarge()],
+        unavailable: vec![Unavailable { zone: "sim-1c".into(), instance_type: "m5.large".into() }],
+        ..placement_scenario("mixed-zones", InstanceType::m5_large(), services, changes)
     }
 }
 

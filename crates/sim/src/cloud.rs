@@ -333,3 +333,211 @@ impl Ec2Api for SimCloud {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use chrono::Duration;
+    use ecs_scaler_core::Resources;
+    use ecs_scaler_core::cluster::{ATTRIBUTE_INSTANCE_TYPE, ATTRIBUTE_TRUNK, ATTRIBUTE_ZONE, PlacementConstraint};
+    use ecs_scaler_core::placement::Fit;
+    use ecs_scaler_core::placement::removal::ClusterView;
+    use ecs_scaler_core::scale::recent_failures;
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::knobs::Knobs;
+    use crate::policy::Wiring;
+    use crate::scenario::{
+        Constraint, InstanceType, NetworkMode, PortSpec, Protocol, Scenario, ServiceSpec, Unavailable,
+    };
+    use crate::world::placement::refusal;
+
+    fn port(container: u16, host: Option<u16>, protocol: Protocol) -> PortSpec {
+        PortSpec { container_port: container, host_port: host, protocol }
+    }
+
+    /// m5.large instances in zones a and b, g4dn.xlarge in zone c (no m5.large capacity there), trunking on
+    /// (m5.large has a trunk, g4dn does not), and a service of every kind placement treats differently.
+    fn scenario() -> Scenario {
+        let zone_b = "attribute:ecs.availability-zone == sim-1b";
+        Scenario {
+            instance_type: InstanceType::m5_large(),
+            mixed_instance_types: vec![InstanceType::g4dn_xlarge()],
+            unavailable: vec![Unavailable { zone: "sim-1c".into(), instance_type: "m5.large".into() }],
+            awsvpc_trunking: true,
+            initial_instances: Some(6),
+            max_size: 20,
+            services: vec![
+                ServiceSpec { network_mode: NetworkMode::Awsvpc, ..ServiceSpec::replica("vpc", 128, 256, 7) },
+                ServiceSpec { ports: vec![port(80, Some(8080), Protocol::Tcp)], ..ServiceSpec::replica("web", 128, 256, 3) },
+                ServiceSpec { ports: vec![port(53, Some(53), Protocol::Udp)], ..ServiceSpec::replica("dns", 128, 256, 2) },
+                ServiceSpec {
+                    network_mode: NetworkMode::Host,
+                    ports: vec![port(9100, None, Protocol::Tcp)],
+                    ..ServiceSpec::replica("exporter", 64, 128, 4)
+                },
+                ServiceSpec {
+                    placement_constraints: vec![Constraint::DistinctInstance],
+                    ..ServiceSpec::replica("zk", 128, 256, 3)
+                },
+                ServiceSpec {
+                    task_definition_constraints: vec![Constraint::MemberOf { expression: zone_b.into() }],
+                    ..ServiceSpec::replica("pinned", 256, 512, 2)
+                },
+                ServiceSpec { gpus: 1, ..ServiceSpec::replica("ml", 1024, 4096, 1) },
+                ServiceSpec::replica("filler", 512, 2048, 4),
+            ],
+            ..Scenario::default()
+        }
+    }
+
+    fn cloud() -> SimCloud {
+        let scenario = scenario();
+        scenario.validate().unwrap();
+        SimCloud::new(World::new(&scenario, Knobs::default(), Wiring::default()))
+    }
+
+    #[test]
+    fn container_instances_carry_type_zone_trunk_gpus_and_ports() {
+        let cloud = cloud();
+        let instances = block_on(cloud.container_instances(CLUSTER)).unwrap();
+        assert_eq!(instances.len(), 6);
+        let large = &instances[0];
+        assert_eq!(large.attributes.get(ATTRIBUTE_INSTANCE_TYPE).map(String::as_str), Some("m5.large"));
+        assert_eq!(large.attributes.get(ATTRIBUTE_ZONE).map(String::as_str), Some("sim-1a"));
+        assert_eq!(large.attributes.get("ecs.cpu-architecture").map(String::as_str), Some("x86_64"));
+        assert_eq!(large.attributes.get("ecs.os-type").map(String::as_str), Some("linux"));
+        assert!(large.has_trunk(), "m5.large supports trunking and the account has it on");
+        assert_eq!(large.registered, Some(Resources::new(2048, 7680)));
+        let reserved = large.reserved_ports.clone().unwrap();
+        assert!(reserved.tcp.contains(&22) && reserved.tcp.contains(&51678) && reserved.udp.is_empty());
+        let gpu = instances.iter().find(|i| i.instance_type() == Some("g4dn.xlarge")).unwrap();
+        assert_eq!(gpu.zone(), Some("sim-1c"));
+        assert!(!gpu.attributes.contains_key(ATTRIBUTE_TRUNK), "ECS does not trunk g4dn");
+        assert_eq!(gpu.registered.map(|r| r.gpu), Some(1));
+        assert_eq!(gpu.remaining.map(|r| r.gpu), Some(0), "the ml task holds its GPU");
+        // Ports in use: the reserved ones and every task's static ports.
+        let in_use: Vec<_> = instances.iter().map(|i| i.ports_in_use.clone().unwrap()).collect();
+        assert_eq!(in_use.iter().filter(|p| p.tcp.contains(&8080)).count(), 3, "three web tasks, one per instance");
+        assert_eq!(in_use.iter().filter(|p| p.udp.contains(&53)).count(), 2);
+        assert!(in_use.iter().all(|p| p.tcp.is_superset(&reserved.tcp)));
+    }
+
+    #[test]
+    fn tasks_definitions_services_groups_and_types_say_what_placement_needs() {
+        let cloud = cloud();
+        let tasks = block_on(cloud.tasks(CLUSTER)).unwrap();
+        let vpc: Vec<&Task> = tasks.iter().filter(|t| t.service_name() == Some("vpc")).collect();
+        assert!(!vpc.is_empty() && vpc.iter().all(|t| t.eni), "awsvpc tasks have an ENI attachment");
+        assert!(tasks.iter().filter(|t| t.service_name() != Some("vpc")).all(|t| !t.eni));
+
+        let services = block_on(cloud.services(CLUSTER)).unwrap();
+        let zk = services.iter().find(|s| s.name == "zk").unwrap();
+        assert_eq!(zk.placement_constraints, [PlacementConstraint::DistinctInstance]);
+        let pinned = services.iter().find(|s| s.name == "pinned").unwrap();
+        assert!(pinned.placement_constraints.is_empty(), "its memberOf is the task definition's");
+        let definition = block_on(cloud.task_definition(&pinned.task_definition)).unwrap();
+        assert_eq!(
+            definition.placement_constraints,
+            [PlacementConstraint::MemberOf("attribute:ecs.availability-zone == sim-1b".into())]
+        );
+        let by_name = |name: &str| {
+            let service = services.iter().find(|s| s.name == name).unwrap();
+            block_on(cloud.task_definition(&service.task_definition)).unwrap()
+        };
+        let vpc = by_name("vpc");
+        assert!(vpc.is_awsvpc() && vpc.host_ports().is_empty());
+        assert_eq!(by_name("web").host_ports().tcp.into_iter().collect::<Vec<_>>(), [8080]);
+        assert_eq!(by_name("dns").host_ports().udp.into_iter().collect::<Vec<_>>(), [53]);
+        let exporter = by_name("exporter");
+        assert_eq!(exporter.network_mode.as_deref(), Some("host"));
+        assert_eq!(exporter.host_ports().tcp.into_iter().collect::<Vec<_>>(), [9100], "host mode: the container port");
+        assert_eq!(by_name("ml").reservation(), Ok(Resources::new(1024, 4096).with_gpu(1)));
+        assert_eq!(by_name("filler").network_mode.as_deref(), Some("bridge"));
+
+        let groups = block_on(cloud.groups(&["sim-blue".to_owned()])).unwrap();
+        assert_eq!(groups[0].zones, ["sim-1a", "sim-1b", "sim-1c"]);
+        assert_eq!(groups[0].override_types, ["m5.large", "g4dn.xlarge"]);
+        assert!(groups[0].instances.iter().all(|i| i.instance_type.is_some()));
+        let template = groups[0].launch_template.clone().unwrap();
+        assert_eq!(block_on(cloud.launch_template_type(&template)), Ok(None), "the overrides name the types");
+
+        let names = ["m5.large".to_owned(), "g4dn.xlarge".to_owned(), "x9.huge".to_owned()];
+        let types = block_on(cloud.instance_types(&names)).unwrap();
+        assert_eq!(types.len(), 2, "EC2 leaves out what it does not know");
+        let g4dn = types.iter().find(|t| t.name == "g4dn.xlarge").unwrap();
+        assert_eq!((g4dn.vcpus, g4dn.memory_mib, g4dn.max_enis, g4dn.gpus), (4, 16384, 3, 1));
+        assert_eq!(g4dn.architecture.as_deref(), Some("x86_64"));
+    }
+
+    /// The world's scheduler and the core's placement model are separate; on what SimCloud reports they must
+    /// agree on every dimension, instance by instance, for every service: they may differ only where ECS and
+    /// the model would.
+    #[test]
+    fn the_world_and_the_core_s_model_agree_on_what_fits_where() {
+        let cloud = cloud();
+        let instances = block_on(cloud.container_instances(CLUSTER)).unwrap();
+        let services = block_on(cloud.services(CLUSTER)).unwrap();
+        let mut tasks: HashMap<String, Vec<Task>> = instances.iter().map(|i| (i.arn.clone(), Vec::new())).collect();
+        for task in block_on(cloud.tasks(CLUSTER)).unwrap() {
+            tasks.entry(task.container_instance_arn.clone().unwrap()).or_default().push(task);
+        }
+        let definitions: HashMap<String, TaskDefinition> = services
+            .iter()
+            .map(|s| (s.task_definition.clone(), block_on(cloud.task_definition(&s.task_definition)).unwrap()))
+            .collect();
+        let names: Vec<String> = instances.iter().filter_map(|i| i.instance_type().map(str::to_owned)).collect();
+        let types = block_on(cloud.instance_types(&names)).unwrap().into_iter().map(|t| (t.name.clone(), t)).collect();
+        let view = ClusterView { instances: &instances, services: &services, tasks: &tasks, definitions: &definitions, types: &types };
+        let mut refusals = 0;
+        cloud.with(|world| {
+            for (s, state) in world.ecs.services.iter().enumerate() {
+                let demand = view.service_demand(&services[s]).unwrap();
+                for (i, instance) in world.instances.iter().enumerate() {
+                    let same = state.tasks.iter().filter(|t| t.instance == i).count() as u32;
+                    let world_says = refusal(&state.needs, instance, same);
+                    let core_says = view.slot(&instances[i]).unwrap().fit(&demand);
+                    assert_eq!(
+                        world_says.is_none(),
+                        core_says == Fit::Fits,
+                        "{} on {} ({}): world {world_says:?}, core {core_says:?}",
+                        state.spec.name,
+                        instance.ec2_instance_id,
+                        world.types[instance.kind].name
+                    );
+                    refusals += usize::from(world_says.is_some());
+                }
+            }
+        });
+        assert!(refusals > 10, "the state tests refusals too, not only fits: {refusals}");
+    }
+
+    #[test]
+    fn scale_status_reads_the_world_s_placement_failures_as_it_reads_ecs_s() {
+        let cloud = cloud();
+        let unplaced: Vec<String> = cloud.with(|world| {
+            // Every service wants more than fits: each gets an "unable to place" event naming the closest
+            // instance where ECS's wording is known.
+            for state in &mut world.ecs.services {
+                state.desired += 12;
+            }
+            world.tick = 70;
+            world.schedule();
+            world.ecs.services.iter().filter(|s| s.unplaced > 0).map(|s| s.spec.name.clone()).collect()
+        });
+        for name in ["web", "dns", "exporter", "zk", "pinned", "ml"] {
+            assert!(unplaced.iter().any(|u| u == name), "{name} should fail placement: {unplaced:?}");
+        }
+        let services = block_on(cloud.services(CLUSTER)).unwrap();
+        let now = cloud.now();
+        let failing: Vec<&str> =
+            recent_failures(&services, now, Duration::minutes(10)).iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(failing, unplaced, "a memberOf, port, distinct or GPU failure is a capacity problem to the core too");
+        let event = |name: &str| services.iter().find(|s| s.name == name).unwrap().events[0].message.clone();
+        assert!(event("pinned").contains(r#"encountered error "MemberOf placement constraint unsatisfied.""#));
+        assert!(event("zk").starts_with("(service zk) was unable to place a task because no container instance met all"));
+        assert!(!event("pinned").contains("missing an attribute"), "that is requiresAttributes' message, not memberOf's");
+    }
+}

@@ -52,11 +52,17 @@ pub struct Summary {
     pub scale_ups: u32,
     pub scale_downs: u32,
     pub spikes: Vec<Spike>,
+    /// REPLICA tasks stopped by a termination rather than moved: killed with their instance (no drain hook, a
+    /// drain released at the max drain time, an instance terminated before it registered).
     pub tasks_killed: u64,
     /// REPLICA tasks ECS stopped on DRAINING instances (drains of consolidation, scale-in, colour swaps) per
     /// 24 h of recorded minutes.
     pub tasks_moved_per_day: f64,
+    /// Drains held to the max drain time (`MAX_DRAIN_SECONDS`) and released by it, their tasks still there.
     pub drain_timeouts: u32,
+    /// Scale-in requests the custom termination policy answered with no instance (Auto Scaling asks again a
+    /// minute later): each is a minute a group stayed above its desired capacity.
+    pub termination_refusals: u32,
     pub peak_instances: u32,
 }
 
@@ -90,6 +96,7 @@ impl Summary {
                 tally.tasks_moved as f64 * 1440.0 / timeline.len() as f64
             },
             drain_timeouts: tally.drain_timeouts,
+            termination_refusals: tally.termination_refusals,
             peak_instances: timeline.iter().map(|m| m.instances).max().unwrap_or(0),
         }
     }
@@ -133,7 +140,7 @@ fn spike_cell(summary: &Summary) -> String {
 }
 
 /// The header of [`table`].
-pub const COLUMNS: [&str; 10] = [
+pub const COLUMNS: [&str; 12] = [
     "scenario",
     "policy",
     "instance-h",
@@ -144,11 +151,13 @@ pub const COLUMNS: [&str; 10] = [
     "oscillations",
     "spike→placed min",
     "tasks moved/day",
+    "drains held to max",
+    "tasks killed",
 ];
 
 /// The figures of many comparisons as one aligned text table.
 pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> String {
-    let mut rows: Vec<[String; 10]> = Vec::new();
+    let mut rows: Vec<[String; COLUMNS.len()]> = Vec::new();
     for comparison in comparisons {
         for run in &comparison.runs {
             let s = &run.summary;
@@ -164,6 +173,8 @@ pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> Strin
                 s.oscillations.to_string(),
                 spike_cell(s),
                 format!("{:.0}", s.tasks_moved_per_day),
+                s.drain_timeouts.to_string(),
+                s.tasks_killed.to_string(),
             ]);
         }
     }
@@ -220,6 +231,7 @@ struct SummaryRow<'a> {
     tasks_killed: u64,
     tasks_moved_per_day: f64,
     drain_timeouts: u32,
+    termination_refusals: u32,
     peak_instances: u32,
 }
 
@@ -302,6 +314,7 @@ impl Comparison {
                     tasks_killed: s.tasks_killed,
                     tasks_moved_per_day: s.tasks_moved_per_day,
                     drain_timeouts: s.drain_timeouts,
+                    termination_refusals: s.termination_refusals,
                     peak_instances: s.peak_instances,
                 })
                 .map_err(csv_error(&summary))?;

@@ -147,6 +147,71 @@ proptest! {
     }
 }
 
+/// What SimCloud reports, read as the core reads it, and the core's model's verdict on every service and ACTIVE
+/// instance compared with the world's scheduler's: `Err` names the first disagreement.
+fn core_agrees(simulation: &Simulation<'_>) -> Result<(), String> {
+    use ecs_scaler_core::placement::Fit;
+    use ecs_scaler_core::placement::removal::ClusterView;
+    use ecs_scaler_core::ports::{Ec2Api, EcsApi};
+    use ecs_scaler_sim::world::placement::refusal;
+    use futures::executor::block_on;
+    use std::collections::HashMap;
+
+    let cloud = simulation.cloud();
+    let instances = block_on(cloud.container_instances("sim")).map_err(|e| e.to_string())?;
+    let services = block_on(cloud.services("sim")).map_err(|e| e.to_string())?;
+    let mut tasks: HashMap<String, Vec<_>> = instances.iter().map(|i| (i.arn.clone(), Vec::new())).collect();
+    for task in block_on(cloud.tasks("sim")).map_err(|e| e.to_string())? {
+        tasks.entry(task.container_instance_arn.clone().unwrap_or_default()).or_default().push(task);
+    }
+    let mut definitions = HashMap::new();
+    for service in &services {
+        let definition = block_on(cloud.task_definition(&service.task_definition)).map_err(|e| e.to_string())?;
+        definitions.insert(service.task_definition.clone(), definition);
+    }
+    let names: Vec<String> = instances.iter().filter_map(|i| i.instance_type().map(str::to_owned)).collect();
+    let types = block_on(cloud.instance_types(&names)).map_err(|e| e.to_string())?;
+    let types = types.into_iter().map(|t| (t.name.clone(), t)).collect();
+    let view = ClusterView { instances: &instances, services: &services, tasks: &tasks, definitions: &definitions, types: &types };
+    cloud.with(|world| {
+        for (s, state) in world.ecs.services.iter().enumerate() {
+            let demand = view.service_demand(&services[s]).map_err(|e| e.to_string())?;
+            for instance in instances.iter().filter(|i| i.is_active()) {
+                let index = world.instances.iter().position(|w| w.arn == instance.arn).ok_or("unknown instance")?;
+                let same = state.tasks.iter().filter(|t| t.instance == index).count() as u32;
+                let world_says = refusal(&state.needs, &world.instances[index], same);
+                let slot = view.slot(instance).ok_or("no slot")?;
+                let core_says = slot.fit(&demand);
+                if world_says.is_none() != (core_says == Fit::Fits) {
+                    return Err(format!("{} on {}: world {world_says:?}, core {core_says:?}", state.spec.name, instance.arn));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// The world's scheduler and the core's placement model, on what SimCloud reports, agree on what fits where
+    /// every quarter of an hour of every run: they are separate models of the same ECS.
+    #[test]
+    fn the_world_and_the_core_s_model_agree_on_every_instance(scenario in scenarios()) {
+        let knobs = Knobs { warmup_minutes: 20, ..Knobs::default() };
+        let mut simulation =
+            Simulation::new(&scenario, policy::by_name("ecs-scaler", &knobs).unwrap(), knobs.clone()).unwrap();
+        while !simulation.finished() {
+            let minute = simulation.step().map(|m| m.minute);
+            if minute.is_some_and(|m| m % 15 == 0) {
+                if let Err(disagreement) = core_agrees(&simulation) {
+                    panic!("minute {minute:?}: {disagreement}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_warm_started_cluster_passes_the_same_checks() {
     let scenario = ecs_scaler_sim::builtin::by_name("blue-green").unwrap();

@@ -211,3 +211,81 @@ impl World {
         oracle::bound(placed, &self.largest, self.ecs.daemon_overhead)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knobs::Knobs;
+    use crate::policy::Wiring;
+    use crate::scenario::{Constraint, NetworkMode, PortSpec, Protocol, Scenario, ServiceSpec, Unavailable};
+
+    /// A world of `instance_type` (then `more`) with these services, each with `unplaced` tasks waiting.
+    fn waiting(instance_type: InstanceType, more: Vec<InstanceType>, services: Vec<(ServiceSpec, u32)>) -> World {
+        let unavailable = if more.is_empty() {
+            vec![]
+        } else {
+            vec![Unavailable { zone: "sim-1c".into(), instance_type: instance_type.name.clone() }]
+        };
+        let scenario = Scenario {
+            instance_type,
+            mixed_instance_types: more,
+            unavailable,
+            initial_instances: Some(1),
+            services: services.iter().map(|(s, _)| s.clone()).collect(),
+            ..Scenario::default()
+        };
+        scenario.validate().unwrap();
+        let mut world = World::new(&scenario, Knobs::default(), Wiring::default());
+        for (state, (_, unplaced)) in world.ecs.services.iter_mut().zip(&services) {
+            state.unplaced = *unplaced;
+        }
+        world
+    }
+
+    fn small(name: &str) -> ServiceSpec {
+        ServiceSpec::replica(name, 128, 256, 0)
+    }
+
+    #[test]
+    fn managed_scaling_counts_fresh_instances_by_enis_ports_and_distinct_instance() {
+        // Six tiny tasks: CPU and memory would put them all on one m5.large.
+        let plain = waiting(InstanceType::m5_large(), vec![], vec![(small("a"), 6)]);
+        assert_eq!(plain.fresh_instances_for_unplaced(), Provisioning { instances: 1, excluded: 0 });
+        // awsvpc: 2 per m5.large.
+        let awsvpc = ServiceSpec { network_mode: NetworkMode::Awsvpc, ..small("a") };
+        let w = waiting(InstanceType::m5_large(), vec![], vec![(awsvpc, 6)]);
+        assert_eq!(w.fresh_instances_for_unplaced().instances, 3);
+        // A static port: one per instance; the same port over UDP shares them.
+        let port = |protocol| PortSpec { container_port: 53, host_port: Some(53), protocol };
+        let tcp = ServiceSpec { ports: vec![port(Protocol::Tcp)], ..small("tcp") };
+        let udp = ServiceSpec { ports: vec![port(Protocol::Udp)], ..small("udp") };
+        let w = waiting(InstanceType::m5_large(), vec![], vec![(tcp, 4), (udp, 4)]);
+        assert_eq!(w.fresh_instances_for_unplaced().instances, 4);
+        // distinctInstance: one per instance, but only within its own service.
+        let distinct = ServiceSpec { placement_constraints: vec![Constraint::DistinctInstance], ..small("d") };
+        let w = waiting(InstanceType::m5_large(), vec![], vec![(distinct, 5), (small("other"), 5)]);
+        assert_eq!(w.fresh_instances_for_unplaced().instances, 5);
+    }
+
+    #[test]
+    fn managed_scaling_ignores_member_of_and_leaves_out_what_the_smallest_type_cannot_hold() {
+        let pinned = ServiceSpec {
+            placement_constraints: vec![Constraint::MemberOf { expression: "attribute:team == data".into() }],
+            ..small("pinned")
+        };
+        let w = waiting(InstanceType::m5_large(), vec![], vec![(pinned, 6)]);
+        assert_eq!(w.fresh_instances_for_unplaced(), Provisioning { instances: 1, excluded: 0 }, "memberOf is not sized");
+        // m5.large then m5.xlarge: a task only an m5.xlarge holds is left out, the others are packed onto the
+        // largest type (4 × 1000 CPU units fit one m5.xlarge).
+        let big = ServiceSpec::replica("big", 3000, 4096, 0);
+        let mid = ServiceSpec::replica("mid", 1000, 1024, 0);
+        let w = waiting(InstanceType::m5_large(), vec![InstanceType::m5_xlarge()], vec![(big.clone(), 2), (mid, 4)]);
+        assert_eq!(w.fresh_instances_for_unplaced(), Provisioning { instances: 1, excluded: 2 });
+        let (_, view) = waiting(InstanceType::m5_large(), vec![InstanceType::m5_xlarge()], vec![(big, 2)]).measure(2);
+        assert!(view.provisioning_incompatible, "nothing it can size: managed scaling stops");
+        // GPUs: a GPU task on a group without GPUs is never sized.
+        let gpu = ServiceSpec { gpus: 1, ..small("gpu") };
+        let w = waiting(InstanceType::g4dn_xlarge(), vec![], vec![(gpu, 3)]);
+        assert_eq!(w.fresh_instances_for_unplaced().instances, 3, "one GPU each");
+    }
+}

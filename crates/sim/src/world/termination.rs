@@ -132,13 +132,15 @@ impl World {
     }
 
     /// A scaling activity completes when its launches are InService and its terminations are done; then its
-    /// cooldown starts.
+    /// cooldown starts. A scale-in the custom termination policy has not answered with an instance yet is still
+    /// in progress: the group is above its desired capacity, and Auto Scaling keeps asking.
     pub fn finish_activities(&mut self) {
         let t = self.tick;
         let in_service = i64::from(t) - i64::from(self.knobs.in_service_minutes);
         for group in 0..self.autoscaling.groups.len() {
             let Some((touched, cooldown)) = &self.autoscaling.groups[group].activity else { continue };
-            let done = touched.iter().all(|&i| {
+            let above = self.members(group).len() > self.autoscaling.groups[group].desired as usize;
+            let done = !above && touched.iter().all(|&i| {
                 let instance = &self.instances[i];
                 match instance.lifecycle {
                     Lifecycle::Terminated => true,
@@ -232,5 +234,97 @@ impl World {
             override_types: self.launch_types.iter().map(|&k| self.types[k].name.clone()).collect(),
             attribute_based_types: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knobs::Knobs;
+    use crate::policy::Wiring;
+    use crate::scenario::{InstanceType, Scenario, ServiceSpec};
+
+    fn custom() -> Wiring {
+        Wiring { custom_termination: true, shortfall_policy: true, ..Wiring::default() }
+    }
+
+    /// `n` ACTIVE m5.xlarge instances over three zones (a, b, c, a, ...), a small service on each.
+    fn world(n: u32, wiring: Wiring) -> World {
+        let scenario = Scenario {
+            instance_type: InstanceType::m5_xlarge(),
+            initial_instances: Some(n),
+            max_size: 20,
+            services: vec![ServiceSpec::replica("api", 256, 512, n)],
+            ..Scenario::default()
+        };
+        World::new(&scenario, Knobs::default(), wiring)
+    }
+
+    fn zone_of(world: &World, instance_id: &str) -> String {
+        let instance = world.instances.iter().find(|i| i.ec2_instance_id == instance_id).unwrap();
+        world.zones[instance.zone].clone()
+    }
+
+    #[test]
+    fn a_scale_in_offers_only_the_zone_with_the_most_instances() {
+        let mut w = world(7, custom());
+        let per_zone: Vec<usize> = (0..3).map(|z| w.instances.iter().filter(|i| i.zone == z).count()).collect();
+        assert_eq!(per_zone, [3, 2, 2]);
+        w.autoscaling.groups[0].desired = 6;
+        let request = &w.termination_requests()[0];
+        let capacity: Vec<(&str, u32)> =
+            request.capacity.iter().map(|c| (c.availability_zone.as_str(), c.capacity)).collect();
+        assert_eq!(capacity, [("sim-1a", 1)]);
+        assert_eq!(request.instances.len(), 3, "only zone a's instances: {:?}", request.instances);
+        assert!(request.instances.iter().all(|c| c.availability_zone == "sim-1a"));
+        assert!(request.instances.iter().all(|c| zone_of(&w, &c.instance_id) == "sim-1a"));
+        assert!(request.instances.iter().all(|c| c.instance_type.as_deref() == Some("m5.xlarge")));
+
+        // Two to go: one from a, which leaves the zones even, then one from the zone listed last.
+        w.autoscaling.groups[0].desired = 5;
+        let request = &w.termination_requests()[0];
+        let capacity: Vec<(&str, u32)> =
+            request.capacity.iter().map(|c| (c.availability_zone.as_str(), c.capacity)).collect();
+        assert_eq!(capacity, [("sim-1a", 1), ("sim-1c", 1)]);
+        assert_eq!(request.instances.len(), 5, "zones a and c");
+        assert!(request.instances.iter().all(|c| c.availability_zone != "sim-1b"));
+    }
+
+    #[test]
+    fn the_default_policy_also_takes_from_the_fullest_zone_first_then_the_oldest() {
+        let mut w = world(7, Wiring::default());
+        w.autoscaling.groups[0].desired = 5;
+        w.reconcile_groups();
+        let gone: Vec<usize> =
+            (0..w.instances.len()).filter(|&i| w.instances[i].lifecycle != Lifecycle::InService).collect();
+        // Instance 0 (zone a, the oldest), then, the zones even at 2, the oldest of zone c (instance 2).
+        assert_eq!(gone, [0, 2]);
+        let members = w.members(0);
+        let per_zone: Vec<usize> =
+            (0..3).map(|z| members.iter().filter(|&&i| w.instances[i].zone == z).count()).collect();
+        assert_eq!(per_zone, [2, 2, 1]);
+    }
+
+    #[test]
+    fn the_termination_policy_s_answer_is_trimmed_zone_first_to_the_excess() {
+        let mut w = world(6, custom());
+        w.autoscaling.groups[0].desired = 5;
+        let everyone: Vec<String> = w.instances.iter().map(|i| i.ec2_instance_id.clone()).collect();
+        w.apply_termination("sim-blue", &everyone);
+        assert_eq!(w.members(0).len(), 5);
+        let left = w.instances.iter().find(|i| i.lifecycle != Lifecycle::InService).unwrap();
+        assert_eq!(w.zones[left.zone], "sim-1c", "the zones were even: the last one gives");
+    }
+
+    #[test]
+    fn a_group_reports_its_zones_types_and_each_instance_s_zone_and_type() {
+        let w = world(4, custom());
+        let group = w.group_view(0);
+        assert_eq!(group.zones, ["sim-1a", "sim-1b", "sim-1c"]);
+        assert_eq!(group.override_types, ["m5.xlarge"]);
+        assert!(group.launch_template.is_some() && !group.attribute_based_types);
+        let zones: Vec<&str> = group.instances.iter().map(|i| i.availability_zone.as_str()).collect();
+        assert_eq!(zones, ["sim-1a", "sim-1b", "sim-1c", "sim-1a"]);
+        assert!(group.instances.iter().all(|i| i.instance_type.as_deref() == Some("m5.xlarge")));
     }
 }
