@@ -60,8 +60,8 @@ pub const NAMES: [(&str, &str); 13] = [
     ),
     (
         "mixed-zones",
-        "mixed instances (m5.large, then m5.xlarge) with no m5.large capacity in one zone: tasks too large for an \
-         m5.large fit only that zone's instances",
+        "mixed instances (m5.large, then m5.xlarge) with no m5.large capacity in one zone: report tasks too large \
+         for an m5.large fit only that zone's instances; they go from 3 to 9 at minute 60 for 90 minutes",
     ),
     ("bench", "24 h diurnal day of 200 services on 90 to 140 instances, for timing"),
 ];
@@ -446,13 +446,13 @@ pub fn member_of() -> Scenario {
 
 /// A mixed instances policy of m5.large, then m5.xlarge (prioritized), where EC2 has no m5.large capacity in
 /// `sim-1c`: zones a and b get m5.large, zone c m5.xlarge. `report` tasks (2560 CPU units, 6 GiB) fit only an
-/// m5.xlarge: 2 of them, 6 from minute 60 to 150; twelve services of the usual sizes run anywhere.
+/// m5.xlarge: 3 of them, 9 from minute 60 to 150; twelve services of the usual sizes run anywhere.
 pub fn mixed_zones() -> Scenario {
     let mut rng = Rng(0x313D);
-    let report = ServiceSpec::replica("report", 2560, 6144, 2);
+    let report = ServiceSpec::replica("report", 2560, 6144, 3);
     let mut changes = Vec::new();
-    changes.push(Change { minute: 60, service: report.name.clone(), desired: 6 });
-    changes.push(Change { minute: 150, service: report.name.clone(), desired: 2 });
+    changes.push(Change { minute: 60, service: report.name.clone(), desired: 9 });
+    changes.push(Change { minute: 150, service: report.name.clone(), desired: 3 });
     let mut services = vec![logs_daemon(), report];
     for i in 0..12 {
         services.push(replica(format!("svc-{i:02}"), SIZES[i % SIZES.len()], rng.between(2, 6), 100));
