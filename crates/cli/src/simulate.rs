@@ -15,8 +15,8 @@ use crate::{BenchArgs, CliError, Result};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// A built-in scenario (diurnal, spike, deploy-storm, blue-green, fragmentation, bench), `all` for every
-    /// built-in one but bench, or a .json / .csv file. Repeatable.
+    /// A built-in scenario (`--list` names them: diurnal, spike, ..., the placement ones such as awsvpc or
+    /// mixed-zones, bench), `all` for every built-in one but bench, or a .json / .csv file. Repeatable.
     #[arg(long, value_name = "NAME|FILE", required_unless_present = "list")]
     pub scenario: Vec<String>,
     /// ecs-scaler, seed, capacity-provider, or all. Repeatable.
@@ -120,7 +120,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if args.list {
         for (name, description) in builtin::NAMES {
-            println!("{name:<14} {description}");
+            println!("{name:<18} {description}");
         }
         return Ok(ExitCode::SUCCESS);
     }

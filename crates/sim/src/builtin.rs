@@ -307,14 +307,26 @@ pub fn fragmentation() -> Scenario {
     }
 }
 
+/// A desired count that goes to `to` at minute 60 and back to `back` at minute 150.
+fn step(service: &str, to: u32, back: u32) -> Vec<Change> {
+    vec![
+        Change { minute: 60, service: service.to_owned(), desired: to },
+        Change { minute: 150, service: service.to_owned(), desired: back },
+    ]
+}
+
 /// A desired count that doubles at minute 60 and comes back at minute 150.
 fn doubles(service: &ServiceSpec, changes: &mut Vec<Change>) {
-    changes.push(Change { minute: 60, service: service.name.clone(), desired: service.desired * 2 });
-    changes.push(Change { minute: 150, service: service.name.clone(), desired: service.desired });
+    changes.extend(step(&service.name, service.desired * 2, service.desired));
 }
 
 /// Four hours of these services and changes on a group of `instance_type`, 2 to 100 instances.
-fn placement_scenario(name: &str, instance_type: InstanceType, services: Vec<ServiceSpec>, mut changes: Vec<Change>) -> Scenario {
+fn placement_scenario(
+    name: &str,
+    instance_type: InstanceType,
+    services: Vec<ServiceSpec>,
+    mut changes: Vec<Change>,
+) -> Scenario {
     changes.sort_by_key(|c| c.minute);
     Scenario {
         name: name.into(),
@@ -347,7 +359,10 @@ pub fn awsvpc() -> Scenario {
     }
     for i in 0..4 {
         let port = PortSpec { container_port: 8080, host_port: None, protocol: Protocol::Tcp };
-        let web = ServiceSpec { ports: vec![port], ..ServiceSpec::replica(&format!("web-{i}"), 512, 1024, rng.between(3, 5)) };
+        let web = ServiceSpec {
+            ports: vec![port],
+            ..ServiceSpec::replica(&format!("web-{i}"), 512, 1024, rng.between(3, 5))
+        };
         services.push(web);
     }
     placement_scenario("awsvpc", InstanceType::m5_large(), services, changes)
@@ -358,16 +373,21 @@ pub fn awsvpc() -> Scenario {
 /// instance), and `api` with dynamic ports (host port 0), which never clash. Every static-port service needs
 /// one instance per task, where CPU and memory would put four of them on one.
 pub fn static_ports() -> Scenario {
-    let port = |container, host: Option<u16>, protocol| PortSpec { container_port: container, host_port: host, protocol };
-    let web = ServiceSpec { ports: vec![port(80, Some(8080), Protocol::Tcp)], ..ServiceSpec::replica("web", 512, 1024, 6) };
+    let port =
+        |container, host: Option<u16>, protocol| PortSpec { container_port: container, host_port: host, protocol };
+    let web =
+        ServiceSpec { ports: vec![port(80, Some(8080), Protocol::Tcp)], ..ServiceSpec::replica("web", 512, 1024, 6) };
     let exporter = ServiceSpec {
         network_mode: NetworkMode::Host,
         ports: vec![port(9100, None, Protocol::Tcp)],
         ..ServiceSpec::replica("node-exporter", 128, 256, 4)
     };
-    let dns_tcp = ServiceSpec { ports: vec![port(53, Some(53), Protocol::Tcp)], ..ServiceSpec::replica("dns-tcp", 256, 512, 5) };
-    let dns_udp = ServiceSpec { ports: vec![port(53, Some(53), Protocol::Udp)], ..ServiceSpec::replica("dns-udp", 256, 512, 5) };
-    let api = ServiceSpec { ports: vec![port(8080, Some(0), Protocol::Tcp)], ..ServiceSpec::replica("api", 512, 1024, 8) };
+    let dns_tcp =
+        ServiceSpec { ports: vec![port(53, Some(53), Protocol::Tcp)], ..ServiceSpec::replica("dns-tcp", 256, 512, 5) };
+    let dns_udp =
+        ServiceSpec { ports: vec![port(53, Some(53), Protocol::Udp)], ..ServiceSpec::replica("dns-udp", 256, 512, 5) };
+    let api =
+        ServiceSpec { ports: vec![port(8080, Some(0), Protocol::Tcp)], ..ServiceSpec::replica("api", 512, 1024, 8) };
     let services = vec![logs_daemon(), web, exporter, dns_tcp, dns_udp, api];
     let mut changes = Vec::new();
     for service in services.iter().skip(1) {
@@ -384,9 +404,7 @@ pub fn distinct_instance() -> Scenario {
         placement_constraints: vec![Constraint::DistinctInstance],
         ..ServiceSpec::replica("coordinator", 256, 512, 6)
     };
-    let mut changes = Vec::new();
-    changes.push(Change { minute: 60, service: coordinator.name.clone(), desired: 14 });
-    changes.push(Change { minute: 150, service: coordinator.name.clone(), desired: 6 });
+    let changes = step(&coordinator.name, 14, 6);
     let mut services = vec![logs_daemon(), coordinator];
     for i in 0..10 {
         services.push(replica(format!("svc-{i:02}"), SIZES[i % SIZES.len()], rng.between(3, 7), 100));
@@ -400,9 +418,7 @@ pub fn distinct_instance() -> Scenario {
 pub fn gpu() -> Scenario {
     let mut rng = Rng(0x69B0);
     let inference = ServiceSpec { gpus: 1, ..ServiceSpec::replica("inference", 1024, 4096, 4) };
-    let mut changes = Vec::new();
-    changes.push(Change { minute: 60, service: inference.name.clone(), desired: 10 });
-    changes.push(Change { minute: 150, service: inference.name.clone(), desired: 4 });
+    let changes = step(&inference.name, 10, 4);
     let mut services = vec![logs_daemon(), inference];
     for i in 0..8 {
         services.push(replica(format!("svc-{i:02}"), SIZES[i % 2], rng.between(2, 5), 100));
@@ -422,7 +438,9 @@ pub fn member_of() -> Scenario {
         ..InstanceType::m5_2xlarge()
     };
     let batch = ServiceSpec {
-        placement_constraints: vec![Constraint::MemberOf { expression: "attribute:ecs.instance-type == m5.2xlarge".into() }],
+        placement_constraints: vec![Constraint::MemberOf {
+            expression: "attribute:ecs.instance-type == m5.2xlarge".into(),
+        }],
         ..ServiceSpec::replica("batch", 1024, 2048, 0)
     };
     let cache = ServiceSpec {
@@ -450,9 +468,7 @@ pub fn member_of() -> Scenario {
 pub fn mixed_zones() -> Scenario {
     let mut rng = Rng(0x313D);
     let report = ServiceSpec::replica("report", 2560, 6144, 3);
-    let mut changes = Vec::new();
-    changes.push(Change { minute: 60, service: report.name.clone(), desired: 9 });
-    changes.push(Change { minute: 150, service: report.name.clone(), desired: 3 });
+    let changes = step(&report.name, 9, 3);
     let mut services = vec![logs_daemon(), report];
     for i in 0..12 {
         services.push(replica(format!("svc-{i:02}"), SIZES[i % SIZES.len()], rng.between(2, 6), 100));
@@ -484,9 +500,41 @@ mod tests {
 
     #[test]
     fn json_scenarios_round_trip() {
-        let scenario = by_name("fragmentation").unwrap();
-        let json = serde_json::to_string(&scenario).unwrap();
-        assert_eq!(Scenario::from_json(&json).unwrap(), scenario);
+        for (name, _) in NAMES {
+            let scenario = by_name(name).unwrap();
+            let json = serde_json::to_string(&scenario).unwrap();
+            assert_eq!(Scenario::from_json(&json).unwrap(), scenario, "{name}");
+        }
+        // What a scenario leaves out is ECS's default, and the export leaves it out too.
+        let json = serde_json::to_value(by_name("gpu").unwrap()).unwrap();
+        let inference = &json["services"][1];
+        assert_eq!((inference["name"].as_str(), inference["gpus"].as_u64()), (Some("inference"), Some(1)));
+        assert!(inference.get("network_mode").is_none() && inference.get("placement_strategy").is_none());
+        assert_eq!(json["instance_type"]["gpus"], 1);
+    }
+
+    #[test]
+    fn every_placement_scenario_fits_by_cpu_and_memory_where_its_own_dimension_refuses() {
+        // awsvpc: an m5.large's CPU and memory hold 7 of the tasks, its ENIs 2.
+        let s = awsvpc();
+        let task = s.services.iter().find(|s| s.network_mode == NetworkMode::Awsvpc).unwrap();
+        assert!((s.instance_type.cpu - 128) / task.cpu >= 7 && s.instance_type.awsvpc_tasks(s.awsvpc_trunking) == 2);
+        // gpu: three inference tasks by CPU and memory, one by GPU.
+        let s = gpu();
+        let inference = &s.services[1];
+        assert_eq!((s.instance_type.memory - 256) / inference.memory, 3);
+        assert_eq!(s.instance_type.gpus / inference.gpus, 1);
+        // static-ports: four web tasks by CPU and memory, one by port.
+        let s = static_ports();
+        let web = s.services.iter().find(|s| s.name == "web").unwrap();
+        assert!((s.instance_type.cpu - 128) / web.cpu >= 4 && web.host_ports().0 == [8080]);
+        let (tcp, udp) = s.services.iter().find(|s| s.name == "dns-udp").unwrap().host_ports();
+        assert!(tcp.is_empty() && udp == [53]);
+        // mixed-zones: a report task does not fit an m5.large, only the m5.xlarge zone c gets.
+        let s = mixed_zones();
+        let report = &s.services[1];
+        assert!(report.cpu > s.instance_type.cpu && report.cpu <= s.mixed_instance_types[0].cpu);
+        assert!(s.is_unavailable("sim-1c", "m5.large") && !s.is_unavailable("sim-1a", "m5.large"));
     }
 
     #[test]

@@ -8,12 +8,11 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use ecs_scaler_core::arn::cluster_name;
 use ecs_scaler_core::drain::UNKNOWN_STATUS;
-use ecs_scaler_core::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
 use ecs_scaler_core::lifecycle::LaunchTemplateRef;
+use ecs_scaler_core::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
 use ecs_scaler_core::placement::instance_types::InstanceTypeInfo;
 use ecs_scaler_core::ports::{
-    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricsApi, MissingCluster,
-    Reservations,
+    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricsApi, MissingCluster, Reservations,
 };
 use ecs_scaler_core::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinition};
 
@@ -371,8 +370,14 @@ mod tests {
             max_size: 20,
             services: vec![
                 ServiceSpec { network_mode: NetworkMode::Awsvpc, ..ServiceSpec::replica("vpc", 128, 256, 7) },
-                ServiceSpec { ports: vec![port(80, Some(8080), Protocol::Tcp)], ..ServiceSpec::replica("web", 128, 256, 3) },
-                ServiceSpec { ports: vec![port(53, Some(53), Protocol::Udp)], ..ServiceSpec::replica("dns", 128, 256, 2) },
+                ServiceSpec {
+                    ports: vec![port(80, Some(8080), Protocol::Tcp)],
+                    ..ServiceSpec::replica("web", 128, 256, 3)
+                },
+                ServiceSpec {
+                    ports: vec![port(53, Some(53), Protocol::Udp)],
+                    ..ServiceSpec::replica("dns", 128, 256, 2)
+                },
                 ServiceSpec {
                     network_mode: NetworkMode::Host,
                     ports: vec![port(9100, None, Protocol::Tcp)],
@@ -490,7 +495,13 @@ mod tests {
             .collect();
         let names: Vec<String> = instances.iter().filter_map(|i| i.instance_type().map(str::to_owned)).collect();
         let types = block_on(cloud.instance_types(&names)).unwrap().into_iter().map(|t| (t.name.clone(), t)).collect();
-        let view = ClusterView { instances: &instances, services: &services, tasks: &tasks, definitions: &definitions, types: &types };
+        let view = ClusterView {
+            instances: &instances,
+            services: &services,
+            tasks: &tasks,
+            definitions: &definitions,
+            types: &types,
+        };
         let mut refusals = 0;
         cloud.with(|world| {
             for (s, state) in world.ecs.services.iter().enumerate() {
@@ -534,10 +545,18 @@ mod tests {
         let now = cloud.now();
         let failing: Vec<&str> =
             recent_failures(&services, now, Duration::minutes(10)).iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(failing, unplaced, "a memberOf, port, distinct or GPU failure is a capacity problem to the core too");
+        assert_eq!(
+            failing, unplaced,
+            "a memberOf, port, distinct or GPU failure is a capacity problem to the core too"
+        );
         let event = |name: &str| services.iter().find(|s| s.name == name).unwrap().events[0].message.clone();
         assert!(event("pinned").contains(r#"encountered error "MemberOf placement constraint unsatisfied.""#));
-        assert!(event("zk").starts_with("(service zk) was unable to place a task because no container instance met all"));
-        assert!(!event("pinned").contains("missing an attribute"), "that is requiresAttributes' message, not memberOf's");
+        assert!(
+            event("zk").starts_with("(service zk) was unable to place a task because no container instance met all")
+        );
+        assert!(
+            !event("pinned").contains("missing an attribute"),
+            "that is requiresAttributes' message, not memberOf's"
+        );
     }
 }

@@ -295,11 +295,14 @@ impl Policy for Seed {
 /// ECS managed scaling (a capacity provider with managed termination protection), as AWS documents it:
 ///
 /// - **Metric.** CapacityProviderReservation = M / N × 100 every minute (N = 0: 100 with nothing to run, 200
-///   otherwise), target tracking at `targetCapacity`.
-/// - **Scale-out.** Above target, to ⌈M × 100 / target⌉, the step clamped to [minimumScalingStepSize,
-///   maximumScalingStepSize] (1, 10000), and only when every instance of the group has passed its
-///   `instanceWarmupPeriod` (300 s): "The scale-out is blocked for Instances that are within the
-///   instanceWarmupPeriod", so a second step waits for the first one's warm-up.
+///   otherwise; every provisioning task too large for the group's smallest type: the target, and no action),
+///   target tracking at `targetCapacity`. M comes from the world ([`ClusterView::instances_needed`]: the
+///   instances running non-daemon tasks plus the fresh ones the provisioning tasks need, binpacked by CPU,
+///   memory, ENIs, ports, GPUs and distinctInstance onto the group's largest type of each; see the crate docs).
+/// - **Scale-out.** Above target, to ⌈M × 100 / target⌉ (from no instance at all, at least two), the step
+///   clamped to [minimumScalingStepSize, maximumScalingStepSize] (1, 10000), and only when every instance of the
+///   group has passed its `instanceWarmupPeriod` (300 s): "The scale-out is blocked for Instances that are within
+///   the instanceWarmupPeriod", so a second step waits for the first one's warm-up.
 /// - **Scale-in.** Only after 15 consecutive one-minute datapoints below target (the managed low alarm), then
 ///   every minute the alarm stays in ALARM, by at most half of the empty instances (at least one) and never
 ///   below ⌈M × 100 / target⌉; blocked while instances warm up (scale-in by scaling policies waits for the

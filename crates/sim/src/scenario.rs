@@ -7,13 +7,24 @@
 //!   "name": "my-day",
 //!   "description": "what it shows",
 //!   "minutes": 1440,
-//!   "instance_type": { "name": "m5.xlarge", "cpu": 4096, "memory": 15360 },
+//!   "instance_type": { "name": "m5.large", "cpu": 2048, "memory": 7680, "max_enis": 3, "trunk_tasks": 10 },
+//!   "mixed_instance_types": [ { "name": "m5.xlarge", "cpu": 4096, "memory": 15360, "trunk_tasks": 20 } ],
+//!   "zones": ["us-east-1a", "us-east-1b", "us-east-1c"],
+//!   "unavailable": [ { "zone": "us-east-1c", "instance_type": "m5.large" } ],
+//!   "awsvpc_trunking": false,
 //!   "initial_instances": 12,
 //!   "min_size": 1,
 //!   "max_size": 200,
 //!   "services": [
 //!     { "name": "api", "cpu": 512, "memory": 1024, "desired": 10,
 //!       "min_healthy_percent": 100, "maximum_percent": 200, "scheduling": "REPLICA" },
+//!     { "name": "web", "cpu": 256, "memory": 512, "desired": 4,
+//!       "ports": [ { "container_port": 80, "host_port": 8080, "protocol": "tcp" } ],
+//!       "placement_constraints": [ { "type": "distinctInstance" } ] },
+//!     { "name": "worker", "cpu": 256, "memory": 512, "desired": 6, "network_mode": "awsvpc",
+//!       "placement_constraints": [ { "type": "memberOf", "expression": "attribute:ecs.instance-type == m5.xlarge" } ],
+//!       "placement_strategy": [ { "type": "binpack", "field": "memory" } ] },
+//!     { "name": "ml", "cpu": 1024, "memory": 4096, "gpus": 1, "desired": 1 },
 //!     { "name": "logs", "cpu": 128, "memory": 256, "scheduling": "DAEMON" }
 //!   ],
 //!   "changes": [ { "minute": 60, "service": "api", "desired": 14 } ],
@@ -25,9 +36,25 @@
 //! ```
 //!
 //! A service's desired count is a step function: `desired` at minute 0, then each `changes` entry from its
-//! minute on. `initial_instances` defaults to as many as binpack needs for minute 0's tasks;
+//! minute on. `initial_instances` defaults to as many as the scheduler needs for minute 0's tasks (of
+//! `initial_instance_type` when given, an older launch template's, else as the group launches);
 //! `min_healthy_percent` to 100, `maximum_percent` to 200, `scheduling` to `REPLICA`, `min_size` to 1,
-//! `max_size` to 500.
+//! `max_size` to 500, `zones` to `sim-1a`, `sim-1b`, `sim-1c`.
+//!
+//! An instance type's `cpu` and `memory` are what ECS registers; `gpus` (0), `max_enis` (EC2's
+//! `MaximumNetworkInterfaces`, 4), `trunk_tasks` (ECS's awsvpc task limit with a trunk ENI; none: the type does
+//! not support trunking), `memory_mib` (what EC2 sells; the registered MiB plus 3 % in whole GiB),
+//! `architecture` (`x86_64`) and `attributes` (custom attributes its instances register) are optional. The
+//! groups launch `instance_type` first and the `mixed_instance_types` after it, in that priority, in each zone
+//! the first type not listed `unavailable` there. An `instance_type` event replaces them all with its one type.
+//!
+//! A service's task definition: `network_mode` (`bridge`, `host`, `awsvpc`; default `bridge`), `ports`
+//! (`container_port`, `host_port`: absent or 0 is dynamic in bridge mode, and must be absent or equal the
+//! container port in host and awsvpc mode; `protocol` `tcp` or `udp`), `gpus`, and `task_definition_constraints`
+//! (memberOf only). Its service's `placement_constraints` (`distinctInstance`, `memberOf` in ECS's cluster query
+//! language, on attributes or `ec2InstanceId`) and `placement_strategy` (`spread` on `attribute:<name>` or
+//! `instanceId`, `binpack` on `cpu` or `memory`; default ECS's for services, spread on
+//! `attribute:ecs.availability-zone`, then binpack on memory).
 //!
 //! # CSV
 //!
@@ -53,7 +80,8 @@
 //! `initial_instances`, `min_size` and `max_size`. Rows whose service starts with `@` are events:
 //! `@instance-type` (cpu and memory are the type's registered CPU units and MiB; at minute 0 it is the initial
 //! type, default 4096/15360) and `@colour-swap` (desired is the minutes until the old colour is drained,
-//! default 10).
+//! default 10). The CSV format describes CPU-and-memory services in bridge mode with dynamic ports, in the
+//! default three zones; use JSON for the other placement dimensions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

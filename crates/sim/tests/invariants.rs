@@ -40,8 +40,7 @@ fn service(i: usize, (cpu, memory): (u32, u32), desired: u32, min_healthy_percen
 /// zones, sometimes with a GPU type the group falls back to in the last zone, sometimes trunked, sometimes a
 /// daemon, a colour swap, a bigger instance type half-way.
 fn scenarios() -> impl Strategy<Value = Scenario> {
-    let services =
-        prop::collection::vec(((64u32..=2048, 128u32..=7168), 0u32..=10, prop::bool::ANY, 0u8..=10), 1..6);
+    let services = prop::collection::vec(((64u32..=2048, 128u32..=7168), 0u32..=10, prop::bool::ANY, 0u8..=10), 1..6);
     let changes = prop::collection::vec((1u32..MINUTES, 0usize..6, 0u32..=14), 0..24);
     let world = (1usize..=3, prop::bool::ANY, prop::bool::ANY);
     (services, changes, 1u32..6, prop::option::of(5u32..70), prop::bool::ANY, prop::bool::ANY, world).prop_map(
@@ -49,7 +48,9 @@ fn scenarios() -> impl Strategy<Value = Scenario> {
             let mut services: Vec<ServiceSpec> = specs
                 .iter()
                 .enumerate()
-                .map(|(i, (size, desired, half, kind))| service(i, *size, *desired, if *half { 50 } else { 100 }, *kind))
+                .map(|(i, (size, desired, half, kind))| {
+                    service(i, *size, *desired, if *half { 50 } else { 100 }, *kind)
+                })
                 .collect();
             let changes = changes
                 .into_iter()
@@ -172,7 +173,13 @@ fn core_agrees(simulation: &Simulation<'_>) -> Result<(), String> {
     let names: Vec<String> = instances.iter().filter_map(|i| i.instance_type().map(str::to_owned)).collect();
     let types = block_on(cloud.instance_types(&names)).map_err(|e| e.to_string())?;
     let types = types.into_iter().map(|t| (t.name.clone(), t)).collect();
-    let view = ClusterView { instances: &instances, services: &services, tasks: &tasks, definitions: &definitions, types: &types };
+    let view = ClusterView {
+        instances: &instances,
+        services: &services,
+        tasks: &tasks,
+        definitions: &definitions,
+        types: &types,
+    };
     cloud.with(|world| {
         for (s, state) in world.ecs.services.iter().enumerate() {
             let demand = view.service_demand(&services[s]).map_err(|e| e.to_string())?;
@@ -183,7 +190,10 @@ fn core_agrees(simulation: &Simulation<'_>) -> Result<(), String> {
                 let slot = view.slot(instance).ok_or("no slot")?;
                 let core_says = slot.fit(&demand);
                 if world_says.is_none() != (core_says == Fit::Fits) {
-                    return Err(format!("{} on {}: world {world_says:?}, core {core_says:?}", state.spec.name, instance.arn));
+                    return Err(format!(
+                        "{} on {}: world {world_says:?}, core {core_says:?}",
+                        state.spec.name, instance.arn
+                    ));
                 }
             }
         }
@@ -203,10 +213,10 @@ proptest! {
             Simulation::new(&scenario, policy::by_name("ecs-scaler", &knobs).unwrap(), knobs.clone()).unwrap();
         while !simulation.finished() {
             let minute = simulation.step().map(|m| m.minute);
-            if minute.is_some_and(|m| m % 15 == 0) {
-                if let Err(disagreement) = core_agrees(&simulation) {
-                    panic!("minute {minute:?}: {disagreement}");
-                }
+            if minute.is_some_and(|m| m % 15 == 0)
+                && let Err(disagreement) = core_agrees(&simulation)
+            {
+                panic!("minute {minute:?}: {disagreement}");
             }
         }
     }

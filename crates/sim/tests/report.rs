@@ -8,9 +8,8 @@ use ecs_scaler_sim::{Comparison, Knobs, builtin, compare, plot, report};
 
 /// The markdown table as rows of header → cell.
 fn table_rows(table: &str) -> Vec<HashMap<String, String>> {
-    let cells = |line: &str| -> Vec<String> {
-        line.trim().trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect()
-    };
+    let cells =
+        |line: &str| -> Vec<String> { line.trim().trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect() };
     let mut lines = table.lines();
     let header = cells(lines.next().unwrap());
     assert!(lines.next().unwrap().contains("---:"), "the rule line right-aligns the figures");
@@ -89,7 +88,9 @@ fn a_comparison_writes_json_csv_and_every_plot_with_the_scenario_s_figures_in_th
     let lines: Vec<HashMap<String, String>> =
         reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect()).collect();
     assert_eq!(lines.len(), 3 * 120);
-    let at = |policy: &str, minute: u32| lines.iter().find(|l| l["policy"] == policy && l["minute"] == minute.to_string()).unwrap();
+    let at = |policy: &str, minute: u32| {
+        lines.iter().find(|l| l["policy"] == policy && l["minute"] == minute.to_string()).unwrap()
+    };
     assert_eq!((at("seed", 19)["shortfall"].as_str(), at("seed", 20)["shortfall"].as_str()), ("0", "4"));
     assert_eq!((at("seed", 10)["oracle"].as_str(), at("seed", 50)["oracle"].as_str()), ("7", "8"));
     assert_eq!(at("ecs-scaler", 119)["shortfall"], "0");

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use chrono::Duration;
 use ecs_scaler_core::cluster::{ContainerSize, HostPorts, PlacementConstraint, PortMapping, Protocol as CoreProtocol};
 use ecs_scaler_core::drain::required_tasks;
-use ecs_scaler_core::{ContainerInstance, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition, TaskHealth};
+use ecs_scaler_core::{
+    ContainerInstance, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition, TaskHealth,
+};
 
 use super::placement::{Needs, Unplaced};
 use super::{CLUSTER, EcsStatus, World};
@@ -476,7 +478,8 @@ impl World {
             attributes: instance.attributes.values.clone(),
             registered: Some(Resources::new(instance.cpu, instance.memory).with_gpu(instance.gpus)),
             remaining: Some(
-                Resources::new(instance.free_cpu(), instance.free_memory()).with_gpu(instance.gpus - instance.used_gpus),
+                Resources::new(instance.free_cpu(), instance.free_memory())
+                    .with_gpu(instance.gpus - instance.used_gpus),
             ),
             tasks: Some(instance.tasks),
             reserved_ports: Some(HostPorts { tcp: AGENT_RESERVED_PORTS.into(), udp: Default::default() }),

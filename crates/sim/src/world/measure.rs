@@ -143,10 +143,8 @@ impl World {
         let mut tasks: Vec<usize> = Vec::new();
         for (index, state) in self.ecs.services.iter().enumerate().filter(|(_, s)| s.unplaced > 0) {
             let n = &state.needs;
-            let fits_smallest = n.cpu <= smallest.0
-                && n.memory <= smallest.1
-                && n.gpus <= smallest.2
-                && (!n.eni || smallest.3 > 0);
+            let fits_smallest =
+                n.cpu <= smallest.0 && n.memory <= smallest.1 && n.gpus <= smallest.2 && (!n.eni || smallest.3 > 0);
             if fits_smallest {
                 tasks.extend(std::iter::repeat_n(index, state.unplaced as usize));
             } else {
@@ -274,7 +272,11 @@ mod tests {
             ..small("pinned")
         };
         let w = waiting(InstanceType::m5_large(), vec![], vec![(pinned, 6)]);
-        assert_eq!(w.fresh_instances_for_unplaced(), Provisioning { instances: 1, excluded: 0 }, "memberOf is not sized");
+        assert_eq!(
+            w.fresh_instances_for_unplaced(),
+            Provisioning { instances: 1, excluded: 0 },
+            "memberOf is not sized"
+        );
         // m5.large then m5.xlarge: a task only an m5.xlarge holds is left out, the others are packed onto the
         // largest type (4 × 1000 CPU units fit one m5.xlarge).
         let big = ServiceSpec::replica("big", 3000, 4096, 0);

@@ -13,17 +13,17 @@ pub mod termination;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use ecs_scaler_core::Scheduling;
 use ecs_scaler_core::cluster::{ATTRIBUTE_INSTANCE_TYPE, ATTRIBUTE_TRUNK, ATTRIBUTE_ZONE, HostPorts};
 use ecs_scaler_core::placement::constraints::{Attributes, Tri};
-use ecs_scaler_core::Scheduling;
 use serde::Serialize;
 
 use self::autoscaling::AutoScaling;
 use self::cloudwatch::CloudWatch;
 use self::ecs::Ecs;
 use crate::knobs::Knobs;
-use crate::policy::Wiring;
 use crate::oracle::Room;
+use crate::policy::Wiring;
 use crate::scenario::{AGENT_RESERVED_PORTS, Event, InstanceType, Scenario};
 
 /// The one ECS cluster of a simulation.
@@ -234,7 +234,12 @@ impl World {
         let unavailable = scenario
             .unavailable
             .iter()
-            .filter_map(|gap| Some((zones.iter().position(|z| *z == gap.zone)?, types.iter().position(|t| t.name == gap.instance_type)?)))
+            .filter_map(|gap| {
+                Some((
+                    zones.iter().position(|z| *z == gap.zone)?,
+                    types.iter().position(|t| t.name == gap.instance_type)?,
+                ))
+            })
             .collect();
         let initial = scenario.initial_instance_type.as_ref().map(|t| index(&t.name));
         let mut largest = Room::default();
@@ -454,11 +459,17 @@ impl World {
                 let count = on.entry(task.instance).or_default();
                 *count += 1;
                 if needs.distinct && *count > 1 {
-                    return Err(format!("{}: two tasks of distinctInstance service {}", instance.arn, service.spec.name));
+                    return Err(format!(
+                        "{}: two tasks of distinctInstance service {}",
+                        instance.arn, service.spec.name
+                    ));
                 }
                 let unmet = needs.member_of.iter().find(|e| e.eval(&instance.attributes) != Tri::Yes);
                 if let Some(expression) = unmet {
-                    return Err(format!("{}: a task of {} is not memberOf {expression}", instance.arn, service.spec.name));
+                    return Err(format!(
+                        "{}: a task of {} is not memberOf {expression}",
+                        instance.arn, service.spec.name
+                    ));
                 }
             }
         }
@@ -476,10 +487,21 @@ impl World {
                     b.ports
                 ));
             }
-            if b.cpu > instance.cpu || b.memory > instance.memory || b.gpus > instance.gpus || b.enis > instance.eni_limit {
+            if b.cpu > instance.cpu
+                || b.memory > instance.memory
+                || b.gpus > instance.gpus
+                || b.enis > instance.eni_limit
+            {
                 return Err(format!(
                     "{} holds {} cpu / {} MiB / {} GPU / {} ENI but has only {} / {} / {} / {}",
-                    instance.arn, b.cpu, b.memory, b.gpus, b.enis, instance.cpu, instance.memory, instance.gpus,
+                    instance.arn,
+                    b.cpu,
+                    b.memory,
+                    b.gpus,
+                    b.enis,
+                    instance.cpu,
+                    instance.memory,
+                    instance.gpus,
                     instance.eni_limit
                 ));
             }

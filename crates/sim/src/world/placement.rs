@@ -78,7 +78,9 @@ impl Refusal {
             Refusal::Cpu => "has insufficient CPU units available.".to_owned(),
             Refusal::Memory => "has insufficient memory available.".to_owned(),
             Refusal::Port => "is already using a port required by your task.".to_owned(),
-            Refusal::DistinctInstance => r#"encountered error "DistinctInstance placement constraint unsatisfied.""#.into(),
+            Refusal::DistinctInstance => {
+                r#"encountered error "DistinctInstance placement constraint unsatisfied.""#.into()
+            }
             Refusal::MemberOf => r#"encountered error "MemberOf placement constraint unsatisfied.""#.into(),
             Refusal::Gpu | Refusal::Eni => return None,
         };
@@ -187,7 +189,8 @@ impl World {
             match rule {
                 Strategy::Spread { field } => {
                     let counts = self.spread_counts(service, field);
-                    let count = |i: usize| counts.get(self.field_value(&self.instances[i], field)).copied().unwrap_or(0);
+                    let count =
+                        |i: usize| counts.get(self.field_value(&self.instances[i], field)).copied().unwrap_or(0);
                     let least = candidates.iter().map(|&i| count(i)).min().unwrap_or(0);
                     candidates.retain(|&i| count(i) == least);
                 }
@@ -222,7 +225,8 @@ impl World {
                 Strategy::Binpack { .. } => None,
             })
             .collect();
-        let candidates = (0..state.tasks.len()).filter(|&p| self.instances[state.tasks[p].instance].ecs == EcsStatus::Active);
+        let candidates =
+            (0..state.tasks.len()).filter(|&p| self.instances[state.tasks[p].instance].ecs == EcsStatus::Active);
         candidates.min_by_key(|&p| {
             let task = &state.tasks[p];
             let instance = &self.instances[task.instance];
@@ -342,7 +346,8 @@ mod tests {
     fn distinct_instance_keeps_a_service_s_tasks_apart_but_not_other_services() {
         let one_each =
             ServiceSpec { placement_constraints: vec![Constraint::DistinctInstance], ..service("zk", 128, 256) };
-        let mut w = world(InstanceType::m5_xlarge(), 3, vec![one_each.clone(), ServiceSpec { name: "zk2".into(), ..one_each }]);
+        let mut w =
+            world(InstanceType::m5_xlarge(), 3, vec![one_each.clone(), ServiceSpec { name: "zk2".into(), ..one_each }]);
         let placed: Vec<usize> = place(&mut w, 0, 3).into_iter().map(Result::unwrap).collect();
         let mut distinct = placed.clone();
         distinct.sort_unstable();
@@ -438,7 +443,10 @@ mod tests {
             mixed_instance_types: vec![InstanceType::g4dn_xlarge()],
             initial_instances: Some(2),
             services: vec![daemon],
-            unavailable: vec![crate::scenario::Unavailable { zone: "sim-1b".into(), instance_type: "m5.xlarge".into() }],
+            unavailable: vec![crate::scenario::Unavailable {
+                zone: "sim-1b".into(),
+                instance_type: "m5.xlarge".into(),
+            }],
             ..Scenario::default()
         };
         scenario.validate().unwrap();

@@ -140,14 +140,15 @@ impl World {
         for group in 0..self.autoscaling.groups.len() {
             let Some((touched, cooldown)) = &self.autoscaling.groups[group].activity else { continue };
             let above = self.members(group).len() > self.autoscaling.groups[group].desired as usize;
-            let done = !above && touched.iter().all(|&i| {
-                let instance = &self.instances[i];
-                match instance.lifecycle {
-                    Lifecycle::Terminated => true,
-                    Lifecycle::InService => instance.launched <= in_service,
-                    Lifecycle::TerminatingWait => false,
-                }
-            });
+            let done = !above
+                && touched.iter().all(|&i| {
+                    let instance = &self.instances[i];
+                    match instance.lifecycle {
+                        Lifecycle::Terminated => true,
+                        Lifecycle::InService => instance.launched <= in_service,
+                        Lifecycle::TerminatingWait => false,
+                    }
+                });
             if done {
                 let cooldown = *cooldown;
                 let g = &mut self.autoscaling.groups[group];
