@@ -31,19 +31,19 @@ fn main() -> Result<(), SimError> {
         .collect();
 
     println!("ecs-scaler: instance-h / unplaced task-min / tasks moved per day\n");
-    print!("| {:<14}", "scenario");
+    print!("| {:<17}", "scenario");
     for (label, _) in &settings {
         print!(" | {label:>22}");
     }
     println!(" |");
-    print!("|{}", "-".repeat(16));
+    print!("|{}", "-".repeat(19));
     for _ in &settings {
         print!("|{}:", "-".repeat(23));
     }
     println!("|");
     for name in names {
         let Some(scenario) = builtin::by_name(name) else { continue };
-        print!("| {name:<14}");
+        print!("| {name:<17}");
         for (_, knobs) in &settings {
             let s = simulate(&scenario, Box::new(EcsScaler::new(knobs)), knobs, &mut |_| {})?.summary;
             let cell = format!("{:.1} / {} / {:.0}", s.instance_hours, s.unplaced_task_minutes, s.tasks_moved_per_day);
@@ -53,12 +53,12 @@ fn main() -> Result<(), SimError> {
     }
     println!("\nconsolidation headroom (after 10 min): instance-h / oscillations / tasks moved per day\n");
     let headrooms = [0.0, 1.0, 2.5, 5.0, 10.0];
-    print!("| {:<14}", "scenario");
+    print!("| {:<17}", "scenario");
     for headroom in headrooms {
         print!(" | {:>18}", format!("headroom {headroom}"));
     }
     println!(" |");
-    print!("|{}", "-".repeat(16));
+    print!("|{}", "-".repeat(19));
     for _ in headrooms {
         print!("|{}:", "-".repeat(19));
     }
@@ -68,7 +68,7 @@ fn main() -> Result<(), SimError> {
             continue;
         }
         let Some(scenario) = builtin::by_name(name) else { continue };
-        print!("| {name:<14}");
+        print!("| {name:<17}");
         for headroom in headrooms {
             let knobs = Knobs { consolidate_headroom: headroom, ..Knobs::default() };
             let s = simulate(&scenario, Box::new(EcsScaler::new(&knobs)), &knobs, &mut |_| {})?.summary;
@@ -82,12 +82,12 @@ fn main() -> Result<(), SimError> {
     );
     println!("per day, and what surplus scale-in changes in instance-hours\n");
     let surplus = [("surplus on", true), ("surplus off", false)];
-    print!("| {:<14}", "scenario");
+    print!("| {:<17}", "scenario");
     for (label, _) in surplus {
         print!(" | {label:>26}");
     }
     println!(" | {:>12} |", "Δ instance-h");
-    print!("|{}", "-".repeat(16));
+    print!("|{}", "-".repeat(19));
     for _ in surplus {
         print!("|{}:", "-".repeat(27));
     }
@@ -97,7 +97,7 @@ fn main() -> Result<(), SimError> {
             continue;
         }
         let Some(scenario) = builtin::by_name(name) else { continue };
-        print!("| {name:<14}");
+        print!("| {name:<17}");
         let mut hours = Vec::new();
         for (_, on) in surplus {
             let knobs = Knobs { surplus_scale_in: on, ..Knobs::default() };

@@ -220,7 +220,7 @@ impl<'s> Simulation<'s> {
         self.cloud.with(|world| world.registered_instances())
     }
 
-    /// ⌈max(ΣCPU/room, Σmemory/room)⌉ over the tasks actually placed, with the largest instance type seen.
+    /// The oracle's bound ([`crate::oracle::bound`]) over the tasks actually placed, with the largest instance types seen.
     pub fn placed_bound(&self) -> u32 {
         self.cloud.with(|world| world.placed_bound())
     }
