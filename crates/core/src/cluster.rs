@@ -448,8 +448,18 @@ mod tests {
     }
 
     fn with_ports(mode: Option<&str>, mappings: &[PortMapping]) -> TaskDefinition {
-        let container = ContainerSize { cpu: 128, memory: Some(256), port_mappings: mappings.to_vec(), gpus: 0, ..ContainerSize::default() };
-        TaskDefinition { network_mode: mode.map(str::to_owned), containers: vec![container], ..TaskDefinition::default() }
+        let container = ContainerSize {
+            cpu: 128,
+            memory: Some(256),
+            port_mappings: mappings.to_vec(),
+            gpus: 0,
+            ..ContainerSize::default()
+        };
+        TaskDefinition {
+            network_mode: mode.map(str::to_owned),
+            containers: vec![container],
+            ..TaskDefinition::default()
+        }
     }
 
     #[test]

@@ -8,12 +8,11 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use ecs_scaler_core::arn::cluster_name;
 use ecs_scaler_core::drain::UNKNOWN_STATUS;
-use ecs_scaler_core::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
 use ecs_scaler_core::lifecycle::LaunchTemplateRef;
+use ecs_scaler_core::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
 use ecs_scaler_core::placement::instance_types::InstanceTypeInfo;
 use ecs_scaler_core::ports::{
-    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricsApi, MissingCluster,
-    Reservations,
+    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricsApi, MissingCluster, Reservations,
 };
 use ecs_scaler_core::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinition};
 
@@ -321,7 +320,10 @@ impl Ec2Api for SimCloud {
     }
 
     /// What the world knows of its instance types: nothing beyond what registered instances show yet.
-    fn instance_types(&self, _names: &[String]) -> impl Future<Output = Result<Vec<InstanceTypeInfo>, AwsError>> + Send {
+    fn instance_types(
+        &self,
+        _names: &[String],
+    ) -> impl Future<Output = Result<Vec<InstanceTypeInfo>, AwsError>> + Send {
         ready(Ok(Vec::new()))
     }
 }

@@ -10,8 +10,8 @@ use crate::cluster::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinit
 use crate::lifecycle::{
     ActionOutcome, AutoScalingGroup, LaunchTemplateRef, LifecycleAction, LifecycleHook, LifecycleResult,
 };
-use crate::placement::instance_types::InstanceTypeInfo;
 use crate::metrics::Datapoint;
+use crate::placement::instance_types::InstanceTypeInfo;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod script;

@@ -14,11 +14,10 @@ use crate::cluster::{
     ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
 };
 use crate::lifecycle::{
-    ActionOutcome, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleAction, LifecycleHook,
-    LifecycleResult,
+    ActionOutcome, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleAction, LifecycleHook, LifecycleResult,
 };
-use crate::placement::instance_types::InstanceTypeInfo;
 use crate::metrics::Datapoint;
+use crate::placement::instance_types::InstanceTypeInfo;
 use chrono::{DateTime, Utc};
 
 /// The fake's state; tests set it up with the builder methods on [`Script`].
@@ -99,7 +98,8 @@ impl Script {
 
     /// A task definition of one container reserving `cpu` units and `memory` MiB.
     pub fn with_task_definition(self, arn: &str, cpu: u32, memory: u32) -> Self {
-        let container = ContainerSize { cpu, memory: None, memory_reservation: Some(memory), ..ContainerSize::default() };
+        let container =
+            ContainerSize { cpu, memory: None, memory_reservation: Some(memory), ..ContainerSize::default() };
         let definition = TaskDefinition { arn: arn.into(), containers: vec![container], ..TaskDefinition::default() };
         self.state().task_definitions.insert(arn.into(), definition);
         self

@@ -249,9 +249,9 @@ fn decide(r: &Reading) -> Need<Verdict> {
             }
             Ok(Err(kept)) => notes.extend(kept),
             Err(Halt::Read(reads)) => return Err(Halt::Read(reads)),
-            Err(Halt::Failed(error)) => notes.push(Note::ConsolidationSkipped {
-                why: format!("could not read the cluster: {error}"),
-            }),
+            Err(Halt::Failed(error)) => {
+                notes.push(Note::ConsolidationSkipped { why: format!("could not read the cluster: {error}") })
+            }
         }
     }
     let mut surplus = 0;
@@ -324,7 +324,9 @@ fn placement(r: &Reading, services: &[Service], notes: &mut Vec<Note>) -> Need<O
         i64::try_from(count).unwrap_or(i64::MAX)
     };
     let demand_of = |service: &Service| match r.definition_errors.get(&service.task_definition) {
-        Some(error) => Err(Unjudgeable(format!("task definition {} could not be read: {error}", service.task_definition))),
+        Some(error) => {
+            Err(Unjudgeable(format!("task definition {} could not be read: {error}", service.task_definition)))
+        }
         None => view.service_demand(service),
     };
     let mut waiting: Vec<(&Service, u32, Result<Demand, Unjudgeable>)> = Vec::new();
@@ -336,7 +338,10 @@ fn placement(r: &Reading, services: &[Service], notes: &mut Vec<Note>) -> Need<O
             continue;
         }
         if stuck > 0 {
-            notes.push(Note::StuckDrain { service: service.name.clone(), tasks: u32::try_from(stuck).unwrap_or(u32::MAX) });
+            notes.push(Note::StuckDrain {
+                service: service.name.clone(),
+                tasks: u32::try_from(stuck).unwrap_or(u32::MAX),
+            });
         }
         waiting.push((service, count, demand_of(service)));
     }
@@ -387,7 +392,9 @@ fn placement(r: &Reading, services: &[Service], notes: &mut Vec<Note>) -> Need<O
             let lacks: BTreeSet<String> = every
                 .iter()
                 .filter_map(|shape| match shape.empty.fit(d) {
-                    Fit::Lacks(lack) => Some(format!("{}: {lack}", shape.instance_type)),
+                    Fit::Lacks(lack) => {
+                        Some(format!("{} offers {} and lacks {lack}", shape.instance_type, shape.empty.free))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -417,15 +424,20 @@ fn fresh_shapes(
     notes: &mut Vec<Note>,
 ) -> (Vec<Shape>, Vec<Shape>) {
     let owned: Vec<AutoScalingGroup> = groups.iter().map(|g| (*g).clone()).collect();
-    let serving = serving_group(&owned, &r.facts.name).or_else(|| groups.iter().copied().max_by_key(|g| (g.min_size, g.desired_capacity)));
+    let serving = serving_group(&owned, &r.facts.name)
+        .or_else(|| groups.iter().copied().max_by_key(|g| (g.min_size, g.desired_capacity)));
     let shapes_of = |group: &AutoScalingGroup, notes: &mut Vec<Note>| -> Vec<Shape> {
         let Some(types) = fresh::group_types(group, &r.template_types) else {
-            notes.push(Note::TypesUnknown { why: format!("group {} chooses its instance types by attributes, or names none", group.name) });
+            notes.push(Note::TypesUnknown {
+                why: format!("group {} chooses its instance types by attributes, or names none", group.name),
+            });
             return fresh::registered_shapes(registered);
         };
         let (shapes, untyped) = fresh::shapes(group, &types, registered);
         if !untyped.is_empty() {
-            notes.push(Note::TypesUnknown { why: format!("EC2 does not describe {} (group {})", untyped.join(", "), group.name) });
+            notes.push(Note::TypesUnknown {
+                why: format!("EC2 does not describe {} (group {})", untyped.join(", "), group.name),
+            });
         }
         if shapes.is_empty() { fresh::registered_shapes(registered) } else { shapes }
     };
@@ -448,7 +460,12 @@ fn fresh_shapes(
 /// The reads a walk over these candidates needs: their tasks, their moved tasks' definitions, and, when a
 /// moved task uses an ENI or `distinctInstance`, every task of the cluster (the others' ENIs and groups) and
 /// the registered instance types' facts.
-fn ready_to_walk(r: &Reading, instances: &[ContainerInstance], services: &[Service], candidates: &[&ContainerInstance]) -> Need<()> {
+fn ready_to_walk(
+    r: &Reading,
+    instances: &[ContainerInstance],
+    services: &[Service],
+    candidates: &[&ContainerInstance],
+) -> Need<()> {
     let mut wants = Wants::default();
     wants.add(Read::TasksOn(candidates.iter().filter(|c| !r.tasks_read(&c.arn)).map(|c| c.arn.clone()).collect()));
     wants.halt()?;
@@ -481,7 +498,8 @@ fn ready_to_walk(r: &Reading, instances: &[ContainerInstance], services: &[Servi
 /// Nothing is tried while an instance is DRAINING: one consolidation at a time, and a drain in progress is
 /// never judged as free room. `Ok(Err(notes))` says why none can go.
 fn consolidation(r: &Reading, services: Option<&[Service]>, limits: Limits) -> Need<Result<Removal, Vec<Note>>> {
-    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice)) else {
+    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice))
+    else {
         return match &r.services {
             Some(Err(error)) => Err(Halt::Failed(error.clone())),
             _ => Err(Halt::Read(vec![Read::Services])),
@@ -521,7 +539,8 @@ fn count_surplus(r: &Reading, services: Option<&[Service]>, limits: Limits) -> N
     if !groups_steady(groups, &r.facts.name) {
         return Ok(Err("the groups are scaling (an instance launching or leaving), or none is tagged".into()));
     }
-    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice)) else {
+    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice))
+    else {
         return match &r.services {
             Some(Err(error)) => Err(Halt::Failed(error.clone())),
             _ => Err(Halt::Read(vec![Read::Services])),

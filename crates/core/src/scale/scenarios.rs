@@ -8,7 +8,9 @@ use super::capacity::{SHORTFALL_METRIC, SURPLUS_METRIC};
 use super::plan::Note;
 use super::tick::{ClusterReport, Summary, TAG_SHORTFALL_POLICY, run};
 use super::{Reason, ScaleStatus};
-use crate::cluster::{ATTRIBUTE_INSTANCE_TYPE, HostPorts, PlacementConstraint, PortMapping, Protocol, Resources, Scheduling};
+use crate::cluster::{
+    ATTRIBUTE_INSTANCE_TYPE, HostPorts, PlacementConstraint, PortMapping, Protocol, Resources, Scheduling,
+};
 use crate::config::{EnvConfig, ScheduleInput, TickConfig};
 use crate::lifecycle::TAG_CLUSTER;
 use crate::ports::script::Script;
@@ -172,7 +174,11 @@ fn an_instance_whose_tasks_fit_elsewhere_is_consolidated_and_named() {
     cloud.state().groups[0].desired_capacity = 2;
     let c = tick(&cloud, "c").clusters.remove(0);
     assert_eq!((c.reason, c.surplus), (Reason::Consolidation, 0));
-    assert!(c.notes.iter().any(|n| matches!(n, Note::SurplusWithheld { why } if why.contains("scaling"))), "{:?}", c.notes);
+    assert!(
+        c.notes.iter().any(|n| matches!(n, Note::SurplusWithheld { why } if why.contains("scaling"))),
+        "{:?}",
+        c.notes
+    );
 }
 
 #[test]
@@ -232,7 +238,6 @@ fn a_failed_consolidation_read_keeps_the_rule_s_answer() {
     assert!(notes(&c).contains("consolidation: could not read the cluster"), "{:?}", c.notes);
 }
 
-
 /// The notes of a report as people read them.
 fn notes(report: &ClusterReport) -> String {
     report.notes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
@@ -257,16 +262,26 @@ fn placed(instances: usize, free: Resources, desired: i32, running: i32, extra: 
         .with_instance_type("g4dn.xlarge", 4, 16384, 3, 1)
         .with_task_definition(API, 256, 512)
         .with_service("p", "api", desired, running, &[(now() - Duration::minutes(1), UNABLE)])
-        .with_group("p-blue", 1, u32::try_from(instances).unwrap(), &[(TAG_CLUSTER, "p"), (TAG_SHORTFALL_POLICY, "p-shortfall-blue")])
+        .with_group(
+            "p-blue",
+            1,
+            u32::try_from(instances).unwrap(),
+            &[(TAG_CLUSTER, "p"), (TAG_SHORTFALL_POLICY, "p-shortfall-blue")],
+        )
         .with_group_types(&types);
     for n in 0..instances {
         let arn = ((b'a' + u8::try_from(n).unwrap()) as char).to_string();
         cloud = cloud
             .with_instance("p", &arn, "ACTIVE", M5_LARGE.0, M5_LARGE.1)
             .with_load("p", &arn, free, 2)
-            .with_attributes("p", &arn, &[(ATTRIBUTE_INSTANCE_TYPE, "m5.large"), ("ecs.availability-zone", "us-east-1a")]);
+            .with_attributes(
+                "p",
+                &arn,
+                &[(ATTRIBUTE_INSTANCE_TYPE, "m5.large"), ("ecs.availability-zone", "us-east-1a")],
+            );
         if let Some(instance) = cloud.state().instances.get_mut("p").and_then(|i| i.last_mut()) {
-            instance.ports_in_use = Some(HostPorts { tcp: [22, 2375, 2376, 51678, 51679].into(), udp: Default::default() });
+            instance.ports_in_use =
+                Some(HostPorts { tcp: [22, 2375, 2376, 51678, 51679].into(), udp: Default::default() });
         }
     }
     cloud
@@ -469,11 +484,18 @@ fn a_daemon_is_counted_on_every_fresh_instance() {
     // Without the daemon 6 tasks of 1024/3584 fit 2 fresh m5.large (2 each of 2048/7680 = 3 of them...);
     // the daemon's 256 CPU units leave room for one per instance: 6 instances.
     let cloud = placed(0, Resources::default(), 6, 0, &[]);
-    cloud.state().task_definitions.insert(API.into(), crate::cluster::TaskDefinition {
-        arn: API.into(),
-        containers: vec![crate::cluster::ContainerSize { cpu: 1024, memory_reservation: Some(3584), ..Default::default() }],
-        ..Default::default()
-    });
+    cloud.state().task_definitions.insert(
+        API.into(),
+        crate::cluster::TaskDefinition {
+            arn: API.into(),
+            containers: vec![crate::cluster::ContainerSize {
+                cpu: 1024,
+                memory_reservation: Some(3584),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
     let (_, short, report) = shortfall_of(&cloud);
     assert_eq!(short, 3, "{report:?}");
     let cloud = with_daemon(cloud, "p");

@@ -236,19 +236,16 @@ async fn read_cluster<E: EcsApi, X: Ec2Api>(
     read.instances = instances;
     // The definitions of what a removal would move: the candidates' tasks and those still on DRAINING instances.
     let offered: Vec<&str> = request.instances.iter().map(|c| c.instance_id.as_str()).collect();
-    let moving = read.instances.iter().filter(|i| {
-        i.is_draining() || i.ec2_instance_id.as_deref().is_some_and(|id| offered.contains(&id))
-    });
-    let arns: BTreeSet<String> = moving
-        .filter_map(|i| read.tasks.get(&i.arn))
-        .flatten()
-        .filter_map(|t| t.task_definition_arn.clone())
-        .collect();
-    let definitions: Vec<TaskDefinition> =
-        futures::stream::iter(arns.iter().map(|arn| ecs.task_definition(arn)))
-            .buffer_unordered(CONCURRENT_DESCRIBES)
-            .try_collect()
-            .await?;
+    let moving = read
+        .instances
+        .iter()
+        .filter(|i| i.is_draining() || i.ec2_instance_id.as_deref().is_some_and(|id| offered.contains(&id)));
+    let arns: BTreeSet<String> =
+        moving.filter_map(|i| read.tasks.get(&i.arn)).flatten().filter_map(|t| t.task_definition_arn.clone()).collect();
+    let definitions: Vec<TaskDefinition> = futures::stream::iter(arns.iter().map(|arn| ecs.task_definition(arn)))
+        .buffer_unordered(CONCURRENT_DESCRIBES)
+        .try_collect()
+        .await?;
     read.definitions = definitions.into_iter().map(|d| (d.arn.clone(), d)).collect();
     if read.definitions.values().any(TaskDefinition::is_awsvpc) {
         let types: BTreeSet<String> =

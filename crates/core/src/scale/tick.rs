@@ -11,8 +11,8 @@ use futures::lock::Mutex;
 use serde::Serialize;
 
 use super::capacity::{SHORTFALL_METRIC, SURPLUS_METRIC};
-pub use super::groups::{ScaleOut, TAG_SHORTFALL_POLICY, serving_group};
 use super::groups::scale_out;
+pub use super::groups::{ScaleOut, TAG_SHORTFALL_POLICY, serving_group};
 use super::placement::Unplaceable;
 use super::plan::{Note, Step, Verdict, plan};
 use super::read::{Read, Reading};
@@ -23,9 +23,7 @@ use crate::config::{ClusterConfigError, ClusterSettings, ConfigError, Management
 use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
 use crate::placement::pack::Shortfall;
 use crate::placement::removal::Removal;
-use crate::ports::{
-    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricUnit, MetricsApi,
-};
+use crate::ports::{AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricUnit, MetricsApi};
 
 /// The metric a tick publishes.
 pub const METRIC_NAME: &str = "ScaleStatus";
@@ -296,7 +294,8 @@ async fn assess<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock
             }
         }
     }
-    let decision = Decision::read_failed("the plan kept asking for what it had read; holding (a bug: please report it)");
+    let decision =
+        Decision::read_failed("the plan kept asking for what it had read; holding (a bug: please report it)");
     ClusterReport { settings: Some(reading.settings), ..ClusterReport::new(&reading.facts.name, decision) }
 }
 
@@ -684,7 +683,9 @@ mod tests {
         assert_eq!(published(&cloud), [("hot".into(), 2.0)], "the idle cluster must not get a 0");
         let hot = summary.clusters.iter().find(|r| r.cluster == "hot").unwrap();
         assert!(
-            hot.notes.iter().any(|n| matches!(n, Note::ScaleOutNotSized { error } if error.contains("DescribeServices"))),
+            hot.notes
+                .iter()
+                .any(|n| matches!(n, Note::ScaleOutNotSized { error } if error.contains("DescribeServices"))),
             "{:?}",
             hot.notes
         );
