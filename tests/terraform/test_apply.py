@@ -430,6 +430,15 @@ class AppliedExample(unittest.TestCase):
         self.assertEqual(scale_status["ListWithinManagedClusters"]["Condition"], {"ArnLike": {"ecs:cluster": cluster_arn}})
         self.assertEqual(scale_status["DescribeTasks"]["Resource"], [f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/{cluster}/*"])
         self.assertEqual(drain_hook["ReadTaskSizes"], {"Action": ["ecs:DescribeTaskDefinition"], "Resource": ["*"]})
+        # Sizing fresh instances reads EC2's launch templates and instance types; nothing else of EC2.
+        self.assertEqual(scale_status["SizeFreshInstances"], {
+            "Action": ["ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
+            "Resource": ["*"],
+        })
+        self.assertEqual(drain_hook["InstanceTypesOfAwsvpcMoves"], {"Action": ["ec2:DescribeInstanceTypes"], "Resource": ["*"]})
+        self.assertFalse(any(a.startswith("ec2:") and not a.startswith("ec2:Describe")
+                             for statement in [*scale_status.values(), *drain_hook.values()]
+                             for a in statement["Action"]))
 
     def test_apply_then(self):
         command = os.environ.get("APPLY_THEN")

@@ -194,9 +194,9 @@ async fn tasks_no_instance_could_hold_and_daemons_never_scale_the_cluster_up() {
     assert_eq!(scale_status_values(&seeder, "huge", now).await, [0.0]);
     let calls = emulator.calls().unwrap();
     let count = |operation: &str| calls.iter().filter(|c| c.operation == operation).count();
-    // One per distinct task definition: the short services' one, and (the status being 0, so the surplus is
-    // counted) the one task running on the instances it judged.
-    assert_eq!(count("DescribeTaskDefinition"), 2, "one per distinct task definition read");
+    // One per distinct task definition: the short services' one, the daemon's (its share of a fresh instance),
+    // and (the status being 0, so the surplus is counted) the one task running on the instances it judged.
+    assert_eq!(count("DescribeTaskDefinition"), 3, "one per distinct task definition read");
     assert_eq!(count("DescribeContainerInstances"), 1, "3 instances: one page, shared by every step");
 }
 

@@ -223,6 +223,16 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid = "SizeFreshInstances"
+    # Sizing fresh instances: which instance type a group's launch template launches, and what a type offers
+    # (vCPUs, memory, network interfaces for awsvpc tasks, GPUs). Read only when tasks wait (or, for the types,
+    # when a removal moves an awsvpc task), and kept per warm process. EC2's Describe* actions support no
+    # resource-level permissions.
+    actions   = ["ec2:DescribeLaunchTemplateVersions", "ec2:DescribeInstanceTypes"]
+    resources = ["*"]
+  }
+
+  statement {
     sid     = "FindShortfallPolicies"
     actions = ["autoscaling:DescribeAutoScalingGroups"]
     # Auto Scaling's Describe* actions support no resource-level permissions. The function filters by the

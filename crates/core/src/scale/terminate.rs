@@ -470,4 +470,42 @@ mod tests {
         let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
         assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
     }
+
+    #[test]
+    fn an_instance_whose_distinct_instance_task_has_nowhere_to_go_is_not_named() {
+        // api is distinctInstance and every instance runs one already (c too, here): no task can move.
+        let cloud = cloud().with_load("web", "c", Resources::new(1536, 3072), 1).with_task("web", "service:api", "c", API);
+        cloud.state().services.get_mut("web").unwrap()[0].placement_constraints =
+            vec![crate::cluster::PlacementConstraint::DistinctInstance];
+        let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-b"), ("us-east-1a", "i-c")];
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+        let Basis::Held { why } = &choice.basis else { panic!("{:?}", choice.basis) };
+        assert!(why.contains("i-a") && why.contains("distinctInstance"), "{why}");
+        // The lifetime replacement Auto Scaling insists on still goes, drained by the hook.
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "MAX_INSTANCE_LIFETIME"));
+        assert_eq!(choice.response.instance_ids, ["i-a"]);
+        assert!(matches!(choice.basis, Basis::Fallback { .. }));
+        // Without the constraint, c's task could go to a: c is the cheapest then.
+        let choice = choose_now(&super::tests::cloud(), &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
+        assert_eq!(choice.response.instance_ids, ["i-c"]);
+    }
+
+    #[test]
+    fn the_tasks_still_on_a_draining_instance_get_their_room_before_a_removal_counts_on_it() {
+        // d is DRAINING with six api tasks (512/1024 each): they take 3 slots of a's room, 2 of b's and 1 of c's.
+        // Then a's own task and the three given its room would need 4 slots on b and c, which have 3: a stays,
+        // and so does b. Without d, a's one task fits elsewhere and a goes.
+        let mut cloud = cloud().with_instance("web", "d", "DRAINING", 2048, 4096).with_load("web", "d", Resources::new(0, 0), 6);
+        for _ in 0..6 {
+            cloud = cloud.with_task("web", "service:api", "d", API);
+        }
+        cloud.state().services.get_mut("web").unwrap()[0].desired = 9;
+        cloud.state().services.get_mut("web").unwrap()[0].running = 9;
+        let offered = [("us-east-1a", "i-a"), ("us-east-1a", "i-b")];
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &offered, "SCALE_IN"));
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+        let choice = choose_now(&super::tests::cloud(), &request("web-blue", &[("us-east-1a", 1)], &offered, "SCALE_IN"));
+        assert_eq!(choice.response.instance_ids, ["i-a"]);
+    }
 }

@@ -187,6 +187,8 @@ run "the_policy_is_least_privilege" {
       "autoscaling:ExecutePolicy",
       "cloudwatch:GetMetricData",
       "cloudwatch:PutMetricData",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
       "ecs:DescribeClusters",
       "ecs:DescribeContainerInstances",
       "ecs:DescribeServices",
@@ -209,12 +211,14 @@ run "the_policy_is_least_privilege" {
       "autoscaling:DescribeAutoScalingGroups",
       "cloudwatch:GetMetricData",
       "cloudwatch:PutMetricData",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
       "ecs:DescribeTaskDefinition",
       "ecs:ListContainerInstances",
       "ecs:ListServices",
       "ecs:ListTasks",
     ])
-    error_message = "Only DescribeAutoScalingGroups, GetMetricData, PutMetricData, DescribeTaskDefinition and the cluster-conditioned lists may use Resource *."
+    error_message = "Only DescribeAutoScalingGroups, GetMetricData, PutMetricData, EC2's DescribeInstanceTypes and DescribeLaunchTemplateVersions, DescribeTaskDefinition and the cluster-conditioned lists may use Resource *."
   }
   assert {
     condition = one([
