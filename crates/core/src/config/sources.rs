@@ -49,6 +49,10 @@ impl EnvConfig {
                 placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
                 consolidate: get("CONSOLIDATE").map(|raw| parse_bool(raw, Origin::Env("CONSOLIDATE"))),
                 consolidate_headroom: percent("CONSOLIDATE_HEADROOM"),
+                disruption_budget: get("DISRUPTION_BUDGET")
+                    .map(|raw| parse_with(raw, Origin::Env("DISRUPTION_BUDGET"))),
+                disruption_windows: get("DISRUPTION_WINDOWS")
+                    .map(|raw| parse_with(raw, Origin::Env("DISRUPTION_WINDOWS"))),
             },
             lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
@@ -129,6 +133,8 @@ impl EventCluster {
             placement_check: None,
             consolidate: None,
             consolidate_headroom: None,
+            disruption_budget: None,
+            disruption_windows: None,
         }
     }
 }

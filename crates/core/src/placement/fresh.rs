@@ -79,7 +79,7 @@ pub fn shapes(group: &AutoScalingGroup, types: &[String], registered: Registered
     for name in types {
         let info = registered.types.get(name);
         let size = registered_size(registered.instances, name).or_else(|| {
-            info.map(|i| estimated_registration(i))
+            info.map(estimated_registration)
                 .map(|(cpu, memory)| Resources::new(cpu, memory).with_gpu(info.map_or(0, |i| i.gpus)))
         });
         let Some(size) = size else {

@@ -5,8 +5,10 @@
 //! An instance can go when every task on it that a drain would move (not its daemons, which go with it) fits
 //! the other ACTIVE instances by [`super::pack`], under every dimension of the model, and, when limits are
 //! given, both reservations stay below their max less a headroom without it. It stays when a task on it is
-//! standalone (nothing would start it again), belongs to a service already below its minimum, or cannot be
-//! judged (an unknown task definition, an expression the model does not track, an ENI limit it does not know).
+//! standalone (nothing would start it again), belongs to a service already below its minimum or tagged
+//! `ecs-scaler:do-not-disrupt=true` (REPLICA services: a daemon runs everywhere, so its tag would freeze every
+//! instance), or cannot be judged (an unknown task definition, an expression the model does not track, an ENI
+//! limit it does not know).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -19,7 +21,7 @@ use super::instance_types::{InstanceTypeInfo, awsvpc_task_limit};
 use super::model::{Demand, Slot, Unjudgeable};
 use super::pack::{self, Misfit};
 use crate::cluster::{ContainerInstance, Resources, Scheduling, Service, Task, TaskDefinition};
-use crate::config::Thresholds;
+use crate::config::{TAG_DO_NOT_DISRUPT, Thresholds};
 use crate::drain::required_tasks;
 
 /// What the walk knows about a cluster: plain data, read by whoever calls it.
@@ -189,6 +191,8 @@ pub enum Kept {
     Standalone { task: String },
     /// A task of a service already below its minimum healthy count.
     BelowMin { service: String },
+    /// A task of a service tagged `ecs-scaler:do-not-disrupt=true`.
+    DoNotDisrupt { service: String },
     /// A task the model cannot judge.
     Unjudged { task: String, why: String },
     /// Tasks that fit none of the other instances.
@@ -204,6 +208,7 @@ impl fmt::Display for Kept {
             Kept::TasksUnknown => f.write_str("its tasks were not read"),
             Kept::Standalone { task } => write!(f, "standalone task {task} runs on it"),
             Kept::BelowMin { service } => write!(f, "service {service} is already below its minimum healthy count"),
+            Kept::DoNotDisrupt { service } => write!(f, "service {service} is tagged {TAG_DO_NOT_DISRUPT}=true"),
             Kept::Unjudged { task, why } => write!(f, "task {task} cannot be judged: {why}"),
             Kept::FitsNowhere { tasks, why } => write!(f, "{tasks} of its tasks fit no other instance ({why})"),
             Kept::AboveMax { cpu_after, memory_after } => {
@@ -300,6 +305,9 @@ impl<'a> Walk<'a> {
                 // Daemons go with their instance; an unknown size only makes the estimate more cautious.
                 daemons = daemons.plus(self.view.demand(task).map(|d| d.resources).unwrap_or_default());
                 continue;
+            }
+            if service.tags.get(TAG_DO_NOT_DISRUPT).is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+                return Err(Kept::DoNotDisrupt { service: service.name.clone() });
             }
             let required = required_tasks(service.desired, service.min_healthy_percent.unwrap_or(100));
             if usize::try_from(service.running.max(0)).unwrap_or(0) < required {
@@ -513,6 +521,13 @@ mod tests {
         let mut fixture = Fixture::new();
         fixture.tasks.remove("a");
         assert_eq!(fixture.judge(None), Err(Kept::TasksUnknown));
+        let mut fixture = Fixture::new();
+        fixture.services[0].tags.insert(TAG_DO_NOT_DISRUPT.into(), "true".into());
+        assert_eq!(fixture.judge(None), Err(Kept::DoNotDisrupt { service: "api".into() }));
+        // A daemon's tag does not freeze every instance.
+        let mut fixture = Fixture::new();
+        fixture.services[1].tags.insert(TAG_DO_NOT_DISRUPT.into(), "true".into());
+        assert!(fixture.judge(None).is_ok());
     }
 
     #[test]

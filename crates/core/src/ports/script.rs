@@ -205,6 +205,27 @@ impl Script {
         self
     }
 
+    /// Make the last group added the one these registered container instances (`i-<arn>`) were launched by,
+    /// InService in `zone`; its desired capacity follows.
+    pub fn with_group_members(self, arns: &[&str], zone: &str) -> Self {
+        if let Some(group) = self.state().groups.last_mut() {
+            group.instances = arns
+                .iter()
+                .map(|arn| GroupInstance {
+                    instance_id: format!("i-{arn}"),
+                    lifecycle_state: "InService".into(),
+                    availability_zone: zone.into(),
+                    instance_type: None,
+                })
+                .collect();
+            group.desired_capacity = u32::try_from(arns.len()).unwrap_or(u32::MAX);
+            if !group.zones.iter().any(|z| z == zone) {
+                group.zones.push(zone.into());
+            }
+        }
+        self
+    }
+
     /// Put the last `count` instances of the last group added in this lifecycle state (`Pending`, say).
     pub fn with_group_state(self, count: usize, state: &str) -> Self {
         if let Some(group) = self.state().groups.last_mut() {

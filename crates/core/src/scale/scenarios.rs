@@ -151,7 +151,8 @@ fn loose_cluster(cpu: f64) -> Script {
         .with_load("c", "c", Resources::new(896, 1792), 3)
         .with_task_definition(api, 512, 1024)
         .with_service("c", "api", 5, 5, &[])
-        .with_group("c-blue", 1, 3, &[(TAG_CLUSTER, "c")]);
+        .with_group("c-blue", 1, 3, &[(TAG_CLUSTER, "c")])
+        .with_group_members(&["a", "b", "c"], "us-east-1a");
     let cloud = with_daemon(cloud, "c");
     let agent = cloud.state().services["c"][1].task_definition.clone();
     cloud.with_task("c", "service:api", "a", api).with_task("c", "service:agent", "a", &agent)
@@ -189,20 +190,31 @@ fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_l
         .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
         .with_task_definition(api, 512, 1024)
         .with_service("q", "api", 4, 4, &[])
-        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")]);
+        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
     for arn in ["a", "b", "c", "d"] {
         cloud = cloud
             .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
             .with_load("q", arn, Resources::new(1536, 3072), 1)
             .with_task("q", "service:api", arn, api);
     }
+    // Without a: 33%; without b too: 50%; without c as well, d would be full (100% >= 75 - 5). Each has a task,
+    // and the default budget (10% of 4 ACTIVE instances, rounded up) lets one of them drain at a time.
     let q = tick(&cloud, "q").clusters.remove(0);
     assert_eq!(q.reason, Reason::BothBelowMin);
-    // Without a: 33%; without b too: 50%; without c as well, d would be full (100% >= 75 - 5).
-    assert_eq!(q.surplus, 2, "{}", q.detail);
+    assert_eq!(q.surplus, 1, "{:?}", q.notes);
+    assert!(
+        notes(&q).contains("more could go, but the disruption budget (10% from default: 1 with tasks"),
+        "{}",
+        notes(&q)
+    );
+    // A budget of 3 lets both go.
+    cloud.state().clusters[0].tags.insert(crate::config::TAG_DISRUPTION_BUDGET.into(), "3".into());
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!(q.surplus, 2, "{:?}", q.notes);
     let surplus: Vec<f64> =
         cloud.published().iter().filter(|(_, m)| m.name == SURPLUS_METRIC).map(|(_, m)| m.value).collect();
-    assert_eq!(surplus, [2.0]);
+    assert_eq!(surplus, [1.0, 2.0]);
 }
 
 #[test]
@@ -403,11 +415,12 @@ fn consolidatable() -> Script {
         .with_instance_type("m5.large", 2, 8192, 3, 0)
         .with_task_definition(API, 256, 512)
         .with_service("k", "api", 3, 3, &[])
-        .with_group("k-blue", 1, 3, &[(TAG_CLUSTER, "k")]);
+        .with_group("k-blue", 1, 3, &[(TAG_CLUSTER, "k")])
+        .with_group_members(&["a", "b", "c"], "us-east-1a");
     for (arn, tasks) in [("a", 1), ("b", 2), ("c", 2)] {
         cloud = cloud
             .with_instance("k", arn, "ACTIVE", LARGE.0, LARGE.1)
-            .with_load("k", arn, Resources::new(2048 - 256 * tasks, 4096 - 512 * tasks), u32::try_from(tasks).unwrap())
+            .with_load("k", arn, Resources::new(2048 - 256 * tasks, 4096 - 512 * tasks), tasks)
             .with_attributes("k", arn, &[(ATTRIBUTE_INSTANCE_TYPE, "m5.large")]);
         for _ in 0..tasks {
             cloud = cloud.with_task("k", "service:api", arn, API);
@@ -503,4 +516,173 @@ fn a_daemon_is_counted_on_every_fresh_instance() {
     cloud.state().task_definitions.get_mut(&agent).unwrap().containers[0].cpu = 256;
     let (_, short, report) = shortfall_of(&cloud);
     assert_eq!(short, 6, "{report:?}");
+}
+
+// --- Disruption controls ------------------------------------------------------------------------------------
+
+/// A quiet cluster `q` of four instances with one small api task each, 25% reserved: the rule says 0, two can
+/// go (see the surplus test above), all in group `q-blue`.
+fn quiet() -> Script {
+    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+    let mut cloud = Script::new()
+        .with_cluster("q", 4, &[(crate::config::TAG_DISRUPTION_BUDGET, "4")])
+        .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
+        .with_task_definition(api, 512, 1024)
+        .with_service("q", "api", 4, 4, &[])
+        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
+    for arn in ["a", "b", "c", "d"] {
+        cloud = cloud
+            .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
+            .with_load("q", arn, Resources::new(1536, 3072), 1)
+            .with_task("q", "service:api", arn, api);
+    }
+    cloud
+}
+
+#[test]
+fn a_blue_green_swap_in_progress_holds_every_voluntary_removal() {
+    // Green was just scaled up (four InService instances, not registered yet): blue's 0 must not act.
+    let cloud = quiet()
+        .with_group("q-green", 4, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["e", "f", "g", "h"], "us-east-1a");
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::SwapInProgress, 0));
+    assert!(q.detail.contains("q-blue and q-green"), "{}", q.detail);
+    assert!(q.notes.iter().any(|n| matches!(n, Note::Covered { reason: Reason::BothBelowMin, .. })), "{:?}", q.notes);
+    assert_eq!(cloud.calls("ListTasks"), 0, "nothing is read for a removal that cannot happen");
+    // Blue torn down (min = max = 0, no instance InService): green alone decides again.
+    let cloud = quiet().with_group("q-green", 0, 0, &[(TAG_CLUSTER, "q")]);
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Down), Reason::BothBelowMin, 2));
+}
+
+#[test]
+fn a_disruption_window_holds_the_zero_and_the_surplus() {
+    // now() is Sunday 2026-11-22 10:00 UTC.
+    let cloud = quiet();
+    cloud.state().clusters[0].tags.insert(crate::config::TAG_DISRUPTION_WINDOWS.into(), "0 8 any any sun 4h".into());
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::DisruptionWindow, 0));
+    assert!(q.detail.contains("0 8 any any sun 4h"), "{}", q.detail);
+    // Outside it (a weekday window), the 0 stands.
+    cloud.state().clusters[0]
+        .tags
+        .insert(crate::config::TAG_DISRUPTION_WINDOWS.into(), "0 8 any any mon-fri 4h".into());
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Down), Reason::BothBelowMin, 2));
+    // A window that does not parse is the cluster's configuration error, naming the tag: no status at all.
+    let tags = [(crate::config::TAG_DISRUPTION_WINDOWS.to_owned(), "weekdays".to_owned())].into();
+    let error = crate::config::Layer::from_tags(&tags).resolve("q").unwrap_err();
+    assert!(error.to_string().contains(r#"tag ecs-scaler:disruption-windows="weekdays""#), "{error}");
+}
+
+#[test]
+fn a_do_not_disrupt_service_keeps_its_instances_out_of_consolidation() {
+    // a runs only a small singleton (the cheapest instance); b, c and d one api task each; 45%, between the
+    // thresholds. Consolidation names a, unless the singleton's service is tagged do-not-disrupt: then b.
+    let singleton = "arn:aws:ecs:us-east-1:123456789012:task-definition/cache:1";
+    let cloud =
+        |protected: bool| {
+            let cloud = quiet()
+                .with_task_definition(singleton, 128, 256)
+                .with_service("q", "cache", 1, 1, &[])
+                .with_load("q", "a", Resources::new(1920, 3840), 1);
+            {
+                let mut state = cloud.state();
+                state.tasks.get_mut("q").unwrap().retain(|t| t.container_instance_arn.as_deref() != Some("a"));
+                state.services.get_mut("q").unwrap()[0].desired = 3;
+                state.services.get_mut("q").unwrap()[0].running = 3;
+                if protected {
+                    state.services.get_mut("q").unwrap()[1]
+                        .tags
+                        .insert(crate::config::TAG_DO_NOT_DISRUPT.into(), "true".into());
+                }
+                state.series.clear();
+            }
+            cloud.with_task("q", "service:cache", "a", singleton).with_reservations(
+                "q",
+                45.0,
+                45.0,
+                now() - Duration::minutes(1),
+            )
+        };
+    let q = tick(&cloud(false), "q").clusters.remove(0);
+    assert_eq!(
+        (q.reason, q.removal.as_ref().map(|r| r.container_instance_arn.as_str())),
+        (Reason::Consolidation, Some("a"))
+    );
+    let q = tick(&cloud(true), "q").clusters.remove(0);
+    assert_eq!(
+        (q.reason, q.removal.as_ref().map(|r| r.container_instance_arn.as_str())),
+        (Reason::Consolidation, Some("b"))
+    );
+    assert!(notes(&q).contains("i-a stays: service cache is tagged ecs-scaler:do-not-disrupt=true"), "{}", notes(&q));
+}
+
+#[test]
+fn while_the_load_rises_the_surplus_is_at_most_one() {
+    let cloud = quiet();
+    cloud
+        .state()
+        .series
+        .get_mut("q")
+        .unwrap()
+        .cpu
+        .insert(0, crate::metrics::Datapoint { timestamp: now() - Duration::minutes(9), value: 12.0 });
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.surplus), (Some(ScaleStatus::Down), 1));
+    assert!(notes(&q).contains("while the load rises (cpu 12.0% to 25.0%"), "{}", notes(&q));
+}
+
+#[test]
+fn removals_come_from_the_zones_auto_scaling_would_scale_in() {
+    // a and b in us-east-1a, c and d and e in us-east-1b: Auto Scaling takes from 1b first, then from the
+    // fuller of the two. The cheapest instances are a and b (empty), but 1b is fuller.
+    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+    let mut cloud = Script::new()
+        .with_cluster("z", 5, &[(crate::config::TAG_DISRUPTION_BUDGET, "5")])
+        .with_reservations("z", 20.0, 20.0, now() - Duration::minutes(1))
+        .with_task_definition(api, 512, 1024)
+        .with_service("z", "api", 3, 3, &[])
+        .with_group("z-blue", 1, 5, &[(TAG_CLUSTER, "z")])
+        .with_group_members(&["a", "b"], "us-east-1a");
+    {
+        let mut state = cloud.state();
+        let group = state.groups.last_mut().unwrap();
+        for arn in ["c", "d", "e"] {
+            group.instances.push(crate::lifecycle::GroupInstance {
+                instance_id: format!("i-{arn}"),
+                lifecycle_state: "InService".into(),
+                availability_zone: "us-east-1b".into(),
+                instance_type: None,
+            });
+        }
+        group.desired_capacity = 5;
+    }
+    for arn in ["a", "b"] {
+        cloud = cloud.with_instance("z", arn, "ACTIVE", LARGE.0, LARGE.1).with_load(
+            "z",
+            arn,
+            Resources::new(2048, 4096),
+            0,
+        );
+    }
+    for arn in ["c", "d", "e"] {
+        cloud = cloud
+            .with_instance("z", arn, "ACTIVE", LARGE.0, LARGE.1)
+            .with_load("z", arn, Resources::new(1536, 3072), 1)
+            .with_task("z", "service:api", arn, api);
+    }
+    let z = tick(&cloud, "z").clusters.remove(0);
+    assert_eq!(z.reason, Reason::BothBelowMin);
+    // 1b has 3 → c goes (its task to a); then 1a and 1b have 2 each: a goes (c's task to b); then 1b has 2 →
+    // d goes; then b and e would leave 1536 reserved on one instance, 75% ≥ 75 − 5: 3.
+    assert_eq!(z.surplus, 3, "{:?}", z.notes);
+    // Between the thresholds, consolidation names an instance of the fuller zone, not the empty a.
+    cloud.state().series.clear();
+    let cloud = cloud.with_reservations("z", 45.0, 45.0, now() - Duration::minutes(1));
+    let z = tick(&cloud, "z").clusters.remove(0);
+    assert_eq!(z.reason, Reason::Consolidation, "{:?}", z.notes);
+    assert_eq!(z.removal.as_ref().map(|r| r.container_instance_arn.as_str()), Some("c"));
 }

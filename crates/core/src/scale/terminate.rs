@@ -474,7 +474,8 @@ mod tests {
     #[test]
     fn an_instance_whose_distinct_instance_task_has_nowhere_to_go_is_not_named() {
         // api is distinctInstance and every instance runs one already (c too, here): no task can move.
-        let cloud = cloud().with_load("web", "c", Resources::new(1536, 3072), 1).with_task("web", "service:api", "c", API);
+        let cloud =
+            cloud().with_load("web", "c", Resources::new(1536, 3072), 1).with_task("web", "service:api", "c", API);
         cloud.state().services.get_mut("web").unwrap()[0].placement_constraints =
             vec![crate::cluster::PlacementConstraint::DistinctInstance];
         let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-b"), ("us-east-1a", "i-c")];
@@ -496,7 +497,8 @@ mod tests {
         // d is DRAINING with six api tasks (512/1024 each): they take 3 slots of a's room, 2 of b's and 1 of c's.
         // Then a's own task and the three given its room would need 4 slots on b and c, which have 3: a stays,
         // and so does b. Without d, a's one task fits elsewhere and a goes.
-        let mut cloud = cloud().with_instance("web", "d", "DRAINING", 2048, 4096).with_load("web", "d", Resources::new(0, 0), 6);
+        let mut cloud =
+            cloud().with_instance("web", "d", "DRAINING", 2048, 4096).with_load("web", "d", Resources::new(0, 0), 6);
         for _ in 0..6 {
             cloud = cloud.with_task("web", "service:api", "d", API);
         }
@@ -505,7 +507,8 @@ mod tests {
         let offered = [("us-east-1a", "i-a"), ("us-east-1a", "i-b")];
         let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &offered, "SCALE_IN"));
         assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
-        let choice = choose_now(&super::tests::cloud(), &request("web-blue", &[("us-east-1a", 1)], &offered, "SCALE_IN"));
+        let choice =
+            choose_now(&super::tests::cloud(), &request("web-blue", &[("us-east-1a", 1)], &offered, "SCALE_IN"));
         assert_eq!(choice.response.instance_ids, ["i-a"]);
     }
 }
