@@ -70,11 +70,17 @@ impl Serialize for Budget {
 }
 
 /// One window in which voluntary disruption is off: from each time the schedule fires, for `duration`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Window {
     raw: String,
     schedule: Cron,
     duration: Duration,
+}
+
+impl fmt::Debug for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Window({:?})", self.raw)
+    }
 }
 
 impl PartialEq for Window {

@@ -14,6 +14,8 @@ pub mod capacity;
 pub mod groups;
 pub mod placement;
 pub mod plan;
+#[cfg(test)]
+mod properties;
 pub mod read;
 pub mod rule;
 #[cfg(test)]
