@@ -350,6 +350,43 @@ run "one_evaluation_at_a_time_by_default" {
   }
 }
 
+run "disruption_controls_become_environment_variables" {
+  command = plan
+
+  variables {
+    disruption_budget  = "2"
+    disruption_windows = ["0 9 * * mon-fri 8h", "0 0 * * sat 24h"]
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["DISRUPTION_BUDGET"] == "2" &&
+      module.lambda.function.environment[0].variables["DISRUPTION_WINDOWS"] == "0 9 * * mon-fri 8h + 0 0 * * sat 24h"
+    )
+    error_message = "disruption_budget and disruption_windows become DISRUPTION_BUDGET and DISRUPTION_WINDOWS (windows joined by +)."
+  }
+}
+
+run "a_malformed_disruption_window_is_rejected" {
+  command = plan
+
+  variables {
+    disruption_windows = ["weekdays 8h"]
+  }
+
+  expect_failures = [var.disruption_windows]
+}
+
+run "a_malformed_disruption_budget_is_rejected" {
+  command = plan
+
+  variables {
+    disruption_budget = "ten"
+  }
+
+  expect_failures = [var.disruption_budget]
+}
+
 run "consolidation_and_the_event_interval_are_configurable" {
   command = plan
 
