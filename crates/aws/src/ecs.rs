@@ -131,6 +131,7 @@ impl EcsApi for Ecs {
                     registered_instances: u32::try_from(cluster.registered_container_instances_count()).unwrap_or(0),
                     running_tasks: u32::try_from(cluster.running_tasks_count()).unwrap_or(0),
                     pending_tasks: u32::try_from(cluster.pending_tasks_count()).unwrap_or(0),
+                    active_services: u32::try_from(cluster.active_services_count()).unwrap_or(0),
                     tags: tag_map(cluster.tags()),
                 });
             }

@@ -384,6 +384,57 @@ impl Seeder {
         self.group_instances(spec.name).await
     }
 
+    /// Change the instance type a [`Seeder::template_group`] group launches, as an operator would: a new version
+    /// of its launch template `<group>-lt` with `instance_type`, made the default (the group launches
+    /// `$Default`). The instances it already has keep their type. Returns the new version's number.
+    pub async fn retype_group(&self, group: &str, instance_type: &str) -> Result<i64, HarnessError> {
+        let template = format!("{group}-lt");
+        let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+            .image_id(DEFAULT_AMI)
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
+            .build();
+        let output = self
+            .ec2
+            .create_launch_template_version()
+            .launch_template_name(&template)
+            .launch_template_data(data)
+            .send()
+            .await
+            .map_err(aws("CreateLaunchTemplateVersion"))?;
+        let version = output
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .ok_or_else(|| HarnessError("CreateLaunchTemplateVersion returned no VersionNumber".into()))?;
+        self.ec2
+            .modify_launch_template()
+            .launch_template_name(&template)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .map_err(aws("ModifyLaunchTemplate"))?;
+        Ok(version)
+    }
+
+    /// Give a [`Seeder::template_group`] group a `MixedInstancesPolicy` with these overrides (instance types in
+    /// priority order; Auto Scaling launches the first) on its launch template `<group>-lt`, as an operator
+    /// adding a type would. The instances it already has keep their type.
+    pub async fn set_overrides(&self, group: &str, overrides: &[&str]) -> Result<(), HarnessError> {
+        let template = format!("{group}-lt");
+        let spec = LaunchTemplateSpecification::builder().launch_template_name(&template).version("$Default").build();
+        let overrides =
+            overrides.iter().map(|t| LaunchTemplateOverrides::builder().instance_type(*t).build()).collect();
+        let template =
+            LaunchTemplate::builder().launch_template_specification(spec).set_overrides(Some(overrides)).build();
+        self.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(group)
+            .mixed_instances_policy(MixedInstancesPolicy::builder().launch_template(template).build())
+            .send()
+            .await
+            .map_err(aws("UpdateAutoScalingGroup"))?;
+        Ok(())
+    }
+
     /// The default subnet of each of `zones` (the default VPC's), for `awsvpc` tasks and services, in that order.
     pub async fn default_subnets(&self, zones: &[&str]) -> Result<Vec<String>, HarnessError> {
         let filter = aws_sdk_ec2::types::Filter::builder().name("default-for-az").values("true").build();

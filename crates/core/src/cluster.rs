@@ -20,6 +20,8 @@ pub struct ClusterFacts {
     pub running_tasks: u32,
     /// Tasks PENDING in the cluster.
     pub pending_tasks: u32,
+    /// ACTIVE services, as DescribeClusters counts them.
+    pub active_services: u32,
     pub tags: HashMap<String, String>,
 }
 

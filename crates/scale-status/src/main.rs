@@ -4,6 +4,7 @@
 use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs, SystemClock};
 use ecs_scaler_core::config::EnvConfig;
 use ecs_scaler_core::ports::Context;
+use ecs_scaler_core::scale::memory::Memory;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -15,8 +16,11 @@ async fn main() -> Result<(), Error> {
     let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
     let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
     let env = &EnvConfig::from_vars(std::env::vars());
+    // What the warm process remembers between invocations: task definitions, verdicts nothing has changed
+    // since, clusters a tick deferred. A cold start only costs one read of each cluster from scratch.
+    let memory = &Memory::default();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        scale_status::respond(&event.payload, env, ctx).await
+        scale_status::respond_with(&event.payload, env, ctx, memory).await
     }))
     .await
 }

@@ -167,6 +167,7 @@ impl EcsScaler {
             base: Layer::default(),
             lookback_seconds: u32::try_from(self.lookback.num_seconds()).unwrap_or(u32::MAX),
             stale_after_seconds: DEFAULT_STALE_AFTER_SECONDS,
+            resync_seconds: ecs_scaler_core::scale::memory::DEFAULT_RESYNC_SECONDS,
         }
     }
 }
@@ -200,8 +201,13 @@ impl Policy for EcsScaler {
         if !self.placement_aware {
             return;
         }
-        let triggered =
-            block_on(trigger::on_placement_failure(cloud.context(), &self.config(), CLUSTER_ARN, self.event_interval));
+        let triggered = block_on(trigger::on_placement_failure(
+            cloud.context(),
+            &self.config(),
+            CLUSTER_ARN,
+            self.event_interval,
+            &ecs_scaler_core::scale::memory::Memory::default(),
+        ));
         if let Ok(Triggered::Evaluated { .. }) = triggered {
             cloud.with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
         }

@@ -17,6 +17,8 @@ pub struct EnvConfig {
     pub layer: Layer,
     pub lookback_seconds: Result<u32, ConfigError>,
     pub stale_after_seconds: Result<u32, ConfigError>,
+    /// `RESYNC_SECONDS`: a verdict nothing changed is still read again from scratch this often (60–3600).
+    pub resync_seconds: Result<u32, ConfigError>,
     /// `EVENT_MIN_INTERVAL_SECONDS`: at most one event-triggered evaluation per cluster this often (10–3600).
     pub event_min_interval_seconds: Result<u32, ConfigError>,
 }
@@ -56,6 +58,9 @@ impl EnvConfig {
             },
             lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
+            resync_seconds: get("RESYNC_SECONDS").map_or(Ok(crate::scale::memory::DEFAULT_RESYNC_SECONDS), |raw| {
+                parse_seconds(raw, Origin::Env("RESYNC_SECONDS"), 60, 3600)
+            }),
             event_min_interval_seconds: get("EVENT_MIN_INTERVAL_SECONDS")
                 .map_or(Ok(DEFAULT_EVENT_MIN_INTERVAL_SECONDS), |raw| {
                     parse_seconds(raw, Origin::Env("EVENT_MIN_INTERVAL_SECONDS"), 10, 3600)
@@ -149,6 +154,7 @@ pub struct TickConfig {
     pub base: Layer,
     pub lookback_seconds: u32,
     pub stale_after_seconds: u32,
+    pub resync_seconds: u32,
 }
 
 impl TickConfig {
@@ -174,6 +180,7 @@ impl TickConfig {
             base,
             lookback_seconds: env.lookback_seconds.clone()?,
             stale_after_seconds: env.stale_after_seconds.clone()?,
+            resync_seconds: env.resync_seconds.clone()?,
         })
     }
 

@@ -33,6 +33,8 @@ pub struct ScriptState {
     pub task_definitions: HashMap<String, TaskDefinition>,
     /// Operations that fail (after "retries"), e.g. `"DescribeServices"`.
     pub failing: HashSet<&'static str>,
+    /// Operations the adapter refuses for lack of client-side API budget.
+    pub exhausted: HashSet<&'static str>,
     /// Every call, by operation name, in order.
     pub calls: Vec<&'static str>,
     pub published: Vec<(String, ClusterMetric)>,
@@ -69,6 +71,7 @@ impl Script {
             registered_instances: instances,
             running_tasks: instances,
             pending_tasks: 0,
+            active_services: 0,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         });
         self
@@ -138,6 +141,9 @@ impl Script {
         };
         let definition = service.task_definition.clone();
         self.state().services.entry(cluster.into()).or_default().push(service);
+        if let Some(facts) = self.state().clusters.iter_mut().find(|c| c.name == cluster) {
+            facts.active_services += 1;
+        }
         // A small task (256 CPU units, 512 MiB) unless the test registered the definition itself.
         if self.state().task_definitions.contains_key(&definition) {
             self
@@ -267,6 +273,12 @@ impl Script {
         self
     }
 
+    /// Make every call of `operation` refused for lack of client-side API budget.
+    pub fn exhausting(self, operation: &'static str) -> Self {
+        self.state().exhausted.insert(operation);
+        self
+    }
+
     pub fn calls(&self, operation: &str) -> usize {
         self.state().calls.iter().filter(|c| **c == operation).count()
     }
@@ -284,6 +296,13 @@ impl Script {
                 operation,
                 code: Some("ThrottlingException".into()),
                 message: "Rate exceeded (scripted, after retries)".into(),
+            });
+        }
+        if state.exhausted.contains(operation) {
+            return Err(AwsError {
+                operation,
+                code: Some(super::BUDGET_EXHAUSTED.into()),
+                message: "the client-side budget is used up (scripted)".into(),
             });
         }
         Ok(state)

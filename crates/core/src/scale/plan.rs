@@ -282,12 +282,9 @@ fn decide(r: &Reading) -> Need<Verdict> {
                 }
             }
             Voluntary::Held(reason, why) => {
-                if decision.status == Some(ScaleStatus::Down) {
-                    notes.push(Note::Covered { reason: decision.reason, detail: decision.detail });
-                    decision = Decision::held(reason, why);
-                } else {
-                    notes.push(Note::ConsolidationSkipped { why });
-                }
+                // No 0 and no consolidation; what the rule said is kept as a note.
+                notes.push(Note::Covered { reason: decision.reason, detail: decision.detail });
+                decision = Decision::held(reason, why);
             }
             Voluntary::Unknown(error) => {
                 notes.push(Note::GroupsUnread { error: error.to_string() });

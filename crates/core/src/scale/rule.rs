@@ -59,6 +59,9 @@ pub enum Reason {
     StaleData,
     ConfigError,
     ReadFailed,
+    /// No status this minute: the client-side API budget ran out before the cluster was read (it goes first next
+    /// minute). Never a status from partial reads.
+    Deferred,
     /// Tagged `ecs-scaler:enabled=false`.
     Paused,
 }
@@ -84,6 +87,11 @@ impl Decision {
     /// No signal, because reading the cluster failed: a wrong 0 would remove capacity.
     pub fn read_failed(detail: impl Into<String>) -> Self {
         Self::new(None, Reason::ReadFailed, detail)
+    }
+
+    /// No signal, because the API budget ran out before the cluster could be read.
+    pub fn deferred(detail: impl Into<String>) -> Self {
+        Self::new(None, Reason::Deferred, detail)
     }
 
     /// 1, because instances already launching cover what a 2 would ask for.

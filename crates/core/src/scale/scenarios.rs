@@ -686,3 +686,96 @@ fn removals_come_from_the_zones_auto_scaling_would_scale_in() {
     assert_eq!(z.reason, Reason::Consolidation, "{:?}", z.notes);
     assert_eq!(z.removal.as_ref().map(|r| r.container_instance_arn.as_str()), Some("c"));
 }
+
+// --- What a warm process remembers ---------------------------------------------------------------------------
+
+fn tick_with(cloud: &Script, clusters: &str, memory: &crate::scale::memory::Memory, at: DateTime<Utc>) -> Summary {
+    let env = EnvConfig::from_vars([
+        ("CLUSTERS", clusters),
+        ("CPU_MIN", "40"),
+        ("CPU_MAX", "75"),
+        ("MEMORY_MIN", "40"),
+        ("MEMORY_MAX", "75"),
+    ]);
+    let config = TickConfig::build(&env, &ScheduleInput::default()).unwrap();
+    let ctx = Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(at) };
+    let recall = super::tick::Recall { memory, deep: false };
+    futures::executor::block_on(super::tick::run_in(ctx, &config, None, recall)).unwrap()
+}
+
+#[test]
+fn a_steady_cluster_is_read_from_scratch_once_then_only_when_something_changes_or_at_resync() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0);
+    let first = tick_with(&cloud, "c", &memory, now());
+    assert_eq!((first.deep_reads, first.clusters[0].reason), (1, Reason::Consolidation));
+    let deep_calls = cloud.state().calls.len();
+    // A minute later, the same counts and reservations: the verdict holds, published again; ECS is read for
+    // DescribeClusters alone (and the groups, which the verdict depended on).
+    cloud.state().series.get_mut("c").unwrap().cpu[0].timestamp = now();
+    let second = tick_with(&cloud, "c", &memory, now() + Duration::minutes(1));
+    assert_eq!(second.deep_reads, 0);
+    assert_eq!((second.clusters[0].reason, second.clusters[0].surplus), (Reason::Consolidation, 1));
+    assert_eq!(second.clusters[0].unchanged_since, Some(now()));
+    let calls: Vec<&str> = cloud.state().calls[deep_calls..].to_vec();
+    assert_eq!(calls, ["DescribeClusters", "GetMetricData", "DescribeAutoScalingGroups", "PutMetricData"]);
+    // A task starts: DescribeClusters counts it, so the cluster is read again.
+    cloud.state().clusters[0].running_tasks += 1;
+    let third = tick_with(&cloud, "c", &memory, now() + Duration::minutes(2));
+    assert_eq!(third.deep_reads, 1);
+    // Nothing changes for ten minutes: read again from scratch within the resync period (5 to 10 minutes).
+    let mut reads = Vec::new();
+    for minute in 3..=13 {
+        // ECS publishes the same reservation every minute.
+        let at = now() + Duration::minutes(minute);
+        for series in cloud.state().series.values_mut() {
+            series.cpu[0].timestamp = at - Duration::minutes(1);
+            series.memory[0].timestamp = at - Duration::minutes(1);
+        }
+        reads.push(tick_with(&cloud, "c", &memory, at).deep_reads);
+    }
+    assert_eq!(reads.iter().sum::<usize>(), 1, "one resync in ten quiet minutes: {reads:?}");
+}
+
+#[test]
+fn a_change_of_the_groups_invalidates_a_verdict_that_depended_on_them() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0);
+    assert_eq!(tick_with(&cloud, "c", &memory, now()).deep_reads, 1);
+    // The operator scales a second colour up: a swap, which the held verdict (a consolidation) must not survive.
+    let cloud = cloud.with_group("c-green", 3, 3, &[(TAG_CLUSTER, "c")]);
+    let later = tick_with(&cloud, "c", &memory, now() + Duration::minutes(1));
+    assert_eq!((later.deep_reads, later.clusters[0].reason), (1, Reason::SwapInProgress));
+}
+
+#[test]
+fn task_definitions_are_read_once_per_process() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0);
+    tick_with(&cloud, "c", &memory, now());
+    let read = cloud.calls("DescribeTaskDefinition");
+    assert!(read >= 1);
+    cloud.state().clusters[0].running_tasks += 1;
+    assert_eq!(tick_with(&cloud, "c", &memory, now() + Duration::minutes(1)).deep_reads, 1);
+    assert_eq!(cloud.calls("DescribeTaskDefinition"), read, "no definition read twice");
+}
+
+#[test]
+fn a_cluster_the_budget_cannot_read_is_deferred_with_no_status_and_goes_first_next_time() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0)
+        .with_cluster("d", 2, &[])
+        .with_reservations("d", 50.0, 50.0, now() - Duration::minutes(1))
+        .exhausting("DescribeContainerInstances");
+    let summary = tick_with(&cloud, "c,d", &memory, now());
+    let c = report(&summary, "c");
+    assert_eq!((c.scale_status, c.reason), (None, Reason::Deferred), "never a status from partial reads");
+    assert_eq!(summary.deferred, ["c"]);
+    assert_eq!(report(&summary, "d").scale_status, Some(ScaleStatus::Stay));
+    assert_eq!(memory.deferred(), ["c"]);
+    // Next minute the budget is back: c is read (first), and nothing is deferred.
+    cloud.state().exhausted.clear();
+    let summary = tick_with(&cloud, "c,d", &memory, now() + Duration::minutes(1));
+    assert_eq!(report(&summary, "c").reason, Reason::Consolidation);
+    assert!(summary.deferred.is_empty() && memory.deferred().is_empty());
+}
