@@ -167,9 +167,12 @@ fn fingerprint(reading: &Reading) -> u64 {
     ))
 }
 
+/// One group as far as a verdict reads it: name, sizes, and each instance's ID, state and zone.
+type GroupShape<'a> = (&'a str, u32, u32, u32, Vec<(&'a str, &'a str, &'a str)>);
+
 /// The cluster's groups as far as a verdict reads them: sizes, and each instance's state and zone.
 fn groups_digest(groups: &[AutoScalingGroup], cluster: &str) -> u64 {
-    let mut ours: Vec<(&str, u32, u32, u32, Vec<(&str, &str, &str)>)> = groups
+    let mut ours: Vec<GroupShape<'_>> = groups
         .iter()
         .filter(|g| g.tags.get(crate::lifecycle::TAG_CLUSTER).map(|c| crate::arn::cluster_name(c)) == Some(cluster))
         .map(|g| {
