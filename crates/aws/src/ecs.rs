@@ -38,9 +38,16 @@ impl Ecs {
         Self { client }
     }
 
-    /// Build the client from the shared SDK configuration (see [`crate::load_sdk_config`]).
+    /// Build the client from the shared SDK configuration (see [`crate::load_sdk_config`]), unmetered.
     pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
         Self::new(Client::new(sdk))
+    }
+
+    /// Build the client with every call metered by `budget` (see [`crate::budget`]): what the Lambdas use.
+    pub fn metered(sdk: &aws_config::SdkConfig, budget: &std::sync::Arc<crate::budget::Budget>) -> Self {
+        let inner = sdk.http_client().unwrap_or_else(crate::budget::default_https_client);
+        let config = aws_sdk_ecs::config::Builder::from(sdk).http_client(budget.meter(inner));
+        Self::new(Client::from_conf(config.build()))
     }
 }
 

@@ -43,6 +43,9 @@ pub enum DrainError {
     Event(String),
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
+    /// A setting of the Lambda's ECS client is wrong (`ECS_API_SHARE`, `ECS_API_MAX_WAIT_MS`).
+    #[error("configuration: {0}")]
+    Setting(String),
     #[error(transparent)]
     Drain(#[from] drain::Error),
     #[error("{failed} of {total} terminating instance(s) could not be handled (held; see the log): {first}")]
@@ -53,6 +56,7 @@ impl From<DrainError> for Diagnostic {
     fn from(error: DrainError) -> Self {
         let kind = match &error {
             DrainError::Event(_) => "BadEvent",
+            DrainError::Setting(_) => "BadConfig",
             DrainError::Config(_) => "BadConfig",
             DrainError::Drain(drain::Error::UnknownGroup(_)) => "UnknownGroup",
             DrainError::Drain(drain::Error::Lookup(_)) => "LookupFailed",

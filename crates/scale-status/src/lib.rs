@@ -30,6 +30,9 @@ pub enum Error {
     Event(String),
     #[error(transparent)]
     Tick(#[from] TickError),
+    /// A setting of the Lambda itself (not a cluster's) is wrong: every invocation fails before any AWS call.
+    #[error("configuration: {0}")]
+    Setting(String),
 }
 
 impl From<ConfigError> for Error {
@@ -42,6 +45,7 @@ impl From<Error> for Diagnostic {
     fn from(error: Error) -> Self {
         let kind = match &error {
             Error::Event(_) => "BadEvent",
+            Error::Setting(_) => "BadConfig",
             Error::Tick(TickError::Config(_)) => "BadConfig",
             Error::Tick(TickError::NoClusters) => "NoClusters",
             Error::Tick(TickError::Lookup(_)) => "LookupFailed",

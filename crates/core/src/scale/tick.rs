@@ -4,6 +4,7 @@
 //! ([`super::plan`]); this module only reads what it asks for and asks again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -282,7 +283,7 @@ pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi,
     let stale_after = Duration::seconds(i64::from(config.stale_after_seconds));
     let resync = Duration::seconds(i64::from(config.resync_seconds));
     let mut reservations = metrics.reservations(&candidate_names, now - lookback, now).await;
-    let shared = Shared { memory: recall.memory, groups: Mutex::new(None) };
+    let shared = Shared { memory: recall.memory, groups: Mutex::new(None), exhausted: AtomicBool::new(false) };
     let assessments = candidates.into_iter().map(|(facts, settings)| {
         let series = reservations
             .remove(&facts.name)
@@ -298,10 +299,12 @@ pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi,
     Ok(Evaluation { clusters, deep_reads, groups: shared.groups.into_inner() })
 }
 
-/// What the clusters of one tick share: the process's memory, and the groups, read at most once.
+/// What the clusters of one tick share: the process's memory, the groups (read at most once), and whether the
+/// API budget ran out (then every cluster that needs reading waits for the next tick, without trying).
 struct Shared<'m> {
     memory: &'m Memory,
     groups: Mutex<Option<Result<Vec<AutoScalingGroup>, AwsError>>>,
+    exhausted: AtomicBool,
 }
 
 impl Shared<'_> {
@@ -333,6 +336,14 @@ async fn assess<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock
             return (report, false);
         }
     }
+    let deferred = |reading: Reading, why: String| {
+        memory.forget(&reading.facts.name);
+        let decision = Decision::deferred(why);
+        (ClusterReport { settings: Some(reading.settings), ..ClusterReport::new(&reading.facts.name, decision) }, true)
+    };
+    if shared.exhausted.load(Ordering::Relaxed) {
+        return deferred(reading, "the client-side API budget ran out earlier in this tick".into());
+    }
     let mut asked: BTreeSet<Read> = BTreeSet::new();
     for _ in 0..MAX_ROUNDS {
         match plan(&reading) {
@@ -352,12 +363,9 @@ async fn assess<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock
                 }
                 perform(ctx, shared, &mut reading, reads).await;
                 if let Some(error) = reading.budget_exhausted() {
-                    memory.forget(&name);
-                    let decision = Decision::deferred(format!("the client-side API budget ran out: {error}"));
-                    return (
-                        ClusterReport { settings: Some(reading.settings), ..ClusterReport::new(&name, decision) },
-                        true,
-                    );
+                    shared.exhausted.store(true, Ordering::Relaxed);
+                    let why = format!("the client-side API budget ran out: {error}");
+                    return deferred(reading, why);
                 }
             }
         }
