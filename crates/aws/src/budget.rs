@@ -28,62 +28,7 @@ pub const DEFAULT_SHARE: f64 = 0.1;
 /// The default longest wait for a token before a call is given up.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2);
 
-/// ECS's API throttling categories that ecs-scaler calls into, with their bucket (burst) and refill rate (per
-/// second), per account and Region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::Display, strum::EnumIter)]
-#[strum(serialize_all = "snake_case")]
-pub enum Category {
-    /// DescribeClusters, ListClusters.
-    ClusterRead,
-    /// DescribeServices, ListServices.
-    ServiceRead,
-    /// DescribeContainerInstances, DescribeTasks, ListAttributes, ListContainerInstances, ListTasks.
-    ClusterResourceRead,
-    /// DescribeTaskDefinition, ListTaskDefinitions, ListTaskDefinitionFamilies.
-    TaskDefinitionRead,
-    /// PutAttributes, UpdateContainerInstancesState, and the rest of the cluster resource modify actions.
-    ClusterResourceModify,
-    /// TagResource, UntagResource.
-    TagModify,
-}
-
-impl Category {
-    /// The category of an ECS operation, when ecs-scaler meters it.
-    pub fn of(operation: &str) -> Option<Category> {
-        Some(match operation {
-            "DescribeClusters" | "ListClusters" => Category::ClusterRead,
-            "DescribeServices" | "ListServices" => Category::ServiceRead,
-            "DescribeContainerInstances"
-            | "DescribeTasks"
-            | "ListAttributes"
-            | "ListContainerInstances"
-            | "ListTasks" => Category::ClusterResourceRead,
-            "DescribeTaskDefinition" | "ListTaskDefinitions" | "ListTaskDefinitionFamilies" => {
-                Category::TaskDefinitionRead
-            }
-            "DeleteAttributes"
-            | "PutAttributes"
-            | "UpdateContainerInstancesState"
-            | "StartTask"
-            | "StopTask"
-            | "RunTask" => Category::ClusterResourceModify,
-            "TagResource" | "UntagResource" => Category::TagModify,
-            _ => return None,
-        })
-    }
-
-    /// The account's bucket: (maximum capacity, refill per second).
-    pub fn account_bucket(self) -> (u32, u32) {
-        match self {
-            Category::ClusterRead => (50, 20),
-            Category::ServiceRead => (100, 20),
-            Category::ClusterResourceRead => (100, 20),
-            Category::TaskDefinitionRead => (50, 20),
-            Category::ClusterResourceModify => (100, 40),
-            Category::TagModify => (20, 10),
-        }
-    }
-}
+pub use ecs_scaler_core::ports::cost::Category;
 
 /// Why a call was not made.
 #[derive(Debug, Clone, PartialEq, Eq)]

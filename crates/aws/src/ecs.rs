@@ -19,14 +19,14 @@ use ecs_scaler_core::ports::{AwsError, EcsApi, MissingCluster};
 
 use crate::sdk_error;
 
-/// DescribeClusters, DescribeTasks and DescribeContainerInstances take 100 names each.
-const DESCRIBE_BATCH: usize = 100;
-/// DescribeServices takes 10 services.
-const DESCRIBE_SERVICES_BATCH: usize = 10;
-/// UpdateContainerInstancesState takes 10 container instances.
-const UPDATE_STATE_BATCH: usize = 10;
-/// Describe calls of one read in flight at once: enough to hide latency, few enough not to trip throttling.
-const CONCURRENT_DESCRIBES: usize = 4;
+// The batch sizes, page sizes and concurrency are the core's cost model (`ports::cost`): the simulator and the
+// benchmark count calls by the same numbers.
+use ecs_scaler_core::ports::cost::{
+    CONCURRENT_DESCRIBES, DESCRIBE_BATCH, DESCRIBE_SERVICES_BATCH, LIST_PAGE, UPDATE_STATE_BATCH,
+};
+
+/// The List calls' page size (their `maxResults`).
+const LIST_PAGE_SIZE: i32 = LIST_PAGE as i32;
 
 #[derive(Debug, Clone)]
 pub struct Ecs {
@@ -156,7 +156,7 @@ impl EcsApi for Ecs {
             .client
             .list_services()
             .cluster(cluster)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .into_paginator()
             .items()
             .send()
@@ -227,7 +227,7 @@ impl EcsApi for Ecs {
             .client
             .list_container_instances()
             .cluster(cluster)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .into_paginator()
             .items()
             .send()
@@ -255,7 +255,7 @@ impl EcsApi for Ecs {
             .list_container_instances()
             .cluster(cluster)
             .status(ContainerInstanceStatus::Draining)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .send()
             .await
             .map_err(|e| sdk_error("ListContainerInstances", e))?;
@@ -425,7 +425,7 @@ impl Ecs {
             .cluster(cluster)
             .set_container_instance(container_instance_arn.map(str::to_owned))
             .desired_status(desired_status)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .into_paginator()
             .items()
             .send()

@@ -13,6 +13,8 @@ use crate::lifecycle::{
 use crate::metrics::Datapoint;
 use crate::placement::instance_types::InstanceTypeInfo;
 
+pub mod cost;
+pub mod counted;
 #[cfg(any(test, feature = "testing"))]
 pub mod script;
 

@@ -770,12 +770,14 @@ fn a_cluster_the_budget_cannot_read_is_deferred_with_no_status_and_goes_first_ne
     let summary = tick_with(&cloud, "c,d", &memory, now());
     let c = report(&summary, "c");
     assert_eq!((c.scale_status, c.reason), (None, Reason::Deferred), "never a status from partial reads");
-    assert_eq!(summary.deferred, ["c"]);
-    assert_eq!(report(&summary, "d").scale_status, Some(ScaleStatus::Stay));
-    assert_eq!(memory.deferred(), ["c"]);
+    // Once the budget has run out, every later cluster that needs reading waits too, without trying.
+    assert_eq!(summary.deferred, ["c", "d"]);
+    assert!(report(&summary, "d").detail.contains("earlier in this tick"), "{}", report(&summary, "d").detail);
+    assert_eq!(memory.deferred(), ["c", "d"]);
     // Next minute the budget is back: c is read (first), and nothing is deferred.
     cloud.state().exhausted.clear();
     let summary = tick_with(&cloud, "c,d", &memory, now() + Duration::minutes(1));
     assert_eq!(report(&summary, "c").reason, Reason::Consolidation);
+    assert_eq!(report(&summary, "d").scale_status, Some(ScaleStatus::Stay));
     assert!(summary.deferred.is_empty() && memory.deferred().is_empty());
 }
