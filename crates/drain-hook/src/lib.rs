@@ -199,7 +199,7 @@ pub async fn termination_policy<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M, C>(
     settings: &DrainSettings,
     request: &TerminationRequest,
 ) -> TerminationResponse {
-    let choosing = terminate::choose(ctx.ecs, ctx.autoscaling, ctx.ec2, &settings.clusters, request);
+    let choosing = terminate::choose(ctx.ecs, ctx.autoscaling, ctx.ec2, &settings.clusters, &settings.layer, request);
     let choice = tokio::time::timeout(TERMINATION_BUDGET, choosing).await.unwrap_or_else(|_| {
         Choice::unjudged(request, format!("no choice within {} ms", TERMINATION_BUDGET.as_millis()))
     });

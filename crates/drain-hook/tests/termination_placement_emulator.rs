@@ -151,7 +151,7 @@ async fn an_instance_whose_distinct_task_has_nowhere_to_go_is_never_taken_and_no
     let mut expected = [a.ec2_instance_id.as_str(), b.ec2_instance_id.as_str(), c.ec2_instance_id.as_str()];
     expected.sort_unstable();
     assert_eq!(offered, expected);
-    let choice = terminate::choose(&ecs, &hook_autoscaling, &ec2, &[], &request).await;
+    let choice = terminate::choose(&ecs, &hook_autoscaling, &ec2, &[], &Default::default(), &request).await;
     let Basis::Held { why } = &choice.basis else { panic!("{choice:?}") };
     assert!(ids[..3].iter().all(|id| why.contains(id.as_str())), "{why}");
     assert_eq!(why.matches("(distinctInstance)").count(), 3, "each for its api task: {why}");

@@ -36,26 +36,13 @@ impl EnvConfig {
     {
         let vars = env_map(vars);
         let get = |key: &str| vars.get(key).map(String::as_str);
-        let percent = |key: &'static str| get(key).map(|raw| parse_percent(raw, Origin::Env(key)));
         let seconds = |key: &'static str, default: u32| {
             get(key).map_or(Ok(default), |raw| parse_seconds(raw, Origin::Env(key), 60, 86_400))
         };
         Self {
             namespace: get("SCALE_NAMESPACE").map(|raw| check_namespace(raw, Origin::Env("SCALE_NAMESPACE"))),
             clusters: get("CLUSTERS").map(split_cluster_list).unwrap_or_default(),
-            layer: Layer {
-                cpu_min: percent("CPU_MIN"),
-                cpu_max: percent("CPU_MAX"),
-                memory_min: percent("MEMORY_MIN"),
-                memory_max: percent("MEMORY_MAX"),
-                placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
-                consolidate: get("CONSOLIDATE").map(|raw| parse_bool(raw, Origin::Env("CONSOLIDATE"))),
-                consolidate_headroom: percent("CONSOLIDATE_HEADROOM"),
-                disruption_budget: get("DISRUPTION_BUDGET")
-                    .map(|raw| parse_with(raw, Origin::Env("DISRUPTION_BUDGET"))),
-                disruption_windows: get("DISRUPTION_WINDOWS")
-                    .map(|raw| parse_with(raw, Origin::Env("DISRUPTION_WINDOWS"))),
-            },
+            layer: Layer::from_env(&vars),
             lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
             resync_seconds: get("RESYNC_SECONDS").map_or(Ok(crate::scale::memory::DEFAULT_RESYNC_SECONDS), |raw| {
@@ -65,6 +52,27 @@ impl EnvConfig {
                 .map_or(Ok(DEFAULT_EVENT_MIN_INTERVAL_SECONDS), |raw| {
                     parse_seconds(raw, Origin::Env("EVENT_MIN_INTERVAL_SECONDS"), 10, 3600)
                 }),
+        }
+    }
+}
+
+impl Layer {
+    /// The knobs the environment sets (`CPU_MIN`, `CPU_MAX`, `MEMORY_MIN`, `MEMORY_MAX`, `PLACEMENT_CHECK`,
+    /// `CONSOLIDATE`, `CONSOLIDATE_HEADROOM`, `DISRUPTION_BUDGET`, `DISRUPTION_WINDOWS`), from [`env_map`]'s map.
+    /// Both Lambdas read it, so the termination policy judges a scale-in by the thresholds scale-status uses.
+    pub fn from_env(vars: &HashMap<String, String>) -> Self {
+        let get = |key: &str| vars.get(key).map(String::as_str);
+        let percent = |key: &'static str| get(key).map(|raw| parse_percent(raw, Origin::Env(key)));
+        Layer {
+            cpu_min: percent("CPU_MIN"),
+            cpu_max: percent("CPU_MAX"),
+            memory_min: percent("MEMORY_MIN"),
+            memory_max: percent("MEMORY_MAX"),
+            placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
+            consolidate: get("CONSOLIDATE").map(|raw| parse_bool(raw, Origin::Env("CONSOLIDATE"))),
+            consolidate_headroom: percent("CONSOLIDATE_HEADROOM"),
+            disruption_budget: get("DISRUPTION_BUDGET").map(|raw| parse_with(raw, Origin::Env("DISRUPTION_BUDGET"))),
+            disruption_windows: get("DISRUPTION_WINDOWS").map(|raw| parse_with(raw, Origin::Env("DISRUPTION_WINDOWS"))),
         }
     }
 }

@@ -237,16 +237,19 @@ fn decide(r: &Reading) -> Need<Verdict> {
     let mut decision = rule.decide(&reading);
     let mut removal = None;
     let mut surplus = 0;
+    let limits = Limits {
+        cpu: settings.cpu.values(),
+        memory: settings.memory.values(),
+        headroom: settings.consolidate_headroom.value,
+    };
+    // The zones a 0 would take an instance from, once voluntary disruption is allowed (`Some(None)`: unknown).
+    let mut allowed: Option<Option<Zones>> = None;
     let may_consolidate =
         decision.reason == Reason::WithinThresholds && settings.consolidate.value && rule.may_consolidate(&reading);
     if decision.status == Some(ScaleStatus::Down) || may_consolidate {
         match voluntary(r) {
             Voluntary::Allowed(zones) => {
-                let limits = Limits {
-                    cpu: settings.cpu.values(),
-                    memory: settings.memory.values(),
-                    headroom: settings.consolidate_headroom.value,
-                };
+                allowed = Some(zones.clone());
                 if may_consolidate {
                     match consolidation(r, services, limits, zones.as_ref()) {
                         Ok((chosen, kept)) => {
@@ -287,10 +290,30 @@ fn decide(r: &Reading) -> Need<Verdict> {
                 decision = Decision::held(reason, why);
             }
             Voluntary::Unknown(error) => {
+                allowed = Some(None);
                 notes.push(Note::GroupsUnread { error: error.to_string() });
                 notes.push(Note::SurplusWithheld { why: "the groups could not be read".into() });
             }
             Voluntary::Read(reads) => return Err(Halt::Read(reads)),
+        }
+    }
+    // A 0 the termination policy would refuse is worse than a 1: Auto Scaling lowers the desired capacity, asks
+    // the policy again and again while the desired is below the current, and the cluster launches from a lower
+    // base when the load comes. So every 0 needs an instance the policy would take, in every zone Auto
+    // Scaling may take it from.
+    if decision.status == Some(ScaleStatus::Down)
+        && let Some(zones) = &allowed
+    {
+        let blocked = match blocked_removal(r, services, limits, zones.as_ref()) {
+            Ok(blocked) => blocked,
+            Err(Halt::Read(reads)) => return Err(Halt::Read(reads)),
+            Err(Halt::Failed(error)) => Some(format!("whether one can go could not be read: {error}")),
+        };
+        if let Some(why) = blocked {
+            notes.push(Note::Covered { reason: decision.reason, detail: decision.detail });
+            decision = Decision::held(Reason::ScaleDownGuard, format!("no ACTIVE instance can go now: {why}"));
+            removal = None;
+            surplus = 0;
         }
     }
     if decision.status == Some(ScaleStatus::Up) {
@@ -586,6 +609,19 @@ impl Zones {
             .is_some_and(|zone| self.count.get(zone).copied() == Some(most))
     }
 
+    /// The zones holding the most instances: where Auto Scaling takes the next one from.
+    fn fullest(&self) -> Vec<String> {
+        let most = self.count.values().copied().max().unwrap_or(0);
+        let mut zones: Vec<String> = self.count.iter().filter(|(_, n)| **n == most).map(|(z, _)| z.clone()).collect();
+        zones.sort();
+        zones
+    }
+
+    /// The instance's zone, when it is the group's.
+    fn zone(&self, instance: &ContainerInstance) -> Option<&str> {
+        instance.ec2_instance_id.as_ref().and_then(|id| self.zone_of.get(id)).map(String::as_str)
+    }
+
     fn remove(&mut self, instance: &ContainerInstance) {
         if let Some(zone) = instance.ec2_instance_id.as_ref().and_then(|id| self.zone_of.get(id))
             && let Some(n) = self.count.get_mut(zone)
@@ -623,13 +659,7 @@ fn consolidation(
     limits: Limits,
     zones: Option<&Zones>,
 ) -> Need<(Option<Removal>, Vec<Note>)> {
-    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice))
-    else {
-        return match &r.services {
-            Some(Err(error)) => Err(Halt::Failed(error.clone())),
-            _ => Err(Halt::Read(vec![Read::Services])),
-        };
-    };
+    let services = walk_services(r, services)?;
     let instances = instances(r)?;
     if let Some(draining) = instances.iter().find(|i| i.is_draining()) {
         let why = format!("instance {} is DRAINING; one consolidation at a time", draining.id());
@@ -665,6 +695,69 @@ fn consolidation(
     Ok((None, kept))
 }
 
+/// The services a walk needs: those the plan read already, or a read of them.
+fn walk_services<'a>(r: &'a Reading, services: Option<&'a [Service]>) -> Need<&'a [Service]> {
+    if let Some(services) = services {
+        return Ok(services);
+    }
+    match &r.services {
+        Some(Ok(services)) => Ok(services),
+        Some(Err(error)) => Err(Halt::Failed(error.clone())),
+        None => Err(Halt::Read(vec![Read::Services])),
+    }
+}
+
+/// Why the termination policy would take no instance on a scale-in of one, if it would not: in each zone Auto
+/// Scaling may take it from (every fullest one; any instance when the zones are unknown), the cheapest
+/// [`SURPLUS_CANDIDATES`] are judged as the policy judges them (the room the tasks on DRAINING instances need
+/// first, the same limits), and one must go, within the disruption budget unless it is empty.
+fn blocked_removal(
+    r: &Reading,
+    services: Option<&[Service]>,
+    limits: Limits,
+    zones: Option<&Zones>,
+) -> Need<Option<String>> {
+    let services = walk_services(r, services)?;
+    let instances = instances(r)?;
+    let order = removal_order(instances);
+    let fullest: Vec<Option<String>> = match zones {
+        Some(zones) => zones.fullest().into_iter().map(Some).collect(),
+        None => vec![None],
+    };
+    let in_zone = |zone: &Option<String>| -> Vec<&ContainerInstance> {
+        let of_zone = |i: &&ContainerInstance| zone.is_none() || zones.and_then(|z| z.zone(i)) == zone.as_deref();
+        order.iter().copied().filter(of_zone).take(SURPLUS_CANDIDATES).collect()
+    };
+    let mut reads: Vec<&ContainerInstance> = fullest.iter().flat_map(in_zone).collect();
+    reads.extend(instances.iter().filter(|i| i.is_draining()));
+    ready_to_walk(r, instances, services, &reads)?;
+    let mut walk = Walk::new(view(r, instances, services));
+    walk.reserve_for_draining();
+    let budget = allowance(r, instances);
+    for zone in &fullest {
+        let mut kept = Vec::new();
+        let mut found = false;
+        for candidate in in_zone(zone) {
+            match walk.judge(candidate, Some(limits)) {
+                Ok(removal) if removal.moved_tasks > 0 && budget == 0 => {
+                    kept.push(format!("{}: the disruption budget allows none with tasks", candidate.id()));
+                }
+                Ok(_) => {
+                    found = true;
+                    break;
+                }
+                Err(why) => kept.push(format!("{}: {why}", candidate.id())),
+            }
+        }
+        if !found {
+            let place = zone.as_deref().map(|z| format!(" in {z}")).unwrap_or_default();
+            let kept = if kept.is_empty() { "no ACTIVE instance with known sizes".to_owned() } else { kept.join("; ") };
+            return Ok(Some(format!("none{place} ({kept})")));
+        }
+    }
+    Ok(None)
+}
+
 /// How many ACTIVE instances can go at once: the cheapest first, at most [`SURPLUS_CANDIDATES`], each judged
 /// against what the earlier ones left, from the zone Auto Scaling would take it from, and no more instances
 /// with tasks than the disruption budget allows (empty ones do not count). Only while the cluster's groups are
@@ -685,13 +778,7 @@ fn count_surplus(
     if !groups_steady(groups, &r.facts.name) {
         return Ok(Err("the groups are scaling (an instance launching or leaving), or none is tagged".into()));
     }
-    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice))
-    else {
-        return match &r.services {
-            Some(Err(error)) => Err(Halt::Failed(error.clone())),
-            _ => Err(Halt::Read(vec![Read::Services])),
-        };
-    };
+    let services = walk_services(r, services)?;
     let instances = instances(r)?;
     if let Some(draining) = instances.iter().find(|i| i.is_draining()) {
         return Ok(Err(format!("instance {} is DRAINING", draining.id())));

@@ -9,7 +9,10 @@
 //! - never a removal of an instance running a do-not-disrupt task, or outside the zones Auto Scaling would
 //!   scale in;
 //! - never more instances with tasks in the surplus than the budget allows, never a surplus above 1 while the
-//!   load rises.
+//!   load rises;
+//! - never a 0 the termination policy would refuse: for a scale-in of one from any zone Auto Scaling may take
+//!   it from, the policy ([`super::terminate::choose`], over the same cloud and thresholds) names an instance,
+//!   and the one consolidation chose when the zone is certain.
 //!
 //! The runner is deterministic (fixed seed, 2000 cases), and counts how many cases reached each assertion, so a
 //! generator that stopped producing the interesting clusters fails the test rather than passing it vacuously.
@@ -21,11 +24,14 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+use super::plan::Note;
+use super::terminate::{TerminationRequest, choose};
 use super::tick::{ClusterReport, run};
 use super::{Reason, ScaleStatus};
 use crate::cluster::{PlacementConstraint, Resources, Scheduling};
 use crate::config::{
-    EnvConfig, ScheduleInput, TAG_DISRUPTION_BUDGET, TAG_DISRUPTION_WINDOWS, TAG_DO_NOT_DISRUPT, TickConfig,
+    EnvConfig, Layer, ScheduleInput, TAG_DISRUPTION_BUDGET, TAG_DISRUPTION_WINDOWS, TAG_DO_NOT_DISRUPT, TickConfig,
+    env_map,
 };
 use crate::lifecycle::{GroupInstance, TAG_CLUSTER};
 use crate::metrics::Datapoint;
@@ -229,14 +235,12 @@ fn build(c: &ClusterGen) -> World {
     World { cloud, waiting, protected, zone_of, draining: c.draining[..c.instances].to_vec(), empty }
 }
 
+/// The environment of both Lambdas in these tests.
+const ENV: [(&str, &str); 5] =
+    [("CLUSTERS", "p"), ("CPU_MIN", "40"), ("CPU_MAX", "75"), ("MEMORY_MIN", "40"), ("MEMORY_MAX", "75")];
+
 fn tick(cloud: &Script) -> Option<ClusterReport> {
-    let env = EnvConfig::from_vars([
-        ("CLUSTERS", "p"),
-        ("CPU_MIN", "40"),
-        ("CPU_MAX", "75"),
-        ("MEMORY_MIN", "40"),
-        ("MEMORY_MAX", "75"),
-    ]);
+    let env = EnvConfig::from_vars(ENV);
     let config = TickConfig::build(&env, &ScheduleInput::default()).ok()?;
     let ctx = Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(now()) };
     futures::executor::block_on(run(ctx, &config)).ok()?.clusters.into_iter().next()
@@ -254,6 +258,25 @@ struct Reached {
     surplus: AtomicUsize,
     budget_bound: AtomicUsize,
     rising: AtomicUsize,
+    zero_held: AtomicUsize,
+    zero_tied: AtomicUsize,
+}
+
+/// What the termination policy answers a scale-in of one from `zone`, offered the group's instances there.
+fn policy_takes(world: &World, zone: &str) -> Vec<String> {
+    let mut candidates: Vec<_> = world.zone_of.iter().filter(|(_, z)| **z == zone).map(|(n, _)| n.clone()).collect();
+    candidates.sort();
+    let request: TerminationRequest = serde_json::from_value(serde_json::json!({
+        "AutoScalingGroupName": "p-blue",
+        "CapacityToTerminate": [{"AvailabilityZone": zone, "Capacity": 1}],
+        "Instances": candidates.iter().map(|n| serde_json::json!({"AvailabilityZone": zone, "InstanceId": format!("i-{n}")})).collect::<Vec<_>>(),
+        "Cause": "SCALE_IN",
+    }))
+    .expect("a valid request");
+    let layer = Layer::from_env(&env_map(ENV));
+    let cloud = &world.cloud;
+    let choice = futures::executor::block_on(choose(cloud, cloud, cloud, &["p".to_owned()], &layer, &request));
+    choice.response.instance_ids
 }
 
 #[test]
@@ -274,6 +297,24 @@ fn the_plan_never_breaks_its_invariants() {
         let voluntary = status == Some(ScaleStatus::Down) || report.surplus > 0;
         if status == Some(ScaleStatus::Down) {
             bump(&reached.down);
+            let in_zone = |z: &str| world.zone_of.values().filter(|v| **v == z).count();
+            let most = in_zone("us-east-1a").max(in_zone("us-east-1b"));
+            let fullest: Vec<&str> = ["us-east-1a", "us-east-1b"].into_iter().filter(|z| in_zone(z) == most).collect();
+            if fullest.len() > 1 {
+                bump(&reached.zero_tied);
+            }
+            for zone in &fullest {
+                let taken = policy_takes(&world, zone);
+                prop_assert!(!taken.is_empty(), "a 0 the policy refuses in {zone}: {report:?}");
+                if let (Some(removal), [_]) = (&report.removal, fullest.as_slice()) {
+                    prop_assert_eq!(removal.ec2_instance_id.as_deref(), taken.first().map(String::as_str));
+                }
+            }
+        }
+        if report.reason == Reason::ScaleDownGuard
+            && report.notes.iter().any(|n| matches!(n, Note::Covered { reason: Reason::BothBelowMin, .. }))
+        {
+            bump(&reached.zero_held);
         }
         if c.window {
             prop_assert!(!voluntary, "a window is open: {report:?}");
@@ -331,6 +372,8 @@ fn the_plan_never_breaks_its_invariants() {
         ("a surplus", &reached.surplus),
         ("a surplus at its budget bound", &reached.budget_bound),
         ("a surplus while the load rises", &reached.rising),
+        ("a 0 from tied zones", &reached.zero_tied),
+        ("a 0 held: no instance can go", &reached.zero_held),
     ]
     .into_iter()
     .map(|(name, counter)| (name, counter.load(Ordering::Relaxed)))

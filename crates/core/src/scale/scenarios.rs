@@ -218,6 +218,49 @@ fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_l
 }
 
 #[test]
+fn a_zero_no_instance_can_answer_is_held_at_one_and_says_why() {
+    // Four quiet instances (25%), each running one task of a distinctInstance service: a removal's task has
+    // nowhere to go. The thresholds alone say 0; Auto Scaling would lower the desired capacity and the
+    // termination policy refuse every candidate, so the plan holds at 1.
+    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+    let mut cloud = Script::new()
+        .with_cluster("q", 4, &[])
+        .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
+        .with_task_definition(api, 512, 1024)
+        .with_service("q", "api", 4, 4, &[])
+        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
+    for arn in ["a", "b", "c", "d"] {
+        cloud = cloud
+            .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
+            .with_load("q", arn, Resources::new(1536, 3072), 1)
+            .with_task("q", "service:api", arn, api);
+    }
+    cloud.state().services.get_mut("q").unwrap()[0].placement_constraints = vec![PlacementConstraint::DistinctInstance];
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard, 0));
+    assert!(
+        q.detail.starts_with("no ACTIVE instance can go now") && q.detail.contains("distinctInstance"),
+        "{}",
+        q.detail
+    );
+    assert!(q.notes.iter().any(|n| matches!(n, Note::Covered { reason: Reason::BothBelowMin, .. })), "{:?}", q.notes);
+    // With an empty fifth instance, it can go: the 0 stands, with a surplus of that one.
+    let cloud = cloud
+        .with_instance("q", "e", "ACTIVE", LARGE.0, LARGE.1)
+        .with_load("q", "e", Resources::new(2048, 4096), 0)
+        .with_group_members(&["e"], "us-east-1a");
+    cloud.state().clusters[0].registered_instances = 5;
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Down), Reason::BothBelowMin, 1), "{q:?}");
+    // A failed read of the tasks holds it too: never a 0 unjudged.
+    let failing = cloud.failing("ListTasks");
+    let q = tick(&failing, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard), "{q:?}");
+    assert!(q.detail.contains("could not be read") && q.detail.contains("ListTasks"), "{}", q.detail);
+}
+
+#[test]
 fn consolidation_reads_nothing_where_removing_an_instance_would_reach_max() {
     // 52% on 3 instances is 78% on 2: above the max of 75 whatever the instance.
     let cloud = loose_cluster(52.0);

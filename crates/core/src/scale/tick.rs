@@ -612,6 +612,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::cluster::Resources;
     use crate::config::{EnvConfig, ScheduleInput};
     use crate::ports::FixedClock;
     use crate::ports::script::Script;
@@ -670,6 +671,10 @@ mod tests {
             .with_reservations("hot", 80.0, 20.0, minute_ago())
             .with_cluster("idle", 5, &[])
             .with_reservations("idle", 10.0, 30.0, minute_ago())
+            .with_instance("idle", "i1", "ACTIVE", 2048, 4096)
+            .with_load("idle", "i1", Resources::new(2048, 4096), 0)
+            .with_instance("idle", "i2", "ACTIVE", 2048, 4096)
+            .with_load("idle", "i2", Resources::new(1536, 3072), 0)
             .with_cluster("pair", 2, &[])
             .with_reservations("pair", 39.0, 10.0, minute_ago())
             .with_cluster("steady", 3, &[])
