@@ -62,9 +62,10 @@ test-terraform: venv package ## terraform validate, test, checkov, and apply/des
 
 test: lint package check-glibc test-rust test-packaged test-emulator test-terraform ## everything CI runs
 
-bench: venv package ## cold start, memory, zip size, AWS calls per tick; simulator speed
+bench: venv package ## cold start, memory, zip size, AWS calls per tick; simulator speed; ECS calls per bucket at 1-300 clusters
 	cargo run --quiet -p ecs-scaler-local --bin bench
 	cargo run --quiet --release -p ecs-scaler-sim --example bench
+	cargo run --quiet --release -p ecs-scaler-local --bin api-budget
 
 simulate: ## every built-in scenario under every policy: table, CSV/JSON and plots in sim-out/
 	cargo run --quiet -p ecs-scaler-cli -- simulate --scenario all

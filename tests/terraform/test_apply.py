@@ -7,9 +7,9 @@ example with both colours active and checks, with boto3 against the emulator, th
   - a plan after an out-of-band change of blue's desired capacity (what the alarms do) would not undo it;
   - each colour has its shortfall step policy (shortfall-steps.json's table, 300 s warm-up), named by its group's
     ecs-scaler:shortfall-policy tag, and executing it as scale-status does adds the shortfall once while it warms;
-  - each colour's InstancesSurplus alarm (Minimum >= 2 over the low alarm's window) calls that colour's own surplus
-    step policy (surplus-steps.json's table, aggregation Minimum), and executing it as the alarm would, with a
-    surplus of s, removes s - 1 instances;
+  - the serving colour's InstancesSurplus alarm (Minimum >= 2 over the low alarm's window) calls its own surplus
+    step policy (surplus-steps.json's table, aggregation Minimum), the other active colour has neither, and
+    executing it as the alarm would, with a surplus of s, removes s - 1 instances;
   - both groups list the drain-hook function first in their termination policies, Auto Scaling's service-linked
     role may invoke it, and a scale-in asks it (a stand-in answers: termination_stand_in.py);
   - ECS placement failures of the cluster, and nothing else, reach scale-status through its rule;
@@ -311,47 +311,44 @@ class AppliedExample(unittest.TestCase):
             desired.append(instances(autoscaling, group)["DesiredCapacity"])
         self.assertEqual(desired, [1, 1, 2], "the same shortfall again adds nothing while it warms; a larger one the difference")
 
-    def test_each_colours_surplus_alarm_calls_that_colours_surplus_policy(self):
+    def test_the_serving_colours_surplus_alarm_calls_its_surplus_policy_and_the_other_colour_has_none(self):
         cluster, groups = example.outputs["cluster_name"], example.outputs["autoscaling_group_names"]
         autoscaling, cloudwatch = example.client("autoscaling"), example.client("cloudwatch")
         with open(SURPLUS_STEPS) as table:
             steps = [step_adjustment(step) for step in json.load(table)]
         alarms = {alarm["AlarmName"]: alarm for alarm in cloudwatch.describe_alarms(AlarmNamePrefix=f"{cluster}_InstancesSurplus_")["MetricAlarms"]}
-        self.assertEqual(sorted(alarms), [f"{cluster}_InstancesSurplus_blue", f"{cluster}_InstancesSurplus_green"])
-        called = set()
-        for colour, group in groups.items():
-            name, alarm = f"{cluster}-surplus-{colour}", alarms[f"{cluster}_InstancesSurplus_{colour}"]
-            with self.subTest(group=group):
-                [policy] = autoscaling.describe_policies(AutoScalingGroupName=group, PolicyNames=[name])["ScalingPolicies"]
-                shape = {key: policy.get(key) for key in ("PolicyType", "AdjustmentType", "MetricAggregationType")}
-                self.assertEqual(shape, {"PolicyType": "StepScaling", "AdjustmentType": "ChangeInCapacity", "MetricAggregationType": "Minimum"})
-                self.assertEqual(sorted(policy["StepAdjustments"], key=lambda s: s["MetricIntervalLowerBound"]), steps)
-                self.assertEqual(alarm["AlarmActions"], [policy["PolicyARN"]], f"{alarm['AlarmName']} must call {name}")
-                condition = {key: alarm.get(key) for key in ("Namespace", "MetricName", "Dimensions", "Statistic", "Period", "EvaluationPeriods", "DatapointsToAlarm", "ComparisonOperator", "Threshold", "TreatMissingData")}
-                self.assertEqual(condition, {
-                    "Namespace": "Curalate/AutoScaling",
-                    "MetricName": "InstancesSurplus",
-                    "Dimensions": [{"Name": "ClusterName", "Value": cluster}],
-                    "Statistic": "Minimum",
-                    "Period": 60,
-                    "EvaluationPeriods": 10,
-                    "DatapointsToAlarm": 10,
-                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                    "Threshold": 2.0,
-                    "TreatMissingData": "notBreaching",
-                })
-                called.add(policy["PolicyARN"])
-        self.assertEqual(len(called), 2, "the two surplus alarms call two different policies")
+        # Blue serves (min_size 2 against green's 0): a batch removal mid-swap would take green's new instances.
+        self.assertEqual(sorted(alarms), [f"{cluster}_InstancesSurplus_blue"])
+        self.assertEqual(autoscaling.describe_policies(AutoScalingGroupName=groups["green"], PolicyNames=[f"{cluster}-surplus-green"])["ScalingPolicies"], [])
+        name, alarm = f"{cluster}-surplus-blue", alarms[f"{cluster}_InstancesSurplus_blue"]
+        [policy] = autoscaling.describe_policies(AutoScalingGroupName=groups["blue"], PolicyNames=[name])["ScalingPolicies"]
+        shape = {key: policy.get(key) for key in ("PolicyType", "AdjustmentType", "MetricAggregationType")}
+        self.assertEqual(shape, {"PolicyType": "StepScaling", "AdjustmentType": "ChangeInCapacity", "MetricAggregationType": "Minimum"})
+        self.assertEqual(sorted(policy["StepAdjustments"], key=lambda s: s["MetricIntervalLowerBound"]), steps)
+        self.assertEqual(alarm["AlarmActions"], [policy["PolicyARN"]], f"{alarm['AlarmName']} must call {name}")
+        condition = {key: alarm.get(key) for key in ("Namespace", "MetricName", "Dimensions", "Statistic", "Period", "EvaluationPeriods", "DatapointsToAlarm", "ComparisonOperator", "Threshold", "TreatMissingData")}
+        self.assertEqual(condition, {
+            "Namespace": "Curalate/AutoScaling",
+            "MetricName": "InstancesSurplus",
+            "Dimensions": [{"Name": "ClusterName", "Value": cluster}],
+            "Statistic": "Minimum",
+            "Period": 60,
+            "EvaluationPeriods": 10,
+            "DatapointsToAlarm": 10,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Threshold": 2.0,
+            "TreatMissingData": "notBreaching",
+        })
 
     def test_executing_the_surplus_policy_removes_all_but_one_of_the_surplus(self):
-        # As the alarm does it: the breach threshold 2, the metric value the surplus. Green is active and empty (max
-        # 2): up to 2 first, then a surplus of 2 removes 1 (the ScaleStatus low alarm would remove the other).
-        cluster, group = example.outputs["cluster_name"], example.outputs["autoscaling_group_names"]["green"]
-        autoscaling, policy = example.client("autoscaling"), f"{cluster}-surplus-green"
-        self.addCleanup(restore_desired_capacity, autoscaling, group, 0)
-        autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2, HonorCooldown=False)
+        # As the alarm does it: the breach threshold 2, the metric value the surplus. Blue (2 instances, max 6) goes
+        # to 4 first, then a surplus of 2 removes 1 (the ScaleStatus low alarm would remove the other).
+        cluster, group = example.outputs["cluster_name"], example.outputs["autoscaling_group_names"]["blue"]
+        autoscaling, policy = example.client("autoscaling"), f"{cluster}-surplus-blue"
+        self.addCleanup(restore_desired_capacity, autoscaling, group, 2)
+        autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=4, HonorCooldown=False)
         autoscaling.execute_policy(AutoScalingGroupName=group, PolicyName=policy, MetricValue=2, BreachThreshold=2)
-        self.assertEqual(instances(autoscaling, group)["DesiredCapacity"], 1, "a surplus of 2 removes 1")
+        self.assertEqual(instances(autoscaling, group)["DesiredCapacity"], 3, "a surplus of 2 removes 1")
 
     def test_a_scale_in_asks_the_drain_hook_function(self):
         outputs, autoscaling, lam = example.outputs, example.client("autoscaling"), example.client("lambda")
@@ -430,6 +427,15 @@ class AppliedExample(unittest.TestCase):
         self.assertEqual(scale_status["ListWithinManagedClusters"]["Condition"], {"ArnLike": {"ecs:cluster": cluster_arn}})
         self.assertEqual(scale_status["DescribeTasks"]["Resource"], [f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/{cluster}/*"])
         self.assertEqual(drain_hook["ReadTaskSizes"], {"Action": ["ecs:DescribeTaskDefinition"], "Resource": ["*"]})
+        # Sizing fresh instances reads EC2's launch templates and instance types; nothing else of EC2.
+        self.assertEqual(scale_status["SizeFreshInstances"], {
+            "Action": ["ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
+            "Resource": ["*"],
+        })
+        self.assertEqual(drain_hook["InstanceTypesOfAwsvpcMoves"], {"Action": ["ec2:DescribeInstanceTypes"], "Resource": ["*"]})
+        self.assertFalse(any(a.startswith("ec2:") and not a.startswith("ec2:Describe")
+                             for statement in [*scale_status.values(), *drain_hook.values()]
+                             for a in statement["Action"]))
 
     def test_apply_then(self):
         command = os.environ.get("APPLY_THEN")

@@ -113,11 +113,11 @@ impl Ec2Api for Ec2 {
             .send()
             .await
             .map_err(|e| sdk_error(OPERATION, e))?;
-        let found = output.launch_template_versions().first().ok_or_else(|| {
-            AwsError::malformed(OPERATION, format!("no version of {template} in the answer"))
-        })?;
-        let launched =
-            found.launch_template_data().and_then(|d| d.instance_type()).map(|t| t.as_str().to_owned());
+        let found = output
+            .launch_template_versions()
+            .first()
+            .ok_or_else(|| AwsError::malformed(OPERATION, format!("no version of {template} in the answer")))?;
+        let launched = found.launch_template_data().and_then(|d| d.instance_type()).map(|t| t.as_str().to_owned());
         self.memory().templates.insert(template.clone(), (launched.clone(), Instant::now()));
         Ok(launched)
     }
@@ -159,8 +159,7 @@ mod tests {
     use aws_sdk_ec2::operation::describe_instance_types::{DescribeInstanceTypesError, DescribeInstanceTypesOutput};
     use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsOutput;
     use aws_sdk_ec2::types::{
-        GpuDeviceInfo, GpuInfo, LaunchTemplateVersion, MemoryInfo, NetworkInfo, ResponseLaunchTemplateData,
-        VCpuInfo,
+        GpuDeviceInfo, GpuInfo, LaunchTemplateVersion, MemoryInfo, NetworkInfo, ResponseLaunchTemplateData, VCpuInfo,
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
@@ -179,8 +178,9 @@ mod tests {
             .instance_type(InstanceType::G4dn12xlarge)
             .gpu_info(GpuInfo::builder().gpus(GpuDeviceInfo::builder().count(4).build()).build())
             .build();
-        let describe = mock!(Client::describe_instance_types)
-            .then_output(move || DescribeInstanceTypesOutput::builder().instance_types(m5_large()).instance_types(g4.clone()).build());
+        let describe = mock!(Client::describe_instance_types).then_output(move || {
+            DescribeInstanceTypesOutput::builder().instance_types(m5_large()).instance_types(g4.clone()).build()
+        });
         let ec2 = Ec2::new(mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&describe]));
         let names = vec!["m5.large".to_owned(), "g4dn.12xlarge".to_owned()];
         let first = ec2.instance_types(&names).await.unwrap();

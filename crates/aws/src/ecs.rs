@@ -19,14 +19,14 @@ use ecs_scaler_core::ports::{AwsError, EcsApi, MissingCluster};
 
 use crate::sdk_error;
 
-/// DescribeClusters, DescribeTasks and DescribeContainerInstances take 100 names each.
-const DESCRIBE_BATCH: usize = 100;
-/// DescribeServices takes 10 services.
-const DESCRIBE_SERVICES_BATCH: usize = 10;
-/// UpdateContainerInstancesState takes 10 container instances.
-const UPDATE_STATE_BATCH: usize = 10;
-/// Describe calls of one read in flight at once: enough to hide latency, few enough not to trip throttling.
-const CONCURRENT_DESCRIBES: usize = 4;
+// The batch sizes, page sizes and concurrency are the core's cost model (`ports::cost`): the simulator and the
+// benchmark count calls by the same numbers.
+use ecs_scaler_core::ports::cost::{
+    CONCURRENT_DESCRIBES, DESCRIBE_BATCH, DESCRIBE_SERVICES_BATCH, LIST_PAGE, UPDATE_STATE_BATCH,
+};
+
+/// The List calls' page size (their `maxResults`).
+const LIST_PAGE_SIZE: i32 = LIST_PAGE as i32;
 
 #[derive(Debug, Clone)]
 pub struct Ecs {
@@ -38,9 +38,16 @@ impl Ecs {
         Self { client }
     }
 
-    /// Build the client from the shared SDK configuration (see [`crate::load_sdk_config`]).
+    /// Build the client from the shared SDK configuration (see [`crate::load_sdk_config`]), unmetered.
     pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
         Self::new(Client::new(sdk))
+    }
+
+    /// Build the client with every call metered by `budget` (see [`crate::budget`]): what the Lambdas use.
+    pub fn metered(sdk: &aws_config::SdkConfig, budget: &std::sync::Arc<crate::budget::Budget>) -> Self {
+        let inner = sdk.http_client().unwrap_or_else(crate::budget::default_https_client);
+        let config = aws_sdk_ecs::config::Builder::from(sdk).http_client(budget.meter(inner));
+        Self::new(Client::from_conf(config.build()))
     }
 }
 
@@ -131,6 +138,7 @@ impl EcsApi for Ecs {
                     registered_instances: u32::try_from(cluster.registered_container_instances_count()).unwrap_or(0),
                     running_tasks: u32::try_from(cluster.running_tasks_count()).unwrap_or(0),
                     pending_tasks: u32::try_from(cluster.pending_tasks_count()).unwrap_or(0),
+                    active_services: u32::try_from(cluster.active_services_count()).unwrap_or(0),
                     tags: tag_map(cluster.tags()),
                 });
             }
@@ -148,7 +156,7 @@ impl EcsApi for Ecs {
             .client
             .list_services()
             .cluster(cluster)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .into_paginator()
             .items()
             .send()
@@ -219,7 +227,7 @@ impl EcsApi for Ecs {
             .client
             .list_container_instances()
             .cluster(cluster)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .into_paginator()
             .items()
             .send()
@@ -247,7 +255,7 @@ impl EcsApi for Ecs {
             .list_container_instances()
             .cluster(cluster)
             .status(ContainerInstanceStatus::Draining)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .send()
             .await
             .map_err(|e| sdk_error("ListContainerInstances", e))?;
@@ -417,7 +425,7 @@ impl Ecs {
             .cluster(cluster)
             .set_container_instance(container_instance_arn.map(str::to_owned))
             .desired_status(desired_status)
-            .max_results(100)
+            .max_results(LIST_PAGE_SIZE)
             .into_paginator()
             .items()
             .send()

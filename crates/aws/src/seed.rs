@@ -1,12 +1,6 @@
 //! Seeding an AWS emulator with clusters, instances, services, tasks and metrics, the way AWS would have them
 //! (feature `seed`). Used by the end-to-end tests, the demo and the benchmark, so a scenario is written once.
 //! It lives with the adapters because it speaks the SDK; nothing in the Lambdas uses it.
-//!
-//! The few EC2 calls seeding needs (a launch template, the default subnets) are not worth the `aws-sdk-ec2`
-//! crate: they are sent in EC2's query protocol over a plain HTTP connection to the emulator, which checks no
-//! signature (see [`Seeder::launch_template`]).
-
-use std::io::{Read, Write};
 
 use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types::{
@@ -269,8 +263,7 @@ pub struct Seeder {
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    /// The emulator's URL, for the EC2 calls (`None` when the SDK configuration names no endpoint).
-    endpoint: Option<String>,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 impl Seeder {
@@ -279,7 +272,7 @@ impl Seeder {
             ecs: aws_sdk_ecs::Client::new(sdk),
             autoscaling: aws_sdk_autoscaling::Client::new(sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
-            endpoint: sdk.endpoint_url().map(str::to_owned),
+            ec2: aws_sdk_ec2::Client::new(sdk),
         }
     }
 
@@ -326,29 +319,29 @@ impl Seeder {
     }
 
     /// A launch template of `instance_type` (its version 1, the default). Returns its id.
-    ///
-    /// EC2's CreateLaunchTemplate, sent in EC2's query protocol straight to the emulator (which routes by the
-    /// credential scope and checks no signature); this works against the emulator only.
     pub async fn launch_template(
         &self,
         name: &str,
         image_id: &str,
         instance_type: &str,
     ) -> Result<String, HarnessError> {
-        let answer = self
-            .ec2(
-                "CreateLaunchTemplate",
-                &[
-                    ("LaunchTemplateName", name),
-                    ("LaunchTemplateData.ImageId", image_id),
-                    ("LaunchTemplateData.InstanceType", instance_type),
-                ],
-            )
-            .await?;
-        xml_values(&answer, "launchTemplateId")
-            .into_iter()
-            .next()
-            .ok_or_else(|| HarnessError("CreateLaunchTemplate returned no launchTemplateId".into()))
+        let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+            .image_id(image_id)
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
+            .build();
+        let output = self
+            .ec2
+            .create_launch_template()
+            .launch_template_name(name)
+            .launch_template_data(data)
+            .send()
+            .await
+            .map_err(aws("CreateLaunchTemplate"))?;
+        output
+            .launch_template()
+            .and_then(|t| t.launch_template_id())
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError("CreateLaunchTemplate returned no LaunchTemplateId".into()))
     }
 
     /// An Auto Scaling group `spec.name` from a launch template `<name>-lt` of `spec.instance_type`, tagged for
@@ -391,50 +384,73 @@ impl Seeder {
         self.group_instances(spec.name).await
     }
 
+    /// Change the instance type a [`Seeder::template_group`] group launches, as an operator would: a new version
+    /// of its launch template `<group>-lt` with `instance_type`, made the default (the group launches
+    /// `$Default`). The instances it already has keep their type. Returns the new version's number.
+    pub async fn retype_group(&self, group: &str, instance_type: &str) -> Result<i64, HarnessError> {
+        let template = format!("{group}-lt");
+        let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+            .image_id(DEFAULT_AMI)
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
+            .build();
+        let output = self
+            .ec2
+            .create_launch_template_version()
+            .launch_template_name(&template)
+            .launch_template_data(data)
+            .send()
+            .await
+            .map_err(aws("CreateLaunchTemplateVersion"))?;
+        let version = output
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .ok_or_else(|| HarnessError("CreateLaunchTemplateVersion returned no VersionNumber".into()))?;
+        self.ec2
+            .modify_launch_template()
+            .launch_template_name(&template)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .map_err(aws("ModifyLaunchTemplate"))?;
+        Ok(version)
+    }
+
+    /// Give a [`Seeder::template_group`] group a `MixedInstancesPolicy` with these overrides (instance types in
+    /// priority order; Auto Scaling launches the first) on its launch template `<group>-lt`, as an operator
+    /// adding a type would. The instances it already has keep their type.
+    pub async fn set_overrides(&self, group: &str, overrides: &[&str]) -> Result<(), HarnessError> {
+        let template = format!("{group}-lt");
+        let spec = LaunchTemplateSpecification::builder().launch_template_name(&template).version("$Default").build();
+        let overrides =
+            overrides.iter().map(|t| LaunchTemplateOverrides::builder().instance_type(*t).build()).collect();
+        let template =
+            LaunchTemplate::builder().launch_template_specification(spec).set_overrides(Some(overrides)).build();
+        self.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(group)
+            .mixed_instances_policy(MixedInstancesPolicy::builder().launch_template(template).build())
+            .send()
+            .await
+            .map_err(aws("UpdateAutoScalingGroup"))?;
+        Ok(())
+    }
+
     /// The default subnet of each of `zones` (the default VPC's), for `awsvpc` tasks and services, in that order.
-    ///
-    /// EC2's DescribeSubnets, sent like [`Seeder::launch_template`]'s call.
     pub async fn default_subnets(&self, zones: &[&str]) -> Result<Vec<String>, HarnessError> {
-        let answer =
-            self.ec2("DescribeSubnets", &[("Filter.1.Name", "default-for-az"), ("Filter.1.Value.1", "true")]).await?;
-        let found: Vec<(String, String)> = answer
-            .split("<subnetId>")
-            .skip(1)
-            .filter_map(|item| {
-                let id = item.split("</subnetId>").next()?;
-                let zone = xml_values(item, "availabilityZone").into_iter().next()?;
-                Some((id.to_owned(), zone))
-            })
-            .collect();
+        let filter = aws_sdk_ec2::types::Filter::builder().name("default-for-az").values("true").build();
+        let output = self.ec2.describe_subnets().filters(filter).send().await.map_err(aws("DescribeSubnets"))?;
         zones
             .iter()
             .map(|zone| {
-                found
+                output
+                    .subnets()
                     .iter()
-                    .find(|(_, z)| z == zone)
-                    .map(|(id, _)| id.clone())
+                    .find(|s| s.availability_zone() == Some(*zone))
+                    .and_then(|s| s.subnet_id())
+                    .map(str::to_owned)
                     .ok_or_else(|| HarnessError(format!("DescribeSubnets: no default subnet in {zone}")))
             })
             .collect()
-    }
-
-    /// One EC2 query-protocol call to the emulator; the answer's XML.
-    async fn ec2(&self, action: &str, params: &[(&str, &str)]) -> Result<String, HarnessError> {
-        let endpoint = self
-            .endpoint
-            .as_deref()
-            .ok_or_else(|| HarnessError(format!("{action}: the SDK configuration names no emulator endpoint")))?;
-        let mut body = format!("Action={action}&Version=2016-11-15");
-        for (key, value) in params {
-            body.push_str(&format!("&{}={}", form_encode(key), form_encode(value)));
-        }
-        let (status, answer) = post_form(endpoint, "ec2", &body).map_err(|e| HarnessError(format!("{action}: {e}")))?;
-        if !(200..300).contains(&status) {
-            let code = xml_values(&answer, "Code").into_iter().next().unwrap_or_default();
-            let message = xml_values(&answer, "Message").into_iter().next().unwrap_or_default();
-            return Err(HarnessError(format!("{action}: {status} {code}: {message}")));
-        }
-        Ok(answer)
     }
 
     async fn hook(&self, group: &str, hook: &HookSpec<'_>) -> Result<(), HarnessError> {
@@ -952,55 +968,4 @@ fn group_tag(group: &str, key: &str, value: &str) -> AsgTag {
         .resource_id(group)
         .resource_type("auto-scaling-group")
         .build()
-}
-
-/// `application/x-www-form-urlencoded` encoding of one key or value.
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The text of every `<tag>...</tag>` element in `xml`, in order (EC2's answers are flat enough for this).
-fn xml_values(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    xml.split(open.as_str())
-        .skip(1)
-        .filter_map(|rest| rest.split(close.as_str()).next())
-        .map(|text| text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
-        .collect()
-}
-
-/// POST a query-protocol form to the emulator at `endpoint` (`http://host:port`) for `service`; status and body.
-/// The `Authorization` header carries only the credential scope the emulator routes by: it checks no signature.
-fn post_form(endpoint: &str, service: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
-    let host = endpoint
-        .strip_prefix("http://")
-        .ok_or_else(|| invalid(format!("the emulator endpoint {endpoint} is not http://host:port")))?
-        .trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    let date = Utc::now().format("%Y%m%d");
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=AKIDEMULATOR/{date}/us-east-1/{service}/aws4_request, \
-         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, answer) =
-        response.split_once("\r\n\r\n").ok_or_else(|| invalid("no HTTP header in the answer".into()))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| invalid(format!("no HTTP status in {head:?}")))?;
-    Ok((status, answer.to_owned()))
 }

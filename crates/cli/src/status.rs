@@ -133,6 +133,7 @@ mod tests {
             removal: None,
             surplus: 0,
             settings: None,
+            unchanged_since: None,
         }
     }
 

@@ -20,6 +20,8 @@ pub struct ClusterFacts {
     pub running_tasks: u32,
     /// Tasks PENDING in the cluster.
     pub pending_tasks: u32,
+    /// ACTIVE services, as DescribeClusters counts them.
+    pub active_services: u32,
     pub tags: HashMap<String, String>,
 }
 
@@ -448,8 +450,18 @@ mod tests {
     }
 
     fn with_ports(mode: Option<&str>, mappings: &[PortMapping]) -> TaskDefinition {
-        let container = ContainerSize { cpu: 128, memory: Some(256), port_mappings: mappings.to_vec(), gpus: 0, ..ContainerSize::default() };
-        TaskDefinition { network_mode: mode.map(str::to_owned), containers: vec![container], ..TaskDefinition::default() }
+        let container = ContainerSize {
+            cpu: 128,
+            memory: Some(256),
+            port_mappings: mappings.to_vec(),
+            gpus: 0,
+            ..ContainerSize::default()
+        };
+        TaskDefinition {
+            network_mode: mode.map(str::to_owned),
+            containers: vec![container],
+            ..TaskDefinition::default()
+        }
     }
 
     #[test]

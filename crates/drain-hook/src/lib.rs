@@ -43,6 +43,9 @@ pub enum DrainError {
     Event(String),
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
+    /// A setting of the Lambda's ECS client is wrong (`ECS_API_SHARE`, `ECS_API_MAX_WAIT_MS`).
+    #[error("configuration: {0}")]
+    Setting(String),
     #[error(transparent)]
     Drain(#[from] drain::Error),
     #[error("{failed} of {total} terminating instance(s) could not be handled (held; see the log): {first}")]
@@ -53,6 +56,7 @@ impl From<DrainError> for Diagnostic {
     fn from(error: DrainError) -> Self {
         let kind = match &error {
             DrainError::Event(_) => "BadEvent",
+            DrainError::Setting(_) => "BadConfig",
             DrainError::Config(_) => "BadConfig",
             DrainError::Drain(drain::Error::UnknownGroup(_)) => "UnknownGroup",
             DrainError::Drain(drain::Error::Lookup(_)) => "LookupFailed",
@@ -195,7 +199,7 @@ pub async fn termination_policy<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M, C>(
     settings: &DrainSettings,
     request: &TerminationRequest,
 ) -> TerminationResponse {
-    let choosing = terminate::choose(ctx.ecs, ctx.autoscaling, ctx.ec2, &settings.clusters, request);
+    let choosing = terminate::choose(ctx.ecs, ctx.autoscaling, ctx.ec2, &settings.clusters, &settings.layer, request);
     let choice = tokio::time::timeout(TERMINATION_BUDGET, choosing).await.unwrap_or_else(|_| {
         Choice::unjudged(request, format!("no choice within {} ms", TERMINATION_BUDGET.as_millis()))
     });

@@ -68,8 +68,13 @@ impl Scene {
     }
 
     async fn run(&self, event: &Value, deadline: Instant) -> Result<Summary, DrainError> {
-        let ctx =
-            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, ec2: &self.ec2, metrics: &self.metrics, clock: &SystemClock };
+        let ctx = Context {
+            ecs: &self.ecs,
+            autoscaling: &self.autoscaling,
+            ec2: &self.ec2,
+            metrics: &self.metrics,
+            clock: &SystemClock,
+        };
         handle(event, &self.settings, ctx, deadline).await
     }
 
@@ -603,8 +608,13 @@ async fn a_service_the_drain_never_touched_is_named_but_never_holds_the_instance
 impl Scene {
     async fn run_as(&self, env: &[(&str, &str)], event: &Value) -> Result<Summary, DrainError> {
         let settings = DrainSettings::from_vars(env.iter().copied()).unwrap();
-        let ctx =
-            Context { ecs: &self.ecs, autoscaling: &self.autoscaling, ec2: &self.ec2, metrics: &self.metrics, clock: &SystemClock };
+        let ctx = Context {
+            ecs: &self.ecs,
+            autoscaling: &self.autoscaling,
+            ec2: &self.ec2,
+            metrics: &self.metrics,
+            clock: &SystemClock,
+        };
         handle(event, &settings, ctx, Instant::now() + StdDuration::from_secs(1)).await
     }
 }

@@ -23,9 +23,16 @@ fn serve(emulator_url: &str, env: &'static [(&'static str, &'static str)]) -> Fu
         let (runtime, ecs, autoscaling, ec2, metrics) = function.get_or_insert_with(|| {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let sdk = runtime.block_on(sdk_config(&url));
-            (runtime, Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), Ec2::from_conf(&sdk), CloudWatch::from_conf(&sdk))
+            (
+                runtime,
+                Ecs::from_conf(&sdk),
+                AutoScaling::from_conf(&sdk),
+                Ec2::from_conf(&sdk),
+                CloudWatch::from_conf(&sdk),
+            )
         });
-        let ctx = Context { ecs: &*ecs, autoscaling: &*autoscaling, ec2: &*ec2, metrics: &*metrics, clock: &SystemClock };
+        let ctx =
+            Context { ecs: &*ecs, autoscaling: &*autoscaling, ec2: &*ec2, metrics: &*metrics, clock: &SystemClock };
         runtime.block_on(async {
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
             let response = respond(&event, &settings, ctx, deadline).await;

@@ -11,7 +11,8 @@ use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use chrono::Duration;
 use ecs_scaler_core::config::{ConfigError, EnvConfig, ScheduleInput, TickConfig};
 use ecs_scaler_core::ports::{AutoScalingApi, Clock, Context, Ec2Api, EcsApi, MetricsApi};
-use ecs_scaler_core::scale::tick::{self, Summary, TickError};
+use ecs_scaler_core::scale::memory::Memory;
+use ecs_scaler_core::scale::tick::{self, Recall, Summary, TickError};
 use ecs_scaler_core::scale::trigger::{self, Triggered};
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub enum Error {
     Event(String),
     #[error(transparent)]
     Tick(#[from] TickError),
+    /// A setting of the Lambda itself (not a cluster's) is wrong: every invocation fails before any AWS call.
+    #[error("configuration: {0}")]
+    Setting(String),
 }
 
 impl From<ConfigError> for Error {
@@ -41,6 +45,7 @@ impl From<Error> for Diagnostic {
     fn from(error: Error) -> Self {
         let kind = match &error {
             Error::Event(_) => "BadEvent",
+            Error::Setting(_) => "BadConfig",
             Error::Tick(TickError::Config(_)) => "BadConfig",
             Error::Tick(TickError::NoClusters) => "NoClusters",
             Error::Tick(TickError::Lookup(_)) => "LookupFailed",
@@ -143,21 +148,32 @@ pub enum Response {
     Event(Triggered),
 }
 
-/// The Lambda handler, for every event the function receives.
+/// The Lambda handler, for every event the function receives, reading every cluster from scratch.
 pub async fn respond<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     event: &Value,
     env: &EnvConfig,
     ctx: Context<'_, E, A, X, M, C>,
 ) -> Result<Response, Error> {
+    respond_with(event, env, ctx, &Memory::default()).await
+}
+
+/// [`respond`] with what the warm process remembers (task definitions, verdicts nothing has changed since,
+/// deferred clusters): the Lambda keeps one [`Memory`] for its life.
+pub async fn respond_with<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    event: &Value,
+    env: &EnvConfig,
+    ctx: Context<'_, E, A, X, M, C>,
+    memory: &Memory,
+) -> Result<Response, Error> {
     match invocation(event)? {
         Invocation::Tick(input) => {
             let config = TickConfig::build(env, &input)?;
-            Ok(Response::Tick(tick::run(ctx, &config).await?))
+            Ok(Response::Tick(tick::run_in(ctx, &config, None, Recall { memory, deep: false }).await?))
         }
         Invocation::PlacementFailure { cluster } => {
             let config = TickConfig::build(env, &ScheduleInput::default())?;
             let interval = Duration::seconds(i64::from(env.event_min_interval_seconds.clone()?));
-            let triggered = trigger::on_placement_failure(ctx, &config, &cluster, interval).await?;
+            let triggered = trigger::on_placement_failure(ctx, &config, &cluster, interval, memory).await?;
             match &triggered {
                 Triggered::Evaluated { .. } => tracing::info!(cluster = %cluster, "placement failure evaluated"),
                 Triggered::Throttled { last, .. } => {
@@ -172,13 +188,24 @@ pub async fn respond<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: 
     }
 }
 
-/// The scheduled tick: layer the configuration from `env` and the event, then run the core's tick.
+/// The scheduled tick: layer the configuration from `env` and the event, then run the core's tick, reading
+/// every cluster from scratch.
 pub async fn handle<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     event: &Value,
     env: &EnvConfig,
     ctx: Context<'_, E, A, X, M, C>,
 ) -> Result<Summary, Error> {
+    handle_with(event, env, ctx, &Memory::default()).await
+}
+
+/// [`handle`] with what the warm process remembers.
+pub async fn handle_with<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
+    event: &Value,
+    env: &EnvConfig,
+    ctx: Context<'_, E, A, X, M, C>,
+    memory: &Memory,
+) -> Result<Summary, Error> {
     let input = schedule_input(event)?;
     let config = TickConfig::build(env, &input)?;
-    Ok(tick::run(ctx, &config).await?)
+    Ok(tick::run_in(ctx, &config, None, Recall { memory, deep: false }).await?)
 }

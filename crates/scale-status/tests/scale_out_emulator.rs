@@ -10,7 +10,6 @@ use ecs_scaler_aws::{AutoScaling, CloudWatch, Ecs};
 use ecs_scaler_core::config::EnvConfig;
 use ecs_scaler_core::ports::{Context, FixedClock};
 use ecs_scaler_core::scale::ScaleStatus;
-use ecs_scaler_core::scale::capacity::step_for;
 use ecs_scaler_core::scale::trigger::Triggered;
 use ecs_scaler_testkit::Emulator;
 use scale_status::{Response, respond};
@@ -56,13 +55,17 @@ async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_non
     let Response::Event(Triggered::Evaluated { summary }) = response else { panic!("{response:?}") };
     let report = &summary.clusters[0];
     assert_eq!(report.scale_status, Some(ScaleStatus::Up), "{}", report.detail);
-    let short = report.shortfall.as_ref().unwrap().instances;
-    // However many of the 14 ECS counts as running, each fresh instance holds 4 waiting tasks.
-    assert!((2..=4).contains(&short), "{report:?}");
+    // ECS counts 8 of the 14 running (4 on each instance, both full: 4 × 512 = 2048 CPU units, 4 × 1024 = 4096
+    // MiB), so 6 wait and none fits the free room. A fresh instance is sized as the group's type registered
+    // (m5.xlarge, launched by its launch configuration, registered at 2048/4096): 4 tasks each, so ⌈6 / 4⌉ = 2.
+    let shortfall = report.shortfall.as_ref().unwrap();
+    assert_eq!((shortfall.instances, shortfall.fit_existing, shortfall.never_fit), (2, 0, 0), "{report:?}");
+    assert_eq!(shortfall.by_type.get("m5.xlarge"), Some(&2), "{report:?}");
+    assert_eq!((summary.scale_outs.len(), summary.scale_outs[0].instances), (1, 2));
     assert_eq!(summary.scale_outs[0].group.as_deref(), Some("sz-blue"));
     assert_eq!(summary.scale_outs[0].error, None);
-    let grown = desired(&sdk, "sz-blue").await;
-    assert_eq!(grown, 2 + i32::try_from(step_for(short)).unwrap(), "one step for all the waiting tasks");
+    // The step policy's step for 2 adds 2: 2 + 2.
+    assert_eq!(desired(&sdk, "sz-blue").await, 4, "one step for all the waiting tasks");
     let shortfall = seeder.cluster_metric(
         "Curalate/AutoScaling",
         "InstancesShortfall",
@@ -70,7 +73,7 @@ async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_non
         now - Duration::minutes(5),
         now + Duration::minutes(5),
     );
-    assert_eq!(shortfall.await.unwrap(), [f64::from(short)]);
+    assert_eq!(shortfall.await.unwrap(), [2.0]);
 
     // Another event within the minute: throttled by the cluster tag.
     let again = respond(&event, &env, ctx).await.unwrap();
@@ -82,7 +85,8 @@ async fn waiting_tasks_get_their_instances_in_one_step_and_asking_again_adds_non
     let Response::Tick(tick) = tick else { panic!("{tick:?}") };
     assert_eq!(tick.clusters[0].scale_status, Some(ScaleStatus::Up), "{tick:?}");
     assert_eq!(tick.scale_outs.len(), 1, "{tick:?}");
-    assert_eq!(desired(&sdk, "sz-blue").await, grown, "warm-up makes asking twice harmless");
+    assert_eq!(tick.clusters[0].shortfall.as_ref().map(|s| s.instances), Some(2), "{tick:?}");
+    assert_eq!(desired(&sdk, "sz-blue").await, 4, "warm-up makes asking twice harmless");
 }
 
 #[tokio::test]

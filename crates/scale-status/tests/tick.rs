@@ -35,7 +35,12 @@ fn scheduled_event() -> Value {
 }
 
 async fn tick(cloud: &Script, env: &EnvConfig, event: Value) -> Result<Summary, Error> {
-    handle(&event, env, Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(now()) }).await
+    handle(
+        &event,
+        env,
+        Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(now()) },
+    )
+    .await
 }
 
 fn decision(summary: &Summary, cluster: &str) -> (Option<ScaleStatus>, Reason) {

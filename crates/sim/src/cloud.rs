@@ -119,6 +119,7 @@ impl EcsApi for SimCloud {
                     registered_instances: world.registered_instances(),
                     running_tasks,
                     pending_tasks,
+                    active_services: world.ecs.services.len() as u32,
                     tags: world.ecs.cluster_tags.clone(),
                 });
             }

@@ -88,6 +88,12 @@ pub trait Policy {
         Wiring::default()
     }
 
+    /// The thresholds the drain hook's termination policy is deployed with (its environment's layer): the
+    /// Terraform example gives both Lambdas the same values.
+    fn drain_layer(&self) -> Layer {
+        Layer::default()
+    }
+
     /// ECS reported a task placement failure and the EventBridge rule (when [`Wiring::placement_event`]) invoked
     /// the policy's evaluation mid-minute, right after the scheduler ran.
     fn placement_event(&mut self, _cloud: &SimCloud) {}
@@ -150,10 +156,22 @@ impl EcsScaler {
 
     /// scale-status's configuration for the simulated cluster: listed by name, these thresholds and placement
     /// check, the default namespace and staleness.
-    #[allow(clippy::needless_update)] // every knob is set today; a knob scale-status adds keeps its default
     pub fn config(&self) -> TickConfig {
+        TickConfig {
+            namespace: Sourced::new(DEFAULT_NAMESPACE.to_owned(), Origin::Default),
+            listed: BTreeMap::from([(CLUSTER.to_owned(), self.layer())]),
+            base: Layer::default(),
+            lookback_seconds: u32::try_from(self.lookback.num_seconds()).unwrap_or(u32::MAX),
+            stale_after_seconds: DEFAULT_STALE_AFTER_SECONDS,
+            resync_seconds: ecs_scaler_core::scale::memory::DEFAULT_RESYNC_SECONDS,
+        }
+    }
+
+    /// The knobs as one configuration layer, as the environment of both Lambdas would give them.
+    #[allow(clippy::needless_update)] // every knob is set today; a knob scale-status adds keeps its default
+    pub fn layer(&self) -> Layer {
         let knob = |value: f64| Some(Ok(Sourced::new(value, Origin::Default)));
-        let layer = Layer {
+        Layer {
             cpu_min: knob(self.rule.cpu.min),
             cpu_max: knob(self.rule.cpu.max),
             memory_min: knob(self.rule.memory.min),
@@ -163,13 +181,6 @@ impl EcsScaler {
             consolidate_headroom: knob(self.consolidate_headroom),
             // Anything scale-status learns later keeps its default until the simulation has a knob for it.
             ..Layer::default()
-        };
-        TickConfig {
-            namespace: Sourced::new(DEFAULT_NAMESPACE.to_owned(), Origin::Default),
-            listed: BTreeMap::from([(CLUSTER.to_owned(), layer)]),
-            base: Layer::default(),
-            lookback_seconds: u32::try_from(self.lookback.num_seconds()).unwrap_or(u32::MAX),
-            stale_after_seconds: DEFAULT_STALE_AFTER_SECONDS,
         }
     }
 }
@@ -183,6 +194,10 @@ impl Policy for EcsScaler {
         // A tick that evaluates nothing publishes nothing, exactly as in the Lambda.
         let _ = block_on(ecs_scaler_core::scale::run(cloud.context(), &self.config()));
         Signal::Published
+    }
+
+    fn drain_layer(&self) -> Layer {
+        self.layer()
     }
 
     fn wiring(&self) -> Wiring {
@@ -203,8 +218,13 @@ impl Policy for EcsScaler {
         if !self.placement_aware {
             return;
         }
-        let triggered =
-            block_on(trigger::on_placement_failure(cloud.context(), &self.config(), CLUSTER_ARN, self.event_interval));
+        let triggered = block_on(trigger::on_placement_failure(
+            cloud.context(),
+            &self.config(),
+            CLUSTER_ARN,
+            self.event_interval,
+            &ecs_scaler_core::scale::memory::Memory::default(),
+        ));
         if let Ok(Triggered::Evaluated { .. }) = triggered {
             cloud.with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
         }

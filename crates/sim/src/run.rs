@@ -35,7 +35,7 @@ impl<'s> Simulation<'s> {
         scenario.validate()?;
         let defaults = DrainSettings::from_vars([("CLUSTERS", CLUSTER)])
             .map_err(|e| SimError::Policy(format!("drain hook settings: {e}")))?;
-        let drain = DrainSettings { policy: knobs.drain, ..defaults };
+        let drain = DrainSettings { policy: knobs.drain, layer: policy.drain_layer(), ..defaults };
         let (minutes, warmup) = (scenario.minutes, knobs.warmup_minutes);
         let world = World::new(scenario, knobs, policy.wiring());
         Ok(Self {
@@ -153,7 +153,14 @@ impl<'s> Simulation<'s> {
         let requests = self.cloud.with(|world| world.termination_requests());
         let clusters = [CLUSTER.to_owned()];
         for request in requests {
-            let choice = block_on(terminate::choose(&self.cloud, &self.cloud, &self.cloud, &clusters, &request));
+            let choice = block_on(terminate::choose(
+                &self.cloud,
+                &self.cloud,
+                &self.cloud,
+                &clusters,
+                &self.drain.layer,
+                &request,
+            ));
             self.cloud.with(|world| world.apply_termination(&request.group, &choice.response.instance_ids));
         }
     }

@@ -246,6 +246,15 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid = "InstanceTypesOfAwsvpcMoves"
+    # The termination policy judges whether an awsvpc task can move: the ENI limit of each instance's type.
+    # Read only when a removal would move an awsvpc task, and kept per warm process. EC2's Describe* actions
+    # support no resource-level permissions.
+    actions   = ["ec2:DescribeInstanceTypes"]
+    resources = ["*"]
+  }
+
+  statement {
     sid = "ListWithinManagedClusters"
     actions = [
       "ecs:ListServices",

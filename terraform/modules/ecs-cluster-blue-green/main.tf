@@ -7,6 +7,14 @@ locals {
   # brought up by changing sizes alone), but no scaling policies or alarms, which could only ever act on nothing.
   active_colours = { for colour, spec in local.colours : colour => spec if spec.max_size > 0 }
   alarm_colours  = var.autoscale_enabled ? local.active_colours : {}
+  # The serving colour: the only active one, or the active one with the larger min_size (a swap raises the new
+  # colour's min; the teardown sets the old one's to 0). On a tie (mid-swap) none serves: no sized scale-in acts
+  # while two colours run (scale-status holds its ScaleStatus at 1 then too, reason swap_in_progress).
+  active_mins = [for colour, spec in local.active_colours : spec.min_size]
+  serving_colours = {
+    for colour, spec in local.active_colours : colour => spec
+    if length(local.active_colours) == 1 || (spec.min_size == max(local.active_mins...) && length([for m in local.active_mins : m if m == spec.min_size]) == 1)
+  }
 
   base_tags = merge(
     var.tags,
@@ -252,9 +260,10 @@ resource "aws_autoscaling_policy" "shortfall" {
 # Sized scale-in, run by the <cluster>_InstancesSurplus_<colour> alarm below: with InstancesSurplus = s over the
 # whole window the alarm's breach is s - 2 (threshold 2), and the step [lower, upper) holding it removes s - 1.
 # The ScaleStatus low alarm, in ALARM over the same window whenever there is a surplus, removes the other one.
-# Like the other policies it exists for every active colour, also with autoscale_enabled = false (no alarm then).
+# It exists for the serving colour only (see serving_colours), also with autoscale_enabled = false (no alarm then):
+# mid-swap the new colour's instances are the operator's, and the old colour's go by its teardown, not a batch.
 resource "aws_autoscaling_policy" "surplus" {
-  for_each = local.active_colours
+  for_each = local.serving_colours
 
   name                    = "${var.cluster_name}-surplus-${each.key}"
   autoscaling_group_name  = aws_autoscaling_group.this[each.key].name
@@ -319,7 +328,7 @@ resource "aws_cloudwatch_metric_alarm" "low" {
 # after" window) is a surplus that held all along, never a one-minute dip. Missing data does not breach: silence
 # must never remove capacity.
 resource "aws_cloudwatch_metric_alarm" "surplus" {
-  for_each = local.alarm_colours
+  for_each = var.autoscale_enabled ? local.serving_colours : {}
 
   alarm_name          = "${var.cluster_name}_InstancesSurplus_${each.key}"
   alarm_description   = "InstancesSurplus of ${var.cluster_name} has been at least ${local.surplus_alarm_threshold} for ${var.alarm_low.evaluation_periods} minute(s): remove all but one of the surplus ${each.key} instances (the ScaleStatus low alarm removes the last)."

@@ -71,7 +71,7 @@ output "shortfall_policies" {
 }
 
 output "surplus_policies" {
-  description = "The surplus step policies (sized scale-in) by colour, as applied: name, arn, policy_type, adjustment_type, metric_aggregation_type and step_adjustments (a set of {lower, upper, adjustment}, bounds as numbers, null for none); only active colours have one."
+  description = "The surplus step policies (sized scale-in) by colour, as applied: name, arn, policy_type, adjustment_type, metric_aggregation_type and step_adjustments (a set of {lower, upper, adjustment}, bounds as numbers, null for none); only the serving colour has one (none mid-swap)."
   value = {
     for colour, policy in aws_autoscaling_policy.surplus : colour => {
       name                    = policy.name

@@ -47,6 +47,9 @@ locals {
       STALE_AFTER_SECONDS  = var.settings.stale_after_seconds == null ? null : tostring(var.settings.stale_after_seconds)
       CONSOLIDATE          = tostring(var.consolidate)
       CONSOLIDATE_HEADROOM = tostring(var.consolidate_headroom)
+      # Disruption controls: how many instances with tasks drain voluntarily at once, and when none may.
+      DISRUPTION_BUDGET  = var.disruption_budget
+      DISRUPTION_WINDOWS = join(" + ", var.disruption_windows)
       # The least time between two event-triggered evaluations of a cluster (its ecs-scaler:evaluated-at tag).
       EVENT_MIN_INTERVAL_SECONDS = tostring(var.event_min_interval_seconds)
       RUST_LOG                   = var.log_level
@@ -219,6 +222,16 @@ data "aws_iam_policy_document" "lambda" {
     sid = "ReadTaskSizes"
     # ...and their task definitions' sizes. DescribeTaskDefinition supports no resource-level permissions.
     actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "SizeFreshInstances"
+    # Sizing fresh instances: which instance type a group's launch template launches, and what a type offers
+    # (vCPUs, memory, network interfaces for awsvpc tasks, GPUs). Read only when tasks wait (or, for the types,
+    # when a removal moves an awsvpc task), and kept per warm process. EC2's Describe* actions support no
+    # resource-level permissions.
+    actions   = ["ec2:DescribeLaunchTemplateVersions", "ec2:DescribeInstanceTypes"]
     resources = ["*"]
   }
 

@@ -180,6 +180,29 @@ variable "consolidate_headroom" {
   }
 }
 
+variable "disruption_budget" {
+  description = "DISRUPTION_BUDGET: how many instances with tasks may drain voluntarily at once (consolidation and the sized scale-in together), a count (\"2\") or a share of the ACTIVE instances rounded up (\"10%\"). Empty instances do not count. null: the function's default, 10%. A cluster's ecs-scaler:disruption-budget tag overrides it (write \"10 percent\" there: tags cannot hold %)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.disruption_budget == null || can(regex("^([0-9]+|[0-9]+(\\.[0-9]+)? ?(%|percent))$", var.disruption_budget))
+    error_message = "disruption_budget must be a count such as \"2\" or a share such as \"10%\", got ${jsonencode(var.disruption_budget)}."
+  }
+}
+
+variable "disruption_windows" {
+  description = "DISRUPTION_WINDOWS: windows in which no instance is removed voluntarily (ScaleStatus is held at 1, reason disruption_window): each a five-field cron schedule in UTC and a duration, e.g. \"0 9 * * mon-fri 8h\". A cluster's ecs-scaler:disruption-windows tag overrides them (write any for *, join windows with +)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for window in var.disruption_windows : length(split(" ", trimspace(window))) == 6 && !strcontains(window, "+")])
+    error_message = "disruption_windows: each must be five cron fields and a duration (\"0 9 * * mon-fri 8h\"); not so: ${jsonencode([for window in var.disruption_windows : window if !(length(split(" ", trimspace(window))) == 6 && !strcontains(window, "+"))])}."
+  }
+}
+
 variable "event_min_interval_seconds" {
   description = "EVENT_MIN_INTERVAL_SECONDS: at most one evaluation per cluster this often for ECS placement-failure events (the time of the last is the cluster's ecs-scaler:evaluated-at tag). The minute's tick is not throttled."
   type        = number

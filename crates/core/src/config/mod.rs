@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+pub mod disruption;
 mod sources;
 
 pub use sources::*;
@@ -33,6 +34,11 @@ pub const TAG_MEMORY_MIN: &str = "ecs-scaler:memory-min";
 pub const TAG_MEMORY_MAX: &str = "ecs-scaler:memory-max";
 pub const TAG_CONSOLIDATE: &str = "ecs-scaler:consolidate";
 pub const TAG_CONSOLIDATE_HEADROOM: &str = "ecs-scaler:consolidate-headroom";
+pub const TAG_DISRUPTION_BUDGET: &str = "ecs-scaler:disruption-budget";
+pub const TAG_DISRUPTION_WINDOWS: &str = "ecs-scaler:disruption-windows";
+/// The service tag that keeps voluntary disruption (consolidation, the surplus, a scale-in's choice) away from
+/// every instance running one of the service's tasks.
+pub const TAG_DO_NOT_DISRUPT: &str = "ecs-scaler:do-not-disrupt";
 /// Default of `CONSOLIDATE_HEADROOM`: consolidation leaves each reservation this many points below its max.
 pub const DEFAULT_CONSOLIDATE_HEADROOM: f64 = 5.0;
 
@@ -159,6 +165,8 @@ pub enum ConfigError {
     InactiveCluster { status: String },
     #[error("the schedule input is not valid: {0}")]
     BadEvent(String),
+    #[error("{origin}={value:?}: {why}")]
+    Invalid { origin: Origin, value: String, why: String },
 }
 
 /// A [`ConfigError`] attributed to one cluster: `cluster "prod": tag ecs-scaler:cpu-min="x" is not a number`.
@@ -182,6 +190,17 @@ pub struct Layer {
     pub placement_check: Setting<bool>,
     pub consolidate: Setting<bool>,
     pub consolidate_headroom: Setting<f64>,
+    pub disruption_budget: Setting<disruption::Budget>,
+    pub disruption_windows: Setting<disruption::Windows>,
+}
+
+/// Parse a setting with its type's `FromStr`, naming the key and value when it fails.
+pub fn parse_with<T: std::str::FromStr<Err = String>>(raw: &str, origin: Origin) -> Result<Sourced<T>, ConfigError> {
+    raw.parse::<T>().map(|value| Sourced::new(value, origin.clone())).map_err(|why| ConfigError::Invalid {
+        origin,
+        value: raw.to_owned(),
+        why,
+    })
 }
 
 impl Layer {
@@ -195,6 +214,8 @@ impl Layer {
             placement_check: later.placement_check.or(self.placement_check),
             consolidate: later.consolidate.or(self.consolidate),
             consolidate_headroom: later.consolidate_headroom.or(self.consolidate_headroom),
+            disruption_budget: later.disruption_budget.or(self.disruption_budget),
+            disruption_windows: later.disruption_windows.or(self.disruption_windows),
         }
     }
 
@@ -209,6 +230,12 @@ impl Layer {
             placement_check: None,
             consolidate: tags.get(TAG_CONSOLIDATE).map(|raw| parse_bool(raw, Origin::Tag(TAG_CONSOLIDATE))),
             consolidate_headroom: tag(TAG_CONSOLIDATE_HEADROOM),
+            disruption_budget: tags
+                .get(TAG_DISRUPTION_BUDGET)
+                .map(|raw| parse_with(raw, Origin::Tag(TAG_DISRUPTION_BUDGET))),
+            disruption_windows: tags
+                .get(TAG_DISRUPTION_WINDOWS)
+                .map(|raw| parse_with(raw, Origin::Tag(TAG_DISRUPTION_WINDOWS))),
         }
     }
 
@@ -234,6 +261,14 @@ impl Layer {
             placement_check: on_by_default(self.placement_check).map_err(fail)?,
             consolidate: on_by_default(self.consolidate).map_err(fail)?,
             consolidate_headroom: or_default(self.consolidate_headroom, DEFAULT_CONSOLIDATE_HEADROOM)?,
+            disruption_budget: self
+                .disruption_budget
+                .unwrap_or_else(|| Ok(Sourced::new(disruption::DEFAULT_BUDGET, Origin::Default)))
+                .map_err(fail)?,
+            disruption_windows: self
+                .disruption_windows
+                .unwrap_or_else(|| Ok(Sourced::new(disruption::Windows::default(), Origin::Default)))
+                .map_err(fail)?,
         })
     }
 }
@@ -273,6 +308,12 @@ pub struct ClusterSettings {
     /// next small rise does not turn it into a scale-up. Env `CONSOLIDATE_HEADROOM`, tag
     /// `ecs-scaler:consolidate-headroom` (0–100); 5 by default.
     pub consolidate_headroom: Sourced<f64>,
+    /// How many instances with tasks may drain voluntarily at once (consolidation and the surplus together).
+    /// Env `DISRUPTION_BUDGET`, tag `ecs-scaler:disruption-budget`; 10 % of the ACTIVE instances by default.
+    pub disruption_budget: Sourced<disruption::Budget>,
+    /// When voluntary disruption is off. Env `DISRUPTION_WINDOWS`, tag `ecs-scaler:disruption-windows`; none
+    /// by default.
+    pub disruption_windows: Sourced<disruption::Windows>,
 }
 
 impl ClusterSettings {

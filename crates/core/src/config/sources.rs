@@ -17,6 +17,8 @@ pub struct EnvConfig {
     pub layer: Layer,
     pub lookback_seconds: Result<u32, ConfigError>,
     pub stale_after_seconds: Result<u32, ConfigError>,
+    /// `RESYNC_SECONDS`: a verdict nothing changed is still read again from scratch this often (60–3600).
+    pub resync_seconds: Result<u32, ConfigError>,
     /// `EVENT_MIN_INTERVAL_SECONDS`: at most one event-triggered evaluation per cluster this often (10–3600).
     pub event_min_interval_seconds: Result<u32, ConfigError>,
 }
@@ -34,28 +36,43 @@ impl EnvConfig {
     {
         let vars = env_map(vars);
         let get = |key: &str| vars.get(key).map(String::as_str);
-        let percent = |key: &'static str| get(key).map(|raw| parse_percent(raw, Origin::Env(key)));
         let seconds = |key: &'static str, default: u32| {
             get(key).map_or(Ok(default), |raw| parse_seconds(raw, Origin::Env(key), 60, 86_400))
         };
         Self {
             namespace: get("SCALE_NAMESPACE").map(|raw| check_namespace(raw, Origin::Env("SCALE_NAMESPACE"))),
             clusters: get("CLUSTERS").map(split_cluster_list).unwrap_or_default(),
-            layer: Layer {
-                cpu_min: percent("CPU_MIN"),
-                cpu_max: percent("CPU_MAX"),
-                memory_min: percent("MEMORY_MIN"),
-                memory_max: percent("MEMORY_MAX"),
-                placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
-                consolidate: get("CONSOLIDATE").map(|raw| parse_bool(raw, Origin::Env("CONSOLIDATE"))),
-                consolidate_headroom: percent("CONSOLIDATE_HEADROOM"),
-            },
+            layer: Layer::from_env(&vars),
             lookback_seconds: seconds("LOOKBACK_SECONDS", DEFAULT_LOOKBACK_SECONDS),
             stale_after_seconds: seconds("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS),
+            resync_seconds: get("RESYNC_SECONDS").map_or(Ok(crate::scale::memory::DEFAULT_RESYNC_SECONDS), |raw| {
+                parse_seconds(raw, Origin::Env("RESYNC_SECONDS"), 60, 3600)
+            }),
             event_min_interval_seconds: get("EVENT_MIN_INTERVAL_SECONDS")
                 .map_or(Ok(DEFAULT_EVENT_MIN_INTERVAL_SECONDS), |raw| {
                     parse_seconds(raw, Origin::Env("EVENT_MIN_INTERVAL_SECONDS"), 10, 3600)
                 }),
+        }
+    }
+}
+
+impl Layer {
+    /// The knobs the environment sets (`CPU_MIN`, `CPU_MAX`, `MEMORY_MIN`, `MEMORY_MAX`, `PLACEMENT_CHECK`,
+    /// `CONSOLIDATE`, `CONSOLIDATE_HEADROOM`, `DISRUPTION_BUDGET`, `DISRUPTION_WINDOWS`), from [`env_map`]'s map.
+    /// Both Lambdas read it, so the termination policy judges a scale-in by the thresholds scale-status uses.
+    pub fn from_env(vars: &HashMap<String, String>) -> Self {
+        let get = |key: &str| vars.get(key).map(String::as_str);
+        let percent = |key: &'static str| get(key).map(|raw| parse_percent(raw, Origin::Env(key)));
+        Layer {
+            cpu_min: percent("CPU_MIN"),
+            cpu_max: percent("CPU_MAX"),
+            memory_min: percent("MEMORY_MIN"),
+            memory_max: percent("MEMORY_MAX"),
+            placement_check: get("PLACEMENT_CHECK").map(|raw| parse_bool(raw, Origin::Env("PLACEMENT_CHECK"))),
+            consolidate: get("CONSOLIDATE").map(|raw| parse_bool(raw, Origin::Env("CONSOLIDATE"))),
+            consolidate_headroom: percent("CONSOLIDATE_HEADROOM"),
+            disruption_budget: get("DISRUPTION_BUDGET").map(|raw| parse_with(raw, Origin::Env("DISRUPTION_BUDGET"))),
+            disruption_windows: get("DISRUPTION_WINDOWS").map(|raw| parse_with(raw, Origin::Env("DISRUPTION_WINDOWS"))),
         }
     }
 }
@@ -129,6 +146,8 @@ impl EventCluster {
             placement_check: None,
             consolidate: None,
             consolidate_headroom: None,
+            disruption_budget: None,
+            disruption_windows: None,
         }
     }
 }
@@ -143,6 +162,7 @@ pub struct TickConfig {
     pub base: Layer,
     pub lookback_seconds: u32,
     pub stale_after_seconds: u32,
+    pub resync_seconds: u32,
 }
 
 impl TickConfig {
@@ -168,6 +188,7 @@ impl TickConfig {
             base,
             lookback_seconds: env.lookback_seconds.clone()?,
             stale_after_seconds: env.stale_after_seconds.clone()?,
+            resync_seconds: env.resync_seconds.clone()?,
         })
     }
 

@@ -3,6 +3,7 @@
 use chrono::Duration;
 
 use super::readiness::DrainPolicy;
+use crate::config::Layer;
 use crate::lifecycle::LifecycleResult;
 
 /// The drain hook's settings.
@@ -23,6 +24,10 @@ pub struct DrainSettings {
     /// never overlap: at most one poller per cluster at a time.
     pub reconcile_window: Duration,
     pub policy: DrainPolicy,
+    /// What the environment says of the thresholds (`CPU_MIN`, `CPU_MAX`, `MEMORY_MIN`, `MEMORY_MAX`,
+    /// `CONSOLIDATE_HEADROOM`; the same variables as scale-status): the termination policy layers a cluster's
+    /// `ecs-scaler:*` tags over it and judges a scale-in by the limits scale-status judged its 0 by.
+    pub layer: Layer,
 }
 
 /// Default seconds between readiness checks inside one invocation.
@@ -34,7 +39,8 @@ pub const DEFAULT_RECONCILE_SECONDS: u32 = 45;
 
 impl DrainSettings {
     /// Read `SCALE_NAMESPACE`, `CLUSTERS`, `ASG_NAMES`, `CLUSTER`, `LIFECYCLE_HOOK_NAME`, `POLL_SECONDS`,
-    /// `RECONCILE_SECONDS`, `MAX_DRAIN_SECONDS` and `DRAIN_TIMEOUT_RESULT`. Empty values count as unset.
+    /// `RECONCILE_SECONDS`, `MAX_DRAIN_SECONDS`, `DRAIN_TIMEOUT_RESULT` and the thresholds ([`Layer::from_env`],
+    /// checked here so a bad value fails the cold start). Empty values count as unset.
     pub fn from_vars<I, K, V>(vars: I) -> Result<Self, crate::config::ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -62,8 +68,12 @@ impl DrainSettings {
                 return Err(ConfigError::NotOneOf { origin, value, allowed: "CONTINUE, ABANDON" });
             }
         };
+        let layer = Layer::from_env(&vars);
+        // A bad threshold, or a min not below its max, fails now rather than at the first scale-in.
+        layer.clone().resolve("(environment)").map_err(|e| e.error)?;
         Ok(Self {
             namespace,
+            layer,
             clusters: get("CLUSTERS").map(|raw| split_cluster_list(&raw)).unwrap_or_default(),
             group_names: get("ASG_NAMES")
                 .map(|raw| raw.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
@@ -103,6 +113,7 @@ mod tests {
         assert_eq!(defaults.namespace, "Curalate/AutoScaling");
         assert_eq!(defaults.reconcile_window, Duration::seconds(45));
         assert!(defaults.clusters.is_empty());
+        assert_eq!(defaults.layer, Layer::default());
         let set = DrainSettings::from_vars([
             ("CLUSTERS", "prod, arn:aws:ecs:us-east-1:123456789012:cluster/staging"),
             ("ASG_NAMES", "a, b"),
@@ -122,6 +133,13 @@ mod tests {
     fn bad_values_name_the_variable() {
         let error = DrainSettings::from_vars([("DRAIN_TIMEOUT_RESULT", "KILL")]).unwrap_err();
         assert_eq!(error.to_string(), r#"env DRAIN_TIMEOUT_RESULT="KILL" is not one of CONTINUE, ABANDON"#);
+        let error = DrainSettings::from_vars([("CPU_MAX", "120")]).unwrap_err();
+        assert!(error.to_string().contains("env CPU_MAX=120"), "{error}");
+        let error = DrainSettings::from_vars([("MEMORY_MIN", "90"), ("MEMORY_MAX", "80")]).unwrap_err();
+        assert!(error.to_string().contains("MEMORY_MIN") && error.to_string().contains("MEMORY_MAX"), "{error}");
+        let set = DrainSettings::from_vars([("CPU_MAX", "90"), ("CONSOLIDATE_HEADROOM", "3")]).unwrap();
+        let settings = set.layer.resolve("web").unwrap();
+        assert_eq!((settings.cpu.max.value, settings.consolidate_headroom.value), (90.0, 3.0));
         let error = DrainSettings::from_vars([("POLL_SECONDS", "0")]).unwrap_err();
         assert_eq!(error.to_string(), r#"env POLL_SECONDS="0" is not a whole number of seconds between 1 and 300"#);
     }

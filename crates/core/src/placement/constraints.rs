@@ -283,9 +283,8 @@ fn tokenize(raw: &str) -> Result<Vec<Token>, String> {
             _ => match OPERATORS.iter().find(|op| rest.starts_with(**op)) {
                 Some(op) => (Token::Op(op), op.len()),
                 None => {
-                    let end = rest
-                        .find(|ch: char| ch.is_whitespace() || "()[],'\"=!<>&|".contains(ch))
-                        .unwrap_or(rest.len());
+                    let end =
+                        rest.find(|ch: char| ch.is_whitespace() || "()[],'\"=!<>&|".contains(ch)).unwrap_or(rest.len());
                     if end == 0 {
                         return Err(format!("unexpected character {c:?}"));
                     }

@@ -42,7 +42,10 @@ pub fn group_types(
 }
 
 /// The types whose facts [`shapes`] will look up for a group: those [`group_types`] names.
-pub fn wanted_types(group: &AutoScalingGroup, template_types: &HashMap<LaunchTemplateRef, Option<String>>) -> Vec<String> {
+pub fn wanted_types(
+    group: &AutoScalingGroup,
+    template_types: &HashMap<LaunchTemplateRef, Option<String>>,
+) -> Vec<String> {
     group_types(group, template_types).unwrap_or_default()
 }
 
@@ -75,8 +78,10 @@ pub fn shapes(group: &AutoScalingGroup, types: &[String], registered: Registered
     let mut untyped = Vec::new();
     for name in types {
         let info = registered.types.get(name);
-        let size = registered_size(registered.instances, name)
-            .or_else(|| info.map(|i| estimated_registration(i)).map(|(cpu, memory)| Resources::new(cpu, memory).with_gpu(info.map_or(0, |i| i.gpus))));
+        let size = registered_size(registered.instances, name).or_else(|| {
+            info.map(estimated_registration)
+                .map(|(cpu, memory)| Resources::new(cpu, memory).with_gpu(info.map_or(0, |i| i.gpus)))
+        });
         let Some(size) = size else {
             untyped.push(name.clone());
             continue;
@@ -138,8 +143,12 @@ fn shared_attributes(members: &[&ContainerInstance]) -> HashMap<String, String> 
 /// Shapes from the registered instances alone, for when the groups cannot be read: one per instance type
 /// registered (the most common size of each), as the cluster shows them.
 pub fn registered_shapes(registered: Registered<'_>) -> Vec<Shape> {
-    let types: BTreeSet<String> =
-        registered.instances.iter().filter(|i| i.is_active()).filter_map(|i| i.instance_type().map(str::to_owned)).collect();
+    let types: BTreeSet<String> = registered
+        .instances
+        .iter()
+        .filter(|i| i.is_active())
+        .filter_map(|i| i.instance_type().map(str::to_owned))
+        .collect();
     let group = AutoScalingGroup::default();
     let mut shaped = shapes(&group, &types.into_iter().collect::<Vec<_>>(), registered).0;
     if shaped.is_empty() {

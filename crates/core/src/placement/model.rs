@@ -191,7 +191,7 @@ impl Slot {
                 Tri::No => return Fit::Lacks(Lack::MemberOf(expression.to_string())),
                 Tri::Unknown => {
                     let what = expression.untracked().unwrap_or_else(|| "an attribute it does not know".into());
-                    unknown = Some(format!("memberOf {} on {}: {what}", expression.to_string(), self.label));
+                    unknown = Some(format!("memberOf {expression} on {}: {what}", self.label));
                 }
             }
         }

@@ -140,11 +140,12 @@ impl Shortfall {
 }
 
 /// First-fit decreasing of the `waiting` tasks into the `existing` ACTIVE instances' free room first, then into
-/// fresh instances of the `shapes` the serving group launches. A task that fits no open fresh instance opens
-/// one of the smallest shape that holds it, so the count never assumes a larger type than the group may
-/// launch. A task no shape holds is never asked for (`never_fit`); one the model cannot judge (an unknown
-/// size, an attribute a fresh instance only has once it registers, no shape known at all) is counted in
-/// `unjudged`, and the answer is at least one instance while any is.
+/// fresh instances of the `shapes` the serving group launches, in the group's order of preference (a mixed
+/// instances policy's overrides, first first, as Auto Scaling's prioritized allocation launches them). A task
+/// that fits no open fresh instance opens one of the first shape that holds it. A task no shape holds is never
+/// asked for (`never_fit`); one the model cannot judge (an unknown size, an attribute a fresh instance only has
+/// once it registers, no shape known at all) is counted in `unjudged`, and the answer is at least one instance
+/// while any is.
 pub fn shortfall(waiting: &[Result<Demand, Unjudgeable>], existing: &mut [Slot], shapes: &[Shape]) -> Shortfall {
     let mut needed = Shortfall::default();
     let mut judged = Vec::new();
@@ -160,8 +161,6 @@ pub fn shortfall(waiting: &[Result<Demand, Unjudgeable>], existing: &mut [Slot],
     let reference = shapes.first().map_or_else(|| largest(existing), |s| s.empty.registered);
     let left = into_slots(&judged, existing, reference);
     needed.fit_existing = u32::try_from(judged.len() - left.len()).unwrap_or(u32::MAX);
-    let mut smallest_first: Vec<&Shape> = shapes.iter().collect();
-    smallest_first.sort_by_key(|s| (s.empty.registered.memory, s.empty.registered.cpu, s.instance_type.clone()));
     let mut opened: Vec<Slot> = Vec::new();
     for (index, _) in left {
         let demand = &judged[index];
@@ -170,7 +169,7 @@ pub fn shortfall(waiting: &[Result<Demand, Unjudgeable>], existing: &mut [Slot],
         }
         let mut unknown = None;
         let mut lacks = BTreeSet::new();
-        let fitting = smallest_first.iter().find(|shape| match shape.empty.fit(demand) {
+        let fitting = shapes.iter().find(|shape| match shape.empty.fit(demand) {
             Fit::Fits => true,
             Fit::Lacks(lack) => {
                 lacks.insert(lack);
@@ -325,11 +324,14 @@ mod tests {
     }
 
     #[test]
-    fn the_smallest_shape_that_holds_a_task_is_opened() {
-        let shapes = [shape("m5.xlarge", Resources::new(4096, 8192), 3), shape("m5.large", FRESH, 2)];
+    fn the_first_shape_the_group_prefers_that_holds_a_task_is_opened() {
+        let shapes = [shape("m5.large", FRESH, 2), shape("m5.xlarge", Resources::new(4096, 8192), 3)];
         let needed = shortfall(&tasks(1, 512, 1024), &mut [], &shapes);
         assert_eq!(needed.by_type, BTreeMap::from([("m5.large".to_string(), 1)]));
         let needed = shortfall(&tasks(1, 3000, 1024), &mut [], &shapes);
+        assert_eq!(needed.by_type, BTreeMap::from([("m5.xlarge".to_string(), 1)]));
+        // Preferred first: a group that lists m5.xlarge first launches it.
+        let needed = shortfall(&tasks(1, 512, 1024), &mut [], &[shapes[1].clone(), shapes[0].clone()]);
         assert_eq!(needed.by_type, BTreeMap::from([("m5.xlarge".to_string(), 1)]));
     }
 

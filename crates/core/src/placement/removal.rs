@@ -5,8 +5,10 @@
 //! An instance can go when every task on it that a drain would move (not its daemons, which go with it) fits
 //! the other ACTIVE instances by [`super::pack`], under every dimension of the model, and, when limits are
 //! given, both reservations stay below their max less a headroom without it. It stays when a task on it is
-//! standalone (nothing would start it again), belongs to a service already below its minimum, or cannot be
-//! judged (an unknown task definition, an expression the model does not track, an ENI limit it does not know).
+//! standalone (nothing would start it again), belongs to a service already below its minimum or tagged
+//! `ecs-scaler:do-not-disrupt=true` (REPLICA services: a daemon runs everywhere, so its tag would freeze every
+//! instance), or cannot be judged (an unknown task definition, an expression the model does not track, an ENI
+//! limit it does not know).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -19,7 +21,7 @@ use super::instance_types::{InstanceTypeInfo, awsvpc_task_limit};
 use super::model::{Demand, Slot, Unjudgeable};
 use super::pack::{self, Misfit};
 use crate::cluster::{ContainerInstance, Resources, Scheduling, Service, Task, TaskDefinition};
-use crate::config::Thresholds;
+use crate::config::{TAG_DO_NOT_DISRUPT, Thresholds};
 use crate::drain::required_tasks;
 
 /// What the walk knows about a cluster: plain data, read by whoever calls it.
@@ -59,21 +61,31 @@ impl<'a> ClusterView<'a> {
     /// What one more task of `service` needs.
     pub fn service_demand(&self, service: &Service) -> Result<Demand, Unjudgeable> {
         let definition = self.definitions.get(&service.task_definition).ok_or_else(|| {
-            Unjudgeable(format!("the task definition of service {} ({}) is not known", service.name, service.task_definition))
+            Unjudgeable(format!(
+                "the task definition of service {} ({}) is not known",
+                service.name, service.task_definition
+            ))
         })?;
         Demand::new(definition, &service.task_group(), &service.placement_constraints)
     }
 
     /// Whether a task uses an ENI: its attachment says so, or its task definition's network mode.
     fn uses_eni(&self, task: &Task) -> bool {
-        task.eni || task.task_definition_arn.as_ref().and_then(|arn| self.definitions.get(arn)).is_some_and(|d| d.is_awsvpc())
+        task.eni
+            || task
+                .task_definition_arn
+                .as_ref()
+                .and_then(|arn| self.definitions.get(arn))
+                .is_some_and(|d| d.is_awsvpc())
     }
 
     /// One ACTIVE instance as a slot; `None` when its sizes were not read.
     pub fn slot(&self, instance: &ContainerInstance) -> Option<Slot> {
         let (registered, free) = (instance.registered?, instance.remaining?);
         let tasks = self.tasks.get(&instance.arn);
-        let limit = instance.instance_type().and_then(|name| awsvpc_task_limit(name, self.types.get(name), instance.has_trunk()));
+        let limit = instance
+            .instance_type()
+            .and_then(|name| awsvpc_task_limit(name, self.types.get(name), instance.has_trunk()));
         let enis = match (limit, tasks) {
             (Some(limit), Some(tasks)) => {
                 let used = tasks.iter().filter(|t| self.uses_eni(t)).count();
@@ -179,6 +191,8 @@ pub enum Kept {
     Standalone { task: String },
     /// A task of a service already below its minimum healthy count.
     BelowMin { service: String },
+    /// A task of a service tagged `ecs-scaler:do-not-disrupt=true`.
+    DoNotDisrupt { service: String },
     /// A task the model cannot judge.
     Unjudged { task: String, why: String },
     /// Tasks that fit none of the other instances.
@@ -194,6 +208,7 @@ impl fmt::Display for Kept {
             Kept::TasksUnknown => f.write_str("its tasks were not read"),
             Kept::Standalone { task } => write!(f, "standalone task {task} runs on it"),
             Kept::BelowMin { service } => write!(f, "service {service} is already below its minimum healthy count"),
+            Kept::DoNotDisrupt { service } => write!(f, "service {service} is tagged {TAG_DO_NOT_DISRUPT}=true"),
             Kept::Unjudged { task, why } => write!(f, "task {task} cannot be judged: {why}"),
             Kept::FitsNowhere { tasks, why } => write!(f, "{tasks} of its tasks fit no other instance ({why})"),
             Kept::AboveMax { cpu_after, memory_after } => {
@@ -242,7 +257,12 @@ impl<'a> Walk<'a> {
                 moving.iter().enumerate().filter_map(|(i, t)| Some((i, self.view.demand(t).ok()?))).collect();
             let only: Vec<Demand> = demands.iter().map(|(_, d)| d.clone()).collect();
             let reference = instance.registered.unwrap_or_default();
-            for (index, why) in pack::into_slots(&only, &mut self.slots, reference) {
+            let packing = pack::pack(&only, &mut self.slots, reference);
+            for (demand, slot) in packing.placed {
+                // They move again if the instance they were given room on is judged gone.
+                self.carried.entry(self.slots[slot].id.clone()).or_default().push(only[demand].clone());
+            }
+            for (index, why) in packing.left {
                 let task = moving[demands[index].0];
                 stuck.push(Stuck { task: task.arn.clone(), service: task.service_name().map(str::to_owned), why });
             }
@@ -253,7 +273,9 @@ impl<'a> Walk<'a> {
     /// Whether a drain moves this task: a task of a REPLICA service (daemons go with their instance; a
     /// standalone task is not restarted).
     fn moves(&self, task: &Task) -> bool {
-        task.service_name().and_then(|name| self.view.service(name)).is_some_and(|s| s.scheduling == Scheduling::Replica)
+        task.service_name()
+            .and_then(|name| self.view.service(name))
+            .is_some_and(|s| s.scheduling == Scheduling::Replica)
     }
 
     /// The ACTIVE instances not judged gone yet, in removal order.
@@ -284,12 +306,14 @@ impl<'a> Walk<'a> {
                 daemons = daemons.plus(self.view.demand(task).map(|d| d.resources).unwrap_or_default());
                 continue;
             }
+            if service.tags.get(TAG_DO_NOT_DISRUPT).is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+                return Err(Kept::DoNotDisrupt { service: service.name.clone() });
+            }
             let required = required_tasks(service.desired, service.min_healthy_percent.unwrap_or(100));
             if usize::try_from(service.running.max(0)).unwrap_or(0) < required {
                 return Err(Kept::BelowMin { service: service.name.clone() });
             }
-            let demand =
-                self.view.demand(task).map_err(|why| Kept::Unjudged { task: task.arn.clone(), why: why.0 })?;
+            let demand = self.view.demand(task).map_err(|why| Kept::Unjudged { task: task.arn.clone(), why: why.0 })?;
             moved.push(demand);
         }
         let reference = self.slots[own].registered;
@@ -325,7 +349,11 @@ impl<'a> Walk<'a> {
             remaining_instances: u32::try_from(others.len()).unwrap_or(u32::MAX),
             cpu_after,
             memory_after,
-            landed: packing.placed.iter().map(|&(demand, slot)| (others[slot].id.clone(), moved[demand].clone())).collect(),
+            landed: packing
+                .placed
+                .iter()
+                .map(|&(demand, slot)| (others[slot].id.clone(), moved[demand].clone()))
+                .collect(),
             after: others,
         })
     }
@@ -342,5 +370,286 @@ impl<'a> Walk<'a> {
                 *mine = slot.clone();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{HostPorts, PlacementConstraint};
+
+    const LARGE: Resources = Resources::new(2048, 4096);
+    const MAX: Thresholds = Thresholds { min: 60.0, max: 85.0 };
+    const LIMITS: Limits = Limits { cpu: MAX, memory: MAX, headroom: 0.0 };
+
+    fn instance(arn: &str, status: &str, remaining: Resources, tasks: u32) -> ContainerInstance {
+        ContainerInstance {
+            arn: arn.into(),
+            ec2_instance_id: Some(format!("i-{arn}")),
+            status: status.into(),
+            attributes: [("ecs.instance-type".to_string(), "m5.large".to_string())].into(),
+            registered: Some(LARGE),
+            remaining: Some(remaining),
+            tasks: Some(tasks),
+            reserved_ports: Some(HostPorts::default()),
+            ports_in_use: Some(HostPorts::default()),
+        }
+    }
+
+    fn service(name: &str, scheduling: Scheduling, desired: i32, running: i32) -> Service {
+        Service {
+            name: name.into(),
+            scheduling,
+            desired,
+            running,
+            pending: 0,
+            min_healthy_percent: Some(50),
+            task_definition: format!("td/{name}"),
+            tags: HashMap::new(),
+            events: Vec::new(),
+            placement_constraints: Vec::new(),
+        }
+    }
+
+    fn task(n: usize, service: &str, on: &str) -> Task {
+        Task {
+            arn: format!("task-{n}"),
+            container_instance_arn: Some(on.into()),
+            group: Some(format!("service:{service}")),
+            last_status: "RUNNING".into(),
+            task_definition_arn: Some(format!("td/{service}")),
+            ..Task::default()
+        }
+    }
+
+    fn definition(name: &str, cpu: u32, memory: u32) -> (String, TaskDefinition) {
+        let container = crate::cluster::ContainerSize { cpu, memory_reservation: Some(memory), ..Default::default() };
+        (
+            format!("td/{name}"),
+            TaskDefinition { arn: format!("td/{name}"), containers: vec![container], ..Default::default() },
+        )
+    }
+
+    /// Three instances: `a` runs one api task (512/1024) and the daemon; `b` and `c` are half full.
+    struct Fixture {
+        instances: Vec<ContainerInstance>,
+        services: Vec<Service>,
+        tasks: HashMap<String, Vec<Task>>,
+        definitions: HashMap<String, TaskDefinition>,
+        types: HashMap<String, InstanceTypeInfo>,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Self {
+                instances: vec![
+                    instance("a", "ACTIVE", Resources::new(1408, 2816), 2),
+                    instance("b", "ACTIVE", Resources::new(896, 1792), 3),
+                    instance("c", "ACTIVE", Resources::new(896, 1792), 3),
+                ],
+                services: vec![service("api", Scheduling::Replica, 5, 5), service("agent", Scheduling::Daemon, 3, 3)],
+                tasks: HashMap::from([
+                    ("a".to_owned(), vec![task(0, "api", "a"), task(1, "agent", "a")]),
+                    ("b".to_owned(), vec![task(2, "api", "b"), task(3, "api", "b"), task(4, "agent", "b")]),
+                    ("c".to_owned(), vec![task(5, "api", "c"), task(6, "api", "c"), task(7, "agent", "c")]),
+                ]),
+                definitions: HashMap::from([definition("api", 512, 1024), definition("agent", 128, 256)]),
+                types: HashMap::new(),
+            }
+        }
+
+        fn view(&self) -> ClusterView<'_> {
+            ClusterView {
+                instances: &self.instances,
+                services: &self.services,
+                tasks: &self.tasks,
+                definitions: &self.definitions,
+                types: &self.types,
+            }
+        }
+
+        fn judge(&self, limits: Option<Limits>) -> Result<Removal, Kept> {
+            Walk::new(self.view()).judge(&self.instances[0], limits)
+        }
+    }
+
+    #[test]
+    fn the_cheapest_instance_runs_fewest_tasks_then_reserves_least() {
+        let mut fixture = Fixture::new();
+        fixture.instances.push(instance("d", "ACTIVE", Resources::new(1000, 2000), 2));
+        fixture.instances.push(instance("e", "DRAINING", LARGE, 0));
+        fixture.instances.push(ContainerInstance { remaining: None, ..instance("f", "ACTIVE", LARGE, 0) });
+        let order: Vec<&str> = removal_order(&fixture.instances).iter().map(|i| i.arn.as_str()).collect();
+        // a and d both run 2 tasks; a reserves less. DRAINING e and unmeasured f are never candidates.
+        assert_eq!(order, ["a", "d", "b", "c"]);
+    }
+
+    #[test]
+    fn an_instance_whose_tasks_fit_elsewhere_can_go_and_the_decision_names_it() {
+        let removal = Fixture::new().judge(Some(LIMITS)).unwrap();
+        assert_eq!((removal.moved_tasks, removal.remaining_instances), (1, 2));
+        // Reserved: a 640/1280, b and c 1152/2304 each = 2944/5888 of 6144/12288. Without a and its daemon:
+        // 2816/5632 of 4096/8192 = 68.75%.
+        assert!((removal.cpu_after - 68.75).abs() < 1e-9, "{removal:?}");
+        assert!((removal.memory_after - 68.75).abs() < 1e-9, "{removal:?}");
+        assert!(removal.to_string().contains("i-a"), "{removal}");
+    }
+
+    #[test]
+    fn the_last_active_instance_never_goes_and_draining_ones_do_not_count() {
+        let mut fixture = Fixture::new();
+        fixture.instances.truncate(1);
+        assert_eq!(fixture.judge(None), Err(Kept::LastInstance));
+        let mut fixture = Fixture::new();
+        fixture.instances[1].status = "DRAINING".into();
+        fixture.instances[2].status = "DRAINING".into();
+        assert_eq!(fixture.judge(None), Err(Kept::LastInstance));
+    }
+
+    #[test]
+    fn a_standalone_task_a_service_below_min_or_an_unknown_definition_keeps_the_instance() {
+        let mut fixture = Fixture::new();
+        fixture.tasks.get_mut("a").unwrap().push(Task { group: Some("family:batch".into()), ..task(9, "batch", "a") });
+        assert_eq!(fixture.judge(None), Err(Kept::Standalone { task: "task-9".into() }));
+        let mut fixture = Fixture::new();
+        // 5 desired at 50%: 3 required; 2 running.
+        fixture.services[0].running = 2;
+        assert_eq!(fixture.judge(None), Err(Kept::BelowMin { service: "api".into() }));
+        let mut fixture = Fixture::new();
+        fixture.definitions.remove("td/api");
+        assert!(matches!(fixture.judge(None), Err(Kept::Unjudged { task, .. }) if task == "task-0"));
+        let mut fixture = Fixture::new();
+        fixture.tasks.remove("a");
+        assert_eq!(fixture.judge(None), Err(Kept::TasksUnknown));
+        let mut fixture = Fixture::new();
+        fixture.services[0].tags.insert(TAG_DO_NOT_DISRUPT.into(), "true".into());
+        assert_eq!(fixture.judge(None), Err(Kept::DoNotDisrupt { service: "api".into() }));
+        // A daemon's tag does not freeze every instance.
+        let mut fixture = Fixture::new();
+        fixture.services[1].tags.insert(TAG_DO_NOT_DISRUPT.into(), "true".into());
+        assert!(fixture.judge(None).is_ok());
+    }
+
+    #[test]
+    fn tasks_that_fit_no_other_instance_keep_it() {
+        let mut fixture = Fixture::new();
+        // b and c have 400 MiB free each: the 1 GiB task fits neither, although 800 MiB is free in total.
+        for other in &mut fixture.instances[1..] {
+            other.remaining = Some(Resources::new(896, 400));
+        }
+        let Err(Kept::FitsNowhere { tasks: 1, why: Misfit::Lacks { lacks } }) = fixture.judge(None) else { panic!() };
+        assert!(lacks.contains(&crate::placement::Lack::Memory), "{lacks:?}");
+    }
+
+    #[test]
+    fn a_removal_that_would_come_near_a_max_keeps_the_instance() {
+        let fixture = Fixture::new();
+        // Without a: 68.75%. Fine at max 85 less 10 points; too near at less 20.
+        assert!(fixture.judge(Some(Limits { headroom: 10.0, ..LIMITS })).is_ok());
+        let kept = fixture.judge(Some(Limits { headroom: 20.0, ..LIMITS })).unwrap_err();
+        assert!(matches!(kept, Kept::AboveMax { .. }), "{kept:?}");
+        assert!(kept.to_string().contains("too near max"), "{kept}");
+        // No limits (the termination policy): thresholds are not its call.
+        assert!(fixture.judge(None).is_ok());
+    }
+
+    #[test]
+    fn every_dimension_of_the_model_can_keep_an_instance() {
+        // distinctInstance: b and c already run api.
+        let mut fixture = Fixture::new();
+        fixture.services[0].placement_constraints = vec![PlacementConstraint::DistinctInstance];
+        let Err(Kept::FitsNowhere { why, .. }) = fixture.judge(None) else { panic!() };
+        assert!(why.to_string().contains("distinctInstance"), "{why}");
+        // A host port b and c hold.
+        let mut fixture = Fixture::new();
+        fixture.definitions.get_mut("td/api").unwrap().containers[0].port_mappings =
+            vec![crate::cluster::PortMapping {
+                container_port: Some(80),
+                host_port: Some(80),
+                protocol: crate::cluster::Protocol::Tcp,
+            }];
+        for other in &mut fixture.instances[1..] {
+            other.ports_in_use = Some(HostPorts { tcp: [80].into(), ..HostPorts::default() });
+        }
+        assert!(matches!(fixture.judge(None), Err(Kept::FitsNowhere { .. })));
+        // awsvpc: an m5.large takes 2 (3 ENIs); b and c run 2 awsvpc tasks each.
+        let mut fixture = Fixture::new();
+        fixture.definitions.get_mut("td/api").unwrap().network_mode = Some("awsvpc".into());
+        assert!(matches!(fixture.judge(None), Err(Kept::FitsNowhere { .. })));
+        // The same on trunked instances (10 each): it goes.
+        for instance in &mut fixture.instances {
+            instance.attributes.insert("ecs.awsvpc-trunk-id".into(), "eni-1".into());
+        }
+        assert!(fixture.judge(None).is_ok());
+        // A memberOf on an attribute b and c lack.
+        let mut fixture = Fixture::new();
+        fixture.services[0].placement_constraints = vec![PlacementConstraint::MemberOf("attribute:team == a".into())];
+        fixture.instances[0].attributes.insert("team".into(), "a".into());
+        assert!(matches!(fixture.judge(None), Err(Kept::FitsNowhere { .. })));
+        // GPUs: the task needs one; b and c have none.
+        let mut fixture = Fixture::new();
+        fixture.definitions.get_mut("td/api").unwrap().containers[0].gpus = 1;
+        assert!(matches!(fixture.judge(None), Err(Kept::FitsNowhere { .. })));
+    }
+
+    #[test]
+    fn a_fact_the_model_lacks_is_cannot_judge_never_a_yes() {
+        // distinctInstance, but the other instances' tasks were not read.
+        let mut fixture = Fixture::new();
+        fixture.services[0].placement_constraints = vec![PlacementConstraint::DistinctInstance];
+        fixture.tasks.remove("b");
+        fixture.tasks.remove("c");
+        assert!(matches!(fixture.judge(None), Err(Kept::Unjudged { .. })), "{:?}", fixture.judge(None));
+        // awsvpc on a type whose ENI limit nobody knows.
+        let mut fixture = Fixture::new();
+        fixture.definitions.get_mut("td/api").unwrap().network_mode = Some("awsvpc".into());
+        for instance in &mut fixture.instances {
+            instance.attributes.insert("ecs.instance-type".into(), "x9.large".into());
+        }
+        let Err(Kept::Unjudged { why, .. }) = fixture.judge(None) else { panic!() };
+        assert!(why.contains("awsvpc"), "{why}");
+    }
+
+    #[test]
+    fn each_removal_is_judged_against_what_the_earlier_ones_left_their_tasks_included() {
+        // Four instances each with one 512/1024 task: a goes (its task to b); b then carries two tasks, which
+        // must move again if b goes.
+        let mut fixture = Fixture::new();
+        fixture.instances = ["a", "b", "c", "d"].map(|n| instance(n, "ACTIVE", Resources::new(1536, 3072), 1)).to_vec();
+        fixture.tasks =
+            ["a", "b", "c", "d"].iter().enumerate().map(|(i, n)| (n.to_string(), vec![task(i, "api", n)])).collect();
+        let mut walk = Walk::new(fixture.view());
+        let mut gone = Vec::new();
+        for candidate in walk.order() {
+            if let Ok(removal) = walk.judge(candidate, Some(Limits { headroom: 5.0, ..LIMITS })) {
+                gone.push((candidate.arn.clone(), removal.moved_tasks, removal.cpu_after));
+                walk.remove(&removal);
+            }
+        }
+        // a (1 task, 33%), then b (2 tasks, 50%); c would take 3 to d: 100%, too near max.
+        assert_eq!(gone.iter().map(|(a, m, _)| (a.as_str(), *m)).collect::<Vec<_>>(), [("a", 1), ("b", 2)]);
+        assert!((gone[1].2 - 50.0).abs() < 1e-9, "{gone:?}");
+    }
+
+    #[test]
+    fn tasks_on_draining_instances_take_their_room_first() {
+        // c is DRAINING with two api tasks: they take b's room, so a's task no longer fits anywhere.
+        let mut fixture = Fixture::new();
+        fixture.instances[2].status = "DRAINING".into();
+        fixture.instances[1].remaining = Some(Resources::new(1024, 2048));
+        let mut walk = Walk::new(fixture.view());
+        assert!(walk.judge(&fixture.instances[0], None).is_ok(), "before the drain's tasks are given room");
+        let stuck = walk.reserve_for_draining();
+        assert!(stuck.is_empty(), "{stuck:?}");
+        let judged = walk.judge(&fixture.instances[0], None);
+        assert!(matches!(judged, Err(Kept::FitsNowhere { .. })), "{judged:?}");
+        // With less room, one of them finds none: a stuck drain.
+        let mut fixture = Fixture::new();
+        fixture.instances[2].status = "DRAINING".into();
+        fixture.instances[0].remaining = Some(Resources::new(0, 0));
+        fixture.instances[1].remaining = Some(Resources::new(512, 1024));
+        let mut walk = Walk::new(fixture.view());
+        let stuck = walk.reserve_for_draining();
+        assert_eq!(stuck.iter().map(|s| s.service.as_deref()).collect::<Vec<_>>(), [Some("api")]);
     }
 }

@@ -10,9 +10,11 @@ use crate::cluster::{ClusterFacts, ContainerInstance, Service, Task, TaskDefinit
 use crate::lifecycle::{
     ActionOutcome, AutoScalingGroup, LaunchTemplateRef, LifecycleAction, LifecycleHook, LifecycleResult,
 };
-use crate::placement::instance_types::InstanceTypeInfo;
 use crate::metrics::Datapoint;
+use crate::placement::instance_types::InstanceTypeInfo;
 
+pub mod cost;
+pub mod counted;
 #[cfg(any(test, feature = "testing"))]
 pub mod script;
 
@@ -26,7 +28,15 @@ pub struct AwsError {
     pub message: String,
 }
 
+/// The error code of a call the adapter did not make because the client-side API budget was used up.
+pub const BUDGET_EXHAUSTED: &str = "ClientBudgetExhausted";
+
 impl AwsError {
+    /// Whether the call was not made for lack of client-side API budget (not an AWS error).
+    pub fn is_budget_exhausted(&self) -> bool {
+        self.code.as_deref() == Some(BUDGET_EXHAUSTED)
+    }
+
     /// An answer that parsed but makes no sense (a missing ARN, say).
     pub fn malformed(operation: &'static str, message: impl Into<String>) -> Self {
         Self { operation, code: None, message: message.into() }

@@ -14,11 +14,10 @@ use crate::cluster::{
     ClusterFacts, ContainerInstance, ContainerSize, Resources, Scheduling, Service, ServiceEvent, Task, TaskDefinition,
 };
 use crate::lifecycle::{
-    ActionOutcome, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleAction, LifecycleHook,
-    LifecycleResult,
+    ActionOutcome, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleAction, LifecycleHook, LifecycleResult,
 };
-use crate::placement::instance_types::InstanceTypeInfo;
 use crate::metrics::Datapoint;
+use crate::placement::instance_types::InstanceTypeInfo;
 use chrono::{DateTime, Utc};
 
 /// The fake's state; tests set it up with the builder methods on [`Script`].
@@ -34,6 +33,8 @@ pub struct ScriptState {
     pub task_definitions: HashMap<String, TaskDefinition>,
     /// Operations that fail (after "retries"), e.g. `"DescribeServices"`.
     pub failing: HashSet<&'static str>,
+    /// Operations the adapter refuses for lack of client-side API budget.
+    pub exhausted: HashSet<&'static str>,
     /// Every call, by operation name, in order.
     pub calls: Vec<&'static str>,
     pub published: Vec<(String, ClusterMetric)>,
@@ -70,6 +71,7 @@ impl Script {
             registered_instances: instances,
             running_tasks: instances,
             pending_tasks: 0,
+            active_services: 0,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         });
         self
@@ -99,7 +101,8 @@ impl Script {
 
     /// A task definition of one container reserving `cpu` units and `memory` MiB.
     pub fn with_task_definition(self, arn: &str, cpu: u32, memory: u32) -> Self {
-        let container = ContainerSize { cpu, memory: None, memory_reservation: Some(memory), ..ContainerSize::default() };
+        let container =
+            ContainerSize { cpu, memory: None, memory_reservation: Some(memory), ..ContainerSize::default() };
         let definition = TaskDefinition { arn: arn.into(), containers: vec![container], ..TaskDefinition::default() };
         self.state().task_definitions.insert(arn.into(), definition);
         self
@@ -138,6 +141,9 @@ impl Script {
         };
         let definition = service.task_definition.clone();
         self.state().services.entry(cluster.into()).or_default().push(service);
+        if let Some(facts) = self.state().clusters.iter_mut().find(|c| c.name == cluster) {
+            facts.active_services += 1;
+        }
         // A small task (256 CPU units, 512 MiB) unless the test registered the definition itself.
         if self.state().task_definitions.contains_key(&definition) {
             self
@@ -205,6 +211,27 @@ impl Script {
         self
     }
 
+    /// Make the last group added the one these registered container instances (`i-<arn>`) were launched by,
+    /// InService in `zone`; its desired capacity follows.
+    pub fn with_group_members(self, arns: &[&str], zone: &str) -> Self {
+        if let Some(group) = self.state().groups.last_mut() {
+            group.instances = arns
+                .iter()
+                .map(|arn| GroupInstance {
+                    instance_id: format!("i-{arn}"),
+                    lifecycle_state: "InService".into(),
+                    availability_zone: zone.into(),
+                    instance_type: None,
+                })
+                .collect();
+            group.desired_capacity = u32::try_from(arns.len()).unwrap_or(u32::MAX);
+            if !group.zones.iter().any(|z| z == zone) {
+                group.zones.push(zone.into());
+            }
+        }
+        self
+    }
+
     /// Put the last `count` instances of the last group added in this lifecycle state (`Pending`, say).
     pub fn with_group_state(self, count: usize, state: &str) -> Self {
         if let Some(group) = self.state().groups.last_mut() {
@@ -246,6 +273,12 @@ impl Script {
         self
     }
 
+    /// Make every call of `operation` refused for lack of client-side API budget.
+    pub fn exhausting(self, operation: &'static str) -> Self {
+        self.state().exhausted.insert(operation);
+        self
+    }
+
     pub fn calls(&self, operation: &str) -> usize {
         self.state().calls.iter().filter(|c| **c == operation).count()
     }
@@ -263,6 +296,13 @@ impl Script {
                 operation,
                 code: Some("ThrottlingException".into()),
                 message: "Rate exceeded (scripted, after retries)".into(),
+            });
+        }
+        if state.exhausted.contains(operation) {
+            return Err(AwsError {
+                operation,
+                code: Some(super::BUDGET_EXHAUSTED.into()),
+                message: "the client-side budget is used up (scripted)".into(),
             });
         }
         Ok(state)

@@ -12,8 +12,11 @@
 
 pub mod capacity;
 pub mod groups;
+pub mod memory;
 pub mod placement;
 pub mod plan;
+#[cfg(test)]
+mod properties;
 pub mod read;
 pub mod rule;
 #[cfg(test)]
@@ -26,4 +29,4 @@ pub use placement::{Unplaceable, is_idle, placement_failures, recent_failures};
 pub use plan::{Note, Step, Verdict, plan};
 pub use read::{Read, Reading};
 pub use rule::{ClusterReading, Decision, Placement, Reason, ScaleRule, ScaleStatus};
-pub use tick::{ClusterReport, Evaluation, METRIC_NAME, Summary, TickError, evaluate, run};
+pub use tick::{ClusterReport, Evaluation, METRIC_NAME, Recall, Summary, TickError, evaluate, run};

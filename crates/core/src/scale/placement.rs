@@ -149,6 +149,7 @@ mod tests {
             registered_instances: registered,
             running_tasks: running,
             pending_tasks: pending,
+            active_services: 0,
             tags: Default::default(),
         }
     }

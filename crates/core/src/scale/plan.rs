@@ -167,7 +167,7 @@ fn view<'a>(r: &'a Reading, instances: &'a [ContainerInstance], services: &'a [S
 }
 
 /// The groups tagged for this cluster, when read.
-fn cluster_groups<'a>(r: &'a Reading) -> Option<Result<Vec<&'a AutoScalingGroup>, &'a AwsError>> {
+fn cluster_groups(r: &Reading) -> Option<Result<Vec<&AutoScalingGroup>, &AwsError>> {
     let groups = r.groups.as_ref()?;
     Some(groups.as_ref().map(|groups| {
         let name = r.facts.name.as_str();
@@ -236,31 +236,84 @@ fn decide(r: &Reading) -> Need<Verdict> {
 
     let mut decision = rule.decide(&reading);
     let mut removal = None;
+    let mut surplus = 0;
     let limits = Limits {
         cpu: settings.cpu.values(),
         memory: settings.memory.values(),
         headroom: settings.consolidate_headroom.value,
     };
-    if decision.reason == Reason::WithinThresholds && settings.consolidate.value && rule.may_consolidate(&reading) {
-        match consolidation(r, services, limits) {
-            Ok(Ok(chosen)) => {
-                decision = Decision::consolidation(chosen.to_string());
-                removal = Some(chosen);
+    // The zones a 0 would take an instance from, once voluntary disruption is allowed (`Some(None)`: unknown).
+    let mut allowed: Option<Option<Zones>> = None;
+    let may_consolidate =
+        decision.reason == Reason::WithinThresholds && settings.consolidate.value && rule.may_consolidate(&reading);
+    if decision.status == Some(ScaleStatus::Down) || may_consolidate {
+        match voluntary(r) {
+            Voluntary::Allowed(zones) => {
+                allowed = Some(zones.clone());
+                if may_consolidate {
+                    match consolidation(r, services, limits, zones.as_ref()) {
+                        Ok((chosen, kept)) => {
+                            notes.extend(kept);
+                            if let Some(chosen) = chosen {
+                                decision = Decision::consolidation(chosen.to_string());
+                                removal = Some(chosen);
+                            }
+                        }
+                        Err(Halt::Read(reads)) => return Err(Halt::Read(reads)),
+                        Err(Halt::Failed(error)) => notes
+                            .push(Note::ConsolidationSkipped { why: format!("could not read the cluster: {error}") }),
+                    }
+                }
+                if decision.status == Some(ScaleStatus::Down) && settings.consolidate.value {
+                    match count_surplus(r, services, limits, zones) {
+                        Ok(Ok((count, budget))) => {
+                            surplus = count;
+                            notes.extend(budget.map(|why| Note::SurplusWithheld { why }));
+                        }
+                        Ok(Err(why)) => notes.push(Note::SurplusWithheld { why }),
+                        Err(Halt::Read(reads)) => return Err(Halt::Read(reads)),
+                        Err(Halt::Failed(error)) => {
+                            notes.push(Note::SurplusWithheld { why: format!("could not read: {error}") })
+                        }
+                    }
+                    if surplus > 1
+                        && let Some(rise) = rising(r)
+                    {
+                        notes.push(Note::SurplusWithheld { why: format!("at most 1 while the load rises ({rise})") });
+                        surplus = 1;
+                    }
+                }
             }
-            Ok(Err(kept)) => notes.extend(kept),
-            Err(Halt::Read(reads)) => return Err(Halt::Read(reads)),
-            Err(Halt::Failed(error)) => notes.push(Note::ConsolidationSkipped {
-                why: format!("could not read the cluster: {error}"),
-            }),
+            Voluntary::Held(reason, why) => {
+                // No 0 and no consolidation; what the rule said is kept as a note.
+                notes.push(Note::Covered { reason: decision.reason, detail: decision.detail });
+                decision = Decision::held(reason, why);
+            }
+            Voluntary::Unknown(error) => {
+                allowed = Some(None);
+                notes.push(Note::GroupsUnread { error: error.to_string() });
+                notes.push(Note::SurplusWithheld { why: "the groups could not be read".into() });
+            }
+            Voluntary::Read(reads) => return Err(Halt::Read(reads)),
         }
     }
-    let mut surplus = 0;
-    if decision.status == Some(ScaleStatus::Down) && settings.consolidate.value {
-        match count_surplus(r, services, limits) {
-            Ok(Ok(count)) => surplus = count,
-            Ok(Err(why)) => notes.push(Note::SurplusWithheld { why }),
+    // A 0 the termination policy would refuse is worse than a 1: Auto Scaling lowers the desired capacity, asks
+    // the policy again and again while the desired is below the current, and the cluster launches from a lower
+    // base when the load comes. So every 0 needs an instance the policy would take, in every zone Auto
+    // Scaling may take it from.
+    if decision.status == Some(ScaleStatus::Down)
+        && let Some(zones) = &allowed
+    {
+        let blocked = match blocked_removal(r, services, limits, zones.as_ref()) {
+            Ok(blocked) => blocked,
             Err(Halt::Read(reads)) => return Err(Halt::Read(reads)),
-            Err(Halt::Failed(error)) => notes.push(Note::SurplusWithheld { why: format!("could not read: {error}") }),
+            Err(Halt::Failed(error)) => Some(format!("whether one can go could not be read: {error}")),
+        };
+        if let Some(why) = blocked {
+            notes.push(Note::Covered { reason: decision.reason, detail: decision.detail });
+            decision = Decision::held(Reason::ScaleDownGuard, format!("no ACTIVE instance can go now: {why}"));
+            removal = None;
+            surplus = 0;
         }
     }
     if decision.status == Some(ScaleStatus::Up) {
@@ -324,7 +377,9 @@ fn placement(r: &Reading, services: &[Service], notes: &mut Vec<Note>) -> Need<O
         i64::try_from(count).unwrap_or(i64::MAX)
     };
     let demand_of = |service: &Service| match r.definition_errors.get(&service.task_definition) {
-        Some(error) => Err(Unjudgeable(format!("task definition {} could not be read: {error}", service.task_definition))),
+        Some(error) => {
+            Err(Unjudgeable(format!("task definition {} could not be read: {error}", service.task_definition)))
+        }
         None => view.service_demand(service),
     };
     let mut waiting: Vec<(&Service, u32, Result<Demand, Unjudgeable>)> = Vec::new();
@@ -336,7 +391,10 @@ fn placement(r: &Reading, services: &[Service], notes: &mut Vec<Note>) -> Need<O
             continue;
         }
         if stuck > 0 {
-            notes.push(Note::StuckDrain { service: service.name.clone(), tasks: u32::try_from(stuck).unwrap_or(u32::MAX) });
+            notes.push(Note::StuckDrain {
+                service: service.name.clone(),
+                tasks: u32::try_from(stuck).unwrap_or(u32::MAX),
+            });
         }
         waiting.push((service, count, demand_of(service)));
     }
@@ -387,7 +445,9 @@ fn placement(r: &Reading, services: &[Service], notes: &mut Vec<Note>) -> Need<O
             let lacks: BTreeSet<String> = every
                 .iter()
                 .filter_map(|shape| match shape.empty.fit(d) {
-                    Fit::Lacks(lack) => Some(format!("{}: {lack}", shape.instance_type)),
+                    Fit::Lacks(lack) => {
+                        Some(format!("{} offers {} and lacks {lack}", shape.instance_type, shape.empty.free))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -417,15 +477,20 @@ fn fresh_shapes(
     notes: &mut Vec<Note>,
 ) -> (Vec<Shape>, Vec<Shape>) {
     let owned: Vec<AutoScalingGroup> = groups.iter().map(|g| (*g).clone()).collect();
-    let serving = serving_group(&owned, &r.facts.name).or_else(|| groups.iter().copied().max_by_key(|g| (g.min_size, g.desired_capacity)));
+    let serving = serving_group(&owned, &r.facts.name)
+        .or_else(|| groups.iter().copied().max_by_key(|g| (g.min_size, g.desired_capacity)));
     let shapes_of = |group: &AutoScalingGroup, notes: &mut Vec<Note>| -> Vec<Shape> {
         let Some(types) = fresh::group_types(group, &r.template_types) else {
-            notes.push(Note::TypesUnknown { why: format!("group {} chooses its instance types by attributes, or names none", group.name) });
+            notes.push(Note::TypesUnknown {
+                why: format!("group {} chooses its instance types by attributes, or names none", group.name),
+            });
             return fresh::registered_shapes(registered);
         };
         let (shapes, untyped) = fresh::shapes(group, &types, registered);
         if !untyped.is_empty() {
-            notes.push(Note::TypesUnknown { why: format!("EC2 does not describe {} (group {})", untyped.join(", "), group.name) });
+            notes.push(Note::TypesUnknown {
+                why: format!("EC2 does not describe {} (group {})", untyped.join(", "), group.name),
+            });
         }
         if shapes.is_empty() { fresh::registered_shapes(registered) } else { shapes }
     };
@@ -448,7 +513,12 @@ fn fresh_shapes(
 /// The reads a walk over these candidates needs: their tasks, their moved tasks' definitions, and, when a
 /// moved task uses an ENI or `distinctInstance`, every task of the cluster (the others' ENIs and groups) and
 /// the registered instance types' facts.
-fn ready_to_walk(r: &Reading, instances: &[ContainerInstance], services: &[Service], candidates: &[&ContainerInstance]) -> Need<()> {
+fn ready_to_walk(
+    r: &Reading,
+    instances: &[ContainerInstance],
+    services: &[Service],
+    candidates: &[&ContainerInstance],
+) -> Need<()> {
     let mut wants = Wants::default();
     wants.add(Read::TasksOn(candidates.iter().filter(|c| !r.tasks_read(&c.arn)).map(|c| c.arn.clone()).collect()));
     wants.halt()?;
@@ -477,41 +547,228 @@ fn ready_to_walk(r: &Reading, instances: &[ContainerInstance], services: &[Servi
     }
 }
 
+/// Whether voluntary disruption (the rule's 0, consolidation, the surplus) may act now.
+enum Voluntary {
+    /// Yes; among the instances of these zones when Auto Scaling's balance says which.
+    Allowed(Option<Zones>),
+    /// No: a window is open, or a blue/green swap is in progress.
+    Held(Reason, String),
+    /// The groups could not be read: the rule's 0 stands, nothing more is removed.
+    Unknown(AwsError),
+    Read(Vec<Read>),
+}
+
+fn voluntary(r: &Reading) -> Voluntary {
+    if let Some(window) = r.settings.disruption_windows.value.active(r.now) {
+        let origin = &r.settings.disruption_windows.origin;
+        return Voluntary::Held(Reason::DisruptionWindow, format!("disruption window {window:?} ({origin}) is open"));
+    }
+    let groups = match cluster_groups(r) {
+        None => return Voluntary::Read(vec![Read::Groups]),
+        Some(Err(error)) => return Voluntary::Unknown(error.clone()),
+        Some(Ok(groups)) => groups,
+    };
+    let serving: Vec<&AutoScalingGroup> =
+        groups.iter().copied().filter(|g| g.instances.iter().any(|i| i.lifecycle_state == "InService")).collect();
+    if serving.len() > 1 {
+        let names: Vec<&str> = serving.iter().map(|g| g.name.as_str()).collect();
+        return Voluntary::Held(
+            Reason::SwapInProgress,
+            format!("groups {} all have instances InService: a blue/green swap is in progress", names.join(" and ")),
+        );
+    }
+    Voluntary::Allowed(serving.first().map(|g| Zones::of(g)))
+}
+
+/// How Auto Scaling balances a scale-in across zones: it offers only the instances of the zone(s) with the most
+/// instances. The group's InService instances per zone, followed removal by removal.
+#[derive(Debug, Clone)]
+struct Zones {
+    count: std::collections::HashMap<String, u32>,
+    zone_of: std::collections::HashMap<String, String>,
+}
+
+impl Zones {
+    fn of(group: &AutoScalingGroup) -> Zones {
+        let mut count = std::collections::HashMap::new();
+        let mut zone_of = std::collections::HashMap::new();
+        for instance in group.instances.iter().filter(|i| i.lifecycle_state == "InService") {
+            *count.entry(instance.availability_zone.clone()).or_default() += 1;
+            zone_of.insert(instance.instance_id.clone(), instance.availability_zone.clone());
+        }
+        Zones { count, zone_of }
+    }
+
+    /// Whether a scale-in of the group could take this instance now: it is the group's, in a fullest zone.
+    fn offers(&self, instance: &ContainerInstance) -> bool {
+        let most = self.count.values().copied().max().unwrap_or(0);
+        instance
+            .ec2_instance_id
+            .as_ref()
+            .and_then(|id| self.zone_of.get(id))
+            .is_some_and(|zone| self.count.get(zone).copied() == Some(most))
+    }
+
+    /// The zones holding the most instances: where Auto Scaling takes the next one from.
+    fn fullest(&self) -> Vec<String> {
+        let most = self.count.values().copied().max().unwrap_or(0);
+        let mut zones: Vec<String> = self.count.iter().filter(|(_, n)| **n == most).map(|(z, _)| z.clone()).collect();
+        zones.sort();
+        zones
+    }
+
+    /// The instance's zone, when it is the group's.
+    fn zone(&self, instance: &ContainerInstance) -> Option<&str> {
+        instance.ec2_instance_id.as_ref().and_then(|id| self.zone_of.get(id)).map(String::as_str)
+    }
+
+    fn remove(&mut self, instance: &ContainerInstance) {
+        if let Some(zone) = instance.ec2_instance_id.as_ref().and_then(|id| self.zone_of.get(id))
+            && let Some(n) = self.count.get_mut(zone)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Whether either reservation rose over the look-back window (the low alarm's, by the module's wiring): the
+/// newest datapoint above the oldest. `Some` says how.
+fn rising(r: &Reading) -> Option<String> {
+    let series = r.series.as_ref().ok()?;
+    [("cpu", &series.cpu), ("memory", &series.memory)].into_iter().find_map(|(name, points)| {
+        let oldest = points.iter().filter(|p| p.value.is_finite()).min_by_key(|p| p.timestamp)?;
+        let newest = points.iter().filter(|p| p.value.is_finite()).max_by_key(|p| p.timestamp)?;
+        (newest.value > oldest.value).then(|| {
+            format!("{name} {:.1}% to {:.1}% since {}", oldest.value, newest.value, oldest.timestamp.format("%H:%M"))
+        })
+    })
+}
+
+/// How many of the ACTIVE instances with tasks may drain at once.
+fn allowance(r: &Reading, instances: &[ContainerInstance]) -> u32 {
+    let active = u32::try_from(instances.iter().filter(|i| i.is_active()).count()).unwrap_or(u32::MAX);
+    r.settings.disruption_budget.value.allowance(active)
+}
+
 /// Consolidation: the ACTIVE instances cheapest to remove, at most [`CANDIDATES_TRIED`], the first that can go.
 /// Nothing is tried while an instance is DRAINING: one consolidation at a time, and a drain in progress is
-/// never judged as free room. `Ok(Err(notes))` says why none can go.
-fn consolidation(r: &Reading, services: Option<&[Service]>, limits: Limits) -> Need<Result<Removal, Vec<Note>>> {
-    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice)) else {
-        return match &r.services {
-            Some(Err(error)) => Err(Halt::Failed(error.clone())),
-            _ => Err(Halt::Read(vec![Read::Services])),
-        };
-    };
+/// never judged as free room. The notes say why the candidates before the chosen one (or all) stay.
+fn consolidation(
+    r: &Reading,
+    services: Option<&[Service]>,
+    limits: Limits,
+    zones: Option<&Zones>,
+) -> Need<(Option<Removal>, Vec<Note>)> {
+    let services = walk_services(r, services)?;
     let instances = instances(r)?;
     if let Some(draining) = instances.iter().find(|i| i.is_draining()) {
         let why = format!("instance {} is DRAINING; one consolidation at a time", draining.id());
-        return Ok(Err(vec![Note::ConsolidationSkipped { why }]));
+        return Ok((None, vec![Note::ConsolidationSkipped { why }]));
     }
-    let order: Vec<&ContainerInstance> = removal_order(instances).into_iter().take(CANDIDATES_TRIED).collect();
+    let offered = removal_order(instances).into_iter().filter(|i| zones.is_none_or(|z| z.offers(i)));
+    let order: Vec<&ContainerInstance> = offered.take(CANDIDATES_TRIED).collect();
     ready_to_walk(r, instances, services, &order)?;
     let walk = Walk::new(view(r, instances, services));
+    let budget = allowance(r, instances);
     let mut kept = Vec::new();
     for candidate in order {
         match walk.judge(candidate, Some(limits)) {
-            Ok(removal) => return Ok(Ok(removal)),
+            Ok(removal) if removal.moved_tasks > 0 && budget == 0 => {
+                let why = format!(
+                    "the disruption budget ({}) allows no instance with tasks to drain",
+                    r.settings.disruption_budget.value
+                );
+                kept.push(Note::ConsolidationSkipped { why });
+            }
+            Ok(removal) => return Ok((Some(removal), kept)),
             Err(why) => kept.push(Note::Kept { instance: candidate.id().to_owned(), kept: why }),
         }
     }
     if kept.is_empty() {
-        kept.push(Note::ConsolidationSkipped { why: "no ACTIVE instance with known sizes".into() });
+        let why = if zones.is_some() {
+            "no ACTIVE instance with known sizes in a zone Auto Scaling would scale in"
+        } else {
+            "no ACTIVE instance with known sizes"
+        };
+        kept.push(Note::ConsolidationSkipped { why: why.into() });
     }
-    Ok(Err(kept))
+    Ok((None, kept))
+}
+
+/// The services a walk needs: those the plan read already, or a read of them.
+fn walk_services<'a>(r: &'a Reading, services: Option<&'a [Service]>) -> Need<&'a [Service]> {
+    if let Some(services) = services {
+        return Ok(services);
+    }
+    match &r.services {
+        Some(Ok(services)) => Ok(services),
+        Some(Err(error)) => Err(Halt::Failed(error.clone())),
+        None => Err(Halt::Read(vec![Read::Services])),
+    }
+}
+
+/// Why the termination policy would take no instance on a scale-in of one, if it would not: in each zone Auto
+/// Scaling may take it from (every fullest one; any instance when the zones are unknown), the cheapest
+/// [`SURPLUS_CANDIDATES`] are judged as the policy judges them (the room the tasks on DRAINING instances need
+/// first, the same limits), and one must go, within the disruption budget unless it is empty.
+fn blocked_removal(
+    r: &Reading,
+    services: Option<&[Service]>,
+    limits: Limits,
+    zones: Option<&Zones>,
+) -> Need<Option<String>> {
+    let services = walk_services(r, services)?;
+    let instances = instances(r)?;
+    let order = removal_order(instances);
+    let fullest: Vec<Option<String>> = match zones {
+        Some(zones) => zones.fullest().into_iter().map(Some).collect(),
+        None => vec![None],
+    };
+    let in_zone = |zone: &Option<String>| -> Vec<&ContainerInstance> {
+        let of_zone = |i: &&ContainerInstance| zone.is_none() || zones.and_then(|z| z.zone(i)) == zone.as_deref();
+        order.iter().copied().filter(of_zone).take(SURPLUS_CANDIDATES).collect()
+    };
+    let mut reads: Vec<&ContainerInstance> = fullest.iter().flat_map(in_zone).collect();
+    reads.extend(instances.iter().filter(|i| i.is_draining()));
+    ready_to_walk(r, instances, services, &reads)?;
+    let mut walk = Walk::new(view(r, instances, services));
+    walk.reserve_for_draining();
+    let budget = allowance(r, instances);
+    for zone in &fullest {
+        let mut kept = Vec::new();
+        let mut found = false;
+        for candidate in in_zone(zone) {
+            match walk.judge(candidate, Some(limits)) {
+                Ok(removal) if removal.moved_tasks > 0 && budget == 0 => {
+                    kept.push(format!("{}: the disruption budget allows none with tasks", candidate.id()));
+                }
+                Ok(_) => {
+                    found = true;
+                    break;
+                }
+                Err(why) => kept.push(format!("{}: {why}", candidate.id())),
+            }
+        }
+        if !found {
+            let place = zone.as_deref().map(|z| format!(" in {z}")).unwrap_or_default();
+            let kept = if kept.is_empty() { "no ACTIVE instance with known sizes".to_owned() } else { kept.join("; ") };
+            return Ok(Some(format!("none{place} ({kept})")));
+        }
+    }
+    Ok(None)
 }
 
 /// How many ACTIVE instances can go at once: the cheapest first, at most [`SURPLUS_CANDIDATES`], each judged
-/// against what the earlier ones left. Only while the cluster's groups are steady and nothing drains: one
-/// batch at a time, and a batch in progress is never counted again. `Ok(Err(why))` when withheld.
-fn count_surplus(r: &Reading, services: Option<&[Service]>, limits: Limits) -> Need<Result<u32, String>> {
+/// against what the earlier ones left, from the zone Auto Scaling would take it from, and no more instances
+/// with tasks than the disruption budget allows (empty ones do not count). Only while the cluster's groups are
+/// steady and nothing drains: one batch at a time, and a batch in progress is never counted again. `Ok(Err(why))`
+/// when withheld; the count comes with why the budget stopped it, when it did.
+fn count_surplus(
+    r: &Reading,
+    services: Option<&[Service]>,
+    limits: Limits,
+    mut zones: Option<Zones>,
+) -> Need<Result<(u32, Option<String>), String>> {
     match cluster_groups(r) {
         None => return Err(Halt::Read(vec![Read::Groups])),
         Some(Err(error)) => return Ok(Err(format!("the groups could not be read: {error}"))),
@@ -521,12 +778,7 @@ fn count_surplus(r: &Reading, services: Option<&[Service]>, limits: Limits) -> N
     if !groups_steady(groups, &r.facts.name) {
         return Ok(Err("the groups are scaling (an instance launching or leaving), or none is tagged".into()));
     }
-    let Some(services) = services.or_else(|| r.services.as_ref().and_then(|s| s.as_ref().ok()).map(Vec::as_slice)) else {
-        return match &r.services {
-            Some(Err(error)) => Err(Halt::Failed(error.clone())),
-            _ => Err(Halt::Read(vec![Read::Services])),
-        };
-    };
+    let services = walk_services(r, services)?;
     let instances = instances(r)?;
     if let Some(draining) = instances.iter().find(|i| i.is_draining()) {
         return Ok(Err(format!("instance {} is DRAINING", draining.id())));
@@ -534,14 +786,48 @@ fn count_surplus(r: &Reading, services: Option<&[Service]>, limits: Limits) -> N
     let order: Vec<&ContainerInstance> = removal_order(instances).into_iter().take(SURPLUS_CANDIDATES).collect();
     ready_to_walk(r, instances, services, &order)?;
     let mut walk = Walk::new(view(r, instances, services));
-    let mut count = 0;
-    for candidate in order {
-        if let Ok(removal) = walk.judge(candidate, Some(limits)) {
-            walk.remove(&removal);
-            count += 1;
+    let budget = allowance(r, instances);
+    let (mut count, mut with_tasks) = (0, 0);
+    let mut over_budget = 0;
+    let mut judged: Vec<&str> = Vec::new();
+    // Auto Scaling takes each instance from the zone that has the most at that moment: after every removal the
+    // next one is chosen among the zones then fullest, cheapest first.
+    loop {
+        let mut next = None;
+        let untried: Vec<&ContainerInstance> =
+            order.iter().copied().filter(|c| !judged.contains(&c.arn.as_str())).collect();
+        for candidate in untried {
+            if zones.as_ref().is_some_and(|z| !z.offers(candidate)) {
+                continue;
+            }
+            judged.push(&candidate.arn);
+            match walk.judge(candidate, Some(limits)) {
+                Ok(removal) if removal.moved_tasks == 0 || with_tasks < budget => {
+                    next = Some((candidate, removal));
+                    break;
+                }
+                Ok(_) => over_budget += 1,
+                Err(_) => {}
+            }
+        }
+        let Some((candidate, removal)) = next else { break };
+        walk.remove(&removal);
+        if let Some(zones) = zones.as_mut() {
+            zones.remove(candidate);
+        }
+        count += 1;
+        if removal.moved_tasks > 0 {
+            with_tasks += 1;
         }
     }
-    Ok(Ok(count))
+    let budget_note = (over_budget > 0).then(|| {
+        let setting = &r.settings.disruption_budget;
+        format!(
+            "more could go, but the disruption budget ({} from {}: {budget} with tasks at once) is used",
+            setting.value, setting.origin
+        )
+    });
+    Ok(Ok((count, budget_note)))
 }
 
 /// A 2 that instances already launching cover becomes a 1 (reason `capacity_pending`): without it, the high

@@ -102,6 +102,25 @@ impl Reading {
         }
     }
 
+    /// A read the adapter refused for lack of API budget, if any: the cluster is deferred, whatever was read.
+    pub fn budget_exhausted(&self) -> Option<&AwsError> {
+        let errors = [
+            self.services.as_ref().and_then(|r| r.as_ref().err()),
+            self.draining.as_ref().and_then(|r| r.as_ref().err()),
+            self.instances.as_ref().and_then(|r| r.as_ref().err()),
+            self.all_tasks.as_ref().and_then(|r| r.as_ref().err()),
+            self.groups.as_ref().and_then(|r| r.as_ref().err()),
+            self.types_error.as_ref(),
+        ];
+        errors
+            .into_iter()
+            .flatten()
+            .chain(self.task_errors.values())
+            .chain(self.definition_errors.values())
+            .chain(self.template_errors.values())
+            .find(|e| e.is_budget_exhausted())
+    }
+
     /// Whether every instance's tasks are in `tasks`.
     pub fn has_all_tasks(&self) -> bool {
         matches!(self.all_tasks, Some(Ok(())))

@@ -47,12 +47,21 @@ pub enum Reason {
     /// Within thresholds, but the instance cheapest to remove can go: its tasks fit the other ACTIVE instances'
     /// free room and both reservations stay below their max without it. The detail names the instance.
     Consolidation,
+    /// A 0 (or a consolidation) held at 1: more than one colour of the cluster has instances InService, a
+    /// blue/green swap in progress; removing instances now would take the operator's new capacity or start the
+    /// old colour's teardown unasked.
+    SwapInProgress,
+    /// A 0 (or a consolidation) held at 1: a disruption window is open (the detail names it).
+    DisruptionWindow,
     /// A metric needed for the decision has no datapoint.
     NoData,
     /// A metric needed for the decision has only old datapoints.
     StaleData,
     ConfigError,
     ReadFailed,
+    /// No status this minute: the client-side API budget ran out before the cluster was read (it goes first next
+    /// minute). Never a status from partial reads.
+    Deferred,
     /// Tagged `ecs-scaler:enabled=false`.
     Paused,
 }
@@ -80,9 +89,19 @@ impl Decision {
         Self::new(None, Reason::ReadFailed, detail)
     }
 
+    /// No signal, because the API budget ran out before the cluster could be read.
+    pub fn deferred(detail: impl Into<String>) -> Self {
+        Self::new(None, Reason::Deferred, detail)
+    }
+
     /// 1, because instances already launching cover what a 2 would ask for.
     pub fn capacity_pending(detail: impl Into<String>) -> Self {
         Self::new(Some(ScaleStatus::Stay), Reason::CapacityPending, detail)
+    }
+
+    /// 1 instead of a voluntary scale-in, for `reason`.
+    pub fn held(reason: Reason, detail: impl Into<String>) -> Self {
+        Self::new(Some(ScaleStatus::Stay), reason, detail)
     }
 
     /// 0, because an instance can be consolidated away (`detail` names it).

@@ -8,7 +8,9 @@ use super::capacity::{SHORTFALL_METRIC, SURPLUS_METRIC};
 use super::plan::Note;
 use super::tick::{ClusterReport, Summary, TAG_SHORTFALL_POLICY, run};
 use super::{Reason, ScaleStatus};
-use crate::cluster::{ATTRIBUTE_INSTANCE_TYPE, HostPorts, PlacementConstraint, PortMapping, Protocol, Resources, Scheduling};
+use crate::cluster::{
+    ATTRIBUTE_INSTANCE_TYPE, HostPorts, PlacementConstraint, PortMapping, Protocol, Resources, Scheduling,
+};
 use crate::config::{EnvConfig, ScheduleInput, TickConfig};
 use crate::lifecycle::TAG_CLUSTER;
 use crate::ports::script::Script;
@@ -149,7 +151,8 @@ fn loose_cluster(cpu: f64) -> Script {
         .with_load("c", "c", Resources::new(896, 1792), 3)
         .with_task_definition(api, 512, 1024)
         .with_service("c", "api", 5, 5, &[])
-        .with_group("c-blue", 1, 3, &[(TAG_CLUSTER, "c")]);
+        .with_group("c-blue", 1, 3, &[(TAG_CLUSTER, "c")])
+        .with_group_members(&["a", "b", "c"], "us-east-1a");
     let cloud = with_daemon(cloud, "c");
     let agent = cloud.state().services["c"][1].task_definition.clone();
     cloud.with_task("c", "service:api", "a", api).with_task("c", "service:agent", "a", &agent)
@@ -172,7 +175,11 @@ fn an_instance_whose_tasks_fit_elsewhere_is_consolidated_and_named() {
     cloud.state().groups[0].desired_capacity = 2;
     let c = tick(&cloud, "c").clusters.remove(0);
     assert_eq!((c.reason, c.surplus), (Reason::Consolidation, 0));
-    assert!(c.notes.iter().any(|n| matches!(n, Note::SurplusWithheld { why } if why.contains("scaling"))), "{:?}", c.notes);
+    assert!(
+        c.notes.iter().any(|n| matches!(n, Note::SurplusWithheld { why } if why.contains("scaling"))),
+        "{:?}",
+        c.notes
+    );
 }
 
 #[test]
@@ -183,20 +190,74 @@ fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_l
         .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
         .with_task_definition(api, 512, 1024)
         .with_service("q", "api", 4, 4, &[])
-        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")]);
+        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
     for arn in ["a", "b", "c", "d"] {
         cloud = cloud
             .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
             .with_load("q", arn, Resources::new(1536, 3072), 1)
             .with_task("q", "service:api", arn, api);
     }
+    // Without a: 33%; without b too: 50%; without c as well, d would be full (100% >= 75 - 5). Each has a task,
+    // and the default budget (10% of 4 ACTIVE instances, rounded up) lets one of them drain at a time.
     let q = tick(&cloud, "q").clusters.remove(0);
     assert_eq!(q.reason, Reason::BothBelowMin);
-    // Without a: 33%; without b too: 50%; without c as well, d would be full (100% >= 75 - 5).
-    assert_eq!(q.surplus, 2, "{}", q.detail);
+    assert_eq!(q.surplus, 1, "{:?}", q.notes);
+    assert!(
+        notes(&q).contains("more could go, but the disruption budget (10% from default: 1 with tasks"),
+        "{}",
+        notes(&q)
+    );
+    // A budget of 3 lets both go.
+    cloud.state().clusters[0].tags.insert(crate::config::TAG_DISRUPTION_BUDGET.into(), "3".into());
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!(q.surplus, 2, "{:?}", q.notes);
     let surplus: Vec<f64> =
         cloud.published().iter().filter(|(_, m)| m.name == SURPLUS_METRIC).map(|(_, m)| m.value).collect();
-    assert_eq!(surplus, [2.0]);
+    assert_eq!(surplus, [1.0, 2.0]);
+}
+
+#[test]
+fn a_zero_no_instance_can_answer_is_held_at_one_and_says_why() {
+    // Four quiet instances (25%), each running one task of a distinctInstance service: a removal's task has
+    // nowhere to go. The thresholds alone say 0; Auto Scaling would lower the desired capacity and the
+    // termination policy refuse every candidate, so the plan holds at 1.
+    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+    let mut cloud = Script::new()
+        .with_cluster("q", 4, &[])
+        .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
+        .with_task_definition(api, 512, 1024)
+        .with_service("q", "api", 4, 4, &[])
+        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
+    for arn in ["a", "b", "c", "d"] {
+        cloud = cloud
+            .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
+            .with_load("q", arn, Resources::new(1536, 3072), 1)
+            .with_task("q", "service:api", arn, api);
+    }
+    cloud.state().services.get_mut("q").unwrap()[0].placement_constraints = vec![PlacementConstraint::DistinctInstance];
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard, 0));
+    assert!(
+        q.detail.starts_with("no ACTIVE instance can go now") && q.detail.contains("distinctInstance"),
+        "{}",
+        q.detail
+    );
+    assert!(q.notes.iter().any(|n| matches!(n, Note::Covered { reason: Reason::BothBelowMin, .. })), "{:?}", q.notes);
+    // With an empty fifth instance, it can go: the 0 stands, with a surplus of that one.
+    let cloud = cloud
+        .with_instance("q", "e", "ACTIVE", LARGE.0, LARGE.1)
+        .with_load("q", "e", Resources::new(2048, 4096), 0)
+        .with_group_members(&["e"], "us-east-1a");
+    cloud.state().clusters[0].registered_instances = 5;
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Down), Reason::BothBelowMin, 1), "{q:?}");
+    // A failed read of the tasks holds it too: never a 0 unjudged.
+    let failing = cloud.failing("ListTasks");
+    let q = tick(&failing, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard), "{q:?}");
+    assert!(q.detail.contains("could not be read") && q.detail.contains("ListTasks"), "{}", q.detail);
 }
 
 #[test]
@@ -232,7 +293,6 @@ fn a_failed_consolidation_read_keeps_the_rule_s_answer() {
     assert!(notes(&c).contains("consolidation: could not read the cluster"), "{:?}", c.notes);
 }
 
-
 /// The notes of a report as people read them.
 fn notes(report: &ClusterReport) -> String {
     report.notes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
@@ -257,16 +317,26 @@ fn placed(instances: usize, free: Resources, desired: i32, running: i32, extra: 
         .with_instance_type("g4dn.xlarge", 4, 16384, 3, 1)
         .with_task_definition(API, 256, 512)
         .with_service("p", "api", desired, running, &[(now() - Duration::minutes(1), UNABLE)])
-        .with_group("p-blue", 1, u32::try_from(instances).unwrap(), &[(TAG_CLUSTER, "p"), (TAG_SHORTFALL_POLICY, "p-shortfall-blue")])
+        .with_group(
+            "p-blue",
+            1,
+            u32::try_from(instances).unwrap(),
+            &[(TAG_CLUSTER, "p"), (TAG_SHORTFALL_POLICY, "p-shortfall-blue")],
+        )
         .with_group_types(&types);
     for n in 0..instances {
         let arn = ((b'a' + u8::try_from(n).unwrap()) as char).to_string();
         cloud = cloud
             .with_instance("p", &arn, "ACTIVE", M5_LARGE.0, M5_LARGE.1)
             .with_load("p", &arn, free, 2)
-            .with_attributes("p", &arn, &[(ATTRIBUTE_INSTANCE_TYPE, "m5.large"), ("ecs.availability-zone", "us-east-1a")]);
+            .with_attributes(
+                "p",
+                &arn,
+                &[(ATTRIBUTE_INSTANCE_TYPE, "m5.large"), ("ecs.availability-zone", "us-east-1a")],
+            );
         if let Some(instance) = cloud.state().instances.get_mut("p").and_then(|i| i.last_mut()) {
-            instance.ports_in_use = Some(HostPorts { tcp: [22, 2375, 2376, 51678, 51679].into(), udp: Default::default() });
+            instance.ports_in_use =
+                Some(HostPorts { tcp: [22, 2375, 2376, 51678, 51679].into(), udp: Default::default() });
         }
     }
     cloud
@@ -388,11 +458,12 @@ fn consolidatable() -> Script {
         .with_instance_type("m5.large", 2, 8192, 3, 0)
         .with_task_definition(API, 256, 512)
         .with_service("k", "api", 3, 3, &[])
-        .with_group("k-blue", 1, 3, &[(TAG_CLUSTER, "k")]);
+        .with_group("k-blue", 1, 3, &[(TAG_CLUSTER, "k")])
+        .with_group_members(&["a", "b", "c"], "us-east-1a");
     for (arn, tasks) in [("a", 1), ("b", 2), ("c", 2)] {
         cloud = cloud
             .with_instance("k", arn, "ACTIVE", LARGE.0, LARGE.1)
-            .with_load("k", arn, Resources::new(2048 - 256 * tasks, 4096 - 512 * tasks), u32::try_from(tasks).unwrap())
+            .with_load("k", arn, Resources::new(2048 - 256 * tasks, 4096 - 512 * tasks), tasks)
             .with_attributes("k", arn, &[(ATTRIBUTE_INSTANCE_TYPE, "m5.large")]);
         for _ in 0..tasks {
             cloud = cloud.with_task("k", "service:api", arn, API);
@@ -469,11 +540,18 @@ fn a_daemon_is_counted_on_every_fresh_instance() {
     // Without the daemon 6 tasks of 1024/3584 fit 2 fresh m5.large (2 each of 2048/7680 = 3 of them...);
     // the daemon's 256 CPU units leave room for one per instance: 6 instances.
     let cloud = placed(0, Resources::default(), 6, 0, &[]);
-    cloud.state().task_definitions.insert(API.into(), crate::cluster::TaskDefinition {
-        arn: API.into(),
-        containers: vec![crate::cluster::ContainerSize { cpu: 1024, memory_reservation: Some(3584), ..Default::default() }],
-        ..Default::default()
-    });
+    cloud.state().task_definitions.insert(
+        API.into(),
+        crate::cluster::TaskDefinition {
+            arn: API.into(),
+            containers: vec![crate::cluster::ContainerSize {
+                cpu: 1024,
+                memory_reservation: Some(3584),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
     let (_, short, report) = shortfall_of(&cloud);
     assert_eq!(short, 3, "{report:?}");
     let cloud = with_daemon(cloud, "p");
@@ -481,4 +559,268 @@ fn a_daemon_is_counted_on_every_fresh_instance() {
     cloud.state().task_definitions.get_mut(&agent).unwrap().containers[0].cpu = 256;
     let (_, short, report) = shortfall_of(&cloud);
     assert_eq!(short, 6, "{report:?}");
+}
+
+// --- Disruption controls ------------------------------------------------------------------------------------
+
+/// A quiet cluster `q` of four instances with one small api task each, 25% reserved: the rule says 0, two can
+/// go (see the surplus test above), all in group `q-blue`.
+fn quiet() -> Script {
+    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+    let mut cloud = Script::new()
+        .with_cluster("q", 4, &[(crate::config::TAG_DISRUPTION_BUDGET, "4")])
+        .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
+        .with_task_definition(api, 512, 1024)
+        .with_service("q", "api", 4, 4, &[])
+        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
+    for arn in ["a", "b", "c", "d"] {
+        cloud = cloud
+            .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
+            .with_load("q", arn, Resources::new(1536, 3072), 1)
+            .with_task("q", "service:api", arn, api);
+    }
+    cloud
+}
+
+#[test]
+fn a_blue_green_swap_in_progress_holds_every_voluntary_removal() {
+    // Green was just scaled up (four InService instances, not registered yet): blue's 0 must not act.
+    let cloud = quiet()
+        .with_group("q-green", 4, 4, &[(TAG_CLUSTER, "q")])
+        .with_group_members(&["e", "f", "g", "h"], "us-east-1a");
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::SwapInProgress, 0));
+    assert!(q.detail.contains("q-blue and q-green"), "{}", q.detail);
+    assert!(q.notes.iter().any(|n| matches!(n, Note::Covered { reason: Reason::BothBelowMin, .. })), "{:?}", q.notes);
+    assert_eq!(cloud.calls("ListTasks"), 0, "nothing is read for a removal that cannot happen");
+    // Blue torn down (min = max = 0, no instance InService): green alone decides again.
+    let cloud = quiet().with_group("q-green", 0, 0, &[(TAG_CLUSTER, "q")]);
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Down), Reason::BothBelowMin, 2));
+}
+
+#[test]
+fn a_disruption_window_holds_the_zero_and_the_surplus() {
+    // now() is Sunday 2026-11-22 10:00 UTC.
+    let cloud = quiet();
+    cloud.state().clusters[0].tags.insert(crate::config::TAG_DISRUPTION_WINDOWS.into(), "0 8 any any sun 4h".into());
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::DisruptionWindow, 0));
+    assert!(q.detail.contains("0 8 any any sun 4h"), "{}", q.detail);
+    // Outside it (a weekday window), the 0 stands.
+    cloud.state().clusters[0]
+        .tags
+        .insert(crate::config::TAG_DISRUPTION_WINDOWS.into(), "0 8 any any mon-fri 4h".into());
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Down), Reason::BothBelowMin, 2));
+    // A window that does not parse is the cluster's configuration error, naming the tag: no status at all.
+    let tags = [(crate::config::TAG_DISRUPTION_WINDOWS.to_owned(), "weekdays".to_owned())].into();
+    let error = crate::config::Layer::from_tags(&tags).resolve("q").unwrap_err();
+    assert!(error.to_string().contains(r#"tag ecs-scaler:disruption-windows="weekdays""#), "{error}");
+}
+
+#[test]
+fn a_do_not_disrupt_service_keeps_its_instances_out_of_consolidation() {
+    // a runs only a small singleton (the cheapest instance); b, c and d one api task each; 45%, between the
+    // thresholds. Consolidation names a, unless the singleton's service is tagged do-not-disrupt: then b.
+    let singleton = "arn:aws:ecs:us-east-1:123456789012:task-definition/cache:1";
+    let cloud =
+        |protected: bool| {
+            let cloud = quiet()
+                .with_task_definition(singleton, 128, 256)
+                .with_service("q", "cache", 1, 1, &[])
+                .with_load("q", "a", Resources::new(1920, 3840), 1);
+            {
+                let mut state = cloud.state();
+                state.tasks.get_mut("q").unwrap().retain(|t| t.container_instance_arn.as_deref() != Some("a"));
+                state.services.get_mut("q").unwrap()[0].desired = 3;
+                state.services.get_mut("q").unwrap()[0].running = 3;
+                if protected {
+                    state.services.get_mut("q").unwrap()[1]
+                        .tags
+                        .insert(crate::config::TAG_DO_NOT_DISRUPT.into(), "true".into());
+                }
+                state.series.clear();
+            }
+            cloud.with_task("q", "service:cache", "a", singleton).with_reservations(
+                "q",
+                45.0,
+                45.0,
+                now() - Duration::minutes(1),
+            )
+        };
+    let q = tick(&cloud(false), "q").clusters.remove(0);
+    assert_eq!(
+        (q.reason, q.removal.as_ref().map(|r| r.container_instance_arn.as_str())),
+        (Reason::Consolidation, Some("a"))
+    );
+    let q = tick(&cloud(true), "q").clusters.remove(0);
+    assert_eq!(
+        (q.reason, q.removal.as_ref().map(|r| r.container_instance_arn.as_str())),
+        (Reason::Consolidation, Some("b"))
+    );
+    assert!(notes(&q).contains("i-a stays: service cache is tagged ecs-scaler:do-not-disrupt=true"), "{}", notes(&q));
+}
+
+#[test]
+fn while_the_load_rises_the_surplus_is_at_most_one() {
+    let cloud = quiet();
+    cloud
+        .state()
+        .series
+        .get_mut("q")
+        .unwrap()
+        .cpu
+        .insert(0, crate::metrics::Datapoint { timestamp: now() - Duration::minutes(9), value: 12.0 });
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.surplus), (Some(ScaleStatus::Down), 1));
+    assert!(notes(&q).contains("while the load rises (cpu 12.0% to 25.0%"), "{}", notes(&q));
+}
+
+#[test]
+fn removals_come_from_the_zones_auto_scaling_would_scale_in() {
+    // a and b in us-east-1a, c and d and e in us-east-1b: Auto Scaling takes from 1b first, then from the
+    // fuller of the two. The cheapest instances are a and b (empty), but 1b is fuller.
+    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
+    let mut cloud = Script::new()
+        .with_cluster("z", 5, &[(crate::config::TAG_DISRUPTION_BUDGET, "5")])
+        .with_reservations("z", 20.0, 20.0, now() - Duration::minutes(1))
+        .with_task_definition(api, 512, 1024)
+        .with_service("z", "api", 3, 3, &[])
+        .with_group("z-blue", 1, 5, &[(TAG_CLUSTER, "z")])
+        .with_group_members(&["a", "b"], "us-east-1a");
+    {
+        let mut state = cloud.state();
+        let group = state.groups.last_mut().unwrap();
+        for arn in ["c", "d", "e"] {
+            group.instances.push(crate::lifecycle::GroupInstance {
+                instance_id: format!("i-{arn}"),
+                lifecycle_state: "InService".into(),
+                availability_zone: "us-east-1b".into(),
+                instance_type: None,
+            });
+        }
+        group.desired_capacity = 5;
+    }
+    for arn in ["a", "b"] {
+        cloud = cloud.with_instance("z", arn, "ACTIVE", LARGE.0, LARGE.1).with_load(
+            "z",
+            arn,
+            Resources::new(2048, 4096),
+            0,
+        );
+    }
+    for arn in ["c", "d", "e"] {
+        cloud = cloud
+            .with_instance("z", arn, "ACTIVE", LARGE.0, LARGE.1)
+            .with_load("z", arn, Resources::new(1536, 3072), 1)
+            .with_task("z", "service:api", arn, api);
+    }
+    let z = tick(&cloud, "z").clusters.remove(0);
+    assert_eq!(z.reason, Reason::BothBelowMin);
+    // 1b has 3 → c goes (its task to a); then 1a and 1b have 2 each: a goes (c's task to b); then 1b has 2 →
+    // d goes; then b and e would leave 1536 reserved on one instance, 75% ≥ 75 − 5: 3.
+    assert_eq!(z.surplus, 3, "{:?}", z.notes);
+    // Between the thresholds, consolidation names an instance of the fuller zone, not the empty a.
+    cloud.state().series.clear();
+    let cloud = cloud.with_reservations("z", 45.0, 45.0, now() - Duration::minutes(1));
+    let z = tick(&cloud, "z").clusters.remove(0);
+    assert_eq!(z.reason, Reason::Consolidation, "{:?}", z.notes);
+    assert_eq!(z.removal.as_ref().map(|r| r.container_instance_arn.as_str()), Some("c"));
+}
+
+// --- What a warm process remembers ---------------------------------------------------------------------------
+
+fn tick_with(cloud: &Script, clusters: &str, memory: &crate::scale::memory::Memory, at: DateTime<Utc>) -> Summary {
+    let env = EnvConfig::from_vars([
+        ("CLUSTERS", clusters),
+        ("CPU_MIN", "40"),
+        ("CPU_MAX", "75"),
+        ("MEMORY_MIN", "40"),
+        ("MEMORY_MAX", "75"),
+    ]);
+    let config = TickConfig::build(&env, &ScheduleInput::default()).unwrap();
+    let ctx = Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(at) };
+    let recall = super::tick::Recall { memory, deep: false };
+    futures::executor::block_on(super::tick::run_in(ctx, &config, None, recall)).unwrap()
+}
+
+#[test]
+fn a_steady_cluster_is_read_from_scratch_once_then_only_when_something_changes_or_at_resync() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0);
+    let first = tick_with(&cloud, "c", &memory, now());
+    assert_eq!((first.deep_reads, first.clusters[0].reason), (1, Reason::Consolidation));
+    let deep_calls = cloud.state().calls.len();
+    // A minute later, the same counts and reservations: the verdict holds, published again; ECS is read for
+    // DescribeClusters alone (and the groups, which the verdict depended on).
+    cloud.state().series.get_mut("c").unwrap().cpu[0].timestamp = now();
+    let second = tick_with(&cloud, "c", &memory, now() + Duration::minutes(1));
+    assert_eq!(second.deep_reads, 0);
+    assert_eq!((second.clusters[0].reason, second.clusters[0].surplus), (Reason::Consolidation, 1));
+    assert_eq!(second.clusters[0].unchanged_since, Some(now()));
+    let calls: Vec<&str> = cloud.state().calls[deep_calls..].to_vec();
+    assert_eq!(calls, ["DescribeClusters", "GetMetricData", "DescribeAutoScalingGroups", "PutMetricData"]);
+    // A task starts: DescribeClusters counts it, so the cluster is read again.
+    cloud.state().clusters[0].running_tasks += 1;
+    let third = tick_with(&cloud, "c", &memory, now() + Duration::minutes(2));
+    assert_eq!(third.deep_reads, 1);
+    // Nothing changes for ten minutes: read again from scratch within the resync period (5 to 10 minutes).
+    let mut reads = Vec::new();
+    for minute in 3..=13 {
+        // ECS publishes the same reservation every minute.
+        let at = now() + Duration::minutes(minute);
+        for series in cloud.state().series.values_mut() {
+            series.cpu[0].timestamp = at - Duration::minutes(1);
+            series.memory[0].timestamp = at - Duration::minutes(1);
+        }
+        reads.push(tick_with(&cloud, "c", &memory, at).deep_reads);
+    }
+    assert_eq!(reads.iter().sum::<usize>(), 1, "one resync in ten quiet minutes: {reads:?}");
+}
+
+#[test]
+fn a_change_of_the_groups_invalidates_a_verdict_that_depended_on_them() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0);
+    assert_eq!(tick_with(&cloud, "c", &memory, now()).deep_reads, 1);
+    // The operator scales a second colour up: a swap, which the held verdict (a consolidation) must not survive.
+    let cloud = cloud.with_group("c-green", 3, 3, &[(TAG_CLUSTER, "c")]);
+    let later = tick_with(&cloud, "c", &memory, now() + Duration::minutes(1));
+    assert_eq!((later.deep_reads, later.clusters[0].reason), (1, Reason::SwapInProgress));
+}
+
+#[test]
+fn task_definitions_are_read_once_per_process() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0);
+    tick_with(&cloud, "c", &memory, now());
+    let read = cloud.calls("DescribeTaskDefinition");
+    assert!(read >= 1);
+    cloud.state().clusters[0].running_tasks += 1;
+    assert_eq!(tick_with(&cloud, "c", &memory, now() + Duration::minutes(1)).deep_reads, 1);
+    assert_eq!(cloud.calls("DescribeTaskDefinition"), read, "no definition read twice");
+}
+
+#[test]
+fn a_cluster_the_budget_cannot_read_is_deferred_with_no_status_and_goes_first_next_time() {
+    let memory = crate::scale::memory::Memory::default();
+    let cloud = loose_cluster(48.0)
+        .with_cluster("d", 2, &[])
+        .with_reservations("d", 50.0, 50.0, now() - Duration::minutes(1))
+        .exhausting("DescribeContainerInstances");
+    let summary = tick_with(&cloud, "c,d", &memory, now());
+    let c = report(&summary, "c");
+    assert_eq!((c.scale_status, c.reason), (None, Reason::Deferred), "never a status from partial reads");
+    // Once the budget has run out, every later cluster that needs reading waits too, without trying.
+    assert_eq!(summary.deferred, ["c", "d"]);
+    assert!(report(&summary, "d").detail.contains("earlier in this tick"), "{}", report(&summary, "d").detail);
+    assert_eq!(memory.deferred(), ["c", "d"]);
+    // Next minute the budget is back: c is read (first), and nothing is deferred.
+    cloud.state().exhausted.clear();
+    let summary = tick_with(&cloud, "c,d", &memory, now() + Duration::minutes(1));
+    assert_eq!(report(&summary, "c").reason, Reason::Consolidation);
+    assert_eq!(report(&summary, "d").scale_status, Some(ScaleStatus::Stay));
+    assert!(summary.deferred.is_empty() && memory.deferred().is_empty());
 }

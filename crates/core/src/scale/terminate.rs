@@ -4,7 +4,9 @@
 //! instance IDs to terminate. The choice is the removal walk's ([`crate::placement::removal`]), the one
 //! consolidation and the surplus use: instances not registered with ECS first (nothing to move), then the
 //! cheapest to remove, never one whose tasks fit nowhere under the full placement model, nor one of a
-//! standalone task, of a task the model cannot judge or of a service already below its minimum.
+//! standalone task, of a task the model cannot judge or of a service already below its minimum. A scale-in or
+//! a rebalance also keeps both reservations below their max less the consolidation headroom ([`limits`]), by
+//! the thresholds scale-status uses (the environment's, under the cluster's `ecs-scaler:*` tags).
 //!
 //! It acts only on what it read. AWS does not fall back to another policy when the function returns nothing
 //! or times out: it asks again ([`Cause::must_proceed`] has the documented retry behaviour per cause). So a
@@ -20,9 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::arn::cluster_name;
 use crate::cluster::{ContainerInstance, Service, Task, TaskDefinition};
+use crate::config::{ClusterSettings, Layer};
 use crate::lifecycle::TAG_CLUSTER;
 use crate::placement::instance_types::InstanceTypeInfo;
-use crate::placement::removal::{ClusterView, Kept, Walk};
+use crate::placement::removal::{ClusterView, Kept, Limits, Walk};
 use crate::ports::{AutoScalingApi, AwsError, Ec2Api, EcsApi};
 
 /// What Auto Scaling sends a custom termination policy. The keys are AWS's (`AutoScalingGroupARN`,
@@ -177,15 +180,17 @@ fn serves(want: &CapacityToTerminate, candidate: &Candidate) -> bool {
         && (want.market.is_none() || candidate.market.is_none() || want.market == candidate.market)
 }
 
-/// Choose from the request's candidates. Reads the group (its `ecs-scaler:cluster` tag), then the cluster's
-/// services, container instances and tasks, the task definitions of the tasks a removal would move, and the
-/// instance types' facts when one of them uses an ENI. `clusters` are the clusters this deployment manages
-/// (empty: any cluster a group is tagged with).
+/// Choose from the request's candidates. Reads the group (its `ecs-scaler:cluster` tag), then the cluster (its
+/// tags), services, container instances and tasks, the task definitions of the tasks a removal would move, and
+/// the instance types' facts when one of them uses an ENI. `clusters` are the clusters this deployment manages
+/// (empty: any cluster a group is tagged with); `layer` is what the environment says of the thresholds, under
+/// the cluster's tags.
 pub async fn choose<E: EcsApi, A: AutoScalingApi, X: Ec2Api>(
     ecs: &E,
     autoscaling: &A,
     ec2: &X,
     clusters: &[String],
+    layer: &Layer,
     request: &TerminationRequest,
 ) -> Choice {
     let groups = match autoscaling.groups(std::slice::from_ref(&request.group)).await {
@@ -199,10 +204,35 @@ pub async fn choose<E: EcsApi, A: AutoScalingApi, X: Ec2Api>(
     if !clusters.is_empty() && !clusters.contains(&cluster) {
         return Choice::fallback(request, format!("cluster {cluster} is not one of this deployment's: not ours"));
     }
-    match read_cluster(ecs, ec2, &cluster, request).await {
-        Ok(read) => judge(request, &read),
+    let names = [cluster.clone()];
+    let (described, read) = futures::join!(ecs.describe_clusters(&names), read_cluster(ecs, ec2, &cluster, request));
+    let facts = match described {
+        Ok((found, _)) => found.into_iter().find(|c| c.name == cluster),
+        Err(error) => return Choice::unjudged(request, format!("cluster {cluster} could not be described: {error}")),
+    };
+    let Some(facts) = facts else {
+        return Choice::unjudged(request, format!("cluster {cluster} does not exist"));
+    };
+    let settings = match layer.clone().then(Layer::from_tags(&facts.tags)).resolve(&cluster) {
+        Ok(settings) => settings,
+        Err(error) => return Choice::unjudged(request, error.to_string()),
+    };
+    match read {
+        Ok(read) => judge(request, &read, limits(Cause::of(request), &settings)),
         Err(error) => Choice::unjudged(request, format!("cluster {cluster} could not be read: {error}")),
     }
+}
+
+/// The limits a removal must respect for this cause: a scale-in or a rebalance, which can wait, keeps both
+/// reservations below their max less the consolidation headroom, as scale-status's 0 and surplus were judged;
+/// otherwise the next tick would publish a 2 for the capacity just taken. A replacement the operator asked for
+/// is judged only on whether the tasks can run elsewhere: its new instance brings the capacity back.
+pub fn limits(cause: Cause, settings: &ClusterSettings) -> Option<Limits> {
+    (!cause.must_proceed()).then(|| Limits {
+        cpu: settings.cpu.values(),
+        memory: settings.memory.values(),
+        headroom: settings.consolidate_headroom.value,
+    })
 }
 
 /// What the termination policy reads of a cluster.
@@ -236,19 +266,16 @@ async fn read_cluster<E: EcsApi, X: Ec2Api>(
     read.instances = instances;
     // The definitions of what a removal would move: the candidates' tasks and those still on DRAINING instances.
     let offered: Vec<&str> = request.instances.iter().map(|c| c.instance_id.as_str()).collect();
-    let moving = read.instances.iter().filter(|i| {
-        i.is_draining() || i.ec2_instance_id.as_deref().is_some_and(|id| offered.contains(&id))
-    });
-    let arns: BTreeSet<String> = moving
-        .filter_map(|i| read.tasks.get(&i.arn))
-        .flatten()
-        .filter_map(|t| t.task_definition_arn.clone())
-        .collect();
-    let definitions: Vec<TaskDefinition> =
-        futures::stream::iter(arns.iter().map(|arn| ecs.task_definition(arn)))
-            .buffer_unordered(CONCURRENT_DESCRIBES)
-            .try_collect()
-            .await?;
+    let moving = read
+        .instances
+        .iter()
+        .filter(|i| i.is_draining() || i.ec2_instance_id.as_deref().is_some_and(|id| offered.contains(&id)));
+    let arns: BTreeSet<String> =
+        moving.filter_map(|i| read.tasks.get(&i.arn)).flatten().filter_map(|t| t.task_definition_arn.clone()).collect();
+    let definitions: Vec<TaskDefinition> = futures::stream::iter(arns.iter().map(|arn| ecs.task_definition(arn)))
+        .buffer_unordered(CONCURRENT_DESCRIBES)
+        .try_collect()
+        .await?;
     read.definitions = definitions.into_iter().map(|d| (d.arn.clone(), d)).collect();
     if read.definitions.values().any(TaskDefinition::is_awsvpc) {
         let types: BTreeSet<String> =
@@ -260,10 +287,9 @@ async fn read_cluster<E: EcsApi, X: Ec2Api>(
 }
 
 /// The choice, from what was read: instances not registered with ECS first (nothing to move), then the ACTIVE
-/// instances in removal order, each judged by the walk against the room the earlier ones used and the room the
-/// tasks still on DRAINING instances need. Thresholds do not gate a scale-in Auto Scaling already decided: a
-/// removal is judged only on whether its tasks can run elsewhere.
-pub fn judge(request: &TerminationRequest, read: &ClusterRead) -> Choice {
+/// instances in removal order, each judged by the walk against the room the earlier ones used, the room the
+/// tasks still on DRAINING instances need and, when given, the [`limits`].
+pub fn judge(request: &TerminationRequest, read: &ClusterRead, limits: Option<Limits>) -> Choice {
     let view = ClusterView {
         instances: &read.instances,
         services: &read.services,
@@ -306,7 +332,7 @@ pub fn judge(request: &TerminationRequest, read: &ClusterRead) -> Choice {
                 taken += 1;
                 continue;
             };
-            match walk.judge(instance, None) {
+            match walk.judge(instance, limits) {
                 Ok(removal) => {
                     walk.remove(&removal);
                     chosen.push(candidate.instance_id.clone());
@@ -343,7 +369,13 @@ mod tests {
 
     /// Group `web-blue` of cluster `web`: `a` runs one api task, `b` two, `c` is empty, `d` never registered.
     fn cloud() -> Script {
+        tagged(&[])
+    }
+
+    /// [`cloud`] with these tags on cluster `web`.
+    fn tagged(tags: &[(&str, &str)]) -> Script {
         Script::new()
+            .with_cluster("web", 3, tags)
             .with_group("web-blue", 1, 4, &[(TAG_CLUSTER, "web")])
             .with_group("other", 1, 2, &[])
             .with_instance("web", "a", "ACTIVE", 2048, 4096)
@@ -371,7 +403,7 @@ mod tests {
     }
 
     fn choose_now(cloud: &Script, request: &TerminationRequest) -> Choice {
-        futures::executor::block_on(choose(cloud, cloud, cloud, &[], request))
+        futures::executor::block_on(choose(cloud, cloud, cloud, &[], &Layer::default(), request))
     }
 
     #[test]
@@ -452,7 +484,14 @@ mod tests {
         // A deployment that names its clusters leaves other clusters' groups alone.
         let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-c")];
         let elsewhere = request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN");
-        let choice = futures::executor::block_on(choose(&cloud, &cloud, &cloud, &["api".to_owned()], &elsewhere));
+        let choice = futures::executor::block_on(choose(
+            &cloud,
+            &cloud,
+            &cloud,
+            &["api".to_owned()],
+            &Layer::default(),
+            &elsewhere,
+        ));
         assert_eq!(choice.response.instance_ids, ["i-a"]);
         assert!(matches!(choice.basis, Basis::Fallback { .. }));
 
@@ -472,5 +511,93 @@ mod tests {
         let cloud = super::tests::cloud().failing("DescribeAutoScalingGroups");
         let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
         assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+    }
+
+    #[test]
+    fn a_scale_in_keeps_the_reservations_below_max_less_the_headroom_by_the_cluster_s_thresholds() {
+        // 1536 of 6144 CPU units reserved. Without c: 37.5 %; without c and a: 75 %, within 5 of cpu-max 78.
+        let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-b"), ("us-east-1a", "i-c")];
+        let two = request("web-blue", &[("us-east-1a", 2)], &all, "SCALE_IN");
+        let choice = choose_now(&tagged(&[("ecs-scaler:cpu-max", "78")]), &two);
+        assert_eq!(choice.response.instance_ids, ["i-c"], "{}", choice.basis);
+        let Basis::Judged { kept } = &choice.basis else { panic!("{:?}", choice.basis) };
+        assert!(kept.iter().any(|k| k.starts_with("i-a") && k.contains("cpu would be 75.0%")), "{kept:?}");
+        // With the default max (85 less 5) both go; so they do for a refresh, which brings its capacity back.
+        assert_eq!(choose_now(&cloud(), &two).response.instance_ids, ["i-c", "i-a"]);
+        let refresh = request("web-blue", &[("us-east-1a", 2)], &all, "INSTANCE_REFRESH");
+        let choice = choose_now(&tagged(&[("ecs-scaler:cpu-max", "78")]), &refresh);
+        assert_eq!(choice.response.instance_ids, ["i-c", "i-a"], "{}", choice.basis);
+        // The environment's layer counts, under the tags: CPU_MAX 78 holds a, a tag of 90 over it lets a go.
+        let env = Layer::from_env(&[("CPU_MAX".to_owned(), "78".to_owned())].into_iter().collect());
+        let choice = futures::executor::block_on(choose(&cloud(), &cloud(), &cloud(), &[], &env, &two));
+        assert_eq!(choice.response.instance_ids, ["i-c"], "{}", choice.basis);
+        let over = tagged(&[("ecs-scaler:cpu-max", "90")]);
+        let choice = futures::executor::block_on(choose(&over, &over, &over, &[], &env, &two));
+        assert_eq!(choice.response.instance_ids, ["i-c", "i-a"], "{}", choice.basis);
+    }
+
+    #[test]
+    fn a_cluster_whose_thresholds_are_unknown_holds_a_scale_in() {
+        let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-c")];
+        let bad = tagged(&[("ecs-scaler:memory-max", "lots")]);
+        let choice = choose_now(&bad, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+        let Basis::Held { why } = &choice.basis else { panic!("{:?}", choice.basis) };
+        assert!(why.contains("ecs-scaler:memory-max") && why.contains("lots"), "{why}");
+        // A lifetime replacement goes on with Auto Scaling's own candidate.
+        let choice = choose_now(&bad, &request("web-blue", &[("us-east-1a", 1)], &all, "MAX_INSTANCE_LIFETIME"));
+        assert_eq!(choice.response.instance_ids, ["i-a"]);
+        // So does a cluster DescribeClusters cannot find, and one it cannot be asked about.
+        let gone = Script::new().with_group("web-blue", 1, 4, &[(TAG_CLUSTER, "web")]);
+        let choice = choose_now(&gone, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
+        let Basis::Held { why } = &choice.basis else { panic!("{:?}", choice.basis) };
+        assert!(why.contains("cluster web does not exist"), "{why}");
+        let choice = choose_now(
+            &cloud().failing("DescribeClusters"),
+            &request("web-blue", &[("us-east-1a", 1)], &all, "REBALANCE"),
+        );
+        let Basis::Held { why } = &choice.basis else { panic!("{:?}", choice.basis) };
+        assert!(why.contains("DescribeClusters"), "{why}");
+    }
+
+    #[test]
+    fn an_instance_whose_distinct_instance_task_has_nowhere_to_go_is_not_named() {
+        // api is distinctInstance and every instance runs one already (c too, here): no task can move.
+        let cloud =
+            cloud().with_load("web", "c", Resources::new(1536, 3072), 1).with_task("web", "service:api", "c", API);
+        cloud.state().services.get_mut("web").unwrap()[0].placement_constraints =
+            vec![crate::cluster::PlacementConstraint::DistinctInstance];
+        let all = [("us-east-1a", "i-a"), ("us-east-1a", "i-b"), ("us-east-1a", "i-c")];
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+        let Basis::Held { why } = &choice.basis else { panic!("{:?}", choice.basis) };
+        assert!(why.contains("i-a") && why.contains("distinctInstance"), "{why}");
+        // The lifetime replacement Auto Scaling insists on still goes, drained by the hook.
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &all, "MAX_INSTANCE_LIFETIME"));
+        assert_eq!(choice.response.instance_ids, ["i-a"]);
+        assert!(matches!(choice.basis, Basis::Fallback { .. }));
+        // Without the constraint, c's task could go to a: c is the cheapest then.
+        let choice = choose_now(&super::tests::cloud(), &request("web-blue", &[("us-east-1a", 1)], &all, "SCALE_IN"));
+        assert_eq!(choice.response.instance_ids, ["i-c"]);
+    }
+
+    #[test]
+    fn the_tasks_still_on_a_draining_instance_get_their_room_before_a_removal_counts_on_it() {
+        // d is DRAINING with six api tasks (512/1024 each): they take 3 slots of a's room, 2 of b's and 1 of c's.
+        // Then a's own task and the three given its room would need 4 slots on b and c, which have 3: a stays,
+        // and so does b. Without d, a's one task fits elsewhere and a goes.
+        let mut cloud =
+            cloud().with_instance("web", "d", "DRAINING", 2048, 4096).with_load("web", "d", Resources::new(0, 0), 6);
+        for _ in 0..6 {
+            cloud = cloud.with_task("web", "service:api", "d", API);
+        }
+        cloud.state().services.get_mut("web").unwrap()[0].desired = 9;
+        cloud.state().services.get_mut("web").unwrap()[0].running = 9;
+        let offered = [("us-east-1a", "i-a"), ("us-east-1a", "i-b")];
+        let choice = choose_now(&cloud, &request("web-blue", &[("us-east-1a", 1)], &offered, "SCALE_IN"));
+        assert!(choice.response.instance_ids.is_empty(), "{choice:?}");
+        let choice =
+            choose_now(&super::tests::cloud(), &request("web-blue", &[("us-east-1a", 1)], &offered, "SCALE_IN"));
+        assert_eq!(choice.response.instance_ids, ["i-a"]);
     }
 }

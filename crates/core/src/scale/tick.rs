@@ -4,15 +4,17 @@
 //! ([`super::plan`]); this module only reads what it asks for and asks again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use futures::lock::Mutex;
 use serde::Serialize;
 
 use super::capacity::{SHORTFALL_METRIC, SURPLUS_METRIC};
-pub use super::groups::{ScaleOut, TAG_SHORTFALL_POLICY, serving_group};
 use super::groups::scale_out;
+pub use super::groups::{ScaleOut, TAG_SHORTFALL_POLICY, serving_group};
+use super::memory::Memory;
 use super::placement::Unplaceable;
 use super::plan::{Note, Step, Verdict, plan};
 use super::read::{Read, Reading};
@@ -23,9 +25,7 @@ use crate::config::{ClusterConfigError, ClusterSettings, ConfigError, Management
 use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
 use crate::placement::pack::Shortfall;
 use crate::placement::removal::Removal;
-use crate::ports::{
-    AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricUnit, MetricsApi,
-};
+use crate::ports::{AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricUnit, MetricsApi};
 
 /// The metric a tick publishes.
 pub const METRIC_NAME: &str = "ScaleStatus";
@@ -87,6 +87,9 @@ pub struct ClusterReport {
     /// The layered settings, with where each came from; absent when the configuration was invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<ClusterSettings>,
+    /// When the verdict was last read from scratch, if this tick reused it (nothing it depends on changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_since: Option<DateTime<Utc>>,
 }
 
 impl ClusterReport {
@@ -106,6 +109,7 @@ impl ClusterReport {
             removal: None,
             surplus: 0,
             settings: None,
+            unchanged_since: None,
         }
     }
 
@@ -178,30 +182,48 @@ pub struct Summary {
     /// Sized scale-outs asked of Auto Scaling.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scale_outs: Vec<ScaleOut>,
+    /// Clusters read from scratch this tick; the others' verdicts held (nothing they depend on changed).
+    pub deep_reads: usize,
+    /// Clusters left for the next tick (first in line then): the API budget ran out before they were read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<String>,
 }
 
 /// The decisions of one tick, before publishing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub clusters: Vec<ClusterReport>,
+    /// How many clusters were read from scratch.
+    pub deep_reads: usize,
     /// The groups tagged `ecs-scaler:cluster`, when some plan read them.
     pub groups: Option<Result<Vec<AutoScalingGroup>, AwsError>>,
 }
 
-/// Read every managed cluster and decide its ScaleStatus. Publishes nothing.
+/// How a tick treats what the process remembers.
+#[derive(Debug, Clone, Copy)]
+pub struct Recall<'m> {
+    pub memory: &'m Memory,
+    /// Read every cluster from scratch (a placement-failure event, the CLI).
+    pub deep: bool,
+}
+
+/// Read every managed cluster and decide its ScaleStatus, from scratch. Publishes nothing.
 pub async fn evaluate<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
 ) -> Result<Evaluation, TickError> {
-    evaluate_in(ctx, config, None).await
+    let memory = Memory::default();
+    evaluate_in(ctx, config, None, Recall { memory: &memory, deep: true }).await
 }
 
 /// [`evaluate`] for one cluster only (`only`), or all of them: an event about one cluster reads that one.
-/// Whether it is managed is decided exactly as for the tick (listed, or tagged when none is listed).
+/// Whether it is managed is decided exactly as for the tick (listed, or tagged when none is listed). `recall`
+/// says what the process remembers, and whether to use it.
 pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
     only: Option<&str>,
+    recall: Recall<'_>,
 ) -> Result<Evaluation, TickError> {
     let (ecs, metrics, now) = (ctx.ecs, ctx.metrics, ctx.clock.now());
     let mut names: BTreeSet<String> = config.listed.keys().cloned().collect();
@@ -253,57 +275,111 @@ pub async fn evaluate_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi,
         }
     }
 
+    // Clusters a tick deferred go first, in the order they were deferred: no cluster waits twice.
+    let deferred = recall.memory.deferred();
+    candidates.sort_by_key(|(facts, _)| deferred.iter().position(|d| *d == facts.name).unwrap_or(usize::MAX));
     let candidate_names: Vec<String> = candidates.iter().map(|(facts, _)| facts.name.clone()).collect();
     let lookback = Duration::seconds(i64::from(config.lookback_seconds));
     let stale_after = Duration::seconds(i64::from(config.stale_after_seconds));
+    let resync = Duration::seconds(i64::from(config.resync_seconds));
     let mut reservations = metrics.reservations(&candidate_names, now - lookback, now).await;
-    let shared = Shared::default();
+    let shared = Shared { memory: recall.memory, groups: Mutex::new(None), exhausted: AtomicBool::new(false) };
     let assessments = candidates.into_iter().map(|(facts, settings)| {
         let series = reservations
             .remove(&facts.name)
             .unwrap_or_else(|| Err(AwsError::malformed("GetMetricData", "no result for this cluster")));
         let reading = Reading::new(facts, settings, series, now, lookback, stale_after);
-        assess(ctx, &shared, reading)
+        assess(ctx, &shared, reading, resync, recall.deep)
     });
-    let assessed: Vec<ClusterReport> =
-        futures::stream::iter(assessments).buffer_unordered(CONCURRENT_CLUSTERS).collect().await;
-    reports.extend(assessed.into_iter().map(|report| (report.cluster.clone(), report)));
+    let assessed: Vec<(ClusterReport, bool)> =
+        futures::stream::iter(assessments).buffered(CONCURRENT_CLUSTERS).collect().await;
+    let deep_reads = assessed.iter().filter(|(_, deep)| *deep).count();
+    reports.extend(assessed.into_iter().map(|(report, _)| (report.cluster.clone(), report)));
     let clusters: Vec<ClusterReport> = reports.into_values().collect();
-    Ok(Evaluation { clusters, groups: shared.groups.into_inner() })
+    Ok(Evaluation { clusters, deep_reads, groups: shared.groups.into_inner() })
 }
 
-/// What the clusters of one tick share: the groups, read at most once.
-#[derive(Default)]
-struct Shared {
+/// What the clusters of one tick share: the process's memory, the groups (read at most once), and whether the
+/// API budget ran out (then every cluster that needs reading waits for the next tick, without trying).
+struct Shared<'m> {
+    memory: &'m Memory,
     groups: Mutex<Option<Result<Vec<AutoScalingGroup>, AwsError>>>,
+    exhausted: AtomicBool,
 }
 
-/// Plan one cluster, reading what its plan asks for until it decides.
+impl Shared<'_> {
+    async fn groups<A: AutoScalingApi>(&self, autoscaling: &A) -> Result<Vec<AutoScalingGroup>, AwsError> {
+        let mut groups = self.groups.lock().await;
+        if groups.is_none() {
+            *groups = Some(autoscaling.tagged_groups(TAG_CLUSTER).await);
+        }
+        groups.clone().unwrap_or_else(|| Ok(Vec::new()))
+    }
+}
+
+/// Plan one cluster, reading what its plan asks for until it decides; or hold its last verdict when nothing it
+/// depends on changed (and `deep` is not asked). Returns the report and whether the cluster was read deeply.
 async fn assess<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, X, M, C>,
-    shared: &Shared,
+    shared: &Shared<'_>,
     mut reading: Reading,
-) -> ClusterReport {
+    resync: Duration,
+    deep: bool,
+) -> (ClusterReport, bool) {
+    let memory = shared.memory;
+    let name = reading.facts.name.clone();
+    if !deep {
+        let groups = if memory.needs_groups(&name) { Some(shared.groups(ctx.autoscaling).await) } else { None };
+        let groups = groups.as_ref().and_then(|g| g.as_ref().ok()).map(Vec::as_slice);
+        if let Some((mut report, decided)) = memory.verdict(&reading, groups, resync) {
+            report.unchanged_since = Some(decided);
+            return (report, false);
+        }
+    }
+    let deferred = |reading: Reading, why: String| {
+        memory.forget(&reading.facts.name);
+        let decision = Decision::deferred(why);
+        (ClusterReport { settings: Some(reading.settings), ..ClusterReport::new(&reading.facts.name, decision) }, true)
+    };
+    if shared.exhausted.load(Ordering::Relaxed) {
+        return deferred(reading, "the client-side API budget ran out earlier in this tick".into());
+    }
     let mut asked: BTreeSet<Read> = BTreeSet::new();
     for _ in 0..MAX_ROUNDS {
         match plan(&reading) {
-            Step::Done(verdict) => return ClusterReport::from_verdict(&reading.facts, reading.settings, *verdict),
+            Step::Done(verdict) => {
+                let report = ClusterReport::from_verdict(&reading.facts, reading.settings.clone(), *verdict);
+                if matches!(report.reason, Reason::ReadFailed | Reason::ConfigError) {
+                    memory.forget(&name);
+                } else {
+                    let groups = reading.groups.as_ref().and_then(|g| g.as_ref().ok()).map(Vec::as_slice);
+                    memory.remember(&reading, groups, &report);
+                }
+                return (report, true);
+            }
             Step::Read(reads) => {
                 if reads.iter().any(|read| !asked.insert(read.clone())) {
                     break;
                 }
                 perform(ctx, shared, &mut reading, reads).await;
+                if let Some(error) = reading.budget_exhausted() {
+                    shared.exhausted.store(true, Ordering::Relaxed);
+                    let why = format!("the client-side API budget ran out: {error}");
+                    return deferred(reading, why);
+                }
             }
         }
     }
-    let decision = Decision::read_failed("the plan kept asking for what it had read; holding (a bug: please report it)");
-    ClusterReport { settings: Some(reading.settings), ..ClusterReport::new(&reading.facts.name, decision) }
+    memory.forget(&name);
+    let decision =
+        Decision::read_failed("the plan kept asking for what it had read; holding (a bug: please report it)");
+    (ClusterReport { settings: Some(reading.settings), ..ClusterReport::new(&name, decision) }, true)
 }
 
 /// Perform a plan's reads, concurrently, and record each answer (or error) in the reading.
 async fn perform<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, X, M, C>,
-    shared: &Shared,
+    shared: &Shared<'_>,
     reading: &mut Reading,
     reads: Vec<Read>,
 ) {
@@ -329,7 +405,7 @@ enum Answer {
 
 async fn answer<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, X, M, C>,
-    shared: &Shared,
+    shared: &Shared<'_>,
     cluster: &str,
     read: Read,
 ) -> Answer {
@@ -347,19 +423,18 @@ async fn answer<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock
             Answer::TasksOn(futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).collect().await)
         }
         Read::TaskDefinitions(arns) => {
+            // Task definitions are immutable per revision: each is read once per process.
+            let memory = shared.memory;
             let reads = arns.into_iter().map(|arn| async move {
-                let definition = ecs.task_definition(&arn).await;
+                let definition = match memory.definition(&arn) {
+                    Some(known) => Ok(known),
+                    None => ecs.task_definition(&arn).await.inspect(|d| memory.remember_definition(d)),
+                };
                 (arn, definition)
             });
             Answer::Definitions(futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).collect().await)
         }
-        Read::Groups => {
-            let mut groups = shared.groups.lock().await;
-            if groups.is_none() {
-                *groups = Some(ctx.autoscaling.tagged_groups(TAG_CLUSTER).await);
-            }
-            Answer::Groups(groups.clone().unwrap_or_else(|| Ok(Vec::new())))
-        }
+        Read::Groups => Answer::Groups(shared.groups(ctx.autoscaling).await),
         Read::LaunchTemplates(templates) => {
             let reads = templates.into_iter().map(|template| async move {
                 let launched = ctx.ec2.launch_template_type(&template).await;
@@ -441,21 +516,29 @@ impl Answer {
 }
 
 /// Evaluate, log each decision once, publish the ScaleStatus, InstancesShortfall and InstancesSurplus
-/// datapoints in as few calls as possible, then ask for the instances short clusters need.
+/// datapoints in as few calls as possible, then ask for the instances short clusters need. Reads every cluster
+/// from scratch (see [`run_in`] for a process that remembers).
 pub async fn run<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
 ) -> Result<Summary, TickError> {
-    run_in(ctx, config, None).await
+    let memory = Memory::default();
+    run_in(ctx, config, None, Recall { memory: &memory, deep: true }).await
 }
 
-/// [`run`] for one cluster only, or all of them (see [`evaluate_in`]).
+/// [`run`] for one cluster only, or all of them (see [`evaluate_in`]), with what the process remembers.
 pub async fn run_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: Clock>(
     ctx: Context<'_, E, A, X, M, C>,
     config: &TickConfig,
     only: Option<&str>,
+    recall: Recall<'_>,
 ) -> Result<Summary, TickError> {
-    let evaluation = evaluate_in(ctx, config, only).await?;
+    let evaluation = evaluate_in(ctx, config, only, recall).await?;
+    let deferred: Vec<String> =
+        evaluation.clusters.iter().filter(|r| r.reason == Reason::Deferred).map(|r| r.cluster.clone()).collect();
+    if only.is_none() {
+        recall.memory.set_deferred(deferred.clone());
+    }
     let (metrics, now) = (ctx.metrics, ctx.clock.now());
     for report in &evaluation.clusters {
         report.log();
@@ -483,6 +566,7 @@ pub async fn run_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: C
         .collect();
     let emitted = datapoints.iter().filter(|d| d.name == METRIC_NAME).count();
     let failed = evaluation.clusters.iter().filter(|r| matches!(r.reason, Reason::ConfigError | Reason::ReadFailed));
+    let failed = failed.filter(|_| deferred.is_empty());
     let failed = failed.count();
     if failed > 0 && failed == evaluation.clusters.len() {
         return Err(TickError::NothingEvaluated(format!(
@@ -502,13 +586,23 @@ pub async fn run_in<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: MetricsApi, C: C
         .filter(|(_, instances)| *instances > 0)
         .collect();
     let scale_outs = scale_out(ctx.autoscaling, &short, evaluation.groups).await;
-    tracing::info!(namespace = %config.namespace.value, emitted, clusters = evaluation.clusters.len(), "tick done");
+    let deep_reads = evaluation.deep_reads;
+    tracing::info!(
+        namespace = %config.namespace.value,
+        emitted,
+        clusters = evaluation.clusters.len(),
+        deep_reads,
+        deferred = deferred.len(),
+        "tick done"
+    );
     Ok(Summary {
         namespace: config.namespace.value.clone(),
         emitted,
         put_metric_data_calls: calls,
         clusters: evaluation.clusters,
         scale_outs,
+        deep_reads,
+        deferred,
     })
 }
 
@@ -518,6 +612,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::cluster::Resources;
     use crate::config::{EnvConfig, ScheduleInput};
     use crate::ports::FixedClock;
     use crate::ports::script::Script;
@@ -576,6 +671,10 @@ mod tests {
             .with_reservations("hot", 80.0, 20.0, minute_ago())
             .with_cluster("idle", 5, &[])
             .with_reservations("idle", 10.0, 30.0, minute_ago())
+            .with_instance("idle", "i1", "ACTIVE", 2048, 4096)
+            .with_load("idle", "i1", Resources::new(2048, 4096), 0)
+            .with_instance("idle", "i2", "ACTIVE", 2048, 4096)
+            .with_load("idle", "i2", Resources::new(1536, 3072), 0)
             .with_cluster("pair", 2, &[])
             .with_reservations("pair", 39.0, 10.0, minute_ago())
             .with_cluster("steady", 3, &[])
@@ -684,7 +783,9 @@ mod tests {
         assert_eq!(published(&cloud), [("hot".into(), 2.0)], "the idle cluster must not get a 0");
         let hot = summary.clusters.iter().find(|r| r.cluster == "hot").unwrap();
         assert!(
-            hot.notes.iter().any(|n| matches!(n, Note::ScaleOutNotSized { error } if error.contains("DescribeServices"))),
+            hot.notes
+                .iter()
+                .any(|n| matches!(n, Note::ScaleOutNotSized { error } if error.contains("DescribeServices"))),
             "{:?}",
             hot.notes
         );

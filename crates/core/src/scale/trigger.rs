@@ -10,7 +10,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::tick::{Summary, TickError, run_in};
+use super::memory::Memory;
+use super::tick::{Recall, Summary, TickError, run_in};
 use crate::arn::cluster_name;
 use crate::config::TickConfig;
 use crate::ports::{AutoScalingApi, Clock, Context, Ec2Api, EcsApi, MetricsApi};
@@ -43,6 +44,7 @@ pub async fn on_placement_failure<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: Me
     config: &TickConfig,
     cluster: &str,
     interval: Duration,
+    memory: &Memory,
 ) -> Result<Triggered, TickError> {
     let name = cluster_name(cluster).to_owned();
     if !config.discovers() && !config.listed.contains_key(&name) {
@@ -60,7 +62,8 @@ pub async fn on_placement_failure<E: EcsApi, A: AutoScalingApi, X: Ec2Api, M: Me
     if let Err(error) = ctx.ecs.tag_cluster(&facts.arn, TAG_EVALUATED_AT, &now.timestamp().to_string()).await {
         tracing::warn!(cluster = %name, error = %error, "could not record the evaluation; evaluating anyway");
     }
-    let summary = run_in(ctx, config, Some(&name)).await?;
+    // Always from scratch: the event says something changed that the counts may not show yet.
+    let summary = run_in(ctx, config, Some(&name), Recall { memory, deep: true }).await?;
     Ok(Triggered::Evaluated { summary })
 }
 
@@ -90,7 +93,14 @@ mod tests {
         let env = EnvConfig::from_vars([("CLUSTERS", clusters)]);
         let config = TickConfig::build(&env, &ScheduleInput::default()).unwrap();
         let ctx = Context { ecs: cloud, autoscaling: cloud, ec2: cloud, metrics: cloud, clock: &FixedClock(at) };
-        futures::executor::block_on(on_placement_failure(ctx, &config, cluster, Duration::seconds(60))).unwrap()
+        futures::executor::block_on(on_placement_failure(
+            ctx,
+            &config,
+            cluster,
+            Duration::seconds(60),
+            &Memory::default(),
+        ))
+        .unwrap()
     }
 
     #[test]

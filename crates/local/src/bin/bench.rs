@@ -84,7 +84,8 @@ async fn main() {
             let (ecs, autoscaling, metrics) =
                 (Ecs::from_conf(&sdk), AutoScaling::from_conf(&sdk), CloudWatch::from_conf(&sdk));
             let ec2 = ecs_scaler_aws::Ec2::from_conf(&sdk);
-            let ctx = Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
+            let ctx =
+                Context { ecs: &ecs, autoscaling: &autoscaling, ec2: &ec2, metrics: &metrics, clock: &SystemClock };
             let summary = scale_status::handle(&json!({}), &env, ctx).await.unwrap();
             let elapsed = started.elapsed();
             assert_eq!(summary.emitted, n, "every cluster gets a ScaleStatus");

@@ -495,7 +495,14 @@ mod tests {
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].capacity[0].capacity, 1);
         assert_eq!(requests[0].instances.len(), 3);
-        let choice = block_on(terminate::choose(&cloud, &cloud, &cloud, &[CLUSTER.to_owned()], &requests[0]));
+        let choice = block_on(terminate::choose(
+            &cloud,
+            &cloud,
+            &cloud,
+            &[CLUSTER.to_owned()],
+            &Default::default(),
+            &requests[0],
+        ));
         assert_eq!(choice.response.instance_ids.len(), 1);
         assert_ne!(choice.response.instance_ids[0], busy, "{choice:?}");
         cloud.with(|world| {
@@ -552,7 +559,14 @@ mod tests {
         let cloud = SimCloud::new(world);
         let requests = cloud.with(|world| world.termination_requests());
         assert_eq!(requests[0].capacity[0].capacity, 5);
-        let choice = block_on(terminate::choose(&cloud, &cloud, &cloud, &[CLUSTER.to_owned()], &requests[0]));
+        let choice = block_on(terminate::choose(
+            &cloud,
+            &cloud,
+            &cloud,
+            &[CLUSTER.to_owned()],
+            &Default::default(),
+            &requests[0],
+        ));
         cloud.with(|world| {
             world.apply_termination("sim-blue", &choice.response.instance_ids);
             assert_eq!(world.members(0).len(), 5, "{choice:?}");

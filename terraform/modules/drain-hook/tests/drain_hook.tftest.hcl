@@ -202,6 +202,7 @@ run "the_policy_is_scoped_to_the_managed_clusters" {
       "autoscaling:DescribeLifecycleHooks",
       "autoscaling:RecordLifecycleActionHeartbeat",
       "cloudwatch:PutMetricData",
+      "ec2:DescribeInstanceTypes",
       "ecs:DescribeClusters",
       "ecs:DescribeContainerInstances",
       "ecs:DescribeServices",
@@ -222,10 +223,10 @@ run "the_policy_is_scoped_to_the_managed_clusters" {
     # Resource "*" only where nothing narrower exists, and then with a condition unless none exists either.
     condition = alltrue([
       for statement in data.aws_iam_policy_document.lambda.statement :
-      length(statement.condition) > 0 || alltrue([for action in statement.actions : startswith(action, "autoscaling:Describe") || contains(["ecs:ListClusters", "ecs:DescribeTaskDefinition"], action)])
+      length(statement.condition) > 0 || alltrue([for action in statement.actions : startswith(action, "autoscaling:Describe") || contains(["ecs:ListClusters", "ecs:DescribeTaskDefinition", "ec2:DescribeInstanceTypes"], action)])
       if contains(statement.resources, "*")
     ])
-    error_message = "Every Resource * statement except Auto Scaling's Describe*, ECS ListClusters and DescribeTaskDefinition needs a condition."
+    error_message = "Every Resource * statement except Auto Scaling's Describe*, ECS ListClusters and DescribeTaskDefinition and EC2 DescribeInstanceTypes needs a condition."
   }
   assert {
     condition = one([

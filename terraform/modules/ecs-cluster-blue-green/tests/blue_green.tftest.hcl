@@ -310,10 +310,6 @@ run "alarms_drive_the_policies_of_their_own_colour" {
     values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:44444444-4444-4444-4444-444444444444:autoScalingGroupName/default-green:policyName/default-green-scale-down" }
   }
   override_resource {
-    target = aws_autoscaling_policy.surplus["blue"]
-    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:55555555-5555-5555-5555-555555555555:autoScalingGroupName/default-blue:policyName/default-surplus-blue" }
-  }
-  override_resource {
     target = aws_autoscaling_policy.surplus["green"]
     values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:66666666-6666-6666-6666-666666666666:autoScalingGroupName/default-green:policyName/default-surplus-green" }
   }
@@ -331,23 +327,20 @@ run "alarms_drive_the_policies_of_their_own_colour" {
     error_message = "Green's high alarm must call green's scale-up policy."
   }
   assert {
-    condition = (
-      aws_cloudwatch_metric_alarm.surplus["blue"].alarm_actions == toset(["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:55555555-5555-5555-5555-555555555555:autoScalingGroupName/default-blue:policyName/default-surplus-blue"]) &&
-      aws_cloudwatch_metric_alarm.surplus["green"].alarm_actions == toset(["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:66666666-6666-6666-6666-666666666666:autoScalingGroupName/default-green:policyName/default-surplus-green"])
-    )
-    error_message = "Each colour's InstancesSurplus alarm must call its own colour's surplus policy."
+    condition     = aws_cloudwatch_metric_alarm.surplus["green"].alarm_actions == toset(["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:66666666-6666-6666-6666-666666666666:autoScalingGroupName/default-green:policyName/default-surplus-green"])
+    error_message = "The serving colour's InstancesSurplus alarm must call its own surplus policy."
   }
   assert {
-    condition     = aws_autoscaling_policy.surplus["green"].autoscaling_group_name == "default-green" && aws_autoscaling_policy.surplus["blue"].autoscaling_group_name == "default-blue"
-    error_message = "Surplus policies must act on their own colour's group."
+    condition     = keys(aws_autoscaling_policy.surplus) == ["green"] && keys(aws_cloudwatch_metric_alarm.surplus) == ["green"] && aws_autoscaling_policy.surplus["green"].autoscaling_group_name == "default-green"
+    error_message = "Only the serving colour (green, the larger min_size) gets the surplus policy and alarm, on its own group."
   }
   assert {
     condition = (
-      keys(output.surplus_alarms) == ["blue", "green"] &&
+      keys(output.surplus_alarms) == ["green"] &&
       output.surplus_alarms["green"].alarm_actions == toset([output.surplus_policies["green"].arn]) &&
       output.surplus_policies["green"].step_adjustments == toset(jsondecode(file("surplus-steps.json")))
     )
-    error_message = "The surplus outputs must carry both colours' alarms, their actions and the policies' steps."
+    error_message = "The surplus outputs must carry the serving colour's alarm, its action and the policy's steps."
   }
   assert {
     condition     = aws_autoscaling_policy.scale_up["green"].autoscaling_group_name == "default-green" && aws_autoscaling_policy.scale_down["blue"].autoscaling_group_name == "default-blue"
@@ -777,4 +770,24 @@ run "a_malformed_ami_of_either_colour_is_rejected" {
   }
 
   expect_failures = [var.colours]
+}
+
+run "mid_swap_no_colour_gets_the_surplus_alarm" {
+  command = plan
+
+  variables {
+    colours = {
+      blue  = { image_id = "ami-5ac76b27", instance_type = "c4.2xlarge", min_size = 4, max_size = 15 }
+      green = { image_id = "ami-0aae19d30bab785d3", instance_type = "c5.2xlarge", min_size = 4, max_size = 15 }
+    }
+  }
+
+  assert {
+    condition     = length(aws_autoscaling_policy.surplus) == 0 && length(aws_cloudwatch_metric_alarm.surplus) == 0
+    error_message = "With both colours at the same min_size (a swap in progress) neither may remove a surplus batch."
+  }
+  assert {
+    condition     = keys(aws_cloudwatch_metric_alarm.low) == ["blue", "green"]
+    error_message = "The ScaleStatus alarms stay on both active colours (scale-status holds the 0 itself mid-swap)."
+  }
 }

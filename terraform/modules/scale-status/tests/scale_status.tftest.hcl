@@ -187,6 +187,8 @@ run "the_policy_is_least_privilege" {
       "autoscaling:ExecutePolicy",
       "cloudwatch:GetMetricData",
       "cloudwatch:PutMetricData",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
       "ecs:DescribeClusters",
       "ecs:DescribeContainerInstances",
       "ecs:DescribeServices",
@@ -209,12 +211,14 @@ run "the_policy_is_least_privilege" {
       "autoscaling:DescribeAutoScalingGroups",
       "cloudwatch:GetMetricData",
       "cloudwatch:PutMetricData",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
       "ecs:DescribeTaskDefinition",
       "ecs:ListContainerInstances",
       "ecs:ListServices",
       "ecs:ListTasks",
     ])
-    error_message = "Only DescribeAutoScalingGroups, GetMetricData, PutMetricData, DescribeTaskDefinition and the cluster-conditioned lists may use Resource *."
+    error_message = "Only DescribeAutoScalingGroups, GetMetricData, PutMetricData, EC2's DescribeInstanceTypes and DescribeLaunchTemplateVersions, DescribeTaskDefinition and the cluster-conditioned lists may use Resource *."
   }
   assert {
     condition = one([
@@ -344,6 +348,43 @@ run "one_evaluation_at_a_time_by_default" {
     condition     = module.lambda.function.reserved_concurrent_executions == 1
     error_message = "Reserved concurrency 1 serialises the tick and the placement-failure events."
   }
+}
+
+run "disruption_controls_become_environment_variables" {
+  command = plan
+
+  variables {
+    disruption_budget  = "2"
+    disruption_windows = ["0 9 * * mon-fri 8h", "0 0 * * sat 24h"]
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["DISRUPTION_BUDGET"] == "2" &&
+      module.lambda.function.environment[0].variables["DISRUPTION_WINDOWS"] == "0 9 * * mon-fri 8h + 0 0 * * sat 24h"
+    )
+    error_message = "disruption_budget and disruption_windows become DISRUPTION_BUDGET and DISRUPTION_WINDOWS (windows joined by +)."
+  }
+}
+
+run "a_malformed_disruption_window_is_rejected" {
+  command = plan
+
+  variables {
+    disruption_windows = ["weekdays 8h"]
+  }
+
+  expect_failures = [var.disruption_windows]
+}
+
+run "a_malformed_disruption_budget_is_rejected" {
+  command = plan
+
+  variables {
+    disruption_budget = "ten"
+  }
+
+  expect_failures = [var.disruption_budget]
 }
 
 run "consolidation_and_the_event_interval_are_configurable" {
