@@ -14,20 +14,35 @@ const UNABLE_TO_PLACE: &str = "unable to place a task";
 /// What ECS adds to it when the closest instance lacks an attribute a placement constraint asks for.
 const MISSING_ATTRIBUTE: &str = "missing an attribute required by your task";
 
-/// REPLICA services with an "unable to place a task" event inside the look-back window: the tasks ECS wants to
-/// start (a service short of tasks, or one moving tasks off a DRAINING instance) found no room. An event alone
-/// is not a shortfall: the plan counts what actually waits. DAEMON services never count: ECS places one task
-/// per instance, so more instances never place a missing daemon. Nor does a service whose newest such event
-/// says the closest instance lacks an attribute its placement constraints require: instances from the same
-/// launch template would lack it too.
+/// How long ECS withholds a repeated service event: "duplicate event messages are omitted until either the
+/// cause is resolved or six hours passes" (ECS developer guide, service event messages).
+pub const DUPLICATE_EVENTS_OMITTED_FOR: Duration = Duration::hours(6);
+
+/// REPLICA services ECS recently failed to place: the tasks it wants to start (a service short of tasks, or one
+/// moving tasks off a DRAINING instance) found no room. Recently means an "unable to place a task" event inside
+/// the look-back window, or one that is still the service's newest event: ECS writes a failure once and omits
+/// its duplicates until the cause is resolved (it then writes that it started tasks, or reached a steady
+/// state) or six hours pass, so a failure older than the window with nothing after it is still going on. An
+/// event alone is not a shortfall: the plan counts what actually waits. DAEMON services never count: ECS
+/// places one task per instance, so more instances never place a missing daemon. Nor does a service whose
+/// newest such event says the closest instance lacks an attribute its placement constraints require:
+/// instances from the same launch template would lack it too.
 pub fn recent_failures(services: &[Service], now: DateTime<Utc>, window: Duration) -> Vec<&Service> {
+    let unable = |message: &str| message.to_ascii_lowercase().contains(UNABLE_TO_PLACE);
     services
         .iter()
         .filter(|s| s.scheduling == Scheduling::Replica)
         .filter(|s| {
-            let recent = s.events.iter().filter(|event| now - event.created_at <= window);
-            let newest = recent.map(|e| e.message.to_ascii_lowercase()).find(|m| m.contains(UNABLE_TO_PLACE));
-            newest.is_some_and(|message| !message.contains(MISSING_ATTRIBUTE))
+            let newest = s.events.iter().max_by_key(|e| e.created_at);
+            let still_going =
+                newest.filter(|e| unable(&e.message) && now - e.created_at <= DUPLICATE_EVENTS_OMITTED_FOR);
+            let failure = s
+                .events
+                .iter()
+                .filter(|e| now - e.created_at <= window && unable(&e.message))
+                .max_by_key(|e| e.created_at)
+                .or(still_going);
+            failure.is_some_and(|event| !event.message.to_ascii_lowercase().contains(MISSING_ATTRIBUTE))
         })
         .collect()
 }
@@ -117,8 +132,14 @@ mod tests {
         let window = Duration::minutes(10);
         let full = [service(3, 2, 1, &[(60, UNABLE)])];
         assert!(placement_failures(&full, now(), window).is_empty());
-        let old_event = [service(3, 1, 0, &[(3600, UNABLE)])];
-        assert!(placement_failures(&old_event, now(), window).is_empty());
+        // A failure older than the window counts only while nothing came after it (ECS omits its duplicates until
+        // the cause is resolved) and for at most the six hours ECS omits them for.
+        let resolved = [service(3, 1, 0, &[(600, "(service svc) has started 1 tasks"), (3600, UNABLE)])];
+        assert!(placement_failures(&resolved, now(), window).is_empty());
+        let still_going = [service(3, 1, 0, &[(3600, UNABLE), (7200, "(service svc) has reached a steady state.")])];
+        assert_eq!(names(&placement_failures(&still_going, now(), window)), ["svc"]);
+        let too_old = [service(3, 1, 0, &[(6 * 3600 + 60, UNABLE)])];
+        assert!(placement_failures(&too_old, now(), window).is_empty());
         let other_event = [service(3, 1, 0, &[(60, "(service svc) has started 1 tasks")])];
         assert!(placement_failures(&other_event, now(), window).is_empty());
     }

@@ -41,7 +41,9 @@ pub enum Reason {
     UnplaceableTasks,
     BothBelowMin,
     /// Both reservations are low, but removing one instance would push one to its max (or at most one ACTIVE
-    /// instance is left, or the DRAINING ones could not be counted).
+    /// instance is left, or the DRAINING ones could not be counted), or no ACTIVE instance can go now: the
+    /// termination policy would refuse every candidate Auto Scaling may offer (their tasks fit nowhere else,
+    /// do-not-disrupt, the budget, or what they need could not be read).
     ScaleDownGuard,
     WithinThresholds,
     /// Within thresholds, but the instance cheapest to remove can go: its tasks fit the other ACTIVE instances'

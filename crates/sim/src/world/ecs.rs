@@ -14,6 +14,8 @@ use super::placement::{Needs, Unplaced};
 use super::{CLUSTER, EcsStatus, World};
 use crate::scenario::{AGENT_RESERVED_PORTS, Constraint, NetworkMode, Protocol, Scenario, ServiceSpec};
 
+/// How long ECS omits a duplicate service event message while its cause lasts.
+const DUPLICATES_OMITTED: chrono::Duration = chrono::Duration::hours(6);
 const UNABLE_TO_PLACE: &str = "was unable to place a task because no container instance met all of its requirements.";
 
 /// One task, PENDING or RUNNING.
@@ -401,10 +403,22 @@ impl World {
             let message = failure.map(|f| self.unable_to_place(service, f));
             let state = &mut self.ecs.services[service];
             state.unplaced = unplaced;
-            if let Some(message) = message {
-                unplaced_total += unplaced;
+            if placed > 0 {
+                let message = format!("(service {}) has started {placed} tasks.", state.service.name);
                 state.service.events.insert(0, ServiceEvent { created_at: now, message });
             }
+            if let Some(message) = message {
+                unplaced_total += unplaced;
+                // ECS omits a duplicate event message until its cause is resolved (another event came) or six
+                // hours pass.
+                let newest = state.service.events.first();
+                let duplicate = newest.is_some_and(|e| e.message == message && now - e.created_at < DUPLICATES_OMITTED);
+                if !duplicate {
+                    state.service.events.insert(0, ServiceEvent { created_at: now, message });
+                }
+            }
+            // DescribeServices shows the 100 newest.
+            state.service.events.truncate(100);
 
             if c.draining_pending + c.draining_running > 0 {
                 let required = required_tasks(desired as i32, min_healthy) as u32;
