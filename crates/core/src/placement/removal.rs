@@ -147,6 +147,13 @@ pub struct Limits {
     pub headroom: f64,
 }
 
+impl Limits {
+    /// Whether reservations (%) reach a max less the headroom.
+    pub fn exceeded(&self, cpu: f64, memory: f64) -> bool {
+        cpu >= self.cpu.max - self.headroom || memory >= self.memory.max - self.headroom
+    }
+}
+
 /// An instance that can go, and what its going does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Removal {
@@ -326,20 +333,8 @@ impl<'a> Walk<'a> {
         if let Some((_, why)) = left.first() {
             return Err(Kept::FitsNowhere { tasks: u32::try_from(left.len()).unwrap_or(u32::MAX), why: why.clone() });
         }
-        // Everything reserved now stays reserved (the moved tasks run on the others), but for the candidate's
-        // daemons, which go with it; the capacity loses the candidate. Counted from the instances' own
-        // figures, so a task missing from a listing still counts.
-        let staying = self.slots.iter().filter(|s| !self.gone.contains(&s.id));
-        let reserved = staying.fold(Resources::default(), |sum, s| sum.plus(s.registered.less(s.free))).less(daemons);
-        let capacity = others.iter().fold(Resources::default(), |sum, s| sum.plus(s.registered));
-        let percent = |reserved: u32, capacity: u32| {
-            if capacity == 0 { f64::INFINITY } else { 100.0 * f64::from(reserved) / f64::from(capacity) }
-        };
-        let cpu_after = percent(reserved.cpu, capacity.cpu);
-        let memory_after = percent(reserved.memory, capacity.memory);
-        if let Some(limits) = limits
-            && (cpu_after >= limits.cpu.max - limits.headroom || memory_after >= limits.memory.max - limits.headroom)
-        {
+        let (cpu_after, memory_after) = self.reservations_without(&candidate.arn, daemons);
+        if limits.is_some_and(|limits| limits.exceeded(cpu_after, memory_after)) {
             return Err(Kept::AboveMax { cpu_after, memory_after });
         }
         Ok(Removal {
@@ -356,6 +351,33 @@ impl<'a> Walk<'a> {
                 .collect(),
             after: others,
         })
+    }
+
+    /// The cluster's reservations (%) without `candidate`: everything reserved now stays reserved (the moved
+    /// tasks run on the others) but for the candidate's `daemons`, which go with it; the capacity loses the
+    /// candidate. Counted from the instances' own figures, so a task missing from a listing still counts.
+    fn reservations_without(&self, candidate: &str, daemons: Resources) -> (f64, f64) {
+        let staying: Vec<&Slot> = self.slots.iter().filter(|s| !self.gone.contains(&s.id)).collect();
+        let reserved = staying.iter().fold(Resources::default(), |sum, s| sum.plus(s.registered.less(s.free)));
+        let reserved = reserved.less(daemons);
+        let others = staying.iter().filter(|s| s.id != candidate);
+        let capacity = others.fold(Resources::default(), |sum, s| sum.plus(s.registered));
+        let percent = |reserved: u32, capacity: u32| {
+            if capacity == 0 { f64::INFINITY } else { 100.0 * f64::from(reserved) / f64::from(capacity) }
+        };
+        (percent(reserved.cpu, capacity.cpu), percent(reserved.memory, capacity.memory))
+    }
+
+    /// Whether `candidate` could pass the `limits` at all, before its tasks are read: at most `daemons` of what
+    /// it runs goes with it (every DAEMON service's task), so if the reservations without it are too near max
+    /// even then, [`Walk::judge`] would keep it (`above_max`) whatever its tasks. A candidate this says no to
+    /// needs no reads.
+    pub fn may_pass(&self, candidate: &ContainerInstance, daemons: Resources, limits: Limits) -> bool {
+        if !self.slots.iter().any(|s| s.id == candidate.arn) {
+            return true;
+        }
+        let (cpu, memory) = self.reservations_without(&candidate.arn, daemons);
+        !limits.exceeded(cpu, memory)
     }
 
     /// Take a judged removal: the instance is gone and its tasks are on the others.

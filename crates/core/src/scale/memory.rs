@@ -4,8 +4,9 @@
 //! - each cluster's **last verdict** and the fingerprint of what it was decided from: DescribeClusters' counts,
 //!   status and tags, the reservation readings, the settings, whether a disruption window is open, and (for a
 //!   verdict that depended on them) the cluster's Auto Scaling groups. While the fingerprint holds and the
-//!   verdict is younger than the resync period (10 minutes by default, staggered per cluster between half and
-//!   all of it), the verdict is published again without reading services, instances or tasks;
+//!   verdict is not due for its resync (once per period, 10 minutes by default, each cluster at its own phase
+//!   within the period, so the clusters' resyncs spread evenly), the verdict is published again without
+//!   reading services, instances or tasks;
 //! - the clusters a tick **deferred** for lack of API budget, which the next tick takes first.
 //!
 //! Nothing here is needed for a correct status: a cold start (or a process that never remembers) reads every
@@ -91,7 +92,7 @@ impl Memory {
         let verdicts = lock(&self.verdicts);
         let remembered = verdicts.get(&reading.facts.name)?;
         if remembered.fingerprint != fingerprint(reading)
-            || reading.now - remembered.decided >= staggered(&reading.facts.name, resync)
+            || resync_due(&reading.facts.name, remembered.decided, reading.now, resync)
         {
             return None;
         }
@@ -126,12 +127,14 @@ impl Memory {
     }
 }
 
-/// The resync period of one cluster: between half and all of `resync`, fixed per cluster name, so clusters
-/// that were first read together do not all read again together.
-fn staggered(cluster: &str, resync: Duration) -> Duration {
-    let fraction = (hash(&cluster) % 1000) as f64 / 1000.0;
-    let seconds = resync.num_seconds() as f64 * (0.5 + 0.5 * fraction);
-    Duration::seconds(seconds.round() as i64)
+/// Whether a verdict decided at `decided` is due to be read again from scratch at `now`. Each cluster resyncs
+/// once per `resync` period, at its own phase within the period (fixed per cluster name): the clusters' resyncs
+/// spread evenly over the period whenever they were first read, and no verdict is older than one period.
+fn resync_due(cluster: &str, decided: DateTime<Utc>, now: DateTime<Utc>, resync: Duration) -> bool {
+    let period = resync.num_seconds().max(1);
+    let phase = i64::try_from(hash(&cluster) % period.unsigned_abs()).unwrap_or(0);
+    let slot = |at: DateTime<Utc>| (at.timestamp() - phase).div_euclid(period);
+    slot(now) > slot(decided)
 }
 
 /// Everything cheap that could change a verdict: DescribeClusters' answer for the cluster, its settings, the
@@ -187,4 +190,40 @@ fn groups_digest(groups: &[AutoScalingGroup], cluster: &str) -> u64 {
         .collect();
     ours.sort_unstable();
     hash(&ours)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn each_cluster_resyncs_once_a_period_and_the_clusters_spread_over_it() {
+        let start = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).single().unwrap();
+        let period = Duration::minutes(10);
+        let names: Vec<String> = (0..100).map(|c| format!("c{c}")).collect();
+        // Every cluster decided at the same minute, then re-read whenever due, minute by minute for an hour.
+        let mut decided: Vec<DateTime<Utc>> = vec![start; names.len()];
+        let mut per_minute = Vec::new();
+        for minute in 1..=60 {
+            let now = start + Duration::minutes(minute);
+            let mut due = 0;
+            for (name, at) in names.iter().zip(decided.iter_mut()) {
+                if resync_due(name, *at, now, period) {
+                    assert!(now - *at <= period, "{name}: read {} after the last", now - *at);
+                    *at = now;
+                    due += 1;
+                }
+            }
+            per_minute.push(due);
+        }
+        // 100 clusters, each once per 10 minutes: 600 deep reads in the hour, about 10 a minute.
+        let total: usize = per_minute.iter().sum();
+        assert!((590..=610).contains(&total), "{total} deep reads: {per_minute:?}");
+        assert!(per_minute[10..].iter().all(|n| *n <= 25), "no minute takes a crowd: {per_minute:?}");
+        assert!(decided.iter().all(|at| start + Duration::minutes(60) - *at < period));
+        // A verdict just decided is not due again before its phase comes round.
+        assert!(!resync_due("c1", start, start, period));
+    }
 }

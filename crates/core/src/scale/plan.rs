@@ -26,7 +26,7 @@ use super::placement::{Unplaceable, is_idle, recent_failures};
 use super::read::{Read, Reading};
 use super::rule::{ClusterReading, Decision, Placement, Reason, ScaleRule, ScaleStatus};
 use crate::arn::cluster_name;
-use crate::cluster::{ContainerInstance, Scheduling, Service};
+use crate::cluster::{ContainerInstance, Resources, Scheduling, Service, TaskDefinition};
 use crate::lifecycle::{AutoScalingGroup, TAG_CLUSTER};
 use crate::metrics::Observation;
 use crate::placement::fresh::{self, Registered};
@@ -665,8 +665,20 @@ fn consolidation(
         let why = format!("instance {} is DRAINING; one consolidation at a time", draining.id());
         return Ok((None, vec![Note::ConsolidationSkipped { why }]));
     }
-    let offered = removal_order(instances).into_iter().filter(|i| zones.is_none_or(|z| z.offers(i)));
-    let order: Vec<&ContainerInstance> = offered.take(CANDIDATES_TRIED).collect();
+    // Candidates whose going would bring a reservation within the headroom of its max whatever they run (all
+    // the daemons going with them) are not read: on a steady cluster that is every candidate, and the tick
+    // reads nothing more than its services.
+    let daemons = daemon_share(r, services)?;
+    let bound = Walk::new(view(r, instances, services));
+    let offered: Vec<&ContainerInstance> =
+        removal_order(instances).into_iter().filter(|i| zones.is_none_or(|z| z.offers(i))).collect();
+    let passing = |c: &&ContainerInstance| daemons.is_none_or(|d| bound.may_pass(c, d, limits));
+    let order: Vec<&ContainerInstance> = offered.iter().copied().filter(passing).take(CANDIDATES_TRIED).collect();
+    if order.is_empty() && !offered.is_empty() {
+        let why = "without any instance Auto Scaling would offer, a reservation would come within the headroom of \
+                   its max";
+        return Ok((None, vec![Note::ConsolidationSkipped { why: why.into() }]));
+    }
     ready_to_walk(r, instances, services, &order)?;
     let walk = Walk::new(view(r, instances, services));
     let budget = allowance(r, instances);
@@ -693,6 +705,24 @@ fn consolidation(
         kept.push(Note::ConsolidationSkipped { why: why.into() });
     }
     Ok((None, kept))
+}
+
+/// What every DAEMON service's task reserves together (one of each runs on every instance), reading their task
+/// definitions; `None` when one of them could not be read.
+fn daemon_share(r: &Reading, services: &[Service]) -> Need<Option<Resources>> {
+    let daemons: Vec<&Service> = services.iter().filter(|s| s.scheduling == Scheduling::Daemon).collect();
+    let mut wants = Wants::default();
+    let unread = daemons.iter().map(|s| s.task_definition.clone()).filter(|arn| !r.definition_read(arn));
+    wants.add(Read::TaskDefinitions(unique(unread)));
+    wants.halt()?;
+    let mut share = Resources::default();
+    for daemon in daemons {
+        match r.definitions.get(&daemon.task_definition).map(TaskDefinition::reservation) {
+            Some(Ok(size)) => share = share.plus(size),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(share))
 }
 
 /// The services a walk needs: those the plan read already, or a read of them.

@@ -178,8 +178,6 @@ impl ScaleRule {
         self.above_max(reading).is_some()
     }
 
-    /// Whether [`ScaleRule::decide`] will consult the scale-down guard, and so needs
-    /// [`ClusterReading::draining`]: both reservations known and at or below their min, nothing unplaced.
     /// Whether consolidation could apply to a reading the rule holds steady (reason `within_thresholds`): with
     /// N registered instances, removing one of average size keeps both reservations below their max,
     /// `reservation × N/(N−1) < max`. Only then are the instances and tasks read to find one that can go, so
@@ -195,6 +193,8 @@ impl ScaleRule {
             && memory * factor < self.memory.max
     }
 
+    /// Whether [`ScaleRule::decide`] will consult the scale-down guard, and so needs
+    /// [`ClusterReading::draining`]: both reservations known and at or below their min, nothing unplaced.
     pub fn consults_guard(&self, reading: &ClusterReading) -> bool {
         let (Some(cpu), Some(memory)) = (reading.cpu.value(), reading.memory.value()) else { return false };
         self.above_max(reading).is_none()

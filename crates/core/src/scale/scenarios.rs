@@ -270,6 +270,22 @@ fn consolidation_reads_nothing_where_removing_an_instance_would_reach_max() {
 }
 
 #[test]
+fn candidates_whose_going_would_come_within_the_headroom_whatever_they_run_are_not_read() {
+    // 48% on 3 instances is 72% on 2: below max 75, so the instances are read. With a headroom of 20 the limit
+    // is 55, and without any instance the others would carry at least 68.8% (its daemon going with it): no
+    // candidate's tasks are read.
+    let cloud = loose_cluster(48.0);
+    cloud.state().clusters[0].tags.insert(crate::config::TAG_CONSOLIDATE_HEADROOM.into(), "20".into());
+    let c = tick(&cloud, "c").clusters.remove(0);
+    assert_eq!((c.scale_status, c.reason), (Some(ScaleStatus::Stay), Reason::WithinThresholds));
+    assert!(notes(&c).contains("within the headroom of its max"), "{}", notes(&c));
+    assert_eq!((cloud.calls("DescribeContainerInstances"), cloud.calls("ListTasks")), (1, 0));
+    // At the default headroom (limit 70) a goes, as before.
+    let cloud = loose_cluster(48.0);
+    assert_eq!(tick(&cloud, "c").clusters.remove(0).reason, Reason::Consolidation);
+}
+
+#[test]
 fn nothing_is_consolidated_while_an_instance_drains_or_when_switched_off() {
     let cloud = loose_cluster(48.0);
     cloud.state().instances.get_mut("c").unwrap()[2].status = "DRAINING".into();
