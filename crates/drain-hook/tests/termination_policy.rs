@@ -4,6 +4,7 @@
 
 use drain_hook::{DrainError, Response, respond};
 use ecs_scaler_core::cluster::Resources;
+use ecs_scaler_core::config::{TAG_CPU_MAX, TAG_CPU_MIN};
 use ecs_scaler_core::drain::DrainSettings;
 use ecs_scaler_core::lifecycle::TAG_CLUSTER;
 use ecs_scaler_core::ports::script::Script;
@@ -14,6 +15,7 @@ const API: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
 
 fn cloud() -> Script {
     Script::new()
+        .with_cluster("web", 2, &[])
         .with_group("web-blue", 1, 3, &[(TAG_CLUSTER, "web")])
         .with_instance("web", "a", "ACTIVE", 2048, 4096)
         .with_instance("web", "b", "ACTIVE", 2048, 4096)
@@ -51,11 +53,37 @@ async fn answer(cloud: &Script, event: &Value, env: &[(&str, &str)]) -> Result<V
 async fn the_empty_instance_is_the_answer_in_aws_s_shape() {
     let cloud = cloud();
     assert_eq!(answer(&cloud, &request("web-blue"), &[]).await.unwrap(), json!({"InstanceIDs": ["i-b"]}));
-    // It read the group, then the cluster's instances, services and tasks once each, and the definition of the
-    // one task a removal would move.
-    let calls = ["DescribeAutoScalingGroups", "DescribeContainerInstances", "DescribeServices", "DescribeTasks"];
-    assert_eq!(calls.map(|c| cloud.calls(c)), [1; 4]);
+    // It read the group, then the cluster (its tags may set the limits), its instances, services and tasks once
+    // each, and the definition of the one task a removal would move.
+    let calls = [
+        "DescribeAutoScalingGroups",
+        "DescribeClusters",
+        "DescribeContainerInstances",
+        "DescribeServices",
+        "DescribeTasks",
+    ];
+    assert_eq!(calls.map(|c| cloud.calls(c)), [1; 5]);
     assert_eq!(cloud.calls("DescribeTaskDefinition"), 1);
+}
+
+#[tokio::test]
+async fn a_scale_in_that_would_come_within_the_cluster_s_headroom_gets_no_instance() {
+    // Without i-b the cluster would run at 25% CPU. The cluster's tags set a CPU max; the default headroom is 5
+    // points, so a max of 35 lets i-b go (25 < 30) and a max of 28 does not (25 > 23).
+    for (max, expected) in [("35", json!(["i-b"])), ("28", json!([]))] {
+        let cloud = cloud();
+        cloud.state().clusters[0].tags =
+            [(TAG_CPU_MIN, "10"), (TAG_CPU_MAX, max)].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let answer = answer(&cloud, &request("web-blue"), &[]).await.unwrap();
+        assert_eq!(answer["InstanceIDs"], expected, "cpu-max {max}");
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_ecs_does_not_know_gets_no_instance_on_a_scale_in() {
+    let cloud = cloud();
+    cloud.state().clusters.clear();
+    assert_eq!(answer(&cloud, &request("web-blue"), &[]).await.unwrap(), json!({"InstanceIDs": []}));
 }
 
 #[tokio::test]
