@@ -16,6 +16,8 @@ example with both colours active and checks, with boto3 against the emulator, th
   - scale-status runs with CONSOLIDATE, EVENT_MIN_INTERVAL_SECONDS and a reserved concurrency of 1, and both
     functions' policies hold what the new work needs, scoped (ExecutePolicy to the cluster's groups, TagResource to
     the cluster and its ecs-scaler:evaluated-at tag);
+  - the drain-hook function, the groups' termination policy, runs with scale-status's thresholds and headroom
+    (CPU_MIN, CPU_MAX, MEMORY_MIN, MEMORY_MAX, CONSOLIDATE_HEADROOM) and the same ECS API budget, as deployed;
 then runs APPLY_THEN if set (`make demo` tells its story there), destroys, and checks that nothing is left.
 
 scripts/terraform-checks.sh apply starts the emulator and runs this file. By hand, with an emulator running:
@@ -406,6 +408,30 @@ class AppliedExample(unittest.TestCase):
         self.assertEqual((environment.get("CONSOLIDATE"), environment.get("EVENT_MIN_INTERVAL_SECONDS")), ("true", "60"))
         self.assertEqual(lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions"), 1)
 
+    def test_the_drain_hook_judges_a_scale_in_by_scale_status_s_thresholds(self):
+        # The termination policy takes an instance only if both reservations stay below max less the headroom
+        # without it: the limits scale-status judged its 0 by, so both functions must be deployed with the same.
+        outputs, lam = example.outputs, example.client("lambda")
+        environment = {
+            function: lam.get_function_configuration(FunctionName=outputs[f"{function}_function_name"])["Environment"]["Variables"]
+            for function in ("scale_status", "drain_hook")
+        }
+        shared = ("CPU_MIN", "CPU_MAX", "MEMORY_MIN", "MEMORY_MAX", "CONSOLIDATE_HEADROOM", "ECS_API_SHARE", "ECS_API_MAX_WAIT_MS")
+        scale_status = {key: environment["scale_status"].get(key) for key in shared}
+        drain_hook = {key: environment["drain_hook"].get(key) for key in shared}
+        # The example's values: thresholds 40/75, headroom 5, the API budget's defaults.
+        self.assertEqual(scale_status, {
+            "CPU_MIN": "40", "CPU_MAX": "75", "MEMORY_MIN": "40", "MEMORY_MAX": "75", "CONSOLIDATE_HEADROOM": "5",
+            "ECS_API_SHARE": "0.1", "ECS_API_MAX_WAIT_MS": "2000",
+        })
+        self.assertEqual(drain_hook, scale_status, "the drain hook must judge by scale-status's limits")
+        self.assertEqual(environment["scale_status"].get("RESYNC_SECONDS"), "600")
+        # No per-cluster thresholds in the schedule's input, which scale-status alone would see.
+        self.assertEqual(json.loads(outputs["scale_status_schedule_input"]), {
+            "clusters": [{"name": outputs["cluster_name"]}],
+            "namespace": "Curalate/AutoScaling",
+        })
+
     def test_the_functions_policies_scope_the_new_actions(self):
         outputs, iam = example.outputs, example.client("iam")
         cluster = outputs["cluster_name"]
@@ -545,6 +571,7 @@ def load_tests(loader, tests, pattern):
         "test_a_scale_in_asks_the_drain_hook_function",
         "test_placement_failures_of_the_cluster_reach_scale_status",
         "test_scale_status_runs_one_at_a_time_with_the_new_settings",
+        "test_the_drain_hook_judges_a_scale_in_by_scale_status_s_thresholds",
         "test_the_functions_policies_scope_the_new_actions",
         "test_apply_then",
     ]

@@ -19,6 +19,18 @@ locals {
     Environment = var.environment
     Team        = var.team
   }
+
+  # The one source of the limits both Lambdas judge by: scale-status publishes its 0 by them, and the drain hook's
+  # termination policy takes an instance on a scale-in only if both reservations stay below max less the headroom
+  # without it. Both get them as the same environment variables (CPU_MIN, CPU_MAX, MEMORY_MIN, MEMORY_MAX,
+  # CONSOLIDATE_HEADROOM); a cluster's ecs-scaler:* tags override them in both.
+  limits = {
+    cpu_min              = var.thresholds.cpu.min
+    cpu_max              = var.thresholds.cpu.max
+    memory_min           = var.thresholds.memory.min
+    memory_max           = var.thresholds.memory.max
+    consolidate_headroom = var.consolidate_headroom
+  }
 }
 
 ################################################################################
@@ -164,8 +176,19 @@ module "drain_hook" {
   lifecycle_hook_name = local.lifecycle_hook_name
   namespace           = local.namespace
   max_drain_seconds   = var.max_drain_seconds
-  alarm_actions       = var.alarm_actions
-  tags                = local.tags
+
+  # The termination policy judges a scale-in by scale-status's limits.
+  cpu_min              = local.limits.cpu_min
+  cpu_max              = local.limits.cpu_max
+  memory_min           = local.limits.memory_min
+  memory_max           = local.limits.memory_max
+  consolidate_headroom = local.limits.consolidate_headroom
+
+  ecs_api_share       = var.ecs_api_share
+  ecs_api_max_wait_ms = var.ecs_api_max_wait_ms
+
+  alarm_actions = var.alarm_actions
+  tags          = local.tags
 }
 
 module "ecs_cluster_bg" {
@@ -211,11 +234,21 @@ module "scale_status" {
   name      = "${var.cluster_name}-scale-status"
   zip_path  = local.scale_status_zip
   namespace = local.namespace
-  clusters = [{
-    name   = aws_ecs_cluster.this.name
-    cpu    = var.thresholds.cpu
-    memory = var.thresholds.memory
-  }]
+  # The cluster is listed by name only: thresholds in the schedule's input would reach scale-status alone, so they
+  # go into the environment both Lambdas read.
+  clusters = [{ name = aws_ecs_cluster.this.name }]
+  settings = {
+    cpu_min    = local.limits.cpu_min
+    cpu_max    = local.limits.cpu_max
+    memory_min = local.limits.memory_min
+    memory_max = local.limits.memory_max
+  }
+  consolidate_headroom = local.limits.consolidate_headroom
+
+  ecs_api_share       = var.ecs_api_share
+  ecs_api_max_wait_ms = var.ecs_api_max_wait_ms
+  resync_seconds      = var.resync_seconds
+
   alarm_actions = var.alarm_actions
   tags          = local.tags
 }
@@ -228,8 +261,8 @@ module "dashboard" {
   clusters = [{
     name      = aws_ecs_cluster.this.name
     asg_names = module.ecs_cluster_bg.autoscaling_group_names
-    cpu       = var.thresholds.cpu
-    memory    = var.thresholds.memory
+    cpu       = { min = local.limits.cpu_min, max = local.limits.cpu_max }
+    memory    = { min = local.limits.memory_min, max = local.limits.memory_max }
   }]
   scale_status_function_name = module.scale_status.function_name
   drain_hook_function_name   = module.drain_hook.function_name

@@ -29,7 +29,7 @@ output "drain_hook_function_name" {
 }
 
 output "scale_status_schedule_input" {
-  description = "The JSON the scale-status schedule sends every minute."
+  description = "The JSON the scale-status schedule sends every minute: the cluster's name and the namespace (the thresholds are in both Lambdas' environment)."
   value       = module.scale_status.schedule_input
 }
 

@@ -79,7 +79,7 @@ variable "max_drain_seconds" {
 }
 
 variable "thresholds" {
-  description = "Reservation thresholds in percent: scale up above max, scale down below min."
+  description = "Reservation thresholds in percent: scale up above max, scale down below min. Both Lambdas get them (CPU_MIN, CPU_MAX, MEMORY_MIN, MEMORY_MAX): scale-status judges by them, and so does the drain hook's termination policy when it chooses what a scale-in takes. A cluster's ecs-scaler:* tags override them in both."
   type = object({
     cpu    = object({ min = number, max = number })
     memory = object({ min = number, max = number })
@@ -87,6 +87,54 @@ variable "thresholds" {
   default = {
     cpu    = { min = 40, max = 75 }
     memory = { min = 40, max = 75 }
+  }
+}
+
+variable "consolidate_headroom" {
+  description = "CONSOLIDATE_HEADROOM of both Lambdas: points below each max that a removal leaves (scale-status judges a 0 against max - headroom, the drain hook's termination policy a scale-in the same way), so the next small rise does not undo it."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.consolidate_headroom >= 0 && var.consolidate_headroom <= 100
+    error_message = "consolidate_headroom must be between 0 and 100 (percentage points), got ${var.consolidate_headroom}."
+  }
+}
+
+variable "ecs_api_share" {
+  description = "ECS_API_SHARE of each Lambda: the share of each of the account's ECS throttling buckets it may use (above 0, at most 1). Each Lambda has a budget of its own, so together they may use up to twice this."
+  type        = number
+  default     = 0.1
+  nullable    = false
+
+  validation {
+    condition     = var.ecs_api_share > 0 && var.ecs_api_share <= 1
+    error_message = "ecs_api_share must be above 0 and at most 1 (a share of each ECS throttling bucket), got ${var.ecs_api_share}."
+  }
+}
+
+variable "ecs_api_max_wait_ms" {
+  description = "ECS_API_MAX_WAIT_MS of each Lambda: how long, in milliseconds, an ECS call may wait for a token of its budget; scale-status defers the cluster to the next tick rather than wait longer, and the drain hook checks again at its next reconcile."
+  type        = number
+  default     = 2000
+  nullable    = false
+
+  validation {
+    condition     = var.ecs_api_max_wait_ms >= 0 && floor(var.ecs_api_max_wait_ms) == var.ecs_api_max_wait_ms
+    error_message = "ecs_api_max_wait_ms must be a whole number of milliseconds, 0 or more, got ${var.ecs_api_max_wait_ms}."
+  }
+}
+
+variable "resync_seconds" {
+  description = "RESYNC_SECONDS of scale-status: how often a steady cluster is read again from scratch (60-3600); in between, a warm function publishes the last verdict again while nothing it was decided from has changed."
+  type        = number
+  default     = 600
+  nullable    = false
+
+  validation {
+    condition     = var.resync_seconds >= 60 && var.resync_seconds <= 3600 && floor(var.resync_seconds) == var.resync_seconds
+    error_message = "resync_seconds must be a whole number of seconds between 60 and 3600, got ${var.resync_seconds}."
   }
 }
 

@@ -32,9 +32,27 @@ locals {
       MAX_DRAIN_SECONDS    = tostring(var.max_drain_seconds)
       DRAIN_TIMEOUT_RESULT = var.drain_timeout_result
       LIFECYCLE_HOOK_NAME  = var.lifecycle_hook_name
-      RUST_LOG             = var.log_level
+      # The limits the termination policy judges a scale-in by, the same variables scale-status reads (a
+      # cluster's ecs-scaler:* tags override them). Unset ones are left out: the function's defaults apply.
+      CPU_MIN              = var.cpu_min == null ? null : tostring(var.cpu_min)
+      CPU_MAX              = var.cpu_max == null ? null : tostring(var.cpu_max)
+      MEMORY_MIN           = var.memory_min == null ? null : tostring(var.memory_min)
+      MEMORY_MAX           = var.memory_max == null ? null : tostring(var.memory_max)
+      CONSOLIDATE_HEADROOM = var.consolidate_headroom == null ? null : tostring(var.consolidate_headroom)
+      # The client-side ECS budget: a share of each of the account's throttling buckets, and the longest wait
+      # for a token before a call fails.
+      ECS_API_SHARE       = tostring(var.ecs_api_share)
+      ECS_API_MAX_WAIT_MS = tostring(var.ecs_api_max_wait_ms)
+      RUST_LOG            = var.log_level
     } : key => value if value != null && value != ""
   }
+
+  # The function resolves its environment's thresholds at its cold start, filling the unset ones with its
+  # defaults (60/85), and fails there if a min is not below its max.
+  default_cpu    = { min = 60, max = 85 }
+  default_memory = { min = 60, max = 85 }
+  cpu_limits     = { min = coalesce(var.cpu_min, local.default_cpu.min), max = coalesce(var.cpu_max, local.default_cpu.max) }
+  memory_limits  = { min = coalesce(var.memory_min, local.default_memory.min), max = coalesce(var.memory_max, local.default_memory.max) }
 }
 
 ################################################################################
@@ -138,6 +156,11 @@ resource "aws_cloudwatch_event_target" "reconcile" {
       condition     = var.timeout >= var.reconcile_seconds + var.poll_seconds + 10
       error_message = "timeout (${var.timeout} s) must outlast a reconcile's window (reconcile_seconds ${var.reconcile_seconds} s) plus its last check (poll_seconds ${var.poll_seconds} s) and 10 s."
     }
+    # One ECS call waiting for its token as long as the function may run would end the invocation in a timeout.
+    precondition {
+      condition     = var.ecs_api_max_wait_ms < var.timeout * 1000
+      error_message = "ecs_api_max_wait_ms (${var.ecs_api_max_wait_ms} ms) must be shorter than the function's timeout (${var.timeout} s): a call waiting that long for its ECS budget would time the invocation out."
+    }
   }
 }
 
@@ -161,6 +184,18 @@ resource "aws_lambda_permission" "autoscaling" {
   action        = "lambda:InvokeFunction"
   function_name = module.lambda.function_name
   principal     = local.autoscaling_service_role_arn
+
+  lifecycle {
+    # A min not below its max (an unset end being the function's default) fails every cold start of the function.
+    precondition {
+      condition     = local.cpu_limits.min < local.cpu_limits.max
+      error_message = "cpu_min (${local.cpu_limits.min}${var.cpu_min == null ? ", the default" : ""}) must be below cpu_max (${local.cpu_limits.max}${var.cpu_max == null ? ", the default" : ""}): the function would fail its cold start."
+    }
+    precondition {
+      condition     = local.memory_limits.min < local.memory_limits.max
+      error_message = "memory_min (${local.memory_limits.min}${var.memory_min == null ? ", the default" : ""}) must be below memory_max (${local.memory_limits.max}${var.memory_max == null ? ", the default" : ""}): the function would fail its cold start."
+    }
+  }
 }
 
 ################################################################################

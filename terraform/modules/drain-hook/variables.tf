@@ -113,6 +113,85 @@ variable "drain_timeout_result" {
   }
 }
 
+variable "cpu_min" {
+  description = "CPU_MIN: reserved CPU, in percent, below which scale-status scales a cluster down. The termination policy judges by the max alone, but the function checks each min against its max at its cold start (an unset end is its default) and a cluster's tags layer over both: set it to scale-status's (its settings.cpu_min). A cluster's ecs-scaler:cpu-min tag overrides it. null leaves CPU_MIN unset: the function's default, 60."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.cpu_min == null || try(var.cpu_min >= 0 && var.cpu_min <= 100, false)
+    error_message = "cpu_min must be a percentage between 0 and 100, got ${jsonencode(var.cpu_min)}."
+  }
+}
+
+variable "cpu_max" {
+  description = "CPU_MAX: reserved CPU, in percent, above which scale-status scales a cluster up. The termination policy takes an instance on a scale-in or rebalance only if both reservations stay below their max less consolidate_headroom without it, the limits scale-status judged its 0 by: set it to scale-status's (its settings.cpu_max). A cluster's ecs-scaler:cpu-max tag overrides it. null leaves CPU_MAX unset: the function's default, 85."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.cpu_max == null || try(var.cpu_max >= 0 && var.cpu_max <= 100, false)
+    error_message = "cpu_max must be a percentage between 0 and 100, got ${jsonencode(var.cpu_max)}."
+  }
+}
+
+variable "memory_min" {
+  description = "MEMORY_MIN: reserved memory, in percent, below which scale-status scales a cluster down. The termination policy judges by the max alone, but the function checks each min against its max at its cold start (an unset end is its default) and a cluster's tags layer over both: set it to scale-status's (its settings.memory_min). A cluster's ecs-scaler:memory-min tag overrides it. null leaves MEMORY_MIN unset: the function's default, 60."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.memory_min == null || try(var.memory_min >= 0 && var.memory_min <= 100, false)
+    error_message = "memory_min must be a percentage between 0 and 100, got ${jsonencode(var.memory_min)}."
+  }
+}
+
+variable "memory_max" {
+  description = "MEMORY_MAX: reserved memory, in percent, above which scale-status scales a cluster up. The termination policy takes an instance on a scale-in or rebalance only if both reservations stay below their max less consolidate_headroom without it, the limits scale-status judged its 0 by: set it to scale-status's (its settings.memory_max). A cluster's ecs-scaler:memory-max tag overrides it. null leaves MEMORY_MAX unset: the function's default, 85."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.memory_max == null || try(var.memory_max >= 0 && var.memory_max <= 100, false)
+    error_message = "memory_max must be a percentage between 0 and 100, got ${jsonencode(var.memory_max)}."
+  }
+}
+
+variable "consolidate_headroom" {
+  description = "CONSOLIDATE_HEADROOM: points below each max that a removal leaves, so the next small rise does not undo it: the termination policy takes an instance on a scale-in or rebalance only if both reservations stay below max less this without it, as scale-status judged its 0. Set it to scale-status's (its consolidate_headroom). A cluster's ecs-scaler:consolidate-headroom tag overrides it. null leaves CONSOLIDATE_HEADROOM unset: the function's default, 5."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.consolidate_headroom == null || try(var.consolidate_headroom >= 0 && var.consolidate_headroom <= 100, false)
+    error_message = "consolidate_headroom must be a number of percentage points between 0 and 100, got ${jsonencode(var.consolidate_headroom)}."
+  }
+}
+
+variable "ecs_api_share" {
+  description = "ECS_API_SHARE: the share of each of the account's ECS throttling buckets (per Region, shared with every other ECS client of the account: deploy pipelines, consoles) this function may use, above 0 and at most 1. Every ECS request, retries included, first takes a token from a client-side bucket of that share of the account bucket's burst and refill rate. scale-status has a budget of its own (its ecs_api_share): together they may use the sum of both shares."
+  type        = number
+  default     = 0.1
+  nullable    = false
+
+  validation {
+    condition     = var.ecs_api_share > 0 && var.ecs_api_share <= 1
+    error_message = "ecs_api_share must be above 0 and at most 1 (a share of each ECS throttling bucket), got ${var.ecs_api_share}."
+  }
+}
+
+variable "ecs_api_max_wait_ms" {
+  description = "ECS_API_MAX_WAIT_MS: how long, in milliseconds, an ECS call may wait for a token of its ecs_api_share bucket. A call that would wait longer is not made and fails at once, as a failed read does: the reconcile checks the instance again next time (it stays held), and the termination policy answers as it does when it cannot judge (no instance for a scale-in that can wait, Auto Scaling's own candidates otherwise; its 1.5 s deadline holds whatever this is). A whole number >= 0, below the function's timeout."
+  type        = number
+  default     = 2000
+  nullable    = false
+
+  validation {
+    condition     = var.ecs_api_max_wait_ms >= 0 && floor(var.ecs_api_max_wait_ms) == var.ecs_api_max_wait_ms
+    error_message = "ecs_api_max_wait_ms must be a whole number of milliseconds, 0 or more, got ${var.ecs_api_max_wait_ms}."
+  }
+}
+
 variable "log_level" {
   description = "RUST_LOG filter for the function's logs, e.g. info or drain_hook=debug,info."
   type        = string

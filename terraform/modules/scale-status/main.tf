@@ -52,7 +52,13 @@ locals {
       DISRUPTION_WINDOWS = join(" + ", var.disruption_windows)
       # The least time between two event-triggered evaluations of a cluster (its ecs-scaler:evaluated-at tag).
       EVENT_MIN_INTERVAL_SECONDS = tostring(var.event_min_interval_seconds)
-      RUST_LOG                   = var.log_level
+      # How long a steady cluster's verdict is published again without reading it deeply.
+      RESYNC_SECONDS = tostring(var.resync_seconds)
+      # The client-side ECS budget: a share of each of the account's throttling buckets, and the longest wait
+      # for a token before the cluster is deferred to the next tick.
+      ECS_API_SHARE       = tostring(var.ecs_api_share)
+      ECS_API_MAX_WAIT_MS = tostring(var.ecs_api_max_wait_ms)
+      RUST_LOG            = var.log_level
     } : key => value if value != null && value != ""
   }
 
@@ -87,6 +93,15 @@ resource "aws_cloudwatch_event_target" "tick" {
   target_id = "scale-status"
   arn       = module.lambda.function_arn
   input     = local.schedule_input
+
+  # One ECS call waiting for its token as long as the function may run would end the tick in a timeout rather
+  # than a deferral.
+  lifecycle {
+    precondition {
+      condition     = var.ecs_api_max_wait_ms < var.timeout * 1000
+      error_message = "ecs_api_max_wait_ms (${var.ecs_api_max_wait_ms} ms) must be shorter than the function's timeout (${var.timeout} s): a call waiting that long for its ECS budget would time the tick out instead of deferring the cluster."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "tick" {

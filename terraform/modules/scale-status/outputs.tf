@@ -47,3 +47,8 @@ output "errors_alarm_arn" {
   description = "ARN of the Errors alarm; null when errors_alarm_enabled is false."
   value       = module.lambda.errors_alarm_arn
 }
+
+output "environment" {
+  description = "The environment variables the module gives the function (settings left unset are absent, so the function's defaults apply)."
+  value       = local.environment
+}

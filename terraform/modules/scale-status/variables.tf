@@ -34,7 +34,7 @@ variable "namespace" {
 }
 
 variable "clusters" {
-  description = "Clusters listed in the schedule's constant input, with optional per-cluster CPU and memory reservation thresholds in percent. Listed clusters are managed even without the ecs-scaler:enabled tag. Empty sends a plain scheduled event: the function then uses settings.clusters and the clusters tagged ecs-scaler:enabled=true."
+  description = "Clusters listed in the schedule's constant input, with optional per-cluster CPU and memory reservation thresholds in percent. Listed clusters are managed even without the ecs-scaler:enabled tag. Empty sends a plain scheduled event: the function then uses settings.clusters and the clusters tagged ecs-scaler:enabled=true. The drain hook's termination policy never sees these per-cluster thresholds: limits both Lambdas must judge by belong in settings (and the drain hook module's cpu_min, cpu_max, memory_min, memory_max) or in the cluster's ecs-scaler:* tags."
   type = list(object({
     name = string
     cpu = optional(object({
@@ -69,7 +69,7 @@ variable "clusters" {
 }
 
 variable "settings" {
-  description = "Account-wide defaults passed as environment variables (CLUSTERS, CPU_MIN, CPU_MAX, MEMORY_MIN, MEMORY_MAX, PLACEMENT_CHECK, LOOKBACK_SECONDS, STALE_AFTER_SECONDS). Unset attributes leave the function's built-in defaults. Per-cluster thresholds in clusters, then ecs-scaler:* cluster tags, override them."
+  description = "Account-wide defaults passed as environment variables (CLUSTERS, CPU_MIN, CPU_MAX, MEMORY_MIN, MEMORY_MAX, PLACEMENT_CHECK, LOOKBACK_SECONDS, STALE_AFTER_SECONDS). Unset attributes leave the function's built-in defaults. Per-cluster thresholds in clusters, then ecs-scaler:* cluster tags, override them. The drain hook's termination policy judges a scale-in by the same CPU_MIN, CPU_MAX, MEMORY_MIN and MEMORY_MAX (under the same tags): give the drain hook module the same values."
   type = object({
     clusters            = optional(list(string), [])
     cpu_min             = optional(number)
@@ -169,7 +169,7 @@ variable "consolidate" {
 }
 
 variable "consolidate_headroom" {
-  description = "CONSOLIDATE_HEADROOM: points below each max threshold that consolidation leaves (a removal is judged against max - headroom), so the next small rise does not undo it. A cluster's ecs-scaler:consolidate-headroom tag overrides it."
+  description = "CONSOLIDATE_HEADROOM: points below each max threshold that consolidation leaves (a removal is judged against max - headroom), so the next small rise does not undo it. A cluster's ecs-scaler:consolidate-headroom tag overrides it. The drain hook's termination policy leaves the same headroom when it chooses what a scale-in takes: give the drain hook module the same value."
   type        = number
   default     = 5
   nullable    = false
@@ -212,6 +212,42 @@ variable "event_min_interval_seconds" {
   validation {
     condition     = var.event_min_interval_seconds >= 10 && var.event_min_interval_seconds <= 3600 && floor(var.event_min_interval_seconds) == var.event_min_interval_seconds
     error_message = "event_min_interval_seconds must be a whole number of seconds between 10 and 3600."
+  }
+}
+
+variable "resync_seconds" {
+  description = "RESYNC_SECONDS: how often a steady cluster is read again from scratch. While nothing its last verdict was decided from has changed (the cluster's counts and tags, the reservations, the settings, an open disruption window, its groups), a warm function publishes that verdict again without reading services, instances or tasks, and reads it again from scratch once per this period, each cluster at its own phase within it (so the deep reads of many clusters spread evenly over the period). A cold start always reads every cluster; a placement-failure event always reads its cluster. 60-3600."
+  type        = number
+  default     = 600
+  nullable    = false
+
+  validation {
+    condition     = var.resync_seconds >= 60 && var.resync_seconds <= 3600 && floor(var.resync_seconds) == var.resync_seconds
+    error_message = "resync_seconds must be a whole number of seconds between 60 and 3600, got ${var.resync_seconds}."
+  }
+}
+
+variable "ecs_api_share" {
+  description = "ECS_API_SHARE: the share of each of the account's ECS throttling buckets (per Region, shared with every other ECS client of the account: deploy pipelines, consoles) this function may use, above 0 and at most 1. Every ECS request, retries included, first takes a token from a client-side bucket of that share of the account bucket's burst and refill rate. The drain hook has a budget of its own (its ecs_api_share): together they may use the sum of both shares."
+  type        = number
+  default     = 0.1
+  nullable    = false
+
+  validation {
+    condition     = var.ecs_api_share > 0 && var.ecs_api_share <= 1
+    error_message = "ecs_api_share must be above 0 and at most 1 (a share of each ECS throttling bucket), got ${var.ecs_api_share}."
+  }
+}
+
+variable "ecs_api_max_wait_ms" {
+  description = "ECS_API_MAX_WAIT_MS: how long, in milliseconds, an ECS call may wait for a token of its ecs_api_share bucket. A call that would wait longer is not made: the tick defers the cluster (and every later one that needs reads) to the next tick, which takes it first, instead of publishing a status from partial reads. A whole number >= 0, below the function's timeout."
+  type        = number
+  default     = 2000
+  nullable    = false
+
+  validation {
+    condition     = var.ecs_api_max_wait_ms >= 0 && floor(var.ecs_api_max_wait_ms) == var.ecs_api_max_wait_ms
+    error_message = "ecs_api_max_wait_ms must be a whole number of milliseconds, 0 or more, got ${var.ecs_api_max_wait_ms}."
   }
 }
 

@@ -47,13 +47,106 @@ run "blue_serves_and_green_waits" {
   }
 }
 
-run "the_schedule_lists_the_cluster_with_the_example_thresholds" {
+run "the_schedule_lists_the_cluster_by_name_only" {
   command = plan
 
   assert {
-    condition     = module.scale_status.schedule_input == "{\"clusters\":[{\"cpu\":{\"max\":75,\"min\":40},\"memory\":{\"max\":75,\"min\":40},\"name\":\"default\"}],\"namespace\":\"Curalate/AutoScaling\"}"
-    error_message = "Unexpected schedule input: ${module.scale_status.schedule_input}"
+    condition     = module.scale_status.schedule_input == "{\"clusters\":[{\"name\":\"default\"}],\"namespace\":\"Curalate/AutoScaling\"}"
+    error_message = "The schedule names the cluster; its thresholds are in the environment both Lambdas read. Got ${module.scale_status.schedule_input}"
   }
+}
+
+run "both_lambdas_judge_by_the_example_thresholds" {
+  command = plan
+
+  assert {
+    condition = {
+      for key in ["CPU_MIN", "CPU_MAX", "MEMORY_MIN", "MEMORY_MAX", "CONSOLIDATE_HEADROOM"] : key => lookup(module.scale_status.environment, key, null)
+      } == {
+      CPU_MIN              = "40"
+      CPU_MAX              = "75"
+      MEMORY_MIN           = "40"
+      MEMORY_MAX           = "75"
+      CONSOLIDATE_HEADROOM = "5"
+    }
+    error_message = "scale-status gets the example's thresholds (40/75) and headroom (5) as its environment. Got ${jsonencode(module.scale_status.environment)}"
+  }
+  assert {
+    condition = alltrue([
+      for key in ["CPU_MIN", "CPU_MAX", "MEMORY_MIN", "MEMORY_MAX", "CONSOLIDATE_HEADROOM", "ECS_API_SHARE", "ECS_API_MAX_WAIT_MS"] :
+      lookup(module.drain_hook.environment, key, "drain-hook: unset") == lookup(module.scale_status.environment, key, "scale-status: unset")
+    ])
+    error_message = "The drain hook's termination policy must get scale-status's thresholds, headroom and API budget. scale-status: ${jsonencode(module.scale_status.environment)}, drain-hook: ${jsonencode(module.drain_hook.environment)}"
+  }
+}
+
+run "changed_thresholds_and_budget_reach_both_lambdas" {
+  command = plan
+
+  variables {
+    thresholds = {
+      cpu    = { min = 30, max = 80 }
+      memory = { min = 50, max = 90.5 }
+    }
+    consolidate_headroom = 3
+    ecs_api_share        = 0.2
+    ecs_api_max_wait_ms  = 1000
+    resync_seconds       = 300
+  }
+
+  assert {
+    condition = alltrue([
+      for environment in [module.scale_status.environment, module.drain_hook.environment] :
+      environment["CPU_MIN"] == "30" && environment["CPU_MAX"] == "80" && environment["MEMORY_MIN"] == "50" &&
+      environment["MEMORY_MAX"] == "90.5" && environment["CONSOLIDATE_HEADROOM"] == "3" &&
+      environment["ECS_API_SHARE"] == "0.2" && environment["ECS_API_MAX_WAIT_MS"] == "1000"
+    ])
+    error_message = "Both Lambdas get the same thresholds, headroom and API budget. scale-status: ${jsonencode(module.scale_status.environment)}, drain-hook: ${jsonencode(module.drain_hook.environment)}"
+  }
+  assert {
+    condition     = module.scale_status.environment["RESYNC_SECONDS"] == "300" && !contains(keys(module.drain_hook.environment), "RESYNC_SECONDS")
+    error_message = "resync_seconds is scale-status's alone."
+  }
+}
+
+run "a_headroom_above_100_is_rejected" {
+  command = plan
+
+  variables {
+    consolidate_headroom = 101
+  }
+
+  expect_failures = [var.consolidate_headroom]
+}
+
+run "an_api_share_above_one_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_share = 1.01
+  }
+
+  expect_failures = [var.ecs_api_share]
+}
+
+run "a_negative_api_wait_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_max_wait_ms = -1
+  }
+
+  expect_failures = [var.ecs_api_max_wait_ms]
+}
+
+run "a_resync_above_an_hour_is_rejected" {
+  command = plan
+
+  variables {
+    resync_seconds = 7200
+  }
+
+  expect_failures = [var.resync_seconds]
 }
 
 run "the_cluster_opts_in_by_tag" {

@@ -155,9 +155,11 @@ run "the_function_is_configured_for_its_poll_loop" {
       RECONCILE_SECONDS    = "45"
       MAX_DRAIN_SECONDS    = "3600"
       DRAIN_TIMEOUT_RESULT = "CONTINUE"
+      ECS_API_SHARE        = "0.1"
+      ECS_API_MAX_WAIT_MS  = "2000"
       RUST_LOG             = "info"
     })
-    error_message = "Default environment: namespace, the deployment's clusters, poll, reconcile window, max drain, timeout result, log level; optional ones unset."
+    error_message = "Default environment: namespace, the deployment's clusters, poll, reconcile window, max drain, timeout result, the ECS API budget (the function's own defaults), log level; optional ones (the thresholds too) unset. Got ${jsonencode(module.lambda.function.environment[0].variables)}"
   }
   assert {
     condition     = module.lambda.function.logging_config[0].log_format == "JSON"
@@ -412,6 +414,223 @@ run "a_reconcile_window_the_timeout_cannot_hold_is_rejected" {
   variables {
     timeout           = 60
     reconcile_seconds = 55
+  }
+
+  expect_failures = [aws_cloudwatch_event_target.reconcile]
+}
+
+run "thresholds_become_the_environment_scale_status_reads" {
+  command = plan
+
+  variables {
+    cpu_min              = 40
+    cpu_max              = 75
+    memory_min           = 30.5
+    memory_max           = 80
+    consolidate_headroom = 2.5
+  }
+
+  assert {
+    condition = {
+      for key, value in module.lambda.function.environment[0].variables : key => value
+      if contains(["CPU_MIN", "CPU_MAX", "MEMORY_MIN", "MEMORY_MAX", "CONSOLIDATE_HEADROOM"], key)
+      } == {
+      CPU_MIN              = "40"
+      CPU_MAX              = "75"
+      MEMORY_MIN           = "30.5"
+      MEMORY_MAX           = "80"
+      CONSOLIDATE_HEADROOM = "2.5"
+    }
+    error_message = "cpu_min, cpu_max, memory_min, memory_max and consolidate_headroom become CPU_MIN, CPU_MAX, MEMORY_MIN, MEMORY_MAX and CONSOLIDATE_HEADROOM. Got ${jsonencode(module.lambda.function.environment[0].variables)}"
+  }
+}
+
+run "a_threshold_left_null_stays_out_of_the_environment" {
+  command = plan
+
+  variables {
+    cpu_max = 90
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["CPU_MAX"] == "90" &&
+      length(setintersection(keys(module.lambda.function.environment[0].variables), ["CPU_MIN", "MEMORY_MIN", "MEMORY_MAX", "CONSOLIDATE_HEADROOM"])) == 0
+    )
+    error_message = "Only the thresholds given are set; the others keep the function's defaults. Got ${jsonencode(module.lambda.function.environment[0].variables)}"
+  }
+}
+
+run "the_api_budget_becomes_environment_variables" {
+  command = plan
+
+  variables {
+    ecs_api_share       = 0.05
+    ecs_api_max_wait_ms = 750
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["ECS_API_SHARE"] == "0.05" &&
+      module.lambda.function.environment[0].variables["ECS_API_MAX_WAIT_MS"] == "750"
+    )
+    error_message = "ecs_api_share and ecs_api_max_wait_ms become ECS_API_SHARE and ECS_API_MAX_WAIT_MS."
+  }
+}
+
+# The ends of the ranges the function accepts.
+run "the_ends_of_the_ranges_are_accepted" {
+  command = plan
+
+  variables {
+    cpu_min              = 0
+    cpu_max              = 100
+    memory_min           = 0
+    memory_max           = 100
+    consolidate_headroom = 0
+    ecs_api_share        = 1
+    ecs_api_max_wait_ms  = 0
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["CPU_MIN"] == "0" &&
+      module.lambda.function.environment[0].variables["CPU_MAX"] == "100" &&
+      module.lambda.function.environment[0].variables["CONSOLIDATE_HEADROOM"] == "0" &&
+      module.lambda.function.environment[0].variables["ECS_API_SHARE"] == "1" &&
+      module.lambda.function.environment[0].variables["ECS_API_MAX_WAIT_MS"] == "0"
+    )
+    error_message = "0 and 100 are percentages, 0 points of headroom, a share of 1 and a wait of 0 ms are within range; a 0 is set, not dropped."
+  }
+}
+
+run "a_threshold_above_100_is_rejected" {
+  command = plan
+
+  variables {
+    cpu_max = 101
+  }
+
+  expect_failures = [var.cpu_max]
+}
+
+run "a_negative_threshold_is_rejected" {
+  command = plan
+
+  variables {
+    memory_min = -5
+  }
+
+  expect_failures = [var.memory_min]
+}
+
+run "a_cpu_min_above_100_is_rejected" {
+  command = plan
+
+  variables {
+    cpu_min = 150
+  }
+
+  expect_failures = [var.cpu_min]
+}
+
+run "a_memory_max_above_100_is_rejected" {
+  command = plan
+
+  variables {
+    memory_max = 100.5
+  }
+
+  expect_failures = [var.memory_max]
+}
+
+run "a_headroom_above_100_is_rejected" {
+  command = plan
+
+  variables {
+    consolidate_headroom = 120
+  }
+
+  expect_failures = [var.consolidate_headroom]
+}
+
+run "a_min_not_below_its_max_is_rejected" {
+  command = plan
+
+  variables {
+    memory_min = 75
+    memory_max = 75
+  }
+
+  expect_failures = [aws_lambda_permission.autoscaling]
+}
+
+# The function fills an unset end with its default: CPU_MIN 90 alone is not below the default CPU_MAX 85.
+run "a_min_not_below_the_default_max_is_rejected" {
+  command = plan
+
+  variables {
+    cpu_min = 90
+  }
+
+  expect_failures = [aws_lambda_permission.autoscaling]
+}
+
+run "a_max_below_the_default_min_is_rejected" {
+  command = plan
+
+  variables {
+    memory_max = 50
+  }
+
+  expect_failures = [aws_lambda_permission.autoscaling]
+}
+
+run "an_api_share_of_zero_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_share = 0
+  }
+
+  expect_failures = [var.ecs_api_share]
+}
+
+run "an_api_share_above_one_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_share = 2
+  }
+
+  expect_failures = [var.ecs_api_share]
+}
+
+run "a_negative_api_wait_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_max_wait_ms = -100
+  }
+
+  expect_failures = [var.ecs_api_max_wait_ms]
+}
+
+run "a_fractional_api_wait_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_max_wait_ms = 0.5
+  }
+
+  expect_failures = [var.ecs_api_max_wait_ms]
+}
+
+run "an_api_wait_as_long_as_the_timeout_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_max_wait_ms = 120000
   }
 
   expect_failures = [aws_cloudwatch_event_target.reconcile]

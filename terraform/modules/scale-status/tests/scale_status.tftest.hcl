@@ -134,9 +134,12 @@ run "unset_settings_stay_out_of_the_environment" {
       CONSOLIDATE                = "true"
       CONSOLIDATE_HEADROOM       = "5"
       EVENT_MIN_INTERVAL_SECONDS = "60"
+      RESYNC_SECONDS             = "600"
+      ECS_API_SHARE              = "0.1"
+      ECS_API_MAX_WAIT_MS        = "2000"
       RUST_LOG                   = "info"
     })
-    error_message = "Only the namespace, consolidation, the event interval and the log level are set by default. Got ${jsonencode(module.lambda.function.environment[0].variables)}"
+    error_message = "Only the namespace, consolidation, the event interval, the resync period, the ECS API budget (the function's own defaults: 600 s, 0.1, 2000 ms) and the log level are set by default. Got ${jsonencode(module.lambda.function.environment[0].variables)}"
   }
 }
 
@@ -167,6 +170,9 @@ run "settings_become_environment_variables" {
       CONSOLIDATE                = "true"
       CONSOLIDATE_HEADROOM       = "5"
       EVENT_MIN_INTERVAL_SECONDS = "60"
+      RESYNC_SECONDS             = "600"
+      ECS_API_SHARE              = "0.1"
+      ECS_API_MAX_WAIT_MS        = "2000"
       RUST_LOG                   = "scale_status=debug,info"
     })
     error_message = "Settings must map onto the documented environment variables."
@@ -436,6 +442,139 @@ run "a_fractional_reserved_concurrency_is_rejected" {
   }
 
   expect_failures = [var.reserved_concurrent_executions]
+}
+
+run "the_api_budget_and_the_resync_period_become_environment_variables" {
+  command = plan
+
+  variables {
+    ecs_api_share       = 0.25
+    ecs_api_max_wait_ms = 500
+    resync_seconds      = 1200
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["ECS_API_SHARE"] == "0.25" &&
+      module.lambda.function.environment[0].variables["ECS_API_MAX_WAIT_MS"] == "500" &&
+      module.lambda.function.environment[0].variables["RESYNC_SECONDS"] == "1200"
+    )
+    error_message = "ecs_api_share, ecs_api_max_wait_ms and resync_seconds become ECS_API_SHARE, ECS_API_MAX_WAIT_MS and RESYNC_SECONDS. Got ${jsonencode(module.lambda.function.environment[0].variables)}"
+  }
+}
+
+# The ends of the ranges the function accepts: a share of all of each bucket, no wait at all, a minute and an hour.
+run "the_ends_of_the_ranges_are_accepted" {
+  command = plan
+
+  variables {
+    ecs_api_share       = 1
+    ecs_api_max_wait_ms = 0
+    resync_seconds      = 3600
+  }
+
+  assert {
+    condition = (
+      module.lambda.function.environment[0].variables["ECS_API_SHARE"] == "1" &&
+      module.lambda.function.environment[0].variables["ECS_API_MAX_WAIT_MS"] == "0" &&
+      module.lambda.function.environment[0].variables["RESYNC_SECONDS"] == "3600"
+    )
+    error_message = "A share of 1, a wait of 0 ms and a resync of 3600 s are within range."
+  }
+}
+
+run "a_resync_of_a_minute_is_accepted" {
+  command = plan
+
+  variables {
+    resync_seconds = 60
+  }
+
+  assert {
+    condition     = module.lambda.function.environment[0].variables["RESYNC_SECONDS"] == "60"
+    error_message = "60 s is the shortest resync period."
+  }
+}
+
+run "an_api_share_of_zero_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_share = 0
+  }
+
+  expect_failures = [var.ecs_api_share]
+}
+
+run "an_api_share_above_one_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_share = 1.5
+  }
+
+  expect_failures = [var.ecs_api_share]
+}
+
+run "a_negative_api_wait_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_max_wait_ms = -1
+  }
+
+  expect_failures = [var.ecs_api_max_wait_ms]
+}
+
+run "a_fractional_api_wait_is_rejected" {
+  command = plan
+
+  variables {
+    ecs_api_max_wait_ms = 2.5
+  }
+
+  expect_failures = [var.ecs_api_max_wait_ms]
+}
+
+run "an_api_wait_as_long_as_the_timeout_is_rejected" {
+  command = plan
+
+  variables {
+    timeout             = 10
+    ecs_api_max_wait_ms = 10000
+  }
+
+  expect_failures = [aws_cloudwatch_event_target.tick]
+}
+
+run "a_resync_below_a_minute_is_rejected" {
+  command = plan
+
+  variables {
+    resync_seconds = 59
+  }
+
+  expect_failures = [var.resync_seconds]
+}
+
+run "a_resync_above_an_hour_is_rejected" {
+  command = plan
+
+  variables {
+    resync_seconds = 3601
+  }
+
+  expect_failures = [var.resync_seconds]
+}
+
+run "a_fractional_resync_is_rejected" {
+  command = plan
+
+  variables {
+    resync_seconds = 600.5
+  }
+
+  expect_failures = [var.resync_seconds]
 }
 
 run "errors_alarm_is_optional" {

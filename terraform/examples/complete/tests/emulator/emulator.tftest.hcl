@@ -111,9 +111,9 @@ run "the_example_applies" {
   assert {
     condition = jsondecode(output.scale_status_schedule_input) == {
       namespace = "Curalate/AutoScaling"
-      clusters  = [{ name = "default", cpu = { min = 40, max = 75 }, memory = { min = 40, max = 75 } }]
+      clusters  = [{ name = "default" }]
     }
-    error_message = "The scale-status schedule's target must carry the cluster thresholds. Got ${output.scale_status_schedule_input}"
+    error_message = "The scale-status schedule's target must name the cluster (its thresholds are in both Lambdas' environment). Got ${output.scale_status_schedule_input}"
   }
   assert {
     condition     = module.drain_hook.notification_topic_kms_key_id == "alias/aws/sns"
@@ -250,6 +250,23 @@ run "the_emulator_holds_what_was_applied" {
       output.functions[run.the_example_applies.scale_status_function_name].reserved_concurrent_executions == 1
     )
     error_message = "scale-status runs with CONSOLIDATE=true, EVENT_MIN_INTERVAL_SECONDS=60 and a reserved concurrency of 1. Got ${jsonencode(output.functions[run.the_example_applies.scale_status_function_name])}"
+  }
+  assert {
+    # Read back from the emulator: the drain hook's termination policy judges a scale-in by scale-status's limits.
+    condition = alltrue([
+      for key, value in {
+        CPU_MIN              = "40"
+        CPU_MAX              = "75"
+        MEMORY_MIN           = "40"
+        MEMORY_MAX           = "75"
+        CONSOLIDATE_HEADROOM = "5"
+        ECS_API_SHARE        = "0.1"
+        ECS_API_MAX_WAIT_MS  = "2000"
+      } :
+      lookup(output.functions[run.the_example_applies.scale_status_function_name].environment, key, null) == value &&
+      lookup(output.functions[run.the_example_applies.drain_hook_function_name].environment, key, null) == value
+    ]) && lookup(output.functions[run.the_example_applies.scale_status_function_name].environment, "RESYNC_SECONDS", null) == "600"
+    error_message = "Both Lambdas run with the example's thresholds (40/75), headroom (5) and ECS API budget (0.1, 2000 ms); scale-status with RESYNC_SECONDS=600. Got ${jsonencode({ for name, function in output.functions : name => function.environment })}"
   }
   assert {
     condition = alltrue([
