@@ -193,7 +193,11 @@
 //!   consolidation (`consolidate`, on; "consolidate after" is the low alarm's evaluation periods, 10), with the
 //!   core's default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`); the shortfall
 //!   policy, the surplus alarm and policy, the custom termination policy and the placement-failure event rule
-//!   around it.
+//!   around it. Like the deployed function in a warm Lambda process, it keeps one
+//!   [`Memory`](ecs_scaler_core::scale::memory::Memory) for the whole run, for its scheduled ticks and its
+//!   placement-failure events: task definitions, and the cluster's last verdict, republished while nothing it
+//!   was decided from changed and read again from scratch at least every `resync_seconds` (600, staggered);
+//!   `--no-memory` ([`Knobs::memory`] off) reads every tick from scratch.
 //! - `ecs-scaler-threshold` — [`EcsScaler::threshold`] (not in the default comparison; by name): the same tick
 //!   as it was before placement-aware scaling: consolidation off, no shortfall or surplus policy, the Default
 //!   termination policy, schedule only.

@@ -256,10 +256,11 @@ struct TimelineRow<'a> {
     unplaced_tasks: u32,
     below_min_services: u32,
     oracle: u32,
+    reason: Option<&'a str>,
 }
 
 impl<'a> TimelineRow<'a> {
-    fn new(policy: &'a str, drain_hook: bool, m: &Minute) -> Self {
+    fn new(policy: &'a str, drain_hook: bool, m: &'a Minute) -> Self {
         Self {
             policy,
             drain_hook,
@@ -279,6 +280,7 @@ impl<'a> TimelineRow<'a> {
             unplaced_tasks: m.unplaced_tasks,
             below_min_services: m.below_min_services,
             oracle: m.oracle,
+            reason: m.reason.as_deref(),
         }
     }
 }

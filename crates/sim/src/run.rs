@@ -104,6 +104,11 @@ impl<'s> Simulation<'s> {
         self.reconcile_drains();
         let (mut record, view) = self.cloud.with(|world| world.measure(unplaced));
         let signal = self.policy.tick(&self.cloud, &view);
+        if let Some(decided) = self.policy.last_decision() {
+            record.reason = Some(decided.reason.clone());
+            let reused = decided.reused;
+            self.cloud.with(|world| world.tally.verdicts_reused += u32::from(reused && world.recording().is_some()));
+        }
         let target = self.cloud.with(|world| world.knobs.capacity_target_percent);
         self.cloud.with(|world| {
             let tick = world.tick;

@@ -108,6 +108,7 @@ impl World {
             unplaced_tasks: unplaced,
             below_min_services: below_min,
             oracle,
+            reason: None,
         };
         (record, view)
     }

@@ -60,6 +60,9 @@ pub struct Minute {
     pub below_min_services: u32,
     /// The lower bound on instances for this minute's desired tasks.
     pub oracle: u32,
+    /// Why the policy published what it did, when it says (scale-status's reason: `within_thresholds`,
+    /// `consolidation`, `swap_in_progress`, ...).
+    pub reason: Option<String>,
 }
 
 /// What happened over a whole run besides the per-minute records.
@@ -83,6 +86,8 @@ pub struct Tally {
     pub step_removed: u32,
     /// Evaluations the placement-failure event rule ran (not throttled).
     pub placement_evaluations: u32,
+    /// Scheduled ticks that republished a remembered verdict instead of reading the cluster.
+    pub verdicts_reused: u32,
     /// Scale-in requests the custom termination policy answered with no instance.
     pub termination_refusals: u32,
 }
