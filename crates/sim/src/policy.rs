@@ -23,7 +23,7 @@ use futures::executor::block_on;
 use serde::Serialize;
 
 use crate::SimError;
-use crate::cloud::{CLUSTER_ARN, SimCloud};
+use crate::cloud::{CLUSTER_ARN, Client, client_context};
 use crate::knobs::Knobs;
 use crate::world::CLUSTER;
 
@@ -83,8 +83,8 @@ pub struct PlotThresholds {
 pub trait Policy {
     fn name(&self) -> &str;
 
-    /// Act for one minute, against the world behind `cloud`.
-    fn tick(&mut self, cloud: &SimCloud, view: &ClusterView) -> Signal;
+    /// Act for one minute, against the world behind `cloud` (the policy's own client: its calls are counted).
+    fn tick(&mut self, cloud: &Client, view: &ClusterView) -> Signal;
 
     /// What Auto Scaling and EventBridge do around it.
     fn wiring(&self) -> Wiring {
@@ -99,7 +99,7 @@ pub trait Policy {
 
     /// ECS reported a task placement failure and the EventBridge rule (when [`Wiring::placement_event`]) invoked
     /// the policy's evaluation mid-minute, right after the scheduler ran.
-    fn placement_event(&mut self, _cloud: &SimCloud) {}
+    fn placement_event(&mut self, _cloud: &Client) {}
 
     fn thresholds(&self) -> Option<PlotThresholds> {
         None
@@ -273,11 +273,11 @@ impl Policy for EcsScaler {
     }
 
     /// scale-status's scheduled invocation, as `respond_with` runs it: the tick with the process's memory.
-    fn tick(&mut self, cloud: &SimCloud, _view: &ClusterView) -> Signal {
+    fn tick(&mut self, cloud: &Client, _view: &ClusterView) -> Signal {
         let config = self.config();
         // A tick that evaluates nothing publishes nothing, exactly as in the Lambda.
         let summary = self.invoke(|memory| {
-            block_on(tick::run_in(cloud.context(), &config, None, Recall { memory, deep: false })).ok()
+            block_on(tick::run_in(client_context(cloud), &config, None, Recall { memory, deep: false })).ok()
         });
         self.decided(summary.as_ref());
         Signal::Published
@@ -305,16 +305,17 @@ impl Policy for EcsScaler {
     /// The rule's target: scale-status's event handler ([`trigger::on_placement_failure`]) for this cluster,
     /// which evaluates it with the tick's code unless an event did so less than the interval ago (the time kept
     /// as a cluster tag, in the world's ECS).
-    fn placement_event(&mut self, cloud: &SimCloud) {
+    fn placement_event(&mut self, cloud: &Client) {
         if !self.placement_aware {
             return;
         }
         let config = self.config();
+        let ctx = client_context(cloud);
         let triggered = self.invoke(|memory| {
-            block_on(trigger::on_placement_failure(cloud.context(), &config, CLUSTER_ARN, self.event_interval, memory))
+            block_on(trigger::on_placement_failure(ctx, &config, CLUSTER_ARN, self.event_interval, memory))
         });
         if let Ok(Triggered::Evaluated { .. }) = triggered {
-            cloud.with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
+            cloud.inner().with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
         }
     }
 
@@ -375,8 +376,8 @@ impl Policy for Seed {
         Self::NAME
     }
 
-    fn tick(&mut self, cloud: &SimCloud, _view: &ClusterView) -> Signal {
-        let now = cloud.now();
+    fn tick(&mut self, cloud: &Client, _view: &ClusterView) -> Signal {
+        let now = cloud.inner().now();
         let cluster = [CLUSTER.to_owned()];
         let mut read = block_on(cloud.reservations(&cluster, now - Duration::minutes(1), now));
         let series = read.remove(CLUSTER).and_then(Result::ok).unwrap_or_default();
@@ -444,7 +445,7 @@ impl Policy for CapacityProvider {
         Self::NAME
     }
 
-    fn tick(&mut self, _cloud: &SimCloud, view: &ClusterView) -> Signal {
+    fn tick(&mut self, _cloud: &Client, view: &ClusterView) -> Signal {
         self.decide(view)
     }
 

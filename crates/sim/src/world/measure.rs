@@ -109,6 +109,7 @@ impl World {
             below_min_services: below_min,
             oracle,
             reason: None,
+            ecs_calls: Default::default(),
         };
         (record, view)
     }
