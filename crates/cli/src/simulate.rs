@@ -41,6 +41,10 @@ pub struct SimulateArgs {
     /// original example used 40,75).
     #[arg(long, value_name = "MIN,MAX", value_parser = str::parse::<Thresholds>)]
     pub seed_thresholds: Option<Thresholds>,
+    /// scale-status forgets everything between invocations: every tick reads the cluster from scratch (a cold
+    /// start each minute), where the deployed Lambda remembers task definitions and verdicts nothing changed.
+    #[arg(long)]
+    pub no_memory: bool,
     /// Skip the PNG/SVG plots.
     #[arg(long)]
     pub no_plots: bool,
@@ -148,7 +152,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     for scenario in &scenarios {
         let mut runs = Vec::new();
         for &drain_hook in hooks {
-            let knobs = Knobs { drain_hook, ..Knobs::default() };
+            let knobs = Knobs { drain_hook, memory: !args.no_memory, ..Knobs::default() };
             for name in &policies {
                 bar.set_message(format!("{} / {name}", scenario.name));
                 let policy = build_policy(name, &args, &knobs)?;

@@ -3,7 +3,7 @@
 //! returns a ready future.
 
 use std::future::{Future, ready};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use ecs_scaler_core::arn::cluster_name;
@@ -11,6 +11,7 @@ use ecs_scaler_core::drain::UNKNOWN_STATUS;
 use ecs_scaler_core::lifecycle::LaunchTemplateRef;
 use ecs_scaler_core::lifecycle::{ActionOutcome, AutoScalingGroup, LifecycleAction, LifecycleHook, LifecycleResult};
 use ecs_scaler_core::placement::instance_types::InstanceTypeInfo;
+use ecs_scaler_core::ports::counted::Counted;
 use ecs_scaler_core::ports::{
     AutoScalingApi, AwsError, Clock, ClusterMetric, Context, Ec2Api, EcsApi, MetricsApi, MissingCluster, Reservations,
 };
@@ -22,18 +23,36 @@ use crate::world::{CLUSTER, World};
 pub const CLUSTER_ARN: &str = "arn:aws:ecs:sim:000000000000:cluster/sim";
 
 /// The world, shared by the ports. The core's functions run on one thread, one call at a time; the lock is
-/// there because the ports must be `Sync`.
-#[derive(Debug)]
+/// there because the ports must be `Sync`. A clone is another client of the same world (the same account).
+#[derive(Debug, Clone)]
 pub struct SimCloud {
-    world: Mutex<World>,
+    world: Arc<Mutex<World>>,
 }
 
 /// The ports over a [`SimCloud`], as the core's functions take them.
 pub type SimContext<'a> = Context<'a, SimCloud, SimCloud, SimCloud, SimCloud, SimCloud>;
 
+/// One Lambda function's client of the world (scale-status's, the drain hook's): every port call charged as the
+/// SDK adapter would make it, so the simulation can say what each function costs the account's ECS buckets.
+/// Like the adapter, it asks EC2 for an instance type once for the life of the process.
+pub type Client = Counted<SimCloud>;
+
+/// The ports over a [`Client`], as the core's functions take them (the clock is the world's).
+pub type ClientContext<'a> = Context<'a, Client, Client, Client, Client, SimCloud>;
+
+/// A new client of the world behind `cloud`, its own ledger empty.
+pub fn client(cloud: &SimCloud) -> Client {
+    Counted::new(cloud.clone())
+}
+
+/// The ports of one function's client.
+pub fn client_context(client: &Client) -> ClientContext<'_> {
+    Context { ecs: client, autoscaling: client, ec2: client, metrics: client, clock: client.inner() }
+}
+
 impl SimCloud {
     pub fn new(world: World) -> Self {
-        Self { world: Mutex::new(world) }
+        Self { world: Arc::new(Mutex::new(world)) }
     }
 
     /// Work on the world directly (the parts of AWS that are not behind a port: the scheduler, the alarms).

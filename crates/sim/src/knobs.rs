@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 use ecs_scaler_core::config::DEFAULT_LOOKBACK_SECONDS;
+use ecs_scaler_core::config::disruption::Budget;
 use ecs_scaler_core::drain::DrainPolicy;
 use ecs_scaler_core::lifecycle::LifecycleResult;
 use ecs_scaler_core::scale::capacity::SURPLUS_ALARM_THRESHOLD;
@@ -130,6 +131,17 @@ pub struct Knobs {
     /// The EventBridge rule on SERVICE_TASK_PLACEMENT_FAILURE runs scale-status for the cluster at once, at most
     /// once per this many seconds per cluster: scale-status's EVENT_MIN_INTERVAL_SECONDS (60).
     pub placement_event_throttle_seconds: u32,
+    /// scale-status keeps what a warm Lambda process remembers between invocations
+    /// ([`ecs_scaler_core::scale::memory::Memory`]: task definitions, and each cluster's last verdict while
+    /// nothing it was decided from changed), as the deployed function does. Off: every tick reads the cluster
+    /// from scratch, as a cold start each minute would.
+    pub memory: bool,
+    /// scale-status's RESYNC_SECONDS: a remembered verdict is read again from scratch at least this often
+    /// (each cluster once per period, at its own phase).
+    pub resync_seconds: u32,
+    /// scale-status's DISRUPTION_BUDGET (the cluster's `ecs-scaler:disruption-budget` tag): how many instances
+    /// with tasks may drain voluntarily at once. `None`: the core's default, 10 % of the ACTIVE instances.
+    pub disruption_budget: Option<Budget>,
     /// Two capacity changes in opposite directions this close together count as one oscillation.
     pub oscillation_window_minutes: u32,
     /// A minute whose desired tasks rise by this many percent over the minute before (and by at least
@@ -180,6 +192,9 @@ impl Default for Knobs {
             consolidate_headroom: ecs_scaler_core::config::DEFAULT_CONSOLIDATE_HEADROOM,
             shortfall_warmup_minutes: 5,
             placement_event_throttle_seconds: 60,
+            memory: true,
+            resync_seconds: ecs_scaler_core::scale::memory::DEFAULT_RESYNC_SECONDS,
+            disruption_budget: None,
             oscillation_window_minutes: 10,
             spike_increase_percent: 10.0,
             spike_min_tasks: 5,

@@ -61,11 +61,13 @@
 //!    scheduled tick (step 7) still runs as well, as the schedule does in AWS; asking the shortfall policy twice
 //!    for the same tasks adds nothing (its warm-up, step 8).
 //! 5. **Drain hook.** The drain hook's scheduled reconcile, through the core's own steps
-//!    ([`waiting_targets`], then one [`check`] of every instance held in Terminating:Wait): it reads the
+//!    ([`waiting_targets`], then a [`check`] of every instance held in Terminating:Wait, five times as the
+//!    Lambda's poller does, with one invocation's memory): it reads the
 //!    container instances, tasks, services and the stopped tasks of an instance it would release, and completes
 //!    the lifecycle action when the core's verdict says so, or when `max_drain` (3600 s) has passed; the
 //!    instance's remaining tasks (daemons, and at the max drain time whatever could not move) stop with it. The
-//!    Lambda checks a few times within its minute; the world changes once a minute, so one check is the same.
+//!    world changes once a minute, so the checks after the first find what it found; they are there for the
+//!    calls they cost.
 //! 6. **Metrics.** CPUReservation and MemoryReservation as AWS defines them: CPU units (MiB) reserved by the
 //!    tasks on ACTIVE and DRAINING instances over those instances' registered CPU units (MiB), in percent,
 //!    PENDING tasks included (their reservation is taken at placement). No instance registered, or no task in
@@ -181,7 +183,15 @@
 //! swaps) scaled to 24 h of recorded minutes. **Drains held to max** count the instances the drain hook
 //! released at `MAX_DRAIN_SECONDS` rather than because their tasks ran elsewhere; **tasks killed** are the
 //! REPLICA tasks stopped by a termination rather than moved (no drain hook, such a drain, or an instance gone
-//! before it registered). **Termination refusals** (JSON and CSV) are the minutes a scale-in asked the custom
+//! before it registered). **ECS calls per bucket** are every call scale-status (its ticks and placement-failure
+//! events) and the drain hook (its reconcile, lifecycle notifications and termination policy) make to the world's
+//! ECS, each function through its own [`Counted`](ecs_scaler_core::ports::counted::Counted) client, charged as the
+//! SDK adapters make them (list pages, describe batches) to ECS's throttling buckets: the mean per recorded
+//! minute of each bucket (table: `svc`, `res`, `td r/min` for service, cluster resource and task definition
+//! reads), the most of each in one minute, and the busiest minute (`ECS peak/min`). The drain hook's reconcile
+//! checks as often as the Lambda's poller does within its minute (every 10 s for 45 s: five checks); the world
+//! changes once a minute, so those checks repeat the first's reads, as the Lambda's would on a world that did
+//! not move. **Termination refusals** (JSON and CSV) are the minutes a scale-in asked the custom
 //! termination policy and got no instance. A **spike** starts
 //! at a minute whose desired tasks rise by ≥ 10 % (and ≥ 5 tasks); it lasts until every service has all its
 //! desired tasks PENDING or RUNNING.
@@ -193,7 +203,11 @@
 //!   consolidation (`consolidate`, on; "consolidate after" is the low alarm's evaluation periods, 10), with the
 //!   core's default thresholds ([`ecs_scaler_core::config::DEFAULT_CPU`], `DEFAULT_MEMORY`); the shortfall
 //!   policy, the surplus alarm and policy, the custom termination policy and the placement-failure event rule
-//!   around it.
+//!   around it. Like the deployed function in a warm Lambda process, it keeps one
+//!   [`Memory`](ecs_scaler_core::scale::memory::Memory) for the whole run, for its scheduled ticks and its
+//!   placement-failure events: task definitions, and the cluster's last verdict, republished while nothing it
+//!   was decided from changed and read again from scratch once every `resync_seconds` (600), each cluster at its own phase;
+//!   `--no-memory` ([`Knobs::memory`] off) reads every tick from scratch.
 //! - `ecs-scaler-threshold` — [`EcsScaler::threshold`] (not in the default comparison; by name): the same tick
 //!   as it was before placement-aware scaling: consolidation off, no shortfall or surplus policy, the Default
 //!   termination policy, schedule only.
@@ -225,6 +239,7 @@
 //! [`recent_failures`]: ecs_scaler_core::scale::recent_failures
 
 pub mod builtin;
+pub mod calls;
 pub mod cloud;
 pub mod knobs;
 pub mod oracle;

@@ -8,19 +8,22 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
+use ecs_scaler_core::config::disruption::Budget;
 use ecs_scaler_core::config::{
     DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_NAMESPACE, DEFAULT_STALE_AFTER_SECONDS, Layer, Origin, Sourced, Thresholds,
     TickConfig,
 };
 use ecs_scaler_core::ports::{Clock, ClusterMetric, MetricUnit, MetricsApi};
-use ecs_scaler_core::scale::METRIC_NAME;
+use ecs_scaler_core::scale::memory::Memory;
+use ecs_scaler_core::scale::tick::{self, Recall, Summary};
 use ecs_scaler_core::scale::trigger::{self, Triggered};
+use ecs_scaler_core::scale::{ClusterReport, METRIC_NAME};
 use ecs_scaler_core::{Datapoint, ScaleRule, ScaleStatus};
 use futures::executor::block_on;
 use serde::Serialize;
 
 use crate::SimError;
-use crate::cloud::{CLUSTER_ARN, SimCloud};
+use crate::cloud::{CLUSTER_ARN, Client, client_context};
 use crate::knobs::Knobs;
 use crate::world::CLUSTER;
 
@@ -80,8 +83,8 @@ pub struct PlotThresholds {
 pub trait Policy {
     fn name(&self) -> &str;
 
-    /// Act for one minute, against the world behind `cloud`.
-    fn tick(&mut self, cloud: &SimCloud, view: &ClusterView) -> Signal;
+    /// Act for one minute, against the world behind `cloud` (the policy's own client: its calls are counted).
+    fn tick(&mut self, cloud: &Client, view: &ClusterView) -> Signal;
 
     /// What Auto Scaling and EventBridge do around it.
     fn wiring(&self) -> Wiring {
@@ -96,10 +99,31 @@ pub trait Policy {
 
     /// ECS reported a task placement failure and the EventBridge rule (when [`Wiring::placement_event`]) invoked
     /// the policy's evaluation mid-minute, right after the scheduler ran.
-    fn placement_event(&mut self, _cloud: &SimCloud) {}
+    fn placement_event(&mut self, _cloud: &Client) {}
 
     fn thresholds(&self) -> Option<PlotThresholds> {
         None
+    }
+
+    /// What the policy's last tick decided and why, when it says (scale-status's reason for the cluster).
+    fn last_decision(&self) -> Option<&Decided> {
+        None
+    }
+}
+
+/// scale-status's decision for the cluster at one tick, as its report gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// The reason, as the log line spells it (`consolidation`, `swap_in_progress`, ...).
+    pub reason: String,
+    /// The tick republished the verdict it remembered instead of reading the cluster (see
+    /// [`ecs_scaler_core::scale::memory`]).
+    pub reused: bool,
+}
+
+impl Decided {
+    fn of(report: &ClusterReport) -> Self {
+        Self { reason: report.reason.to_string(), reused: report.unchanged_since.is_some() }
     }
 }
 
@@ -108,9 +132,13 @@ pub trait Policy {
 /// against the world with these thresholds, wired as the Terraform module wires it: the shortfall step policy
 /// on each colour, the custom termination policy, and the placement-failure event rule.
 ///
+/// Like the deployed Lambda, it keeps one [`Memory`] for its whole run (a warm process that is never recycled),
+/// used by the scheduled ticks and the placement-failure events alike, with scale-status's resync period
+/// ([`Knobs::memory`] off: a fresh memory every invocation, every tick read from scratch).
+///
 /// [`EcsScaler::threshold`] is the rule as it was before placement-aware scaling (`ecs-scaler-threshold`):
 /// consolidation off, no shortfall policy, the Default termination policy, schedule only.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EcsScaler {
     pub rule: ScaleRule,
     pub placement_check: bool,
@@ -122,6 +150,32 @@ pub struct EcsScaler {
     pub placement_aware: bool,
     /// scale-status's EVENT_MIN_INTERVAL_SECONDS.
     pub event_interval: Duration,
+    /// scale-status's RESYNC_SECONDS.
+    pub resync_seconds: u32,
+    /// scale-status's DISRUPTION_BUDGET; `None`: the core's default.
+    pub disruption_budget: Option<Budget>,
+    /// What the warm process remembers; `None`: nothing, every invocation starts cold.
+    memory: Option<Memory>,
+    last: Option<Decided>,
+}
+
+/// A clone is another process: the same settings, a cold start.
+impl Clone for EcsScaler {
+    fn clone(&self) -> Self {
+        Self {
+            rule: self.rule,
+            placement_check: self.placement_check,
+            lookback: self.lookback,
+            consolidate: self.consolidate,
+            consolidate_headroom: self.consolidate_headroom,
+            placement_aware: self.placement_aware,
+            event_interval: self.event_interval,
+            resync_seconds: self.resync_seconds,
+            disruption_budget: self.disruption_budget,
+            memory: self.memory.as_ref().map(|_| Memory::default()),
+            last: None,
+        }
+    }
 }
 
 impl EcsScaler {
@@ -142,7 +196,34 @@ impl EcsScaler {
             consolidate_headroom: knobs.consolidate_headroom,
             placement_aware: true,
             event_interval: Duration::seconds(i64::from(knobs.placement_event_throttle_seconds)),
+            resync_seconds: knobs.resync_seconds,
+            disruption_budget: knobs.disruption_budget,
+            memory: knobs.memory.then(Memory::default),
+            last: None,
         }
+    }
+
+    /// Whether it remembers between invocations, as a warm Lambda process does.
+    pub fn remembers(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    /// The same policy, remembering between invocations or not.
+    pub fn remembering(self, memory: bool) -> Self {
+        Self { memory: memory.then(Memory::default), ..self }
+    }
+
+    /// One invocation with the process's memory, or a cold one's.
+    fn invoke<R>(&self, f: impl FnOnce(&Memory) -> R) -> R {
+        match &self.memory {
+            Some(memory) => f(memory),
+            None => f(&Memory::default()),
+        }
+    }
+
+    fn decided(&mut self, summary: Option<&Summary>) {
+        let report = summary.and_then(|s| s.clusters.iter().find(|r| r.cluster == CLUSTER));
+        self.last = report.map(Decided::of);
     }
 
     /// The threshold-only rule with the core's default thresholds: `ecs-scaler-threshold`.
@@ -163,7 +244,7 @@ impl EcsScaler {
             base: Layer::default(),
             lookback_seconds: u32::try_from(self.lookback.num_seconds()).unwrap_or(u32::MAX),
             stale_after_seconds: DEFAULT_STALE_AFTER_SECONDS,
-            resync_seconds: ecs_scaler_core::scale::memory::DEFAULT_RESYNC_SECONDS,
+            resync_seconds: self.resync_seconds,
         }
     }
 
@@ -179,6 +260,7 @@ impl EcsScaler {
             placement_check: Some(Ok(Sourced::new(self.placement_check, Origin::Default))),
             consolidate: Some(Ok(Sourced::new(self.consolidate, Origin::Default))),
             consolidate_headroom: knob(self.consolidate_headroom),
+            disruption_budget: self.disruption_budget.map(|b| Ok(Sourced::new(b, Origin::Env("DISRUPTION_BUDGET")))),
             // Anything scale-status learns later keeps its default until the simulation has a knob for it.
             ..Layer::default()
         }
@@ -190,10 +272,19 @@ impl Policy for EcsScaler {
         if self.placement_aware { Self::NAME } else { Self::THRESHOLD_NAME }
     }
 
-    fn tick(&mut self, cloud: &SimCloud, _view: &ClusterView) -> Signal {
+    /// scale-status's scheduled invocation, as `respond_with` runs it: the tick with the process's memory.
+    fn tick(&mut self, cloud: &Client, _view: &ClusterView) -> Signal {
+        let config = self.config();
         // A tick that evaluates nothing publishes nothing, exactly as in the Lambda.
-        let _ = block_on(ecs_scaler_core::scale::run(cloud.context(), &self.config()));
+        let summary = self.invoke(|memory| {
+            block_on(tick::run_in(client_context(cloud), &config, None, Recall { memory, deep: false })).ok()
+        });
+        self.decided(summary.as_ref());
         Signal::Published
+    }
+
+    fn last_decision(&self) -> Option<&Decided> {
+        self.last.as_ref()
     }
 
     fn drain_layer(&self) -> Layer {
@@ -214,19 +305,17 @@ impl Policy for EcsScaler {
     /// The rule's target: scale-status's event handler ([`trigger::on_placement_failure`]) for this cluster,
     /// which evaluates it with the tick's code unless an event did so less than the interval ago (the time kept
     /// as a cluster tag, in the world's ECS).
-    fn placement_event(&mut self, cloud: &SimCloud) {
+    fn placement_event(&mut self, cloud: &Client) {
         if !self.placement_aware {
             return;
         }
-        let triggered = block_on(trigger::on_placement_failure(
-            cloud.context(),
-            &self.config(),
-            CLUSTER_ARN,
-            self.event_interval,
-            &ecs_scaler_core::scale::memory::Memory::default(),
-        ));
+        let config = self.config();
+        let ctx = client_context(cloud);
+        let triggered = self.invoke(|memory| {
+            block_on(trigger::on_placement_failure(ctx, &config, CLUSTER_ARN, self.event_interval, memory))
+        });
         if let Ok(Triggered::Evaluated { .. }) = triggered {
-            cloud.with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
+            cloud.inner().with(|world| world.tally.placement_evaluations += u32::from(world.recording().is_some()));
         }
     }
 
@@ -287,8 +376,8 @@ impl Policy for Seed {
         Self::NAME
     }
 
-    fn tick(&mut self, cloud: &SimCloud, _view: &ClusterView) -> Signal {
-        let now = cloud.now();
+    fn tick(&mut self, cloud: &Client, _view: &ClusterView) -> Signal {
+        let now = cloud.inner().now();
         let cluster = [CLUSTER.to_owned()];
         let mut read = block_on(cloud.reservations(&cluster, now - Duration::minutes(1), now));
         let series = read.remove(CLUSTER).and_then(Result::ok).unwrap_or_default();
@@ -356,7 +445,7 @@ impl Policy for CapacityProvider {
         Self::NAME
     }
 
-    fn tick(&mut self, _cloud: &SimCloud, view: &ClusterView) -> Signal {
+    fn tick(&mut self, _cloud: &Client, view: &ClusterView) -> Signal {
         self.decide(view)
     }
 

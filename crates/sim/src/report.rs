@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::SimError;
+use crate::calls::CallRates;
 use crate::knobs::Knobs;
 use crate::policy::PlotThresholds;
 use crate::world::{Minute, Tally};
@@ -64,6 +65,10 @@ pub struct Summary {
     /// minute later): each is a minute a group stayed above its desired capacity.
     pub termination_refusals: u32,
     pub peak_instances: u32,
+    /// Scheduled ticks of scale-status that republished a remembered verdict rather than reading the cluster.
+    pub verdicts_reused: u32,
+    /// ECS calls per throttling bucket per recorded minute, by scale-status and the drain hook.
+    pub ecs_calls: CallRates,
 }
 
 impl Summary {
@@ -98,6 +103,12 @@ impl Summary {
             drain_timeouts: tally.drain_timeouts,
             termination_refusals: tally.termination_refusals,
             peak_instances: timeline.iter().map(|m| m.instances).max().unwrap_or(0),
+            verdicts_reused: tally.verdicts_reused,
+            ecs_calls: CallRates::of(
+                &timeline.iter().map(|m| (m.minute, m.ecs_calls)).collect::<Vec<_>>(),
+                &tally.ecs_calls_policy,
+                &tally.ecs_calls_drain_hook,
+            ),
         }
     }
 
@@ -139,8 +150,10 @@ fn spike_cell(summary: &Summary) -> String {
     }
 }
 
-/// The header of [`table`].
-pub const COLUMNS: [&str; 12] = [
+/// The header of [`table`]. `svc`, `res` and `td r/min` are the mean ECS calls per minute of the service read,
+/// cluster resource read and task definition read buckets (scale-status and the drain hook together); `ECS
+/// peak/min` the most ECS calls, every bucket, in one minute.
+pub const COLUMNS: [&str; 16] = [
     "scenario",
     "policy",
     "instance-h",
@@ -153,6 +166,10 @@ pub const COLUMNS: [&str; 12] = [
     "tasks moved/day",
     "drains held to max",
     "tasks killed",
+    "svc r/min",
+    "res r/min",
+    "td r/min",
+    "ECS peak/min",
 ];
 
 /// The figures of many comparisons as one aligned text table.
@@ -175,6 +192,10 @@ pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> Strin
                 format!("{:.0}", s.tasks_moved_per_day),
                 s.drain_timeouts.to_string(),
                 s.tasks_killed.to_string(),
+                format!("{:.1}", s.ecs_calls.per_minute.service_read),
+                format!("{:.1}", s.ecs_calls.per_minute.cluster_resource_read),
+                format!("{:.2}", s.ecs_calls.per_minute.task_definition_read),
+                s.ecs_calls.peak_minute_calls.to_string(),
             ]);
         }
     }
@@ -233,6 +254,21 @@ struct SummaryRow<'a> {
     drain_timeouts: u32,
     termination_refusals: u32,
     peak_instances: u32,
+    verdicts_reused: u32,
+    ecs_calls_per_min: f64,
+    ecs_service_read_per_min: f64,
+    ecs_cluster_resource_read_per_min: f64,
+    ecs_task_definition_read_per_min: f64,
+    ecs_cluster_read_per_min: f64,
+    ecs_cluster_resource_modify_per_min: f64,
+    ecs_tag_modify_per_min: f64,
+    ecs_service_read_peak: u64,
+    ecs_cluster_resource_read_peak: u64,
+    ecs_task_definition_read_peak: u64,
+    ecs_peak_minute: u32,
+    ecs_peak_minute_calls: u64,
+    scale_status_ecs_calls_per_min: f64,
+    drain_hook_ecs_calls_per_min: f64,
 }
 
 /// One line of `timeline.csv` (the csv crate cannot flatten a struct).
@@ -256,10 +292,17 @@ struct TimelineRow<'a> {
     unplaced_tasks: u32,
     below_min_services: u32,
     oracle: u32,
+    reason: Option<&'a str>,
+    ecs_service_read: u64,
+    ecs_cluster_resource_read: u64,
+    ecs_task_definition_read: u64,
+    ecs_cluster_read: u64,
+    ecs_cluster_resource_modify: u64,
+    ecs_tag_modify: u64,
 }
 
 impl<'a> TimelineRow<'a> {
-    fn new(policy: &'a str, drain_hook: bool, m: &Minute) -> Self {
+    fn new(policy: &'a str, drain_hook: bool, m: &'a Minute) -> Self {
         Self {
             policy,
             drain_hook,
@@ -279,6 +322,13 @@ impl<'a> TimelineRow<'a> {
             unplaced_tasks: m.unplaced_tasks,
             below_min_services: m.below_min_services,
             oracle: m.oracle,
+            reason: m.reason.as_deref(),
+            ecs_service_read: m.ecs_calls.service_read,
+            ecs_cluster_resource_read: m.ecs_calls.cluster_resource_read,
+            ecs_task_definition_read: m.ecs_calls.task_definition_read,
+            ecs_cluster_read: m.ecs_calls.cluster_read,
+            ecs_cluster_resource_modify: m.ecs_calls.cluster_resource_modify,
+            ecs_tag_modify: m.ecs_calls.tag_modify,
         }
     }
 }
@@ -295,6 +345,7 @@ impl Comparison {
         let mut writer = csv::Writer::from_path(&summary).map_err(csv_error(&summary))?;
         for run in &self.runs {
             let s = &run.summary;
+            let calls = &s.ecs_calls;
             writer
                 .serialize(SummaryRow {
                     scenario: &self.scenario,
@@ -316,6 +367,21 @@ impl Comparison {
                     drain_timeouts: s.drain_timeouts,
                     termination_refusals: s.termination_refusals,
                     peak_instances: s.peak_instances,
+                    verdicts_reused: s.verdicts_reused,
+                    ecs_calls_per_min: calls.total_per_minute,
+                    ecs_service_read_per_min: calls.per_minute.service_read,
+                    ecs_cluster_resource_read_per_min: calls.per_minute.cluster_resource_read,
+                    ecs_task_definition_read_per_min: calls.per_minute.task_definition_read,
+                    ecs_cluster_read_per_min: calls.per_minute.cluster_read,
+                    ecs_cluster_resource_modify_per_min: calls.per_minute.cluster_resource_modify,
+                    ecs_tag_modify_per_min: calls.per_minute.tag_modify,
+                    ecs_service_read_peak: calls.peak.service_read,
+                    ecs_cluster_resource_read_peak: calls.peak.cluster_resource_read,
+                    ecs_task_definition_read_peak: calls.peak.task_definition_read,
+                    ecs_peak_minute: calls.peak_minute,
+                    ecs_peak_minute_calls: calls.peak_minute_calls,
+                    scale_status_ecs_calls_per_min: calls.scale_status_per_minute.total(),
+                    drain_hook_ecs_calls_per_min: calls.drain_hook_per_minute.total(),
                 })
                 .map_err(csv_error(&summary))?;
         }

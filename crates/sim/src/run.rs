@@ -11,7 +11,8 @@ use ecs_scaler_core::scale::terminate;
 use futures::executor::block_on;
 
 use crate::SimError;
-use crate::cloud::SimCloud;
+use crate::calls::EcsCalls;
+use crate::cloud::{Client, SimCloud, client, client_context};
 use crate::knobs::Knobs;
 use crate::policy::{Policy, Signal};
 use crate::scenario::Scenario;
@@ -22,6 +23,10 @@ use crate::world::{CLUSTER, Minute, Tally, World};
 pub struct Simulation<'s> {
     policy: Box<dyn Policy + 's>,
     cloud: SimCloud,
+    /// The policy's client of the world (scale-status's, for ecs-scaler), and the drain hook's: each function's
+    /// calls counted apart.
+    policy_client: Client,
+    drain_client: Client,
     /// The drain hook's settings: every group of the cluster, the knobs' max drain time and timeout result.
     drain: DrainSettings,
     /// Scenario minutes to record, after the warm-up.
@@ -38,9 +43,12 @@ impl<'s> Simulation<'s> {
         let drain = DrainSettings { policy: knobs.drain, layer: policy.drain_layer(), ..defaults };
         let (minutes, warmup) = (scenario.minutes, knobs.warmup_minutes);
         let world = World::new(scenario, knobs, policy.wiring());
+        let cloud = SimCloud::new(world);
         Ok(Self {
             policy,
-            cloud: SimCloud::new(world),
+            policy_client: client(&cloud),
+            drain_client: client(&cloud),
+            cloud,
             drain,
             minutes,
             warmup,
@@ -99,11 +107,16 @@ impl<'s> Simulation<'s> {
         });
         if unplaced > 0 {
             // ECS emits SERVICE_TASK_PLACEMENT_FAILURE; the event rule (if the policy has one) evaluates now.
-            self.policy.placement_event(&self.cloud);
+            self.policy.placement_event(&self.policy_client);
         }
         self.reconcile_drains();
         let (mut record, view) = self.cloud.with(|world| world.measure(unplaced));
-        let signal = self.policy.tick(&self.cloud, &view);
+        let signal = self.policy.tick(&self.policy_client, &view);
+        if let Some(decided) = self.policy.last_decision() {
+            record.reason = Some(decided.reason.clone());
+            let reused = decided.reused;
+            self.cloud.with(|world| world.tally.verdicts_reused += u32::from(reused && world.recording().is_some()));
+        }
         let target = self.cloud.with(|world| world.knobs.capacity_target_percent);
         self.cloud.with(|world| {
             let tick = world.tick;
@@ -139,7 +152,15 @@ impl<'s> Simulation<'s> {
             world.recording()
         });
         self.deliver_notifications();
-        self.cloud.with(|world| world.tick += 1);
+        let (by_policy, by_hook) = (EcsCalls::of(&self.policy_client.take()), EcsCalls::of(&self.drain_client.take()));
+        record.ecs_calls = by_policy.plus(&by_hook);
+        self.cloud.with(|world| {
+            if world.recording().is_some() {
+                world.tally.ecs_calls_policy = world.tally.ecs_calls_policy.plus(&by_policy);
+                world.tally.ecs_calls_drain_hook = world.tally.ecs_calls_drain_hook.plus(&by_hook);
+            }
+            world.tick += 1;
+        });
         recording?;
         self.timeline.push(record);
         self.timeline.last()
@@ -153,39 +174,54 @@ impl<'s> Simulation<'s> {
         let requests = self.cloud.with(|world| world.termination_requests());
         let clusters = [CLUSTER.to_owned()];
         for request in requests {
-            let choice = block_on(terminate::choose(
-                &self.cloud,
-                &self.cloud,
-                &self.cloud,
-                &clusters,
-                &self.drain.layer,
-                &request,
-            ));
+            let hook = &self.drain_client;
+            let choice = block_on(terminate::choose(hook, hook, hook, &clusters, &self.drain.layer, &request));
             self.cloud.with(|world| world.apply_termination(&request.group, &choice.response.instance_ids));
         }
     }
 
-    /// The drain hook's scheduled reconcile: one check of every instance held in Terminating:Wait, through the
-    /// core's own steps (the Lambda polls a few times a minute; the world changes only once a minute).
+    /// The drain hook's scheduled reconcile, through the core's own steps as its poller runs them: the waiting
+    /// instances ([`run::waiting_targets`]), then a check of every one ([`run::check`]), every `POLL_SECONDS`
+    /// (10) within the reconcile window (45 s): five checks with one invocation's memory, each heartbeat sent
+    /// once. The world changes once a minute, so the checks after the first find what it found (less the
+    /// instances it released); they are made because the Lambda makes them, and their calls count.
     fn reconcile_drains(&mut self) {
         if !self.cloud.with(|world| world.any_waiting()) {
             return;
         }
-        let ctx = self.cloud.context();
+        let ctx = client_context(&self.drain_client);
         let mut hooks = BTreeMap::new();
+        let mut memory = Memory::default();
         let Ok(found) = block_on(run::waiting_targets(ctx, &self.drain, &mut hooks)) else { return };
         let mut targets = found.targets;
-        let reports = block_on(run::check(ctx, &self.drain, &mut targets, Mode::Check, &mut Memory::default()));
-        self.cloud.with(|world| {
-            let recording = u32::from(world.recording().is_some());
-            for report in reports {
-                match report.outcome {
-                    Outcome::Completed { why: Release::TimedOut, .. } => world.tally.drain_timeouts += recording,
-                    Outcome::Completed { .. } => world.tally.drains_completed += recording,
-                    _ => {}
-                }
+        let (poll, window) = (self.drain.poll.num_seconds().max(1), self.drain.reconcile_window.num_seconds());
+        let rounds = window.max(0) / poll + 1;
+        for round in 1..=rounds {
+            if targets.is_empty() {
+                break;
             }
-        });
+            let reports = block_on(run::check(ctx, &self.drain, &mut targets, Mode::Check, &mut memory));
+            self.cloud.with(|world| {
+                let recording = u32::from(world.recording().is_some());
+                for report in reports {
+                    match report.outcome {
+                        Outcome::Completed { why: Release::TimedOut, .. } => world.tally.drain_timeouts += recording,
+                        Outcome::Completed { .. } => world.tally.drains_completed += recording,
+                        _ => {}
+                    }
+                }
+            });
+            if round == rounds {
+                break;
+            }
+            let Ok(again) = block_on(run::waiting_targets(ctx, &self.drain, &mut hooks)) else { break };
+            let before = targets;
+            targets = again.targets;
+            for target in &mut targets {
+                let seen = before.iter().find(|b| b.action.instance_id == target.action.instance_id);
+                target.beaten = seen.is_some_and(|b| b.beaten);
+            }
+        }
     }
 
     /// The lifecycle notifications of the instances that entered Terminating:Wait this minute, handled as the
@@ -211,7 +247,7 @@ impl<'s> Simulation<'s> {
         if terminations.is_empty() {
             return;
         }
-        let ctx = self.cloud.context();
+        let ctx = client_context(&self.drain_client);
         let Ok(found) = block_on(run::notified_targets(ctx, &self.drain, &terminations)) else { return };
         let mut targets = found.targets;
         block_on(run::check(ctx, &self.drain, &mut targets, Mode::Start, &mut Memory::default()));

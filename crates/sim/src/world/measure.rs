@@ -108,6 +108,8 @@ impl World {
             unplaced_tasks: unplaced,
             below_min_services: below_min,
             oracle,
+            reason: None,
+            ecs_calls: Default::default(),
         };
         (record, view)
     }

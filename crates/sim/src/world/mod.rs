@@ -21,6 +21,7 @@ use serde::Serialize;
 use self::autoscaling::AutoScaling;
 use self::cloudwatch::CloudWatch;
 use self::ecs::Ecs;
+use crate::calls::EcsCalls;
 use crate::knobs::Knobs;
 use crate::oracle::Room;
 use crate::policy::Wiring;
@@ -60,6 +61,12 @@ pub struct Minute {
     pub below_min_services: u32,
     /// The lower bound on instances for this minute's desired tasks.
     pub oracle: u32,
+    /// Why the policy published what it did, when it says (scale-status's reason: `within_thresholds`,
+    /// `consolidation`, `swap_in_progress`, ...).
+    pub reason: Option<String>,
+    /// ECS calls this minute per throttling bucket: the policy's (scale-status's ticks and events) and the drain
+    /// hook's (reconcile, lifecycle notifications, termination policy) together.
+    pub ecs_calls: EcsCalls,
 }
 
 /// What happened over a whole run besides the per-minute records.
@@ -83,6 +90,11 @@ pub struct Tally {
     pub step_removed: u32,
     /// Evaluations the placement-failure event rule ran (not throttled).
     pub placement_evaluations: u32,
+    /// Scheduled ticks that republished a remembered verdict instead of reading the cluster.
+    pub verdicts_reused: u32,
+    /// ECS calls per bucket over the recorded minutes: the policy's (scale-status's), and the drain hook's.
+    pub ecs_calls_policy: EcsCalls,
+    pub ecs_calls_drain_hook: EcsCalls,
     /// Scale-in requests the custom termination policy answered with no instance.
     pub termination_refusals: u32,
 }
