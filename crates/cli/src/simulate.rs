@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use ecs_scaler_core::ScaleRule;
+use ecs_scaler_core::config::disruption::Budget;
 use ecs_scaler_core::config::{DEFAULT_CPU, DEFAULT_MEMORY, Thresholds};
 use ecs_scaler_sim::policy::{self, EcsScaler, Policy, Seed};
 use ecs_scaler_sim::{Comparison, Knobs, Scenario, builtin, plot, report};
@@ -45,6 +46,10 @@ pub struct SimulateArgs {
     /// start each minute), where the deployed Lambda remembers task definitions and verdicts nothing changed.
     #[arg(long)]
     pub no_memory: bool,
+    /// ecs-scaler's disruption budget (DISRUPTION_BUDGET): instances with tasks that may drain voluntarily at
+    /// once, a count or a percentage of the ACTIVE instances ("3", "10%"; default 10%; "100%" is no budget).
+    #[arg(long, value_name = "N|P%", value_parser = str::parse::<Budget>)]
+    pub disruption_budget: Option<Budget>,
     /// Skip the PNG/SVG plots.
     #[arg(long)]
     pub no_plots: bool,
@@ -152,7 +157,12 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     for scenario in &scenarios {
         let mut runs = Vec::new();
         for &drain_hook in hooks {
-            let knobs = Knobs { drain_hook, memory: !args.no_memory, ..Knobs::default() };
+            let knobs = Knobs {
+                drain_hook,
+                memory: !args.no_memory,
+                disruption_budget: args.disruption_budget,
+                ..Knobs::default()
+            };
             for name in &policies {
                 bar.set_message(format!("{} / {name}", scenario.name));
                 let policy = build_policy(name, &args, &knobs)?;

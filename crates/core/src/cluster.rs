@@ -172,6 +172,12 @@ impl Service {
     pub fn task_group(&self) -> String {
         format!("service:{}", self.name)
     }
+
+    /// Tagged `ecs-scaler:do-not-disrupt=true` (any case, spaces trimmed): no voluntary disruption may move its
+    /// tasks.
+    pub fn do_not_disrupt(&self) -> bool {
+        self.tags.get(crate::config::TAG_DO_NOT_DISRUPT).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

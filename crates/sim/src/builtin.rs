@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 use ecs_scaler_core::Scheduling;
 
 use crate::scenario::{
-    Change, Constraint, Event, InstanceType, NetworkMode, PortSpec, Protocol, Scenario, ServiceSpec, Unavailable,
+    Change, Constraint, Event, InstanceType, NetworkMode, PortSpec, Protocol, Scenario, ServiceSpec, Strategy,
+    Unavailable, ZONE_FIELD,
 };
 
 /// Name and one-line description of every built-in scenario.
-pub const NAMES: [(&str, &str); 13] = [
+pub const NAMES: [(&str, &str); 16] = [
     ("diurnal", "24 h of 40 services following a day/night curve (×0.3 at 03:00 to ×1 at 15:00), 5-minute noise"),
     (
         "diurnal-small",
@@ -31,6 +32,20 @@ pub const NAMES: [(&str, &str); 13] = [
     (
         "blue-green",
         "50 services under a moving load; blue/green colour swap at minute 90, old colour drained 10 min later",
+    ),
+    (
+        "blue-green-paused",
+        "the blue-green load with the swap paused: green comes up at minute 90, blue is torn down 30 minutes later",
+    ),
+    (
+        "do-not-disrupt",
+        "40 services shrink to a third at minute 60; three singletons tagged ecs-scaler:do-not-disrupt=true (a \
+         warm cache, a long job, a leader) must never be moved",
+    ),
+    (
+        "budget",
+        "16 services spread over zones and instances fall to half at once at minute 60: every instance keeps a few \
+         tasks, and the surplus is far more than the disruption budget lets drain at once",
     ),
     ("fragmentation", "large tasks that fit by total reservation (63 %) but on no single instance"),
     (
@@ -78,6 +93,9 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "spike" => Some(spike()),
         "deploy-storm" => Some(deploy_storm()),
         "blue-green" => Some(blue_green()),
+        "blue-green-paused" => Some(blue_green_paused()),
+        "do-not-disrupt" => Some(do_not_disrupt()),
+        "budget" => Some(budget()),
         "fragmentation" => Some(fragmentation()),
         "awsvpc" => Some(awsvpc()),
         "static-ports" => Some(static_ports()),
@@ -284,6 +302,86 @@ pub fn blue_green() -> Scenario {
         services: specs,
         changes,
         events: vec![Event::ColourSwap { minute: 90, drain_after_minutes: 10 }],
+        ..Scenario::default()
+    }
+}
+
+/// The blue-green scenario with the operator pausing between the two steps of a swap: green is scaled up at
+/// minute 90 and blue torn down only at minute 120. While both colours serve, nothing may be removed from either.
+pub fn blue_green_paused() -> Scenario {
+    Scenario {
+        name: "blue-green-paused".into(),
+        description: description("blue-green-paused").into(),
+        events: vec![Event::ColourSwap { minute: 90, drain_after_minutes: 30 }],
+        ..blue_green()
+    }
+}
+
+/// A cluster that shrinks: 40 services fall to a third of their load at minute 60, so consolidation and the
+/// surplus batch remove instances for an hour. Three singletons (one task each, small, min healthy 0 as a
+/// singleton's would be) are tagged `ecs-scaler:do-not-disrupt=true`: whichever instances they landed on stay.
+pub fn do_not_disrupt() -> Scenario {
+    let minutes = 180;
+    let mut rng = Rng(0xD0D1);
+    let mut specs = vec![logs_daemon()];
+    let mut changes = Vec::new();
+    for i in 0..40 {
+        let name = format!("svc-{i:02}");
+        let base = rng.between(4, 9);
+        changes.push(Change { minute: 60, service: name.clone(), desired: (base / 3).max(1) });
+        specs.push(replica(name, SIZES[i % SIZES.len()], base, 100));
+    }
+    for name in ["warm-cache", "long-job", "leader"] {
+        let mut singleton = replica(name.into(), (256, 1024), 1, 0);
+        singleton.tags.insert(ecs_scaler_core::config::TAG_DO_NOT_DISRUPT.into(), "true".into());
+        specs.push(singleton);
+    }
+    changes.sort_by_key(|c| c.minute);
+    Scenario {
+        name: "do-not-disrupt".into(),
+        description: description("do-not-disrupt").into(),
+        minutes,
+        instance_type: InstanceType::m5_xlarge(),
+        initial_instances: None,
+        min_size: 2,
+        max_size: 300,
+        services: specs,
+        changes,
+        events: vec![],
+        ..Scenario::default()
+    }
+}
+
+/// A surplus far beyond the disruption budget: 16 services spread over zones and instances fall to half their
+/// load at once, and stay there. Most instances become removable in the same minute; the budget (10 % of the ACTIVE instances by
+/// default) decides how many of those with tasks drain at once.
+pub fn budget() -> Scenario {
+    let minutes = 180;
+    let mut rng = Rng(0xB0D6);
+    let mut specs = vec![logs_daemon()];
+    let mut changes = Vec::new();
+    for i in 0..16 {
+        let name = format!("svc-{i:02}");
+        let base = rng.between(6, 12);
+        changes.push(Change { minute: 60, service: name.clone(), desired: base / 2 });
+        // Spread over zones, then over instances: a common choice for availability, and why a shrinking
+        // cluster keeps a few tasks on every instance rather than emptying some.
+        let placement_strategy =
+            vec![Strategy::Spread { field: ZONE_FIELD.into() }, Strategy::Spread { field: "instanceId".into() }];
+        specs.push(ServiceSpec { placement_strategy, ..replica(name, SIZES[i % SIZES.len()], base, 100) });
+    }
+    changes.sort_by_key(|c| c.minute);
+    Scenario {
+        name: "budget".into(),
+        description: description("budget").into(),
+        minutes,
+        instance_type: InstanceType::m5_xlarge(),
+        initial_instances: None,
+        min_size: 2,
+        max_size: 300,
+        services: specs,
+        changes,
+        events: vec![],
         ..Scenario::default()
     }
 }

@@ -56,9 +56,22 @@ pub struct Summary {
     /// REPLICA tasks stopped by a termination rather than moved: killed with their instance (no drain hook, a
     /// drain released at the max drain time, an instance terminated before it registered).
     pub tasks_killed: u64,
-    /// REPLICA tasks ECS stopped on DRAINING instances (drains of consolidation, scale-in, colour swaps) per
-    /// 24 h of recorded minutes.
+    /// REPLICA tasks ECS stopped on DRAINING instances (drains of consolidation, scale-in, colour swaps) over
+    /// the recorded minutes.
+    pub tasks_moved: u64,
+    /// The same scaled to 24 h of recorded minutes: an extrapolation, only a day's figure on a 24 h scenario
+    /// (on blue-green it is one swap times six).
     pub tasks_moved_per_day: f64,
+    /// Drain episodes: maximal stretches of minutes in which some DRAINING instance still ran REPLICA tasks
+    /// (one consolidation step, one surplus batch, one colour teardown...).
+    pub drain_episodes: u32,
+    /// tasks_moved / drain_episodes (0 without episodes).
+    pub tasks_moved_per_episode: f64,
+    /// The most DRAINING instances still running REPLICA tasks in one minute: what the disruption budget bounds
+    /// for voluntary drains (a colour teardown is not bounded by it).
+    pub max_draining_with_tasks: u32,
+    /// Tasks of services tagged `ecs-scaler:do-not-disrupt=true` moved by a drain.
+    pub protected_tasks_moved: u64,
     /// Drains held to the max drain time (`MAX_DRAIN_SECONDS`) and released by it, their tasks still there.
     pub drain_timeouts: u32,
     /// Scale-in requests the custom termination policy answered with no instance (Auto Scaling asks again a
@@ -83,6 +96,11 @@ impl Summary {
                 oscillations += 1;
             }
         }
+        let drain_episodes = timeline
+            .iter()
+            .zip(std::iter::once(0).chain(timeline.iter().map(|m| m.draining_with_tasks)))
+            .filter(|(now, before)| now.draining_with_tasks > 0 && *before == 0)
+            .count() as u32;
         Self {
             minutes: timeline.len() as u32,
             instance_hours: instance_minutes as f64 / 60.0,
@@ -95,6 +113,15 @@ impl Summary {
             scale_downs: tally.capacity_changes.iter().filter(|(_, d)| *d < 0).count() as u32,
             spikes: spikes(timeline, knobs),
             tasks_killed: tally.tasks_killed,
+            tasks_moved: tally.tasks_moved,
+            drain_episodes,
+            tasks_moved_per_episode: if drain_episodes == 0 {
+                0.0
+            } else {
+                tally.tasks_moved as f64 / f64::from(drain_episodes)
+            },
+            max_draining_with_tasks: timeline.iter().map(|m| m.draining_with_tasks).max().unwrap_or(0),
+            protected_tasks_moved: tally.protected_tasks_moved,
             tasks_moved_per_day: if timeline.is_empty() {
                 0.0
             } else {
@@ -153,7 +180,7 @@ fn spike_cell(summary: &Summary) -> String {
 /// The header of [`table`]. `svc`, `res` and `td r/min` are the mean ECS calls per minute of the service read,
 /// cluster resource read and task definition read buckets (scale-status and the drain hook together); `ECS
 /// peak/min` the most ECS calls, every bucket, in one minute.
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 18] = [
     "scenario",
     "policy",
     "instance-h",
@@ -163,7 +190,9 @@ pub const COLUMNS: [&str; 16] = [
     "min-healthy viol.",
     "oscillations",
     "spike→placed min",
-    "tasks moved/day",
+    "tasks moved",
+    "moved/episode",
+    "max draining w/ tasks",
     "drains held to max",
     "tasks killed",
     "svc r/min",
@@ -189,7 +218,9 @@ pub fn table<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> Strin
                 s.min_healthy_violations.to_string(),
                 s.oscillations.to_string(),
                 spike_cell(s),
-                format!("{:.0}", s.tasks_moved_per_day),
+                s.tasks_moved.to_string(),
+                format!("{:.1}", s.tasks_moved_per_episode),
+                s.max_draining_with_tasks.to_string(),
                 s.drain_timeouts.to_string(),
                 s.tasks_killed.to_string(),
                 format!("{:.1}", s.ecs_calls.per_minute.service_read),
@@ -250,7 +281,12 @@ struct SummaryRow<'a> {
     spikes: usize,
     worst_spike_minutes_to_placed: String,
     tasks_killed: u64,
+    tasks_moved: u64,
     tasks_moved_per_day: f64,
+    drain_episodes: u32,
+    tasks_moved_per_episode: f64,
+    max_draining_with_tasks: u32,
+    protected_tasks_moved: u64,
     drain_timeouts: u32,
     termination_refusals: u32,
     peak_instances: u32,
@@ -280,6 +316,7 @@ struct TimelineRow<'a> {
     instances: u32,
     registered: u32,
     draining: u32,
+    draining_with_tasks: u32,
     desired_capacity: u32,
     cpu_reservation: Option<f64>,
     memory_reservation: Option<f64>,
@@ -310,6 +347,7 @@ impl<'a> TimelineRow<'a> {
             instances: m.instances,
             registered: m.registered,
             draining: m.draining,
+            draining_with_tasks: m.draining_with_tasks,
             desired_capacity: m.desired_capacity,
             cpu_reservation: m.cpu_reservation.map(|v| (v * 100.0).round() / 100.0),
             memory_reservation: m.memory_reservation.map(|v| (v * 100.0).round() / 100.0),
@@ -363,7 +401,12 @@ impl Comparison {
                     spikes: s.spikes.len(),
                     worst_spike_minutes_to_placed: spike_cell(s),
                     tasks_killed: s.tasks_killed,
+                    tasks_moved: s.tasks_moved,
                     tasks_moved_per_day: s.tasks_moved_per_day,
+                    drain_episodes: s.drain_episodes,
+                    tasks_moved_per_episode: s.tasks_moved_per_episode,
+                    max_draining_with_tasks: s.max_draining_with_tasks,
+                    protected_tasks_moved: s.protected_tasks_moved,
                     drain_timeouts: s.drain_timeouts,
                     termination_refusals: s.termination_refusals,
                     peak_instances: s.peak_instances,

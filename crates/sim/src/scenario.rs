@@ -335,6 +335,9 @@ pub struct ServiceSpec {
     /// The service's `placementStrategy`; default ECS's for services: spread across zones, then binpack on memory.
     #[serde(default = "default_strategy", skip_serializing_if = "is_default_strategy")]
     pub placement_strategy: Vec<Strategy>,
+    /// The service's tags, as DescribeServices reports them (`ecs-scaler:do-not-disrupt`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 fn is_bridge(mode: &NetworkMode) -> bool {
@@ -358,6 +361,7 @@ impl Default for ServiceSpec {
             placement_constraints: Vec::new(),
             task_definition_constraints: Vec::new(),
             placement_strategy: default_strategy(),
+            tags: BTreeMap::new(),
         }
     }
 }

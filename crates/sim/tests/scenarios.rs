@@ -2,6 +2,7 @@
 //! `ecs-scaler-core` with the original rule, or with itself without the drain hook.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use ecs_scaler_core::config::disruption::Budget;
 use ecs_scaler_sim::world::Lifecycle;
 use ecs_scaler_sim::{Knobs, Run, Scenario, Simulation, builtin, policy, simulate};
 
@@ -146,12 +147,13 @@ fn ecs_scaler_keeps_every_service_at_its_minimum_on_every_builtin_scenario() {
     }
 }
 
-/// Tasks moved per day: REPLICA tasks ECS stopped on DRAINING instances, over 24 h of recorded minutes. The
-/// colour swap drains the whole old colour at minute 100 (90 + 10), so every REPLICA task desired then moves:
-/// the scenario's trace says how many. The original rule and the capacity provider never consolidate, so the
-/// swap is all they move; ecs-scaler may move a few more by consolidating.
+/// Tasks moved: REPLICA tasks ECS stopped on DRAINING instances over the run, and per drain episode. The colour
+/// swap drains the whole old colour at minute 100 (90 + 10), so every REPLICA task desired then moves: the
+/// scenario's trace says how many. The capacity provider never consolidates, so the swap is all it moves, in
+/// one episode; ecs-scaler may move a few more by consolidating, in episodes of their own. The per-day figure is the
+/// run's tasks scaled to 24 h: on this 4-hour scenario, one swap times six.
 #[test]
-fn tasks_moved_per_day_counts_the_tasks_drains_moved() {
+fn tasks_moved_counts_the_tasks_drains_moved_per_episode() {
     let knobs = Knobs::default();
     let swap = scenario("blue-green");
     let desired_at = |minute: u32| -> u64 {
@@ -164,18 +166,83 @@ fn tasks_moved_per_day_counts_the_tasks_drains_moved() {
     };
     let moved = desired_at(100);
     assert_eq!(moved, 289, "the trace's REPLICA tasks at minute 100");
-    for name in ["seed", "capacity-provider"] {
-        let result = run(&swap, name, &knobs);
-        assert_eq!(result.tally.tasks_moved, moved, "{name}: {:?}", result.tally);
-        // 240 recorded minutes: a day is 6 of them.
-        assert_eq!(result.summary.tasks_moved_per_day, 1734.0, "{name}");
+    let cp = run(&swap, "capacity-provider", &knobs).summary;
+    assert_eq!((cp.tasks_moved, cp.drain_episodes, cp.tasks_moved_per_episode), (moved, 1, moved as f64));
+    // The whole old colour drained at once: every instance that held tasks at minute 99.
+    assert!(cp.max_draining_with_tasks >= 40, "{cp:?}");
+    assert_eq!(cp.tasks_moved_per_day, 1734.0, "240 recorded minutes: a day is 6 of them");
+    let real = run(&swap, "ecs-scaler", &knobs).summary;
+    assert!((moved..moved + 10).contains(&real.tasks_moved), "{real:?}");
+    assert!(real.drain_episodes >= 1, "{real:?}");
+    assert_eq!(real.tasks_moved_per_episode, real.tasks_moved as f64 / f64::from(real.drain_episodes));
+    // A policy that never drains moves nothing, in no episode.
+    let cp = run(&scenario("spike"), "capacity-provider", &knobs).summary;
+    assert_eq!((cp.tasks_moved, cp.drain_episodes, cp.tasks_moved_per_episode), (0, 0, 0.0));
+}
+
+/// A swap paused 30 minutes between the scale-up (minute 90) and the teardown (minute 120): while both colours
+/// serve, ecs-scaler removes nothing from either, and says why; the original rule keeps consolidating into the
+/// swap.
+#[test]
+fn a_paused_swap_removes_nothing_from_either_colour_until_the_teardown() {
+    let knobs = Knobs::default();
+    let paused = scenario("blue-green-paused");
+    let real = run(&paused, "ecs-scaler", &knobs);
+    let pause = &real.timeline[90..120];
+    let capacity: Vec<u32> = pause.iter().map(|m| m.desired_capacity).collect();
+    assert!(capacity.iter().all(|&c| c == capacity[0]), "desired capacity during the pause: {capacity:?}");
+    assert!(pause.iter().all(|m| m.draining == 0), "nothing drains during the pause");
+    assert!(
+        pause.iter().all(|m| m.reason.as_deref() == Some("swap_in_progress")),
+        "{:?}",
+        pause.iter().map(|m| m.reason.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!((real.summary.min_healthy_violations, real.summary.tasks_killed), (0, 0));
+    // The teardown, the operator's decision, proceeds.
+    assert!(real.timeline[121].draining > 40, "{:?}", real.timeline[121]);
+    let seed = run(&paused, "seed", &knobs);
+    assert!(seed.timeline[90..120].iter().any(|m| m.draining > 0), "the world lets a rule remove during the pause");
+}
+
+/// Three singletons tagged `ecs-scaler:do-not-disrupt=true` on a shrinking cluster: ecs-scaler consolidates
+/// around them and never moves one; the original rule, which does not read tags, moves them.
+#[test]
+fn do_not_disrupt_services_are_never_moved_while_the_cluster_shrinks_around_them() {
+    let knobs = Knobs::default();
+    let shrinking = scenario("do-not-disrupt");
+    let real = run(&shrinking, "ecs-scaler", &knobs);
+    let singletons = |r: &Run| -> u64 {
+        ["warm-cache", "long-job", "leader"]
+            .iter()
+            .map(|s| r.tally.moved_by_service.get(*s).copied().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!((real.summary.protected_tasks_moved, singletons(&real)), (0, 0), "{:?}", real.tally.moved_by_service);
+    assert!(real.summary.tasks_moved > 0 && real.summary.scale_downs > 5, "it did consolidate: {:?}", real.summary);
+    assert_eq!(real.summary.min_healthy_violations, 0);
+    let seed = run(&shrinking, "seed", &knobs);
+    assert!(seed.summary.protected_tasks_moved > 0, "{:?}", seed.tally.moved_by_service);
+    assert_eq!(seed.summary.protected_tasks_moved, singletons(&seed));
+}
+
+/// A surplus far beyond the budget: with the default budget (10 % of the ACTIVE instances, 26 at most here, so
+/// 3) no more than 3 instances with tasks drain at once; without a budget (100 %) more do, and the cluster
+/// shrinks sooner. Empty instances are not counted.
+#[test]
+fn the_default_budget_bounds_instances_with_tasks_draining_at_once() {
+    let budget = scenario("budget");
+    let bounded = run(&budget, "ecs-scaler", &Knobs::default());
+    let peak_active = bounded.timeline.iter().map(|m| m.registered).max().unwrap();
+    let allowance = peak_active.div_ceil(10);
+    assert!(bounded.summary.max_draining_with_tasks <= allowance, "{allowance}: {:?}", bounded.summary);
+    assert!(bounded.summary.max_draining_with_tasks >= 2, "the budget is used: {:?}", bounded.summary);
+    let none = Knobs { disruption_budget: Some(Budget::Percent(100.0)), ..Knobs::default() };
+    let unbounded = run(&budget, "ecs-scaler", &none);
+    assert!(unbounded.summary.max_draining_with_tasks > allowance + 1, "{:?}", unbounded.summary);
+    assert!(unbounded.summary.instance_hours < bounded.summary.instance_hours);
+    for r in [&bounded, &unbounded] {
+        assert_eq!((r.summary.min_healthy_violations, r.summary.tasks_killed), (0, 0), "{:?}", r.summary);
     }
-    let real = run(&swap, "ecs-scaler", &knobs);
-    assert!((moved..moved + 10).contains(&real.tally.tasks_moved), "{:?}", real.tally);
-    assert_eq!(real.summary.tasks_moved_per_day, real.tally.tasks_moved as f64 * 6.0);
-    // A policy that never drains moves nothing.
-    let cp = run(&scenario("spike"), "capacity-provider", &knobs);
-    assert_eq!(cp.summary.tasks_moved_per_day, 0.0);
 }
 
 /// Each placement scenario binds on a dimension CPU and memory do not see: ENIs, host ports, distinctInstance,

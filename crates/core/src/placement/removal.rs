@@ -313,7 +313,7 @@ impl<'a> Walk<'a> {
                 daemons = daemons.plus(self.view.demand(task).map(|d| d.resources).unwrap_or_default());
                 continue;
             }
-            if service.tags.get(TAG_DO_NOT_DISRUPT).is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+            if service.do_not_disrupt() {
                 return Err(Kept::DoNotDisrupt { service: service.name.clone() });
             }
             let required = required_tasks(service.desired, service.min_healthy_percent.unwrap_or(100));

@@ -568,13 +568,23 @@ fn voluntary(r: &Reading) -> Voluntary {
         Some(Err(error)) => return Voluntary::Unknown(error.clone()),
         Some(Ok(groups)) => groups,
     };
-    let serving: Vec<&AutoScalingGroup> =
-        groups.iter().copied().filter(|g| g.instances.iter().any(|i| i.lifecycle_state == "InService")).collect();
+    // A colour serves once it has an instance InService, and is coming up as soon as its desired capacity is
+    // above 0: a swap begins when the operator scales the idle colour up, minutes before its first instance is
+    // InService, and a removal decided then would land in the middle of the swap.
+    let serving: Vec<&AutoScalingGroup> = groups
+        .iter()
+        .copied()
+        .filter(|g| g.desired_capacity > 0 || g.instances.iter().any(|i| i.lifecycle_state == "InService"))
+        .collect();
     if serving.len() > 1 {
         let names: Vec<&str> = serving.iter().map(|g| g.name.as_str()).collect();
         return Voluntary::Held(
             Reason::SwapInProgress,
-            format!("groups {} all have instances InService: a blue/green swap is in progress", names.join(" and ")),
+            format!(
+                "groups {} all serve or are coming up (instances InService or a desired capacity above 0): a \
+                 blue/green swap is in progress",
+                names.join(" and ")
+            ),
         );
     }
     Voluntary::Allowed(serving.first().map(|g| Zones::of(g)))

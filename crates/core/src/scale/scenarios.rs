@@ -610,6 +610,15 @@ fn a_blue_green_swap_in_progress_holds_every_voluntary_removal() {
     assert!(q.detail.contains("q-blue and q-green"), "{}", q.detail);
     assert!(q.notes.iter().any(|n| matches!(n, Note::Covered { reason: Reason::BothBelowMin, .. })), "{:?}", q.notes);
     assert_eq!(cloud.calls("ListTasks"), 0, "nothing is read for a removal that cannot happen");
+    // The swap begins the minute green is scaled up, before any of its instances is InService: a 0 the low
+    // alarm acted on then would land in the middle of the swap.
+    let cloud = quiet().with_group("q-green", 4, 4, &[(TAG_CLUSTER, "q")]);
+    for instance in &mut cloud.state().groups[1].instances {
+        instance.lifecycle_state = "Pending".into();
+    }
+    let q = tick(&cloud, "q").clusters.remove(0);
+    assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::SwapInProgress, 0));
+    assert!(q.detail.contains("coming up"), "{}", q.detail);
     // Blue torn down (min = max = 0, no instance InService): green alone decides again.
     let cloud = quiet().with_group("q-green", 0, 0, &[(TAG_CLUSTER, "q")]);
     let q = tick(&cloud, "q").clusters.remove(0);

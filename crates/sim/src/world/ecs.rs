@@ -152,7 +152,7 @@ impl Ecs {
                     pending: 0,
                     min_healthy_percent: Some(spec.min_healthy_percent),
                     task_definition: task_definition_arn(spec),
-                    tags: HashMap::new(),
+                    tags: spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     events: Vec::new(),
                     placement_constraints: spec.placement_constraints.iter().map(core_constraint).collect(),
                 },
@@ -280,6 +280,10 @@ impl World {
             if !killed && instance.draining() {
                 if state.spec.scheduling == Scheduling::Replica {
                     self.tally.tasks_moved += u64::from(recording);
+                    *self.tally.moved_by_service.entry(state.spec.name.clone()).or_default() += u64::from(recording);
+                    if state.service.do_not_disrupt() {
+                        self.tally.protected_tasks_moved += u64::from(recording);
+                    }
                 }
                 self.ecs.stopped_tasks.push(Task {
                     arn: task.arn(),

@@ -24,7 +24,7 @@ impl World {
     /// within its instance warm-up and how many ACTIVE instances are empty.
     pub fn measure(&mut self, unplaced: u32) -> (Minute, ClusterView) {
         let counts = self.counts();
-        let (mut instances, mut registered, mut draining) = (0, 0, 0);
+        let (mut instances, mut registered, mut draining, mut draining_with_tasks) = (0, 0, 0, 0);
         let (mut cpu, mut memory, mut reserved_cpu, mut reserved_memory) = (0u64, 0u64, 0u64, 0u64);
         let (mut busy, mut empty) = (0, 0);
         for instance in self.instances.iter().filter(|i| i.lifecycle != Lifecycle::Terminated) {
@@ -35,6 +35,7 @@ impl World {
             registered += 1;
             if instance.draining() {
                 draining += 1;
+                draining_with_tasks += u32::from(instance.replica_tasks > 0);
             } else if instance.replica_tasks > 0 {
                 busy += 1;
             } else {
@@ -96,6 +97,7 @@ impl World {
             instances,
             registered,
             draining,
+            draining_with_tasks,
             desired_capacity: 0,
             cpu_reservation,
             memory_reservation,

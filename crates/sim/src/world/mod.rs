@@ -39,6 +39,8 @@ pub struct Minute {
     /// Registered with ECS: ACTIVE and DRAINING.
     pub registered: u32,
     pub draining: u32,
+    /// DRAINING instances that still run REPLICA tasks.
+    pub draining_with_tasks: u32,
     /// Desired capacity summed over the Auto Scaling groups.
     pub desired_capacity: u32,
     pub cpu_reservation: Option<f64>,
@@ -83,6 +85,11 @@ pub struct Tally {
     /// REPLICA tasks ECS stopped on DRAINING instances (moved by a drain: consolidation, scale-in, a colour
     /// swap).
     pub tasks_moved: u64,
+    /// Of those, tasks of services tagged `ecs-scaler:do-not-disrupt=true` (a colour teardown, the operator's own
+    /// decision, moves them too; no built-in scenario has both).
+    pub protected_tasks_moved: u64,
+    /// REPLICA tasks moved by drains, per service.
+    pub moved_by_service: std::collections::BTreeMap<String, u64>,
     /// Executions of the shortfall step policy that added capacity.
     pub step_scale_outs: u32,
     /// Invocations of the surplus step policy that removed capacity, and the instances they removed.
