@@ -5,12 +5,15 @@
 //! rule stay on); then, at 10 minutes, the headroom consolidation leaves below max (CONSOLIDATE_HEADROOM) at 0,
 //! 1, 2.5, 5 (the default) and 10 points, with oscillations, the figure the headroom is for; then the surplus
 //! scale-in (the InstancesSurplus alarm and its step policy, removing every instance that can go at once
-//! instead of one per window) on and off.
+//! instead of one per window) on and off; then the disruption budget at its default (10 % of the ACTIVE
+//! instances) against none (100 %); then scale-status remembering verdicts between ticks (as the warm Lambda
+//! does) against reading every tick from scratch, for the reaction it must not cost.
 //!
 //! `make sweep`, or `cargo run --release -p ecs-scaler-sim --example consolidate_sweep [SCENARIO...]`.
 //! Each cell is instance-hours / unplaced task-minutes / tasks moved per day.
 
-use ecs_scaler_sim::{EcsScaler, Knobs, SimError, builtin, simulate};
+use ecs_scaler_core::config::disruption::Budget;
+use ecs_scaler_sim::{EcsScaler, Knobs, SimError, Summary, builtin, simulate};
 
 fn main() -> Result<(), SimError> {
     let chosen: Vec<String> = std::env::args().skip(1).collect();
@@ -110,6 +113,65 @@ fn main() -> Result<(), SimError> {
             print!(" | {cell:>26}");
         }
         println!(" | {:>12} |", format!("{:+.1}", hours[0] - hours[1]));
+    }
+
+    let scenarios: Vec<&str> = builtin::NAMES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| *name != "bench" && (chosen.is_empty() || chosen.iter().any(|c| c == name)))
+        .collect();
+    section(
+        "disruption budget (DISRUPTION_BUDGET): instance-h / most instances with tasks draining at once / \
+         min-healthy violations",
+        &scenarios,
+        &[
+            ("default budget (10%)", Knobs::default()),
+            ("no budget (100%)", Knobs { disruption_budget: Some(Budget::Percent(100.0)), ..Knobs::default() }),
+        ],
+        |s| format!("{:.1} / {} / {}", s.instance_hours, s.max_draining_with_tasks, s.min_healthy_violations),
+    )?;
+    section(
+        "what the warm process remembers (resync 600 s) against reading every tick from scratch: slowest spike \
+         placed (min) / instance-h / service reads per min / cluster resource reads per min",
+        &scenarios,
+        &[("remembering", Knobs::default()), ("from scratch", Knobs { memory: false, ..Knobs::default() })],
+        |s| {
+            let spike = s.worst_spike().map_or("-".to_owned(), |m| m.map_or("never".to_owned(), |m| m.to_string()));
+            format!(
+                "{spike} / {:.1} / {:.1} / {:.1}",
+                s.instance_hours, s.ecs_calls.per_minute.service_read, s.ecs_calls.per_minute.cluster_resource_read
+            )
+        },
+    )?;
+    Ok(())
+}
+
+/// One table: a row per scenario, a column per setting, each cell what `cell` makes of ecs-scaler's run.
+fn section(
+    title: &str,
+    scenarios: &[&str],
+    settings: &[(&str, Knobs)],
+    cell: impl Fn(&Summary) -> String,
+) -> Result<(), SimError> {
+    println!("\n{title}\n");
+    print!("| {:<17}", "scenario");
+    for (label, _) in settings {
+        print!(" | {label:>26}");
+    }
+    println!(" |");
+    print!("|{}", "-".repeat(19));
+    for _ in settings {
+        print!("|{}:", "-".repeat(27));
+    }
+    println!("|");
+    for name in scenarios {
+        let Some(scenario) = builtin::by_name(name) else { continue };
+        print!("| {name:<17}");
+        for (_, knobs) in settings {
+            let s = simulate(&scenario, Box::new(EcsScaler::new(knobs)), knobs, &mut |_| {})?.summary;
+            print!(" | {:>26}", cell(&s));
+        }
+        println!(" |");
     }
     Ok(())
 }
