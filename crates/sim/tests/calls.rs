@@ -108,3 +108,29 @@ fn ecs_calls_per_minute_reach_the_json_csv_and_table() {
     assert_eq!(cells[at("svc r/min")], format!("{:.1}", real.per_minute.service_read));
     assert_eq!(cells[at("ECS peak/min")], real.peak_minute_calls.to_string());
 }
+
+/// What remembering must not cost: reaction. Over every built-in scenario the warm process (verdicts republished
+/// while nothing they were decided from changed, resync every 600 s) places each spike as soon as reading every
+/// tick from scratch does, and the spike within 3 minutes; it removes no later than one resync period (10
+/// minutes) after reading from scratch would have: its first scale-in after the spike falls back.
+#[test]
+fn remembering_places_spikes_as_fast_and_consolidates_within_a_resync_of_reading_from_scratch() {
+    let first_scale_in_after = |r: &Run, minute: u32| {
+        r.tally.capacity_changes.iter().find(|(at, change)| *at >= minute && *change < 0).map(|(at, _)| *at)
+    };
+    for (name, _) in builtin::NAMES.iter().filter(|(n, _)| *n != "bench") {
+        let scenario = builtin::by_name(name).unwrap();
+        let cold = run(&scenario, "ecs-scaler", &Knobs { memory: false, ..Knobs::default() });
+        let warm = run(&scenario, "ecs-scaler", &Knobs::default());
+        let spikes = |r: &Run| r.summary.spikes.iter().map(|s| s.minutes_to_placed).collect::<Vec<_>>();
+        assert_eq!(spikes(&warm), spikes(&cold), "{name}");
+        if *name == "spike" {
+            assert!(warm.summary.worst_spike().unwrap().unwrap() <= 3, "{name}: {:?}", warm.summary.spikes);
+            // The load falls back at minute 150.
+            let (warm_in, cold_in) = (first_scale_in_after(&warm, 150), first_scale_in_after(&cold, 150));
+            let (warm_in, cold_in) = (warm_in.unwrap(), cold_in.unwrap());
+            assert!(warm_in <= cold_in + 10, "{name}: first scale-in at {warm_in} remembering, {cold_in} from scratch");
+        }
+        assert_eq!(warm.summary.min_healthy_violations, 0, "{name}");
+    }
+}
