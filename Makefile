@@ -70,7 +70,7 @@ bench: venv package ## cold start, memory, zip size, AWS calls per tick; simulat
 simulate: ## every built-in scenario under every policy: table, CSV/JSON and plots in sim-out/
 	cargo run --quiet -p ecs-scaler-cli -- simulate --scenario all
 
-sweep: ## ecs-scaler's consolidation trade-off per built-in scenario: instance-hours, unplaced task-minutes, tasks moved/day
+sweep: ## ecs-scaler's trade-offs per built-in scenario: consolidate-after, headroom, surplus, disruption budget, memory
 	cargo run --quiet --release -p ecs-scaler-sim --example consolidate_sweep
 
 simulate-tight: ## ecs-scaler with max thresholds 95 (the headroom the capacity provider does not keep) on every built-in scenario

@@ -10,7 +10,8 @@
 //! does) against reading every tick from scratch, for the reaction it must not cost.
 //!
 //! `make sweep`, or `cargo run --release -p ecs-scaler-sim --example consolidate_sweep [SCENARIO...]`.
-//! Each cell is instance-hours / unplaced task-minutes / tasks moved per day.
+//! Each cell is instance-hours / unplaced task-minutes / tasks moved over the scenario's run (not per day:
+//! the scenarios run 2 to 24 hours).
 
 use ecs_scaler_core::config::disruption::Budget;
 use ecs_scaler_sim::{EcsScaler, Knobs, SimError, Summary, builtin, simulate};
@@ -33,7 +34,7 @@ fn main() -> Result<(), SimError> {
         .chain(std::iter::once(("consolidation off".to_owned(), Knobs { consolidate: false, ..Knobs::default() })))
         .collect();
 
-    println!("ecs-scaler: instance-h / unplaced task-min / tasks moved per day\n");
+    println!("ecs-scaler: instance-h / unplaced task-min / tasks moved in the run\n");
     print!("| {:<17}", "scenario");
     for (label, _) in &settings {
         print!(" | {label:>22}");
@@ -49,12 +50,12 @@ fn main() -> Result<(), SimError> {
         print!("| {name:<17}");
         for (_, knobs) in &settings {
             let s = simulate(&scenario, Box::new(EcsScaler::new(knobs)), knobs, &mut |_| {})?.summary;
-            let cell = format!("{:.1} / {} / {:.0}", s.instance_hours, s.unplaced_task_minutes, s.tasks_moved_per_day);
+            let cell = format!("{:.1} / {} / {}", s.instance_hours, s.unplaced_task_minutes, s.tasks_moved);
             print!(" | {cell:>22}");
         }
         println!(" |");
     }
-    println!("\nconsolidation headroom (after 10 min): instance-h / oscillations / tasks moved per day\n");
+    println!("\nconsolidation headroom (after 10 min): instance-h / oscillations / tasks moved in the run\n");
     let headrooms = [0.0, 1.0, 2.5, 5.0, 10.0];
     print!("| {:<17}", "scenario");
     for headroom in headrooms {
@@ -75,7 +76,7 @@ fn main() -> Result<(), SimError> {
         for headroom in headrooms {
             let knobs = Knobs { consolidate_headroom: headroom, ..Knobs::default() };
             let s = simulate(&scenario, Box::new(EcsScaler::new(&knobs)), &knobs, &mut |_| {})?.summary;
-            let cell = format!("{:.1} / {} / {:.0}", s.instance_hours, s.oscillations, s.tasks_moved_per_day);
+            let cell = format!("{:.1} / {} / {}", s.instance_hours, s.oscillations, s.tasks_moved);
             print!(" | {cell:>18}");
         }
         println!(" |");
@@ -83,7 +84,7 @@ fn main() -> Result<(), SimError> {
     println!(
         "\nsurplus scale-in (after 10 min, headroom 5): instance-h / unplaced task-min / oscillations / tasks moved"
     );
-    println!("per day, and what surplus scale-in changes in instance-hours\n");
+    println!("in the run, and what surplus scale-in changes in instance-hours\n");
     let surplus = [("surplus on", true), ("surplus off", false)];
     print!("| {:<17}", "scenario");
     for (label, _) in surplus {
@@ -107,8 +108,8 @@ fn main() -> Result<(), SimError> {
             let s = simulate(&scenario, Box::new(EcsScaler::new(&knobs)), &knobs, &mut |_| {})?.summary;
             hours.push(s.instance_hours);
             let cell = format!(
-                "{:.1} / {} / {} / {:.0}",
-                s.instance_hours, s.unplaced_task_minutes, s.oscillations, s.tasks_moved_per_day
+                "{:.1} / {} / {} / {}",
+                s.instance_hours, s.unplaced_task_minutes, s.oscillations, s.tasks_moved
             );
             print!(" | {cell:>26}");
         }
