@@ -168,6 +168,31 @@ fn day_curve(minute: u32, low: f64) -> f64 {
     low + (1.0 - low) * (1.0 - phase.cos()) / 2.0
 }
 
+/// A cluster of m5.xlarge instances, 2 to 300 of them, running these services through these changes (sorted here
+/// by minute) and events.
+fn m5_xlarge_cluster(
+    name: &str,
+    minutes: u32,
+    services: Vec<ServiceSpec>,
+    mut changes: Vec<Change>,
+    events: Vec<Event>,
+) -> Scenario {
+    changes.sort_by_key(|c| c.minute);
+    Scenario {
+        name: name.into(),
+        description: description(name).into(),
+        minutes,
+        instance_type: InstanceType::m5_xlarge(),
+        initial_instances: None,
+        min_size: 2,
+        max_size: 300,
+        services,
+        changes,
+        events,
+        ..Scenario::default()
+    }
+}
+
 fn diurnal_cluster(name: &str, services: usize, peak: (u32, u32), low: f64, seed: u64) -> Scenario {
     let minutes = 1440;
     let mut rng = Rng(seed);
@@ -186,20 +211,7 @@ fn diurnal_cluster(name: &str, services: usize, peak: (u32, u32), low: f64, seed
         changes.append(&mut points);
         specs.push(replica(name, SIZES[i % SIZES.len()], first, min_healthy));
     }
-    changes.sort_by_key(|c| c.minute);
-    Scenario {
-        name: name.into(),
-        description: description(name).into(),
-        minutes,
-        instance_type: InstanceType::m5_xlarge(),
-        initial_instances: None,
-        min_size: 2,
-        max_size: 300,
-        services: specs,
-        changes,
-        events: vec![],
-        ..Scenario::default()
-    }
+    m5_xlarge_cluster(name, minutes, specs, changes, vec![])
 }
 
 /// A day: 40 services whose desired counts follow the day curve.
@@ -226,20 +238,7 @@ pub fn spike() -> Scenario {
         changes.push(Change { minute: 150, service: name.clone(), desired: base });
         specs.push(replica(name, SIZES[i % SIZES.len()], base, 100));
     }
-    changes.sort_by_key(|c| c.minute);
-    Scenario {
-        name: "spike".into(),
-        description: description("spike").into(),
-        minutes,
-        instance_type: InstanceType::m5_xlarge(),
-        initial_instances: None,
-        min_size: 2,
-        max_size: 300,
-        services: specs,
-        changes,
-        events: vec![],
-        ..Scenario::default()
-    }
+    m5_xlarge_cluster("spike", minutes, specs, changes, vec![])
 }
 
 /// Many services deploying at once: during a rolling deploy with maximumPercent 200 each briefly runs twice.
@@ -257,20 +256,7 @@ pub fn deploy_storm() -> Scenario {
         }
         specs.push(replica(name, SIZES[i % SIZES.len()], base, 100));
     }
-    changes.sort_by_key(|c| c.minute);
-    Scenario {
-        name: "deploy-storm".into(),
-        description: description("deploy-storm").into(),
-        minutes,
-        instance_type: InstanceType::m5_xlarge(),
-        initial_instances: None,
-        min_size: 2,
-        max_size: 300,
-        services: specs,
-        changes,
-        events: vec![],
-        ..Scenario::default()
-    }
+    m5_xlarge_cluster("deploy-storm", minutes, specs, changes, vec![])
 }
 
 /// A blue/green swap of the whole cluster while 50 services move with a slow wave.
@@ -290,20 +276,13 @@ pub fn blue_green() -> Scenario {
         changes.append(&mut points);
         specs.push(replica(name, SIZES[i % SIZES.len()], first, 100));
     }
-    changes.sort_by_key(|c| c.minute);
-    Scenario {
-        name: "blue-green".into(),
-        description: description("blue-green").into(),
+    m5_xlarge_cluster(
+        "blue-green",
         minutes,
-        instance_type: InstanceType::m5_xlarge(),
-        initial_instances: None,
-        min_size: 2,
-        max_size: 300,
-        services: specs,
+        specs,
         changes,
-        events: vec![Event::ColourSwap { minute: 90, drain_after_minutes: 10 }],
-        ..Scenario::default()
-    }
+        vec![Event::ColourSwap { minute: 90, drain_after_minutes: 10 }],
+    )
 }
 
 /// The blue-green scenario with the operator pausing between the two steps of a swap: green is scaled up at
@@ -336,20 +315,7 @@ pub fn do_not_disrupt() -> Scenario {
         singleton.tags.insert(ecs_scaler_core::config::TAG_DO_NOT_DISRUPT.into(), "true".into());
         specs.push(singleton);
     }
-    changes.sort_by_key(|c| c.minute);
-    Scenario {
-        name: "do-not-disrupt".into(),
-        description: description("do-not-disrupt").into(),
-        minutes,
-        instance_type: InstanceType::m5_xlarge(),
-        initial_instances: None,
-        min_size: 2,
-        max_size: 300,
-        services: specs,
-        changes,
-        events: vec![],
-        ..Scenario::default()
-    }
+    m5_xlarge_cluster("do-not-disrupt", minutes, specs, changes, vec![])
 }
 
 /// A surplus far beyond the disruption budget: 16 services spread over zones and instances fall to half their
@@ -370,20 +336,7 @@ pub fn budget() -> Scenario {
             vec![Strategy::Spread { field: ZONE_FIELD.into() }, Strategy::Spread { field: "instanceId".into() }];
         specs.push(ServiceSpec { placement_strategy, ..replica(name, SIZES[i % SIZES.len()], base, 100) });
     }
-    changes.sort_by_key(|c| c.minute);
-    Scenario {
-        name: "budget".into(),
-        description: description("budget").into(),
-        minutes,
-        instance_type: InstanceType::m5_xlarge(),
-        initial_instances: None,
-        min_size: 2,
-        max_size: 300,
-        services: specs,
-        changes,
-        events: vec![],
-        ..Scenario::default()
-    }
+    m5_xlarge_cluster("budget", minutes, specs, changes, vec![])
 }
 
 /// Ten instances each hold one 9.5 GiB task, leaving 5.5 GiB free on each (55 GiB in all). At minute 20 a

@@ -182,11 +182,12 @@ fn an_instance_whose_tasks_fit_elsewhere_is_consolidated_and_named() {
     );
 }
 
-#[test]
-fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_left() {
+/// Cluster `q` with these tags: four ACTIVE instances in one zone of group `q-blue`, each running one small
+/// task of service `api` (desired 4), 25% reserved.
+fn four_quiet_instances(tags: &[(&str, &str)]) -> Script {
     let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
     let mut cloud = Script::new()
-        .with_cluster("q", 4, &[])
+        .with_cluster("q", 4, tags)
         .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
         .with_task_definition(api, 512, 1024)
         .with_service("q", "api", 4, 4, &[])
@@ -198,6 +199,12 @@ fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_l
             .with_load("q", arn, Resources::new(1536, 3072), 1)
             .with_task("q", "service:api", arn, api);
     }
+    cloud
+}
+
+#[test]
+fn a_quiet_cluster_s_surplus_counts_each_removal_against_what_the_earlier_ones_left() {
+    let cloud = four_quiet_instances(&[]);
     // Without a: 33%; without b too: 50%; without c as well, d would be full (100% >= 75 - 5). Each has a task,
     // and the default budget (10% of 4 ACTIVE instances, rounded up) lets one of them drain at a time.
     let q = tick(&cloud, "q").clusters.remove(0);
@@ -222,20 +229,7 @@ fn a_zero_no_instance_can_answer_is_held_at_one_and_says_why() {
     // Four quiet instances (25%), each running one task of a distinctInstance service: a removal's task has
     // nowhere to go. The thresholds alone say 0; Auto Scaling would lower the desired capacity and the
     // termination policy refuse every candidate, so the plan holds at 1.
-    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
-    let mut cloud = Script::new()
-        .with_cluster("q", 4, &[])
-        .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
-        .with_task_definition(api, 512, 1024)
-        .with_service("q", "api", 4, 4, &[])
-        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
-        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
-    for arn in ["a", "b", "c", "d"] {
-        cloud = cloud
-            .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
-            .with_load("q", arn, Resources::new(1536, 3072), 1)
-            .with_task("q", "service:api", arn, api);
-    }
+    let cloud = four_quiet_instances(&[]);
     cloud.state().services.get_mut("q").unwrap()[0].placement_constraints = vec![PlacementConstraint::DistinctInstance];
     let q = tick(&cloud, "q").clusters.remove(0);
     assert_eq!((q.scale_status, q.reason, q.surplus), (Some(ScaleStatus::Stay), Reason::ScaleDownGuard, 0));
@@ -580,23 +574,9 @@ fn a_daemon_is_counted_on_every_fresh_instance() {
 // --- Disruption controls ------------------------------------------------------------------------------------
 
 /// A quiet cluster `q` of four instances with one small api task each, 25% reserved: the rule says 0, two can
-/// go (see the surplus test above), all in group `q-blue`.
+/// go (see the surplus test above), all in group `q-blue`; a disruption budget of 4 so it does not bind.
 fn quiet() -> Script {
-    let api = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1";
-    let mut cloud = Script::new()
-        .with_cluster("q", 4, &[(crate::config::TAG_DISRUPTION_BUDGET, "4")])
-        .with_reservations("q", 25.0, 25.0, now() - Duration::minutes(1))
-        .with_task_definition(api, 512, 1024)
-        .with_service("q", "api", 4, 4, &[])
-        .with_group("q-blue", 1, 4, &[(TAG_CLUSTER, "q")])
-        .with_group_members(&["a", "b", "c", "d"], "us-east-1a");
-    for arn in ["a", "b", "c", "d"] {
-        cloud = cloud
-            .with_instance("q", arn, "ACTIVE", LARGE.0, LARGE.1)
-            .with_load("q", arn, Resources::new(1536, 3072), 1)
-            .with_task("q", "service:api", arn, api);
-    }
-    cloud
+    four_quiet_instances(&[(crate::config::TAG_DISRUPTION_BUDGET, "4")])
 }
 
 #[test]
